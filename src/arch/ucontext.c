@@ -1,0 +1,62 @@
+/* ucontext.c: the portable context switch, on POSIX makecontext/swapcontext.
+ * Layer: arch. Same contract as the assembly backends (arch/ctx.h); chosen
+ * with cmake -DCORUN_CONTEXT=ucontext for CPUs without an assembly file and
+ * to cross-check the assembly in tests.
+ *
+ * Cost: glibc's swapcontext saves and restores the signal mask with a
+ * rt_sigprocmask system call on every switch, which is what makes it several
+ * times slower than the assembly switch. It also saves the FP environment
+ * (x86-64: fnstenv/stmxcsr, restored with fldenv/ldmxcsr), so each context
+ * keeps its own rounding mode as arch/ctx.h requires.
+ *
+ * Layout: a context is a `struct uctx`. For a new context it sits at the
+ * top of the new stack; for a suspended one it lives in the frame of the
+ * corun__ctx_jump call that suspended it, which stays alive until resumed. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <ucontext.h>
+
+#include "ctx.h"
+
+const char corun__ctx_backend[] = "ucontext";
+
+struct uctx {
+  ucontext_t uc;
+  struct corun__xfer in; /* written by the jump that resumes this context */
+  void (*entry)(struct corun__xfer);
+};
+
+/* makecontext passes only int arguments: the struct's address comes in two
+ * 32-bit halves. */
+static void trampoline(unsigned hi, unsigned lo) {
+  struct uctx *u = (struct uctx *)(((uintptr_t)hi << 16 << 16) | lo);
+  u->entry(u->in);
+  abort(); /* entry never returns (arch/ctx.h) */
+}
+
+corun__ctx corun__ctx_make(void *stack_top, size_t size,
+                           void (*entry)(struct corun__xfer)) {
+  uintptr_t top = (uintptr_t)stack_top;
+  struct uctx *u = (struct uctx *)((top - sizeof(struct uctx)) & ~(uintptr_t)63);
+  char *lo = (char *)stack_top - size;
+  if (getcontext(&u->uc) != 0) /* also captures the FP environment */
+    abort();
+  u->uc.uc_stack.ss_sp = lo;
+  u->uc.uc_stack.ss_size = (size_t)((char *)u - lo);
+  u->uc.uc_link = NULL;
+  u->entry = entry;
+  uintptr_t a = (uintptr_t)u;
+  makecontext(&u->uc, (void (*)(void))trampoline, 2,
+              (unsigned)(a >> 16 >> 16), (unsigned)(a & 0xffffffffu));
+  return u;
+}
+
+struct corun__xfer corun__ctx_jump(corun__ctx to, void *data) {
+  struct uctx self; /* this context while suspended */
+  struct uctx *target = to;
+  target->in.from = &self;
+  target->in.data = data;
+  if (swapcontext(&self.uc, &target->uc) != 0)
+    abort();
+  return self.in;
+}

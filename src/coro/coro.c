@@ -1,0 +1,369 @@
+/* coro.c: create, resume/yield, transfer, destroy: the coroutine object.
+ * Layer: coro (uses base, arch, stack). Invariants and locking: coro.h.
+ *
+ * The switch protocol (switch_to). Before jumping, the running side does all
+ * the bookkeeping for both sides on its own thread: it marks statuses, sets
+ * t->current, stores the value for the target, saves its errno and installs
+ * the target's (both through this thread's &errno, so no TLS address is
+ * used after the jump), and announces the switch to the sanitizers. The
+ * jump delivers {from ctx, from coroutine}; the side that wakes up records
+ * where the other one stopped (prev->ctx = from), finishes the sanitizer
+ * handshake, and reads its value. A resumer always wakes on the thread it
+ * slept on; a coroutine suspended in yield or transfer may wake on another,
+ * so nothing after its jump may use the thread state read before it.
+ *
+ * Values: resume/transfer/yield put the value into target->value. A
+ * finishing body puts its return value into its resumer's value; the
+ * resumer tells "yielded" from "returned" by the status of the coroutine
+ * that switched to it (prev). */
+#include "coro/coro.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/panic.h"
+
+#if CORUN__ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if CORUN__TSAN
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#endif
+
+/* Initial-exec: one %fs-relative load, no __tls_get_addr call, also in the
+ * shared library (an 8-byte slot fits glibc's static TLS surplus). */
+static __thread struct corun__thread *tls_self
+    __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+static _Atomic uint64_t next_id_block = 1;
+
+#define ID_BLOCK 1024
+
+/* ---- thread state --------------------------------------------------- */
+
+static void thread_exit(void *p) {
+  struct corun__thread *t = p;
+  if (t->current != &t->root)
+    return; /* the thread exits inside a coroutine: leave everything */
+  corun__stack_cache_flush(&t->cache);
+  corun__stack_thread_fini(t->altstack);
+  tls_self = NULL;
+  corun__free(t);
+}
+
+static void make_key(void) {
+  if (pthread_key_create(&thread_key, thread_exit) != 0)
+    corun__panic("pthread_key_create failed");
+}
+
+static CORUN__NOINLINE struct corun__thread *thread_init(void) {
+  pthread_once(&thread_key_once, make_key);
+  struct corun__thread *t = corun__malloc(sizeof *t);
+  if (!t)
+    return NULL;
+  memset(t, 0, sizeof *t);
+  if (corun__stack_thread_init(&t->altstack) < 0) {
+    corun__free(t);
+    return NULL;
+  }
+  t->root.status = CORUN_RUNNING;
+  t->root.thread = t;
+  t->current = &t->root;
+  t->errno_ptr = &errno;
+#if CORUN__ASAN
+  pthread_attr_t a;
+  if (pthread_getattr_np(pthread_self(), &a) == 0) {
+    void *lo;
+    size_t n;
+    if (pthread_attr_getstack(&a, &lo, &n) == 0) {
+      t->root.asan_bottom = lo;
+      t->root.asan_size = n;
+    }
+    pthread_attr_destroy(&a);
+  }
+#endif
+#if CORUN__TSAN
+  t->root.tsan_fiber = __tsan_get_current_fiber();
+#endif
+  pthread_setspecific(thread_key, t);
+  tls_self = t;
+  return t;
+}
+
+struct corun__thread *corun__thread_get(void) {
+  struct corun__thread *t = tls_self;
+  return CORUN__LIKELY(t != NULL) ? t : thread_init();
+}
+
+/* The thread state, re-read: for code that may run on another thread than
+ * the one its function started on. The empty asm with a memory clobber
+ * keeps the compiler from treating this as a pure function and reusing an
+ * earlier result (llvm#47179, the errno-after-migration bug). */
+static CORUN__NOINLINE struct corun__thread *thread_fresh(void) {
+  __asm__ volatile("" ::: "memory");
+  return tls_self;
+}
+
+/* ---- sanitizer handshake ------------------------------------------------ */
+
+static inline void san_leave(struct corun_coro *from, struct corun_coro *to,
+                             int finishing) {
+#if CORUN__ASAN
+  __sanitizer_start_switch_fiber(finishing ? NULL : &from->asan_fake,
+                                 to->asan_bottom, to->asan_size);
+#endif
+#if CORUN__TSAN
+  __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+  (void)from, (void)to, (void)finishing;
+}
+
+static inline void san_arrive(struct corun_coro *me) {
+#if CORUN__ASAN
+  __sanitizer_finish_switch_fiber(me->asan_fake, NULL, NULL);
+#endif
+  (void)me;
+}
+
+/* ---- the switch ----------------------------------------------------- */
+
+/* Runs `to` in place of `from` (both prepared by the caller) and returns the
+ * coroutine that later switched back to `from`. Does not use `t` after the
+ * jump. */
+static inline struct corun_coro *switch_to(struct corun__thread *t,
+                                           struct corun_coro *from,
+                                           struct corun_coro *to, void *value) {
+  to->value = value;
+  t->current = to;
+  int *ep = t->errno_ptr;
+  from->err = *ep;
+  *ep = to->err;
+  if (CORUN__UNLIKELY(from->canary))
+    corun__stack_check_canary(from->stack);
+  san_leave(from, to, 0);
+  struct corun__xfer x = corun__ctx_jump(to->ctx, from);
+  san_arrive(from);
+  struct corun_coro *prev = x.data;
+  prev->ctx = x.from;
+  return prev;
+}
+
+/* The end of a body: hands its return value to the resumer, for good. Runs
+ * on whatever thread the body ended on. */
+static CORUN__NOINLINE CORUN__NORETURN void finish(struct corun_coro *me,
+                                                  void *ret) {
+  struct corun__thread *t = thread_fresh();
+  struct corun_coro *to = me->resumer;
+  me->status = CORUN_DEAD;
+  me->resumer = NULL;
+  me->thread = NULL;
+  to->status = CORUN_RUNNING;
+  to->value = ret;
+  t->current = to;
+  *t->errno_ptr = to->err;
+  if (CORUN__UNLIKELY(me->canary))
+    corun__stack_check_canary(me->stack);
+  san_leave(me, to, 1);
+  corun__ctx_jump(to->ctx, me);
+  corun__panic("a finished coroutine was resumed");
+}
+
+/* First code on a new stack (the trampoline calls it). */
+static void coro_entry(struct corun__xfer x) {
+  struct corun_coro *prev = x.data;
+  prev->ctx = x.from;
+  struct corun_coro *me = thread_fresh()->current;
+#if CORUN__ASAN
+  __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+  me->started = 1;
+  finish(me, me->fn(me->arg));
+}
+
+/* ---- public API ------------------------------------------------------ */
+
+/* Why `co` (not suspended) cannot be resumed from thread t. */
+static int not_suspended(const struct corun__thread *t,
+                         const struct corun_coro *co) {
+  if (co->status == CORUN_DEAD)
+    return -ESRCH;
+  return co->thread == t ? -EBUSY : -EXDEV;
+}
+
+int corun_create(corun_coro **out, corun_fn *fn, void *arg,
+                 const corun_attr *attr) {
+  size_t size = CORUN_STACK_DEFAULT;
+  const char *name = NULL;
+  if (!out || !fn)
+    return -EINVAL;
+  if (attr) {
+    if (attr->shared)
+      return -ENOTSUP;
+    if (attr->stack_size) {
+      if (attr->stack_size < CORUN_STACK_MIN)
+        return -EINVAL;
+      if (attr->stack_size > ((size_t)1 << 40))
+        return -ENOMEM; /* no mapping that large can succeed */
+      size = attr->stack_size;
+    }
+    name = attr->name;
+  }
+  struct corun__thread *t = corun__thread_get();
+  if (!t)
+    return -ENOMEM;
+  struct corun__stack *s = corun__stack_alloc(&t->cache, size);
+  if (!s)
+    return -ENOMEM;
+  if (t->next_id == t->id_end) {
+    t->next_id = atomic_fetch_add_explicit(&next_id_block, ID_BLOCK,
+                                           memory_order_relaxed);
+    t->id_end = t->next_id + ID_BLOCK;
+  }
+  /* The struct sits at the top of the stack, cache-line aligned. */
+  struct corun_coro *co =
+      (struct corun_coro *)(((uintptr_t)s->hi - sizeof *co) & ~(uintptr_t)63);
+  co->resumer = NULL;
+  co->value = NULL;
+  co->status = CORUN_SUSPENDED;
+  co->err = 0;
+  co->canary = s->guard == CORUN__GUARD_CANARY;
+  co->closing = 0;
+  co->started = 0;
+  co->thread = NULL;
+  co->fn = fn;
+  co->arg = arg;
+  co->stack = s;
+  co->id = t->next_id++;
+  co->name[0] = '\0';
+  if (name) {
+    size_t n = 0;
+    for (; name[n] && n < CORUN_NAME_MAX - 1; n++)
+      co->name[n] = name[n];
+    co->name[n] = '\0';
+  }
+  corun__stack_set_owner(s, co->id, co->name);
+#if CORUN__ASAN
+  co->asan_fake = NULL;
+  co->asan_bottom = s->lo;
+  co->asan_size = (size_t)((char *)co - s->lo);
+#endif
+#if CORUN__TSAN
+  co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+  co->ctx = corun__ctx_make(co, (size_t)((char *)co - s->lo), coro_entry);
+  *out = co;
+  return 0;
+}
+
+int corun_resume(corun_coro *co, void *in, void **out) {
+  if (CORUN__UNLIKELY(!co))
+    return -EINVAL;
+  struct corun__thread *t = corun__thread_get();
+  if (CORUN__UNLIKELY(!t))
+    return -ENOMEM;
+  if (CORUN__UNLIKELY(co->status != CORUN_SUSPENDED))
+    return not_suspended(t, co);
+  struct corun_coro *me = t->current;
+  me->status = CORUN_NORMAL;
+  co->status = CORUN_RUNNING;
+  co->resumer = me;
+  co->thread = t;
+  struct corun_coro *prev = switch_to(t, me, co, in);
+  if (out)
+    *out = me->value;
+  return prev->status == CORUN_DEAD ? 0 : 1;
+}
+
+void *corun_yield(void *out) {
+  struct corun__thread *t = tls_self;
+  if (CORUN__UNLIKELY(!t || t->current == &t->root))
+    return NULL; /* not in a coroutine: no effect */
+  struct corun_coro *me = t->current;
+  struct corun_coro *to = me->resumer;
+  me->status = CORUN_SUSPENDED;
+  me->resumer = NULL;
+  me->thread = NULL;
+  to->status = CORUN_RUNNING;
+  switch_to(t, me, to, out);
+  return me->value;
+}
+
+int corun_transfer(corun_coro *to, void *in, void **out) {
+  if (CORUN__UNLIKELY(!to))
+    return -EINVAL;
+  struct corun__thread *t = corun__thread_get();
+  if (CORUN__UNLIKELY(!t))
+    return -ENOMEM;
+  if (CORUN__UNLIKELY(to->status != CORUN_SUSPENDED))
+    return not_suspended(t, to);
+  struct corun_coro *me = t->current;
+  if (me == &t->root)
+    return corun_resume(to, in, out);
+  /* Simula's resume: `to` takes over the duty to return to our resumer. */
+  to->resumer = me->resumer;
+  to->status = CORUN_RUNNING;
+  to->thread = t;
+  me->resumer = NULL;
+  me->status = CORUN_SUSPENDED;
+  me->thread = NULL;
+  struct corun_coro *prev = switch_to(t, me, to, in);
+  if (out)
+    *out = me->value;
+  return prev->status == CORUN_DEAD ? 0 : 1;
+}
+
+int corun_status(const corun_coro *co) {
+  if (!co)
+    return -EINVAL;
+  if (co->status == CORUN_RUNNING && co != corun_current())
+    return CORUN_NORMAL; /* running, but on another thread */
+  return co->status;
+}
+
+corun_coro *corun_current(void) {
+  struct corun__thread *t = tls_self;
+  if (!t || t->current == &t->root)
+    return NULL;
+  return t->current;
+}
+
+int corun_closing(void) {
+  struct corun__thread *t = tls_self;
+  return t ? t->current->closing : 0;
+}
+
+int corun_destroy(corun_coro *co) {
+  if (!co)
+    return -EINVAL;
+  if (co->status == CORUN_RUNNING || co->status == CORUN_NORMAL)
+    return -EBUSY;
+  struct corun__thread *t = corun__thread_get();
+  if (!t)
+    return -ENOMEM;
+  int rc = 0;
+  if (co->status == CORUN_SUSPENDED && co->started) {
+    co->closing = 1;
+    corun_resume(co, NULL, NULL); /* cannot fail: checked above */
+    if (co->status != CORUN_DEAD)
+      rc = -ECANCELED; /* it yielded instead of returning */
+  }
+#if CORUN__TSAN
+  __tsan_destroy_fiber(co->tsan_fiber);
+#endif
+  /* The struct is on the stack being freed: read what we need first. */
+  struct corun__stack *s = co->stack;
+  corun__stack_free(&t->cache, s);
+  return rc;
+}
+
+uint64_t corun_id(const corun_coro *co) { return co ? co->id : 0; }
+
+const char *corun_name(const corun_coro *co) { return co ? co->name : NULL; }

@@ -1,0 +1,433 @@
+/* stack.c: dedicated coroutine stacks: slabs, guards and pools.
+ * Layer: stack (uses base).
+ *
+ * Design. vm.max_map_count (65530 by default) caps a process at ~32 K stacks
+ * when each stack is its own mapping with an mprotect'ed guard (two VMAs
+ * each; state-threads, brpc and rethinkdb all hit this wall). So:
+ *  - stacks are carved from slabs: one mapping holds many slots, each
+ *    [guard | stack]; the slab's first pages hold the descriptors, so an
+ *    overflow never tramples them and the signal handler can read them;
+ *  - guards are installed with MADV_GUARD_INSTALL where the kernel has it
+ *    (6.13+), which adds no VMA; otherwise with mprotect up to a budget of
+ *    half of what is left under vm.max_map_count; past that, stacks get a
+ *    canary checked at every switch, and corun says so once on stderr;
+ *  - memory is committed lazily (MAP_NORESERVE, MADV_NOHUGEPAGE so THP does
+ *    not turn a 4 KiB touch into 2 MiB).
+ * Pools: each thread keeps a LIFO of free stacks per size class
+ * (struct corun__stack_cache), so create/destroy in the steady state is a
+ * list push/pop with no system call and no lock. Caches refill from and
+ * spill to a global pool in batches. Stacks spilled beyond DIRTY_CAP per
+ * class are given back to the kernel with MADV_DONTNEED (guards survive it).
+ * Slabs are never unmapped.
+ *
+ * Locking: g.lock protects the global classes and slab creation. The slab
+ * registry (g.slabs) is a list published with release stores and read with
+ * acquire loads by the SIGSEGV handler, which takes no lock. Stats are
+ * relaxed atomics. */
+#include "stack/stack.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/compiler.h"
+#include "base/panic.h"
+
+#if CORUN__ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+#ifdef CORUN_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13 uapi/asm-generic/mman-common.h */
+#endif
+
+#define GUARD_BYTES ((size_t)16 * 1024) /* 4 pages: frames up to 16 KiB */
+#define SLAB_BYTES ((size_t)4 << 20)    /* aim for 4 MiB per slab */
+#define SLAB_MIN_SLOTS 8
+#define SLAB_MAX_SLOTS 1024
+#define CACHE_MAX 64   /* per thread and class; spill half beyond */
+#define REFILL_BATCH 32
+#define DIRTY_CAP 256  /* free stacks per global class kept committed */
+#define CANARY_WORDS 4
+#define CANARY_SEED 0x636f72756e21c0deULL
+
+struct corun__slab {
+  struct corun__slab *next; /* registry link, immutable once published */
+  char *base;               /* first slot */
+  size_t slot_size;         /* guard + stack */
+  size_t stack_size;
+  unsigned nslots;
+  struct corun__stack desc[]; /* nslots descriptors */
+};
+
+struct gclass {
+  struct gclass *next;
+  size_t size;               /* usable stack size */
+  struct corun__stack *free; /* global free list */
+  size_t count;
+};
+
+static struct {
+  pthread_mutex_t lock;
+  struct gclass *classes;               /* lock */
+  struct corun__slab *_Atomic slabs;    /* registry; see header comment */
+  int mode;                             /* enum corun__guard for new guards; lock */
+  int forced;                           /* mode came from CORUN_STACK_GUARD */
+  long mprotect_budget;                 /* guards mprotect may still make; lock */
+  _Atomic uint64_t n_slabs, n_slots, n_madvise, n_mprotect;
+} g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static size_t page_size(void) {
+  static size_t ps;
+  if (!ps)
+    ps = (size_t)sysconf(_SC_PAGESIZE);
+  return ps;
+}
+
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+static void count(_Atomic uint64_t *c, uint64_t n) {
+  atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* Under g.lock. Chooses the guard mechanism once. */
+static void choose_mode(void) {
+  if (g.mode)
+    return;
+  const char *env = getenv("CORUN_STACK_GUARD");
+  g.forced = 1;
+  if (env && !strcmp(env, "mprotect"))
+    g.mode = CORUN__GUARD_MPROTECT;
+  else if (env && !strcmp(env, "canary"))
+    g.mode = CORUN__GUARD_CANARY;
+  else {
+    g.mode = CORUN__GUARD_MADVISE;
+    g.forced = env && !strcmp(env, "madvise");
+  }
+  long max = 65530;
+  FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+  if (f) {
+    if (fscanf(f, "%ld", &max) != 1)
+      max = 65530;
+    fclose(f);
+  }
+  /* Each mprotect guard splits a slab VMA in two more; leave a generous
+   * margin for the rest of the process (malloc arenas, libraries). */
+  g.mprotect_budget = max > 16384 ? (max - 16384) / 2 : 0;
+}
+
+/* Under g.lock. */
+static void fall_back_to_canary(const char *why) {
+  g.mode = CORUN__GUARD_CANARY;
+  struct corun__out o = {.len = 0};
+  corun__out_str(&o, "corun: guard pages unavailable (");
+  corun__out_str(&o, why);
+  corun__out_str(&o, "); new coroutine stacks are checked by a canary at "
+                     "every switch instead\n");
+  corun__out_flush(&o);
+}
+
+/* Under g.lock. Protects the guard below stack `s` with the best mechanism
+ * still available. */
+static void install_guard(struct corun__stack *s) {
+  char *guard = s->lo - GUARD_BYTES;
+  if (g.mode == CORUN__GUARD_MADVISE) {
+    count(&g.n_madvise, 1);
+    if (madvise(guard, GUARD_BYTES, MADV_GUARD_INSTALL) == 0) {
+      s->guard = CORUN__GUARD_MADVISE;
+      return;
+    }
+    if (g.forced)
+      corun__panic("CORUN_STACK_GUARD=madvise, but MADV_GUARD_INSTALL "
+                   "failed (Linux 6.13+ needed)");
+    g.mode = CORUN__GUARD_MPROTECT; /* older kernel: EINVAL */
+  }
+  if (g.mode == CORUN__GUARD_MPROTECT) {
+    if (g.mprotect_budget > 0) {
+      count(&g.n_madvise, 1);
+      if (mprotect(guard, GUARD_BYTES, PROT_NONE) == 0) {
+        g.mprotect_budget--;
+        count(&g.n_mprotect, 1);
+        s->guard = CORUN__GUARD_MPROTECT;
+        return;
+      }
+      fall_back_to_canary("mprotect failed: vm.max_map_count reached");
+    } else {
+      fall_back_to_canary("MADV_GUARD_INSTALL unsupported and guard pages "
+                          "would exhaust vm.max_map_count");
+    }
+  }
+  s->guard = CORUN__GUARD_CANARY;
+}
+
+/* Maps a new slab for stacks of `size` usable bytes and publishes it.
+ * Under g.lock (slab creation is rare: one per SLAB_BYTES of stacks). */
+static struct corun__slab *new_slab(size_t size) {
+  size_t slot = GUARD_BYTES + size;
+  size_t n = SLAB_BYTES / slot;
+  if (n < SLAB_MIN_SLOTS)
+    n = SLAB_MIN_SLOTS;
+  if (n > SLAB_MAX_SLOTS)
+    n = SLAB_MAX_SLOTS;
+  size_t meta = round_up(sizeof(struct corun__slab) +
+                             n * sizeof(struct corun__stack), page_size());
+  size_t bytes = meta + n * slot;
+  char *p = corun__map(bytes);
+  if (!p)
+    return NULL;
+  count(&g.n_slabs, 1);
+  count(&g.n_madvise, 1);
+  (void)madvise(p, bytes, MADV_NOHUGEPAGE); /* advisory; may be absent */
+  choose_mode();
+  if (g.mode != CORUN__GUARD_CANARY)
+    corun__stack_install_handler();
+  struct corun__slab *sl = (struct corun__slab *)p;
+  sl->base = p + meta;
+  sl->slot_size = slot;
+  sl->stack_size = size;
+  sl->nslots = (unsigned)n;
+  for (size_t i = 0; i < n; i++) {
+    struct corun__stack *s = &sl->desc[i];
+    s->lo = sl->base + i * slot + GUARD_BYTES;
+    s->hi = s->lo + size;
+    s->slab = sl;
+    s->next = i + 1 < n ? &sl->desc[i + 1] : NULL;
+    install_guard(s);
+  }
+  count(&g.n_slots, n);
+  sl->next = atomic_load_explicit(&g.slabs, memory_order_relaxed);
+  /* release: the handler must see the descriptors before the slab. */
+  atomic_store_explicit(&g.slabs, sl, memory_order_release);
+  return sl;
+}
+
+/* Under g.lock. */
+static struct gclass *gclass_get(size_t size) {
+  for (struct gclass *k = g.classes; k; k = k->next)
+    if (k->size == size)
+      return k;
+  struct gclass *k = corun__malloc(sizeof *k);
+  if (!k)
+    return NULL;
+  k->size = size;
+  k->free = NULL;
+  k->count = 0;
+  k->next = g.classes;
+  g.classes = k;
+  return k;
+}
+
+static void write_canary(struct corun__stack *s) {
+  uint64_t *w = (uint64_t *)(void *)s->lo;
+  for (unsigned i = 0; i < CANARY_WORDS; i++)
+    w[i] = CANARY_SEED ^ ((uintptr_t)s->lo + i);
+}
+
+void corun__stack_check_canary(const struct corun__stack *s) {
+  const uint64_t *w = (const uint64_t *)(const void *)s->lo;
+  for (unsigned i = 0; i < CANARY_WORDS; i++)
+    if (w[i] != (CANARY_SEED ^ ((uintptr_t)s->lo + i)))
+      corun__stack_overflow(s, &w[i]);
+}
+
+/* Gives `n` stacks linked from `list` back to the global class `size`.
+ * Beyond DIRTY_CAP free stacks in the class, their pages go back to the
+ * kernel (guards survive MADV_DONTNEED). */
+static void spill(size_t size, struct corun__stack *list, unsigned n) {
+  pthread_mutex_lock(&g.lock);
+  struct gclass *k = gclass_get(size);
+  size_t keep = k && k->count < DIRTY_CAP ? DIRTY_CAP - k->count : 0;
+  pthread_mutex_unlock(&g.lock);
+  struct corun__stack *last = NULL;
+  unsigned i = 0;
+  for (struct corun__stack *s = list; s; s = s->next, i++) {
+    if (i >= keep) {
+      count(&g.n_madvise, 1);
+      (void)madvise(s->lo, size, MADV_DONTNEED);
+    }
+    last = s;
+  }
+  if (!last)
+    return;
+  pthread_mutex_lock(&g.lock);
+  if (!k) /* the class could not be recorded earlier (no memory): retry */
+    k = gclass_get(size);
+  if (k) {
+    last->next = k->free;
+    k->free = list;
+    k->count += n;
+  }
+  /* else: no memory even for 32 bytes; the stacks stay mapped, unused. */
+  pthread_mutex_unlock(&g.lock);
+}
+
+/* Finds or makes the cache slot for `size`, evicting the fullest other
+ * class if all slots are taken. */
+static int cache_class(struct corun__stack_cache *c, size_t size) {
+  int empty = -1, victim = 0;
+  for (int i = 0; i < CORUN__STACK_CACHE_CLASSES; i++) {
+    if (c->cls[i].size == size)
+      return i;
+    if (!c->cls[i].size && empty < 0)
+      empty = i;
+    if (c->cls[i].count > c->cls[victim].count)
+      victim = i;
+  }
+  if (empty < 0) {
+    empty = victim;
+    spill(c->cls[victim].size, c->cls[victim].free, c->cls[victim].count);
+  }
+  c->cls[empty].size = size;
+  c->cls[empty].free = NULL;
+  c->cls[empty].count = 0;
+  return empty;
+}
+
+/* Moves up to REFILL_BATCH stacks from the global class into cache slot i,
+ * mapping a new slab if the class is empty. Returns 0 or -ENOMEM. */
+static int refill(struct corun__stack_cache *c, int i) {
+  size_t size = c->cls[i].size;
+  int rc = 0;
+  pthread_mutex_lock(&g.lock);
+  struct gclass *k = gclass_get(size);
+  if (!k) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  if (!k->free) {
+    struct corun__slab *sl = new_slab(size);
+    if (!sl) {
+      rc = -ENOMEM;
+      goto out;
+    }
+    sl->desc[sl->nslots - 1].next = k->free;
+    k->free = &sl->desc[0];
+    k->count += sl->nslots;
+  }
+  for (unsigned n = 0; n < REFILL_BATCH && k->free; n++) {
+    struct corun__stack *s = k->free;
+    k->free = s->next;
+    k->count--;
+    s->next = c->cls[i].free;
+    c->cls[i].free = s;
+    c->cls[i].count++;
+  }
+out:
+  pthread_mutex_unlock(&g.lock);
+  return rc;
+}
+
+struct corun__stack *corun__stack_alloc(struct corun__stack_cache *c,
+                                        size_t size) {
+  size = round_up(size, page_size());
+  int i = 0;
+  while (i < CORUN__STACK_CACHE_CLASSES && c->cls[i].size != size)
+    i++;
+  if (CORUN__UNLIKELY(i == CORUN__STACK_CACHE_CLASSES))
+    i = cache_class(c, size);
+  if (CORUN__UNLIKELY(!c->cls[i].free) && refill(c, i) < 0)
+    return NULL;
+  struct corun__stack *s = c->cls[i].free;
+  c->cls[i].free = s->next;
+  c->cls[i].count--;
+  s->next = NULL;
+  s->in_use = 1;
+  if (s->guard == CORUN__GUARD_CANARY)
+    write_canary(s);
+#ifdef CORUN_HAVE_VALGRIND
+  s->valgrind_id = VALGRIND_STACK_REGISTER(s->lo, s->hi);
+#endif
+  return s;
+}
+
+void corun__stack_free(struct corun__stack_cache *c, struct corun__stack *s) {
+  size_t size = (size_t)(s->hi - s->lo);
+  s->in_use = 0;
+  s->owner_id = 0;
+  s->owner_name[0] = '\0';
+#ifdef CORUN_HAVE_VALGRIND
+  VALGRIND_STACK_DEREGISTER(s->valgrind_id);
+#endif
+#if CORUN__ASAN
+  /* Frames that never returned (a finished coroutine's entry, a body freed
+   * while suspended) leave their redzones poisoned: clear them before the
+   * next coroutine runs here. */
+  ASAN_UNPOISON_MEMORY_REGION(s->lo, size);
+#endif
+  int i = 0;
+  while (i < CORUN__STACK_CACHE_CLASSES && c->cls[i].size != size)
+    i++;
+  if (CORUN__UNLIKELY(i == CORUN__STACK_CACHE_CLASSES))
+    i = cache_class(c, size);
+  s->next = c->cls[i].free;
+  c->cls[i].free = s;
+  if (CORUN__UNLIKELY(++c->cls[i].count > CACHE_MAX)) {
+    /* Spill the older half: keep the hot (recently used) stacks here. */
+    struct corun__stack *keep_last = c->cls[i].free;
+    for (unsigned n = 1; n < CACHE_MAX / 2; n++)
+      keep_last = keep_last->next;
+    struct corun__stack *rest = keep_last->next;
+    keep_last->next = NULL;
+    unsigned nrest = c->cls[i].count - CACHE_MAX / 2;
+    c->cls[i].count = CACHE_MAX / 2;
+    spill(size, rest, nrest);
+  }
+}
+
+void corun__stack_cache_flush(struct corun__stack_cache *c) {
+  for (int i = 0; i < CORUN__STACK_CACHE_CLASSES; i++) {
+    if (c->cls[i].size && c->cls[i].free)
+      spill(c->cls[i].size, c->cls[i].free, c->cls[i].count);
+    c->cls[i].size = 0;
+    c->cls[i].free = NULL;
+    c->cls[i].count = 0;
+  }
+}
+
+void corun__stack_set_owner(struct corun__stack *s, uint64_t id,
+                            const char *name) {
+  s->owner_id = id;
+  size_t n = 0;
+  if (name)
+    for (; name[n] && n < sizeof s->owner_name - 1; n++)
+      s->owner_name[n] = name[n];
+  s->owner_name[n] = '\0';
+}
+
+const struct corun__stack *corun__stack_guard_owner(const void *addr) {
+  const char *a = addr;
+  /* acquire: pairs with the release in new_slab. */
+  for (struct corun__slab *sl = atomic_load_explicit(&g.slabs,
+                                                     memory_order_acquire);
+       sl; sl = sl->next) {
+    if (a < sl->base || a >= sl->base + (size_t)sl->nslots * sl->slot_size)
+      continue;
+    size_t off = (size_t)(a - sl->base);
+    const struct corun__stack *s = &sl->desc[off / sl->slot_size];
+    if (off % sl->slot_size < GUARD_BYTES && s->in_use &&
+        s->guard != CORUN__GUARD_CANARY)
+      return s;
+    return NULL;
+  }
+  return NULL;
+}
+
+void corun__stack_get_stats(struct corun__stack_stats *out) {
+  out->slabs = atomic_load_explicit(&g.n_slabs, memory_order_relaxed);
+  out->slots = atomic_load_explicit(&g.n_slots, memory_order_relaxed);
+  out->madvise = atomic_load_explicit(&g.n_madvise, memory_order_relaxed);
+  out->mprotect_guards =
+      atomic_load_explicit(&g.n_mprotect, memory_order_relaxed);
+  pthread_mutex_lock(&g.lock);
+  out->guard = g.mode;
+  pthread_mutex_unlock(&g.lock);
+}

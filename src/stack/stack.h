@@ -1,0 +1,117 @@
+/* stack.h: coroutine stack memory: dedicated stacks carved from slabs,
+ * guard regions, a per-thread pool, and stack-overflow reporting.
+ * Layer: stack (uses base only).
+ *
+ * A stack is a slot of a slab: [guard | usable stack], lowest address first,
+ * stacks growing down towards the guard. Slabs are large anonymous mappings
+ * that are never unmapped, so a descriptor (struct corun__stack) stays valid
+ * for the life of the process and the SIGSEGV handler can read it without
+ * locks.
+ *
+ * Guards, best first (chosen once per process, see stack.c):
+ *  madvise  MADV_GUARD_INSTALL (Linux 6.13+): a guard costs no VMA;
+ *  mprotect PROT_NONE guard pages: two VMAs per stack, so they are only used
+ *           up to a budget well below vm.max_map_count;
+ *  canary   a pattern at the bottom of the stack, checked at every switch
+ *           away from the coroutine (corun__stack_check).
+ *
+ * Locking: the global slab and free lists are behind one mutex; a thread's
+ * cache (struct corun__stack_cache) is touched only by its thread. A
+ * descriptor is owned by whoever allocated it until it is freed. */
+#ifndef CORUN_STACK_STACK_H
+#define CORUN_STACK_STACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/compiler.h"
+
+enum corun__guard {
+  CORUN__GUARD_MADVISE = 1,
+  CORUN__GUARD_MPROTECT = 2,
+  CORUN__GUARD_CANARY = 3,
+};
+
+struct corun__slab;
+
+/* One stack. Fields are written by the allocating thread; the signal handler
+ * only reads them. */
+struct corun__stack {
+  char *lo;                  /* lowest usable address (just above the guard) */
+  char *hi;                  /* one past the highest usable address */
+  struct corun__stack *next; /* free-list link (pool only) */
+  struct corun__slab *slab;  /* the slab it belongs to */
+  uint8_t guard;             /* enum corun__guard protecting it */
+  uint8_t in_use;            /* 1 between alloc and free */
+  uint64_t owner_id;         /* for reports: the coroutine using it */
+  char owner_name[32];       /* for reports: its name, "" if none */
+  unsigned valgrind_id;      /* VALGRIND_STACK_REGISTER id while in use */
+};
+
+/* Per-thread pool of free stacks, a few size classes. Embedded in the
+ * caller's per-thread state; zero-initialised means empty. */
+#define CORUN__STACK_CACHE_CLASSES 4
+struct corun__stack_cache {
+  struct {
+    size_t size;                /* usable size of the class; 0 = unused */
+    struct corun__stack *free;  /* LIFO of free stacks */
+    unsigned count;             /* length of `free` */
+  } cls[CORUN__STACK_CACHE_CLASSES];
+};
+
+/* Counters for tests and benchmarks (process-wide, approximate under
+ * concurrency: relaxed atomics). */
+struct corun__stack_stats {
+  uint64_t slabs;      /* slab mappings made */
+  uint64_t slots;      /* stacks carved from them */
+  uint64_t madvise;    /* madvise/mprotect system calls for guards/reclaim */
+  uint64_t mprotect_guards; /* guards made with mprotect (VMA cost) */
+  int guard;           /* enum corun__guard in force for new stacks, 0: none yet */
+};
+
+/* Page-rounds `size` and returns a stack with at least that many usable
+ * bytes, or NULL if memory is exhausted (or injected failure).
+ * Context: any thread, with that thread's cache. */
+struct corun__stack *corun__stack_alloc(struct corun__stack_cache *c,
+                                        size_t size);
+
+/* Returns a stack to the calling thread's cache. The caller must no longer
+ * run on it. */
+void corun__stack_free(struct corun__stack_cache *c, struct corun__stack *s);
+
+/* Gives every stack in the cache back to the global pool (thread exit). */
+void corun__stack_cache_flush(struct corun__stack_cache *c);
+
+/* Records who uses the stack, for overflow reports. */
+void corun__stack_set_owner(struct corun__stack *s, uint64_t id,
+                            const char *name);
+
+/* Canary stacks only: aborts with the overflow report if the canary at the
+ * bottom of `s` was overwritten. */
+void corun__stack_check_canary(const struct corun__stack *s);
+
+/* Makes sure the calling thread has an alternate signal stack, so the
+ * overflow handler can run when a coroutine's stack is exhausted. Installs
+ * one (remembered in *altstack) if the thread has none. Returns 0 or
+ * -ENOMEM. */
+int corun__stack_thread_init(void **altstack);
+
+/* Removes and frees the alternate signal stack installed by
+ * corun__stack_thread_init, if it is still the thread's. */
+void corun__stack_thread_fini(void *altstack);
+
+/* Prints the overflow report for `s` with the fault address and aborts.
+ * Async-signal-safe. */
+CORUN__NORETURN void corun__stack_overflow(const struct corun__stack *s,
+                                                const void *fault);
+
+void corun__stack_get_stats(struct corun__stack_stats *out);
+
+/* overflow.c, called by stack.c: installs the SIGSEGV handler once. */
+void corun__stack_install_handler(void);
+
+/* The slab containing `addr` and whether addr is in one of its guards;
+ * returns the stack whose guard it is, or NULL. Lock-free. */
+const struct corun__stack *corun__stack_guard_owner(const void *addr);
+
+#endif

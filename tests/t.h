@@ -1,0 +1,70 @@
+/* t.h: the test harness: assertions that print both sides, skips.
+ * Each test file is its own program (one ctest entry); main() returns 0 on
+ * success. A failed assertion prints file:line, the expression and both
+ * values, then aborts, so a test in a child process fails visibly too. */
+#ifndef CORUN_TESTS_T_H
+#define CORUN_TESTS_T_H
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T_FAIL_(fmt, ...)                                                      \
+  do {                                                                         \
+    fprintf(stderr, "%s:%d: " fmt "\n", __FILE__, __LINE__, __VA_ARGS__);      \
+    fflush(stderr);                                                            \
+    abort();                                                                   \
+  } while (0)
+
+#define T_CMP_(a, op, b, T, fmt)                                               \
+  do {                                                                         \
+    T t_a_ = (T)(a), t_b_ = (T)(b);                                            \
+    if (!(t_a_ op t_b_))                                                       \
+      T_FAIL_("assertion failed: %s %s %s (" fmt " vs " fmt ")", #a, #op, #b,  \
+              t_a_, t_b_);                                                     \
+  } while (0)
+
+/* Integer comparisons (signed 64-bit). */
+#define T_EQ(a, b) T_CMP_(a, ==, b, int64_t, "%" PRId64)
+#define T_NE(a, b) T_CMP_(a, !=, b, int64_t, "%" PRId64)
+#define T_LT(a, b) T_CMP_(a, <, b, int64_t, "%" PRId64)
+#define T_LE(a, b) T_CMP_(a, <=, b, int64_t, "%" PRId64)
+#define T_GT(a, b) T_CMP_(a, >, b, int64_t, "%" PRId64)
+#define T_GE(a, b) T_CMP_(a, >=, b, int64_t, "%" PRId64)
+/* Unsigned, printed in hex (registers, bit patterns). */
+#define T_EQ_HEX(a, b) T_CMP_(a, ==, b, uint64_t, "0x%" PRIx64)
+/* Pointers. */
+#define T_PTR_EQ(a, b) T_CMP_(a, ==, b, const void *, "%p")
+#define T_PTR_NE(a, b) T_CMP_(a, !=, b, const void *, "%p")
+/* A call returning 0 on success (corun convention). */
+#define T_OK(a) T_EQ(a, 0)
+/* Strings. */
+#define T_STR_EQ(a, b)                                                         \
+  do {                                                                         \
+    const char *t_a_ = (a), *t_b_ = (b);                                       \
+    if (!t_a_ || !t_b_ || strcmp(t_a_, t_b_) != 0)                             \
+      T_FAIL_("assertion failed: %s == %s (\"%s\" vs \"%s\")", #a, #b,         \
+              t_a_ ? t_a_ : "(null)", t_b_ ? t_b_ : "(null)");                 \
+  } while (0)
+#define T_TRUE(c)                                                              \
+  do {                                                                         \
+    if (!(c))                                                                  \
+      T_FAIL_("assertion failed: %s", #c);                                     \
+  } while (0)
+
+/* Ends the test as skipped (ctest SKIP_RETURN_CODE 77), saying why. */
+#define T_SKIP(why)                                                            \
+  do {                                                                         \
+    printf("SKIP: %s\n", why);                                                 \
+    exit(77);                                                                  \
+  } while (0)
+
+/* 1 when running under valgrind (without including its headers). */
+static inline int t_under_valgrind(void) {
+  const char *p = getenv("LD_PRELOAD");
+  return p && strstr(p, "vgpreload") != NULL;
+}
+
+#endif
