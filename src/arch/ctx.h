@@ -6,17 +6,21 @@
  * A context is an opaque pointer; for the assembly backends it is the saved
  * stack pointer of a suspended stack (Boost.Context's fcontext idea), so no C
  * struct mirrors assembly offsets. There is no "current context" global:
- * each jump returns, on the side that is resumed, the context that was just
- * left (`from`) and one pointer of data.
+ * each switch stores the context it leaves through a pointer its caller
+ * gives, and delivers one pointer of data to the context it resumes.
  *
  * Invariants:
- *  - A context may be jumped to at most once: jumping consumes it. The side
- *    that was left is described by the `from` its resumer receives.
+ *  - A context may be switched to at most once: switching consumes it. The
+ *    side that was left is described by the context stored in *save.
+ *  - *save is written only after everything the switch keeps on the old
+ *    stack is stored, and the switch does not touch the old stack after
+ *    that store; another thread may resume the saved context as soon as it
+ *    can see it (the scheduler makes sure it cannot before the switch).
  *  - `entry` must never return (the trampoline aborts if it does); a
- *    finished coroutine jumps away for good instead.
+ *    finished coroutine switches away for good instead.
  *  - The saved state is the callee-saved set of the ABI plus the
- *    floating-point control state (x86-64: MXCSR control bits and the x87
- *    control word); the signal mask is not touched by assembly backends. */
+ *    floating-point control state (x86-64: MXCSR and the x87 control word);
+ *    the signal mask is not touched by assembly backends. */
 #ifndef CORUN_ARCH_CTX_H
 #define CORUN_ARCH_CTX_H
 
@@ -24,32 +28,34 @@
 
 typedef void *corun__ctx;
 
-/* What a jump delivers to the side it resumes. Two pointers: returned in
- * rax:rdx on x86-64 and passed to `entry` in rdi:rsi (psABI 3.2.3, a
- * 16-byte struct of class INTEGER). */
-struct corun__xfer {
-  corun__ctx from; /* the context just left, to be jumped to later */
-  void *data;      /* the `data` argument of that jump */
-};
-
-/* Prepares a context that starts entry(xfer) on the stack whose highest
- * address is stack_top and whose size is `size` bytes, and returns it. The
- * first jump to it calls entry with that jump's {from, data}. The new
- * context starts with the floating-point control state of the caller of
- * corun__ctx_make (as a new thread inherits its creator's). */
+/* Prepares a context that starts entry(data) on the stack whose highest
+ * address is stack_top and whose size is `size` bytes, and returns it; data
+ * is that of the first switch to it. The new context starts with the
+ * floating-point control state of the caller of corun__ctx_make (as a new
+ * thread inherits its creator's). */
 corun__ctx corun__ctx_make(void *stack_top, size_t size,
-                           void (*entry)(struct corun__xfer));
+                           void (*entry)(void *data));
 
-/* Saves the running context, switches to `to` and delivers
- * {saved context, data} to it. Returns when some other jump resumes the
- * saved context, with that jump's {from, data}.
- * Under Intel IBT the return lands through an indirect jmp, so the
- * compiler must put an endbr64 after each call: returns_twice does that. */
+/* Saves the running context in *save, switches to `to` and makes the switch
+ * that `to` is suspended in return `data` (or starts `to`'s entry with it).
+ * Returns, when some later switch resumes the saved context, that switch's
+ * `data`.
+ * Under Intel IBT the return lands through an indirect jmp, so the compiler
+ * must put an endbr64 after each call: returns_twice does that. */
 #if defined(__CET__) && (__CET__ & 1)
-__attribute__((returns_twice))
+#define CORUN__CTX_RETURNS_TWICE __attribute__((returns_twice))
+#else
+#define CORUN__CTX_RETURNS_TWICE
 #endif
-struct corun__xfer
-corun__ctx_jump(corun__ctx to, void *data);
+CORUN__CTX_RETURNS_TWICE void *corun__ctx_switch(corun__ctx *save,
+                                                 corun__ctx to, void *data);
+
+/* The same switch, typed to return the low 32 bits of `data` as an int, so
+ * that a function returning int can end with a tail call to it (the saved
+ * resume address is then that function's caller: see the backend's header
+ * for why that matters). */
+CORUN__CTX_RETURNS_TWICE int corun__ctx_switch_int(corun__ctx *save,
+                                                   corun__ctx to, void *data);
 
 /* The name of the backend compiled in: "x86_64-sysv", "ucontext", ... */
 extern const char corun__ctx_backend[];

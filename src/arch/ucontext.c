@@ -11,7 +11,9 @@
  *
  * Layout: a context is a `struct uctx`. For a new context it sits at the
  * top of the new stack; for a suspended one it lives in the frame of the
- * corun__ctx_jump call that suspended it, which stays alive until resumed. */
+ * corun__ctx_switch call that suspended it, which stays alive until resumed.
+ * *save is written before swapcontext fills it in: safe, because nobody may
+ * resume the saved context before the switch is over (arch/ctx.h). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <ucontext.h>
@@ -22,20 +24,20 @@ const char corun__ctx_backend[] = "ucontext";
 
 struct uctx {
   ucontext_t uc;
-  struct corun__xfer in; /* written by the jump that resumes this context */
-  void (*entry)(struct corun__xfer);
+  void *data; /* written by the switch that resumes this context */
+  void (*entry)(void *data);
 };
 
 /* makecontext passes only int arguments: the struct's address comes in two
  * 32-bit halves. */
 static void trampoline(unsigned hi, unsigned lo) {
   struct uctx *u = (struct uctx *)(((uintptr_t)hi << 16 << 16) | lo);
-  u->entry(u->in);
+  u->entry(u->data);
   abort(); /* entry never returns (arch/ctx.h) */
 }
 
 corun__ctx corun__ctx_make(void *stack_top, size_t size,
-                           void (*entry)(struct corun__xfer)) {
+                           void (*entry)(void *data)) {
   uintptr_t top = (uintptr_t)stack_top;
   struct uctx *u = (struct uctx *)((top - sizeof(struct uctx)) & ~(uintptr_t)63);
   char *lo = (char *)stack_top - size;
@@ -51,12 +53,16 @@ corun__ctx corun__ctx_make(void *stack_top, size_t size,
   return u;
 }
 
-struct corun__xfer corun__ctx_jump(corun__ctx to, void *data) {
+void *corun__ctx_switch(corun__ctx *save, corun__ctx to, void *data) {
   struct uctx self; /* this context while suspended */
   struct uctx *target = to;
-  target->in.from = &self;
-  target->in.data = data;
+  *save = &self;
+  target->data = data;
   if (swapcontext(&self.uc, &target->uc) != 0)
     abort();
-  return self.in;
+  return self.data;
+}
+
+int corun__ctx_switch_int(corun__ctx *save, corun__ctx to, void *data) {
+  return (int)(intptr_t)corun__ctx_switch(save, to, data);
 }

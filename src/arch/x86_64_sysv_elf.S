@@ -2,15 +2,28 @@
  * Layer: arch. The contract is arch/ctx.h:
  *
  *   corun__ctx corun__ctx_make(void *stack_top, size_t size,
- *                              void (*entry)(struct corun__xfer));
- *   struct corun__xfer corun__ctx_jump(corun__ctx to, void *data);
+ *                              void (*entry)(void *data));
+ *   void *corun__ctx_switch(corun__ctx *save, corun__ctx to, void *data);
+ *   int corun__ctx_switch_int(corun__ctx *save, corun__ctx to, void *data);
  *
- * corun__ctx_jump pushes the callee-saved state onto the stack it leaves,
- * makes `to` (a stack pointer saved the same way) the stack pointer,
- * restores the state found there and jumps to the saved resume address,
- * returning {from = the stack pointer it saved, data} in rax:rdx on the new
- * stack. corun__ctx_make writes such a frame on a fresh stack whose resume
- * address is the trampoline, which calls entry(from, data).
+ * corun__ctx_switch pushes the callee-saved state onto the stack it leaves,
+ * stores that stack pointer (the context) in *save, makes `to` (a stack
+ * pointer saved the same way) the stack pointer, restores the state found
+ * there and jumps to the saved resume address with rax = data: the pending
+ * switch of the resumed context returns data. corun__ctx_switch_int is the
+ * same code under a second name whose C type returns int (the low 32 bits
+ * of data, eax), so that int-returning callers can tail-call it.
+ * corun__ctx_make writes such a frame on a fresh stack whose resume address
+ * is the trampoline, which calls entry(data).
+ *
+ * Why a save slot instead of returning the old context to the other side
+ * (Boost's jump_fcontext returns {from, data}): the coroutine layer can then
+ * tail-call the switch from corun_resume and corun_yield, so the resume
+ * address saved is the user's own call site and the switch jumps straight
+ * back to it. No `ret` runs between two switches, so the return-stack
+ * buffer, which every cross-stack switch leaves unbalanced, mispredicts
+ * nothing. Measured here: resume+yield round trip 28 ns when the C
+ * functions call the switch and return after it, 11 ns with tail calls.
  *
  * ABI reference: System V Application Binary Interface, AMD64 Architecture
  * Processor Supplement, version 1.0 (the x86-64 psABI):
@@ -24,24 +37,33 @@
  *  - 3.2.2 "The Stack Frame": rsp+8 is a multiple of 16 at function entry;
  *    the 128-byte red zone below rsp belongs to leaf functions and is not
  *    touched by signal handlers.
- *  - 3.2.3 "Parameter Passing": a 16-byte struct of two INTEGER eightbytes
- *    (struct corun__xfer) is passed in rdi:rsi and returned in rax:rdx.
+ *  - 3.2.3 "Parameter Passing": arguments in rdi, rsi, rdx; a pointer or
+ *    int result in rax/eax.
  *
  * Saved set, and why:
  *  - rbx, rbp, r12, r13, r14, r15: callee-saved general registers.
- *  - rsp: it *is* the context (the value returned as `from`).
+ *  - rsp: it *is* the context (the value stored in *save).
  *  - The resume address: the return address pushed by the caller's `call`.
  *  - MXCSR (control bits) and the x87 control word: callee-saved (above),
  *    so a coroutine that changes its rounding mode or FTZ/DAZ must not leak
- *    them into another. They are stored at every switch and reloaded only
- *    when the incoming value differs from the outgoing one: ldmxcsr/fldcw
- *    are slow (they serialise parts of the FP pipeline), while a compare is
- *    one cycle. Each field is compared with a load of its own size (4 bytes,
- *    2 bytes) so that the loads forward from the stmxcsr/fnstcw stores; a
- *    single 8-byte load of both would stall store forwarding (DESIGN.md:
- *    5.2 ns per round trip with the conditional reload against ~60 ns when
- *    reloading always). Only MXCSR bits 6-15 (DAZ, exception masks, rounding
- *    control, FZ) are compared; bits 0-5 are the status flags, caller-saved.
+ *    them into another. Both are stored at every switch. The x87 control
+ *    word is reloaded only when the incoming value differs from the
+ *    outgoing one (a 2-byte load and compare, which forwards from the
+ *    fnstcw store). MXCSR is reloaded unconditionally, because on this
+ *    project's machines (AMD Zen 5, EPYC family 0x1a) comparing it is the
+ *    slower choice: stmxcsr's store does not forward to a following load,
+ *    so reading the saved value back to compare it stalls. Measured raw
+ *    round trips (two jumps, median of 5 runs of 5e6, same run):
+ *       no FP control state at all                  6.5 ns
+ *       stmxcsr+fnstcw, compare both, reload if ne  13.9 ns
+ *       stmxcsr+fnstcw, ldmxcsr+fldcw always        10.4 ns (Boost's way)
+ *       stmxcsr+fnstcw, ldmxcsr always, fldcw if ne  9.9 ns (this file)
+ *    DESIGN.md's figures (conditional reload of both at 5.2 ns against
+ *    3.7 ns for no FP state) come from other CPUs, where ldmxcsr is the
+ *    expensive part; the reload is one instruction to change back if the
+ *    project's machines change. Reloading MXCSR also restores the incoming
+ *    context's status flags (bits 0-5); they are caller-saved, so any
+ *    value is correct, and keeping them per context is the natural one.
  *  Not saved, deliberately:
  *  - rax, rcx, rdx, rsi, rdi, r8-r11, xmm0-15, ymm/zmm, k0-7, flags: caller-
  *    saved, so the C caller of corun__ctx_jump has already assumed them lost.
@@ -51,9 +73,9 @@
  *  - fs (the thread pointer): a coroutine runs on whatever thread resumes it.
  *  - The red zone: corun__ctx_jump is a leaf that uses none of it.
  *
- * Frame table. corun__ctx_jump builds this frame on the stack it leaves; the
- * saved context (the stack pointer) points at offset 0x00. corun__ctx_make
- * builds the same frame on a new stack.
+ * Frame table. corun__ctx_switch builds this frame on the stack it leaves;
+ * the saved context (the stack pointer) points at offset 0x00.
+ * corun__ctx_make builds the same frame on a new stack.
  *
  *   offset  size  content
  *   0x00    4     MXCSR
@@ -74,9 +96,14 @@
  * unwinder stop at the coroutine's first frame instead of walking into
  * garbage (Boost.Context's make_fcontext does the same).
  *
+ * Publication: *save is written after the whole frame is stored, and after
+ * that store the code never touches the old stack again (the outgoing x87
+ * control word is read into a register first). So once a scheduler hands
+ * the saved context to another thread, nothing here races with it.
+ *
  * Cost (counted from the code below, common path: FP control unchanged):
- * corun__ctx_jump executes 28 instructions (19 for the save, switch and
- * restore, 9 for the control-word save and compare), plus endbr64 under IBT. Measured figures are
+ * corun__ctx_switch executes 25 instructions (20 for the save, switch and
+ * restore, 5 for the FP control state), plus endbr64 under IBT. Measured figures are
  * in README.md (make bench).
  *
  * Hardening: endbr64 at every indirect-branch target when -fcf-protection
@@ -98,17 +125,19 @@
 #define CORUN_NOTRACK
 #endif
 
-/* MXCSR bits that are callee-saved: DAZ(6), masks(7-12), RC(13-14), FZ(15). */
-#define MXCSR_CONTROL_BITS 0xffc0
-
         .text
 
-/* struct corun__xfer corun__ctx_jump(corun__ctx to [rdi], void *data [rsi]) */
-        .globl  corun__ctx_jump
-        .hidden corun__ctx_jump
-        .type   corun__ctx_jump, @function
+/* void *corun__ctx_switch(corun__ctx *save [rdi], corun__ctx to [rsi],
+ *                         void *data [rdx]) */
+        .globl  corun__ctx_switch
+        .hidden corun__ctx_switch
+        .type   corun__ctx_switch, @function
+        .globl  corun__ctx_switch_int
+        .hidden corun__ctx_switch_int
+        .type   corun__ctx_switch_int, @function
         .align  16
-corun__ctx_jump:
+corun__ctx_switch:
+corun__ctx_switch_int:
         .cfi_startproc
         CORUN_ENDBR
         /* Room for the frame below the return address the call pushed:
@@ -129,23 +158,16 @@ corun__ctx_jump:
         .cfi_offset %rbx, -0x18
         movq    %rbp, 0x30(%rsp)        /* save rbp */
         .cfi_offset %rbp, -0x10
+        movzwl  0x4(%rsp), %r10d        /* outgoing x87 control word */
 
-        movq    %rsp, %rax              /* xfer.from = the frame just built */
-        movq    %rdi, %rsp              /* the switch: now on `to`'s stack */
+        movq    %rsp, (%rdi)            /* *save = the frame just built */
+        movq    %rsi, %rsp              /* the switch: now on `to`'s stack */
         /* The frame on the new stack has the same layout, so the CFI above
          * (CFA = rsp + 0x40, registers in their slots) stays true for it. */
         .cfi_remember_state
 
-        /* MXCSR: reload only if a control bit differs from the outgoing
-         * value, which (%rax) still holds. 4-byte loads and compares. */
-        movl    (%rsp), %r10d           /* incoming MXCSR */
-        xorl    (%rax), %r10d           /* bits that differ */
-        testl   $MXCSR_CONTROL_BITS, %r10d
-        jnz     .Lload_mxcsr
-.Lmxcsr_done:
-        /* x87 control word: 2-byte load and compare. */
-        movzwl  0x4(%rsp), %r10d        /* incoming control word */
-        cmpw    0x4(%rax), %r10w        /* same as outgoing? */
+        ldmxcsr (%rsp)                  /* incoming MXCSR (see above) */
+        cmpw    0x4(%rsp), %r10w        /* incoming x87 control word same? */
         jne     .Lload_x87cw
 .Lx87cw_done:
         movq    0x08(%rsp), %r12        /* restore r12 */
@@ -164,23 +186,21 @@ corun__ctx_jump:
         .cfi_register %rip, %r8
         leaq    0x40(%rsp), %rsp        /* pop the frame and the address */
         .cfi_def_cfa_offset 0
-        movq    %rsi, %rdx              /* xfer.data = data */
-        CORUN_NOTRACK jmp *%r8          /* resume; rax:rdx = {from, data} */
+        movq    %rdx, %rax              /* the resumed switch returns data */
+        CORUN_NOTRACK jmp *%r8          /* resume */
 
-        /* Out-of-line reloads, taken only when the control state differs.
-         * Their unwind state is the one right after the switch. */
+        /* Out-of-line reload, taken only when the control word differs.
+         * Its unwind state is the one right after the switch. */
         .cfi_restore_state
-.Lload_mxcsr:
-        ldmxcsr (%rsp)                  /* incoming MXCSR */
-        jmp     .Lmxcsr_done
 .Lload_x87cw:
         fldcw   0x4(%rsp)               /* incoming x87 control word */
         jmp     .Lx87cw_done
         .cfi_endproc
-        .size   corun__ctx_jump, .-corun__ctx_jump
+        .size   corun__ctx_switch, .-corun__ctx_switch
+        .size   corun__ctx_switch_int, .-corun__ctx_switch_int
 
 /* corun__ctx corun__ctx_make(void *stack_top [rdi], size_t size [rsi],
- *                            void (*entry)(struct corun__xfer) [rdx])
+ *                            void (*entry)(void *data) [rdx])
  * Writes the frame table above at the top of the new stack and returns its
  * address. `size` is not needed here: the frame uses 0x50 bytes at the top. */
         .globl  corun__ctx_make
@@ -216,8 +236,8 @@ corun__ctx_make:
         .size   corun__ctx_make, .-corun__ctx_make
 
 /* First code of every new context, reached by the `jmp *%r8` of
- * corun__ctx_jump with rax:rdx = {from, data}, rbx = entry, rbp = 0 and
- * rsp = 0 mod 16. Calls entry({from, data}); entry never returns. */
+ * corun__ctx_switch with rax = data, rbx = entry, rbp = 0 and
+ * rsp = 0 mod 16. Calls entry(data); entry never returns. */
         .globl  corun__ctx_trampoline
         .hidden corun__ctx_trampoline
         .type   corun__ctx_trampoline, @function
@@ -227,9 +247,8 @@ corun__ctx_trampoline:
         /* Unwinders stop here: there is no caller frame to return to. */
         .cfi_undefined %rip
         CORUN_ENDBR
-        movq    %rax, %rdi              /* xfer.from */
-        movq    %rdx, %rsi              /* xfer.data */
-        call    *%rbx                   /* entry(xfer) */
+        movq    %rax, %rdi              /* data */
+        call    *%rbx                   /* entry(data) */
         /* entry returned: a broken invariant of the layer above. */
         call    abort@PLT
         ud2

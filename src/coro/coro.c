@@ -1,21 +1,26 @@
 /* coro.c: create, resume/yield, transfer, destroy: the coroutine object.
  * Layer: coro (uses base, arch, stack). Invariants and locking: coro.h.
  *
- * The switch protocol (switch_to). Before jumping, the running side does all
- * the bookkeeping for both sides on its own thread: it marks statuses, sets
- * t->current, stores the value for the target, saves its errno and installs
- * the target's (both through this thread's &errno, so no TLS address is
- * used after the jump), and announces the switch to the sanitizers. The
- * jump delivers {from ctx, from coroutine}; the side that wakes up records
- * where the other one stopped (prev->ctx = from), finishes the sanitizer
- * handshake, and reads its value. A resumer always wakes on the thread it
- * slept on; a coroutine suspended in yield or transfer may wake on another,
- * so nothing after its jump may use the thread state read before it.
+ * The switch protocol. Before switching, the running side does all the
+ * bookkeeping for both sides on its own thread: statuses, t->current, the
+ * value for the target, its own errno saved and the target's installed
+ * (both through this thread's &errno, so no TLS address is used after the
+ * switch), the canary check, the sanitizer announcement. Then it ends with
+ * a tail call to the switch, which stores its context in its own `ctx` and
+ * returns, on the target, the data handed over. So the saved resume address
+ * is the user's call site and no `ret` runs between two switches (see the
+ * assembly file's header for why that halves the cost of a round trip).
  *
- * Values: resume/transfer/yield put the value into target->value. A
- * finishing body puts its return value into its resumer's value; the
- * resumer tells "yielded" from "returned" by the status of the coroutine
- * that switched to it (prev). */
+ * What is handed over depends on what the target is suspended in
+ * (wants_code): a corun_yield() (or a body not yet started) returns the
+ * value itself; a corun_resume() or corun_transfer() takes the value
+ * through its `out` pointer and returns a result code, 1 when control came
+ * back by a yield or transfer, 0 when a body finished (deliver()).
+ *
+ * Migration: a resumer always wakes on the thread it slept on; a coroutine
+ * suspended in yield or transfer may wake on another, so nothing after its
+ * switch may use thread state read before it. The end of a body re-reads it
+ * through thread_fresh(). */
 #include "coro/coro.h"
 
 #include <errno.h>
@@ -135,26 +140,41 @@ static inline void san_arrive(struct corun_coro *me) {
 
 /* ---- the switch ----------------------------------------------------- */
 
-/* Runs `to` in place of `from` (both prepared by the caller) and returns the
- * coroutine that later switched back to `from`. Does not use `t` after the
- * jump. */
-static inline struct corun_coro *switch_to(struct corun__thread *t,
-                                           struct corun_coro *from,
-                                           struct corun_coro *to, void *value) {
-  to->value = value;
+/* The switch data for `to`, given the value v and the result code for a
+ * pending resume/transfer (see the file header). */
+static inline void *deliver(struct corun_coro *to, void *v, int code) {
+  if (!to->wants_code)
+    return v;
+  if (to->out)
+    *to->out = v;
+  return (void *)(intptr_t)code;
+}
+
+/* Bookkeeping common to every switch from `from` to `to` on thread t. */
+static inline void leave(struct corun__thread *t, struct corun_coro *from,
+                         struct corun_coro *to, int finishing) {
   t->current = to;
   int *ep = t->errno_ptr;
   from->err = *ep;
   *ep = to->err;
   if (CORUN__UNLIKELY(from->canary))
     corun__stack_check_canary(from->stack);
-  san_leave(from, to, 0);
-  struct corun__xfer x = corun__ctx_jump(to->ctx, from);
-  san_arrive(from);
-  struct corun_coro *prev = x.data;
-  prev->ctx = x.from;
-  return prev;
+  san_leave(from, to, finishing);
 }
+
+/* Switches from `from` to `to` with `data` and returns the data of the
+ * switch that later resumes `from`. Without sanitizers this is a plain tail
+ * call; with ASan the arrival must be announced after the switch. */
+#if CORUN__ASAN
+#define SWITCH(sw, from, to, data)                                             \
+  do {                                                                         \
+    __typeof__(sw(NULL, NULL, NULL)) r_ = sw(&(from)->ctx, (to)->ctx, data);   \
+    san_arrive(from);                                                          \
+    return r_;                                                                 \
+  } while (0)
+#else
+#define SWITCH(sw, from, to, data) return sw(&(from)->ctx, (to)->ctx, data)
+#endif
 
 /* The end of a body: hands its return value to the resumer, for good. Runs
  * on whatever thread the body ended on. */
@@ -166,20 +186,14 @@ static CORUN__NOINLINE CORUN__NORETURN void finish(struct corun_coro *me,
   me->resumer = NULL;
   me->thread = NULL;
   to->status = CORUN_RUNNING;
-  to->value = ret;
-  t->current = to;
-  *t->errno_ptr = to->err;
-  if (CORUN__UNLIKELY(me->canary))
-    corun__stack_check_canary(me->stack);
-  san_leave(me, to, 1);
-  corun__ctx_jump(to->ctx, me);
+  leave(t, me, to, 1);
+  corun__ctx_switch(&me->ctx, to->ctx, deliver(to, ret, 0));
   corun__panic("a finished coroutine was resumed");
 }
 
 /* First code on a new stack (the trampoline calls it). */
-static void coro_entry(struct corun__xfer x) {
-  struct corun_coro *prev = x.data;
-  prev->ctx = x.from;
+static void coro_entry(void *data) {
+  (void)data; /* the first resume's value is ignored, as Python's next() */
   struct corun_coro *me = thread_fresh()->current;
 #if CORUN__ASAN
   __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
@@ -231,12 +245,13 @@ int corun_create(corun_coro **out, corun_fn *fn, void *arg,
   struct corun_coro *co =
       (struct corun_coro *)(((uintptr_t)s->hi - sizeof *co) & ~(uintptr_t)63);
   co->resumer = NULL;
-  co->value = NULL;
+  co->out = NULL;
   co->status = CORUN_SUSPENDED;
   co->err = 0;
   co->canary = s->guard == CORUN__GUARD_CANARY;
   co->closing = 0;
   co->started = 0;
+  co->wants_code = 0;
   co->thread = NULL;
   co->fn = fn;
   co->arg = arg;
@@ -273,13 +288,13 @@ int corun_resume(corun_coro *co, void *in, void **out) {
     return not_suspended(t, co);
   struct corun_coro *me = t->current;
   me->status = CORUN_NORMAL;
+  me->wants_code = 1;
+  me->out = out;
   co->status = CORUN_RUNNING;
   co->resumer = me;
   co->thread = t;
-  struct corun_coro *prev = switch_to(t, me, co, in);
-  if (out)
-    *out = me->value;
-  return prev->status == CORUN_DEAD ? 0 : 1;
+  leave(t, me, co, 0);
+  SWITCH(corun__ctx_switch_int, me, co, deliver(co, in, 1));
 }
 
 void *corun_yield(void *out) {
@@ -291,9 +306,10 @@ void *corun_yield(void *out) {
   me->status = CORUN_SUSPENDED;
   me->resumer = NULL;
   me->thread = NULL;
+  me->wants_code = 0;
   to->status = CORUN_RUNNING;
-  switch_to(t, me, to, out);
-  return me->value;
+  leave(t, me, to, 0);
+  SWITCH(corun__ctx_switch, me, to, deliver(to, out, 1));
 }
 
 int corun_transfer(corun_coro *to, void *in, void **out) {
@@ -314,10 +330,10 @@ int corun_transfer(corun_coro *to, void *in, void **out) {
   me->resumer = NULL;
   me->status = CORUN_SUSPENDED;
   me->thread = NULL;
-  struct corun_coro *prev = switch_to(t, me, to, in);
-  if (out)
-    *out = me->value;
-  return prev->status == CORUN_DEAD ? 0 : 1;
+  me->wants_code = 1;
+  me->out = out;
+  leave(t, me, to, 0);
+  SWITCH(corun__ctx_switch_int, me, to, deliver(to, in, 1));
 }
 
 int corun_status(const corun_coro *co) {

@@ -34,12 +34,16 @@ struct corun_coro {
   /* Hot: every switch touches these. */
   corun__ctx ctx;              /* saved context while not running */
   struct corun_coro *resumer;  /* where yield goes; NULL when suspended */
-  void *value;                 /* handed in by whoever switched to us */
+  void **out;                  /* pending resume/transfer's out, or NULL */
   int status;                  /* enum corun_status */
   int err;                     /* errno while not running */
   uint8_t canary;              /* stack guarded by a canary: check it */
   uint8_t closing;             /* corun_destroy is closing it */
   uint8_t started;             /* the body has begun */
+  uint8_t wants_code;          /* pending call is a resume/transfer: it
+                                  takes the value in *out and a result code
+                                  as switch data; else (yield, not started)
+                                  the value itself is the switch data */
   struct corun__thread *thread; /* chain it is on while running/normal */
   /* Cold. */
   corun_fn *fn;

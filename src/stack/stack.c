@@ -54,7 +54,7 @@
 #define SLAB_BYTES ((size_t)4 << 20)    /* aim for 4 MiB per slab */
 #define SLAB_MIN_SLOTS 8
 #define SLAB_MAX_SLOTS 1024
-#define CACHE_MAX 64   /* per thread and class; spill half beyond */
+#define CACHE_MAX CORUN__STACK_CACHE_MAX
 #define REFILL_BATCH 32
 #define DIRTY_CAP 256  /* free stacks per global class kept committed */
 #define CANARY_WORDS 4
@@ -86,14 +86,26 @@ static struct {
   _Atomic uint64_t n_slabs, n_slots, n_madvise, n_mprotect;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static size_t page_size(void) {
-  static size_t ps;
-  if (!ps)
-    ps = (size_t)sysconf(_SC_PAGESIZE);
-  return ps;
+size_t corun__stack_page_mask; /* written once, before the first stack */
+int corun__stack_hooks;        /* written once, before the first stack */
+
+static size_t page_size(void) { return corun__stack_page_mask + 1; }
+
+/* Reads the facts the inline fast paths need. Racing first calls on two
+ * threads write the same values. */
+static void init_once(void) {
+  if (CORUN__LIKELY(corun__stack_page_mask))
+    return;
+#ifdef CORUN_HAVE_VALGRIND
+  /* The client requests cost a dozen instructions even outside Valgrind:
+   * ask once whether to make them. */
+  corun__stack_hooks = RUNNING_ON_VALGRIND ? 1 : 0;
+#endif
+  corun__stack_page_mask = (size_t)sysconf(_SC_PAGESIZE) - 1;
 }
 
-static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+/* `to` is a power of two (page sizes are). */
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) & ~(to - 1); }
 
 static void count(_Atomic uint64_t *c, uint64_t n) {
   atomic_fetch_add_explicit(c, n, memory_order_relaxed);
@@ -200,6 +212,7 @@ static struct corun__slab *new_slab(size_t size) {
     s->lo = sl->base + i * slot + GUARD_BYTES;
     s->hi = s->lo + size;
     s->slab = sl;
+    s->owner_name = "";
     s->next = i + 1 < n ? &sl->desc[i + 1] : NULL;
     install_guard(s);
   }
@@ -326,51 +339,68 @@ out:
   return rc;
 }
 
-struct corun__stack *corun__stack_alloc(struct corun__stack_cache *c,
-                                        size_t size) {
-  size = round_up(size, page_size());
-  int i = 0;
-  while (i < CORUN__STACK_CACHE_CLASSES && c->cls[i].size != size)
-    i++;
-  if (CORUN__UNLIKELY(i == CORUN__STACK_CACHE_CLASSES))
-    i = cache_class(c, size);
-  if (CORUN__UNLIKELY(!c->cls[i].free) && refill(c, i) < 0)
-    return NULL;
-  struct corun__stack *s = c->cls[i].free;
-  c->cls[i].free = s->next;
-  c->cls[i].count--;
-  s->next = NULL;
-  s->in_use = 1;
+void corun__stack_hooks_alloc(struct corun__stack *s) {
   if (s->guard == CORUN__GUARD_CANARY)
     write_canary(s);
 #ifdef CORUN_HAVE_VALGRIND
-  s->valgrind_id = VALGRIND_STACK_REGISTER(s->lo, s->hi);
+  if (corun__stack_hooks)
+    s->valgrind_id = VALGRIND_STACK_REGISTER(s->lo, s->hi);
 #endif
-  return s;
 }
 
-void corun__stack_free(struct corun__stack_cache *c, struct corun__stack *s) {
-  size_t size = (size_t)(s->hi - s->lo);
-  s->in_use = 0;
-  s->owner_id = 0;
-  s->owner_name[0] = '\0';
+void corun__stack_hooks_free(struct corun__stack *s) {
 #ifdef CORUN_HAVE_VALGRIND
-  VALGRIND_STACK_DEREGISTER(s->valgrind_id);
+  if (corun__stack_hooks)
+    VALGRIND_STACK_DEREGISTER(s->valgrind_id);
 #endif
 #if CORUN__ASAN
   /* Frames that never returned (a finished coroutine's entry, a body freed
    * while suspended) leave their redzones poisoned: clear them before the
    * next coroutine runs here. */
-  ASAN_UNPOISON_MEMORY_REGION(s->lo, size);
+  ASAN_UNPOISON_MEMORY_REGION(s->lo, (size_t)(s->hi - s->lo));
 #endif
+  (void)s;
+}
+
+/* Moves the cache class for `size` to slot 0, where the fast paths look. */
+static int hot_class(struct corun__stack_cache *c, size_t size) {
   int i = 0;
   while (i < CORUN__STACK_CACHE_CLASSES && c->cls[i].size != size)
     i++;
-  if (CORUN__UNLIKELY(i == CORUN__STACK_CACHE_CLASSES))
+  if (i == CORUN__STACK_CACHE_CLASSES)
     i = cache_class(c, size);
+  if (i != 0) {
+    __typeof__(c->cls[0]) tmp = c->cls[0];
+    c->cls[0] = c->cls[i];
+    c->cls[i] = tmp;
+  }
+  return 0;
+}
+
+struct corun__stack *corun__stack_alloc_slow(struct corun__stack_cache *c,
+                                             size_t size) {
+  if (!corun__stack_page_mask) { /* first stack of the process */
+    init_once();
+    size = round_up(size, page_size());
+  }
+  int i = hot_class(c, size);
+  if (!c->cls[i].free && refill(c, i) < 0)
+    return NULL;
+  struct corun__stack *s = c->cls[i].free;
+  c->cls[i].free = s->next;
+  c->cls[i].count--;
+  s->in_use = 1;
+  corun__stack_hooks_alloc(s);
+  return s;
+}
+
+void corun__stack_free_slow(struct corun__stack_cache *c,
+                            struct corun__stack *s) {
+  size_t size = (size_t)(s->hi - s->lo);
+  int i = hot_class(c, size);
   s->next = c->cls[i].free;
   c->cls[i].free = s;
-  if (CORUN__UNLIKELY(++c->cls[i].count > CACHE_MAX)) {
+  if (++c->cls[i].count > CACHE_MAX) {
     /* Spill the older half: keep the hot (recently used) stacks here. */
     struct corun__stack *keep_last = c->cls[i].free;
     for (unsigned n = 1; n < CACHE_MAX / 2; n++)
@@ -391,16 +421,6 @@ void corun__stack_cache_flush(struct corun__stack_cache *c) {
     c->cls[i].free = NULL;
     c->cls[i].count = 0;
   }
-}
-
-void corun__stack_set_owner(struct corun__stack *s, uint64_t id,
-                            const char *name) {
-  s->owner_id = id;
-  size_t n = 0;
-  if (name)
-    for (; name[n] && n < sizeof s->owner_name - 1; n++)
-      s->owner_name[n] = name[n];
-  s->owner_name[n] = '\0';
 }
 
 const struct corun__stack *corun__stack_guard_owner(const void *addr) {

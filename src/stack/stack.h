@@ -44,13 +44,16 @@ struct corun__stack {
   uint8_t guard;             /* enum corun__guard protecting it */
   uint8_t in_use;            /* 1 between alloc and free */
   uint64_t owner_id;         /* for reports: the coroutine using it */
-  char owner_name[32];       /* for reports: its name, "" if none */
+  const char *owner_name;    /* for reports: its name, "" if none; lives at
+                                the top of this stack, which an overflow
+                                (growing down) does not reach */
   unsigned valgrind_id;      /* VALGRIND_STACK_REGISTER id while in use */
 };
 
 /* Per-thread pool of free stacks, a few size classes. Embedded in the
  * caller's per-thread state; zero-initialised means empty. */
 #define CORUN__STACK_CACHE_CLASSES 4
+#define CORUN__STACK_CACHE_MAX 64 /* per class; half is spilled beyond */
 struct corun__stack_cache {
   struct {
     size_t size;                /* usable size of the class; 0 = unused */
@@ -69,22 +72,68 @@ struct corun__stack_stats {
   int guard;           /* enum corun__guard in force for new stacks, 0: none yet */
 };
 
+/* Fast paths (inline: create/destroy spend most of their time here) serve
+ * the cache's first class, the size used last; everything else goes to the
+ * out-of-line slow paths in stack.c. */
+extern size_t corun__stack_page_mask; /* page size - 1; 0 until first use */
+extern int corun__stack_hooks;        /* 1: tell Valgrind about stacks */
+
+struct corun__stack *corun__stack_alloc_slow(struct corun__stack_cache *c,
+                                             size_t size);
+void corun__stack_free_slow(struct corun__stack_cache *c,
+                            struct corun__stack *s);
+void corun__stack_hooks_alloc(struct corun__stack *s);
+void corun__stack_hooks_free(struct corun__stack *s);
+
 /* Page-rounds `size` and returns a stack with at least that many usable
  * bytes, or NULL if memory is exhausted (or injected failure).
  * Context: any thread, with that thread's cache. */
-struct corun__stack *corun__stack_alloc(struct corun__stack_cache *c,
-                                        size_t size);
+static inline struct corun__stack *
+corun__stack_alloc(struct corun__stack_cache *c, size_t size) {
+  size_t m = corun__stack_page_mask;
+  size = (size + m) & ~m;
+  struct corun__stack *s = c->cls[0].free;
+  if (CORUN__UNLIKELY(c->cls[0].size != size || !s))
+    return corun__stack_alloc_slow(c, size);
+  c->cls[0].free = s->next;
+  c->cls[0].count--;
+  s->in_use = 1;
+  if (CORUN__UNLIKELY(s->guard == CORUN__GUARD_CANARY || corun__stack_hooks))
+    corun__stack_hooks_alloc(s);
+  return s;
+}
 
 /* Returns a stack to the calling thread's cache. The caller must no longer
  * run on it. */
-void corun__stack_free(struct corun__stack_cache *c, struct corun__stack *s);
+static inline void corun__stack_free(struct corun__stack_cache *c,
+                                     struct corun__stack *s) {
+  s->in_use = 0;
+#if CORUN__ASAN
+  corun__stack_hooks_free(s);
+#else
+  if (CORUN__UNLIKELY(corun__stack_hooks))
+    corun__stack_hooks_free(s);
+#endif
+  if (CORUN__UNLIKELY(c->cls[0].size != (size_t)(s->hi - s->lo) ||
+                      c->cls[0].count >= CORUN__STACK_CACHE_MAX)) {
+    corun__stack_free_slow(c, s);
+    return;
+  }
+  s->next = c->cls[0].free;
+  c->cls[0].free = s;
+  c->cls[0].count++;
+}
+
+/* Records who uses the stack, for overflow reports. `name` must stay valid
+ * while the stack is in use (corun keeps it in the coroutine struct). */
+static inline void corun__stack_set_owner(struct corun__stack *s, uint64_t id,
+                                          const char *name) {
+  s->owner_id = id;
+  s->owner_name = name;
+}
 
 /* Gives every stack in the cache back to the global pool (thread exit). */
 void corun__stack_cache_flush(struct corun__stack_cache *c);
-
-/* Records who uses the stack, for overflow reports. */
-void corun__stack_set_owner(struct corun__stack *s, uint64_t id,
-                            const char *name);
 
 /* Canary stacks only: aborts with the overflow report if the canary at the
  * bottom of `s` was overwritten. */

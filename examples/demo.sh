@@ -1,0 +1,36 @@
+#!/bin/sh
+# demo.sh: runs every example once, each under a one-line header, and exits
+# non-zero if any of them fails. `make demo` calls it.
+# Usage: sh examples/demo.sh BUILD_DIR/examples SOURCE_DIR
+# SOURCE_DIR is the top of the source tree (its examples/ folder is accepted
+# too). switch_cost runs last: its one line is the benchmark.
+bin=${1:?usage: demo.sh BUILD_DIR/examples SOURCE_DIR}
+src=${2:?usage: demo.sh BUILD_DIR/examples SOURCE_DIR}
+calc=$src/examples/program.calc
+[ -f "$calc" ] || calc=$src/program.calc
+
+failed=
+# run NAME TITLE [ARG...]: runs one example, remembers a failure.
+run() {
+  name=$1 title=$2
+  shift 2
+  echo "== $name: $title"
+  "$bin/$name" "$@"
+  rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "demo: $name failed (exit $rc)" >&2
+    failed="$failed $name"
+  fi
+}
+
+run running_avg "a Python generator driven by next/send/close (seeds/000)"
+run producer_consumer "symmetric transfer over a bounded queue (seeds/004)"
+run dispatcher "generators and a trampoline dispatcher (seeds/004)"
+run tokenizer_parser "a parser pulling tokens from a tokenizer (seeds/000)" \
+  "$calc"
+run switch_cost "one resume+yield round trip"
+
+if [ -n "$failed" ]; then
+  echo "demo: failed:$failed" >&2
+  exit 1
+fi

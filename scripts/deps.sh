@@ -1,0 +1,28 @@
+#!/bin/sh
+# deps.sh <core|test|bench>: installs the Debian packages a target needs,
+# only those that are missing. Run by the Makefile; safe to run again.
+set -eu
+what=${1:-core}
+need="cmake gcc g++ make"
+case "$what" in
+  core) ;;
+  test) need="$need valgrind gdb pkgconf libc6-dev" ;;
+  bench) need="$need libboost-context-dev valgrind" ;;
+  *) echo "deps.sh: unknown target $what" >&2; exit 2 ;;
+esac
+missing=""
+for p in $need; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps.sh: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

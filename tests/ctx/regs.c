@@ -1,0 +1,241 @@
+/* regs.c: proves that every switch preserves the x86-64 callee-saved
+ * registers (rbx, rbp, r12-r15) and the stack pointer of both sides.
+ *
+ * regs_x86_64.S loads known 64-bit patterns into the six registers, calls a
+ * C callback that switches to the other side and back, and reports what the
+ * registers and rsp hold afterwards. The other side runs the same helper
+ * with different patterns in between, so a switch that forgot a register
+ * would hand one side the other side's values. Covered transitions: raw
+ * corun__ctx_switch (new context and suspended context), resume/yield,
+ * symmetric transfer between two coroutines, a coroutine that starts and
+ * finishes inside one callback, and corun_destroy closing a suspended one.
+ * Runs on both backends (asm and ucontext). */
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "arch/ctx.h"
+#include "corun.h"
+#include "t.h"
+
+#ifdef CORUN_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
+void regs_run(const uint64_t in[6], uint64_t out[8], void (*cb)(void *),
+              void *arg);
+
+static const char *const reg_names[6] = {"rbx", "rbp", "r12",
+                                         "r13", "r14", "r15"};
+
+/* A distinct, non-trivial pattern for (side, round, register). */
+static uint64_t pattern(unsigned side, unsigned round, unsigned reg) {
+  uint64_t z = ((uint64_t)side << 40) ^ ((uint64_t)round << 8) ^ reg;
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+static void fill(uint64_t in[6], unsigned side, unsigned round) {
+  for (unsigned r = 0; r < 6; r++)
+    in[r] = pattern(side, round, r);
+}
+
+/* Compares the helper's report with what was loaded. */
+static void check(const char *what, unsigned round, const uint64_t in[6],
+                  const uint64_t out[8]) {
+  for (unsigned r = 0; r < 6; r++) {
+    if (in[r] != out[r])
+      fprintf(stderr, "%s round %u: %s changed\n", what, round, reg_names[r]);
+    T_EQ_HEX(out[r], in[r]);
+  }
+  T_EQ_HEX(out[7], out[6]); /* rsp after the switch == rsp before it */
+  T_EQ(out[6] % 16, 0);     /* and 16-byte aligned at the call */
+}
+
+static void run_and_check(const char *what, unsigned side, unsigned round,
+                          void (*cb)(void *), void *arg) {
+  uint64_t in[6], out[8];
+  fill(in, side, round);
+  regs_run(in, out, cb, arg);
+  check(what, round, in, out);
+}
+
+static void noop_cb(void *arg) { (void)arg; }
+
+enum { ROUNDS = 200 };
+
+/* ---- 1. the raw arch layer: corun__ctx_make / corun__ctx_switch ------- */
+
+struct raw {
+  corun__ctx *save; /* where this side's context is saved */
+  corun__ctx *to;   /* the other side's saved context */
+  void *seen;       /* data delivered by the last switch into this side */
+};
+
+static corun__ctx main_ctx, side_ctx;
+static struct raw raw_main = {&main_ctx, &side_ctx, NULL};
+static struct raw raw_side = {&side_ctx, &main_ctx, NULL};
+
+static void raw_cb(void *arg) {
+  struct raw *me = arg;
+  me->seen = corun__ctx_switch(me->save, *me->to, me);
+}
+
+static void raw_entry(void *data) {
+  /* The first switch's data reaches entry. */
+  T_EQ_HEX((uintptr_t)data, (uintptr_t)&raw_main);
+  for (unsigned k = 0; k < ROUNDS; k++) {
+    run_and_check("raw side", 2, k, raw_cb, &raw_side);
+    T_EQ_HEX((uintptr_t)raw_side.seen, (uintptr_t)&raw_main);
+  }
+  /* Never return: hand control back for good. */
+  corun__ctx_switch(&side_ctx, main_ctx, NULL);
+  T_TRUE(!"a finished raw context was resumed");
+}
+
+static void test_raw(void) {
+  size_t size = 64 * 1024;
+  char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  T_TRUE(stack != MAP_FAILED);
+#ifdef CORUN_HAVE_VALGRIND
+  unsigned vg = VALGRIND_STACK_REGISTER(stack, stack + size);
+#endif
+  side_ctx = corun__ctx_make(stack + size, size, raw_entry);
+  T_TRUE(side_ctx != NULL);
+  for (unsigned k = 0; k < ROUNDS; k++) {
+    run_and_check("raw main", 1, k, raw_cb, &raw_main);
+    T_EQ_HEX((uintptr_t)raw_main.seen, (uintptr_t)&raw_side);
+  }
+  /* One more switch lets raw_entry leave its loop and switch back with
+   * NULL. */
+  run_and_check("raw main (last)", 1, ROUNDS, raw_cb, &raw_main);
+  T_EQ_HEX((uintptr_t)raw_main.seen, 0);
+#ifdef CORUN_HAVE_VALGRIND
+  VALGRIND_STACK_DEREGISTER(vg);
+#endif
+  /* The stack is left mapped: raw_entry's frame never returned, and under
+   * ASan its shadow still describes that frame. */
+}
+
+/* ---- 2. resume / yield ------------------------------------------------- */
+
+static void yield_cb(void *arg) {
+  (void)arg;
+  corun_yield(NULL);
+}
+
+static void resume_cb(void *arg) { T_EQ(corun_resume(arg, NULL, NULL), 1); }
+
+/* Resumes a coroutine that finishes before control comes back. */
+static void resume_to_end_cb(void *arg) {
+  T_EQ(corun_resume(arg, NULL, NULL), 0);
+}
+
+static void *yield_body(void *arg) {
+  (void)arg;
+  for (unsigned k = 0; k < ROUNDS; k++)
+    run_and_check("coroutine (yield)", 3, k, yield_cb, NULL);
+  return NULL;
+}
+
+static void test_resume_yield(void) {
+  corun_coro *co;
+  T_OK(corun_create(&co, yield_body, NULL, NULL));
+  for (unsigned k = 0; k < ROUNDS; k++)
+    run_and_check("main (resume)", 4, k, resume_cb, co);
+  /* The last resume lets the body finish: the finish path restores main. */
+  run_and_check("main (resume to the end)", 4, ROUNDS, resume_to_end_cb, co);
+  T_OK(corun_destroy(co));
+}
+
+/* ---- 3. symmetric transfer between two coroutines ---------------------- */
+
+static corun_coro *tr_a, *tr_b;
+
+static void transfer_cb(void *to) {
+  T_EQ(corun_transfer(to, NULL, NULL), 1);
+}
+
+static void *transfer_body(void *arg) {
+  unsigned side = (unsigned)(uintptr_t)arg;
+  corun_coro *other = side == 5 ? tr_b : tr_a;
+  for (unsigned k = 0; k < ROUNDS; k++)
+    run_and_check(side == 5 ? "coroutine A (transfer)"
+                            : "coroutine B (transfer)",
+                  side, k, transfer_cb, other);
+  return NULL;
+}
+
+static void test_transfer(void) {
+  T_OK(corun_create(&tr_a, transfer_body, (void *)(uintptr_t)5, NULL));
+  T_OK(corun_create(&tr_b, transfer_body, (void *)(uintptr_t)6, NULL));
+  /* A starts and hands over to B, which starts and hands back, ...; after
+   * ROUNDS hand-overs each, A finishes (its last transfer was answered by
+   * B's) and control returns here. */
+  uint64_t in[6], out[8];
+  fill(in, 7, 0);
+  regs_run(in, out, resume_to_end_cb, tr_a);
+  check("main (transfer chain)", 0, in, out);
+  /* B is suspended in its last transfer; destroying it closes it. */
+  T_EQ(corun_status(tr_a), CORUN_DEAD);
+  T_EQ(corun_status(tr_b), CORUN_SUSPENDED);
+  T_OK(corun_destroy(tr_a));
+  T_OK(corun_destroy(tr_b));
+}
+
+/* ---- 4. a coroutine that starts and finishes inside one callback ------- */
+
+static void *garbage_body(void *arg) {
+  unsigned k = (unsigned)(uintptr_t)arg;
+  run_and_check("short-lived coroutine", 8, k, noop_cb, NULL);
+  return (void *)(uintptr_t)(k + 1);
+}
+
+static void start_finish_cb(void *arg) {
+  unsigned k = (unsigned)(uintptr_t)arg;
+  corun_coro *co;
+  void *out = NULL;
+  T_OK(corun_create(&co, garbage_body, (void *)(uintptr_t)k, NULL));
+  T_EQ(corun_resume(co, NULL, &out), 0);
+  T_EQ((uintptr_t)out, k + 1);
+  T_OK(corun_destroy(co));
+}
+
+static void test_start_finish(void) {
+  for (unsigned k = 0; k < ROUNDS; k++)
+    run_and_check("main (start+finish)", 9, k, start_finish_cb,
+                  (void *)(uintptr_t)k);
+}
+
+/* ---- 5. corun_destroy closing a suspended coroutine -------------------- */
+
+static void *closing_body(void *arg) {
+  (void)arg;
+  corun_yield(NULL);
+  T_EQ(corun_closing(), 1);
+  run_and_check("closing coroutine", 10, 0, noop_cb, NULL);
+  return NULL;
+}
+
+static void destroy_cb(void *co) { T_OK(corun_destroy(co)); }
+
+static void test_destroy(void) {
+  for (unsigned k = 0; k < ROUNDS; k++) {
+    corun_coro *co;
+    T_OK(corun_create(&co, closing_body, NULL, NULL));
+    T_EQ(corun_resume(co, NULL, NULL), 1);
+    run_and_check("main (destroy)", 11, k, destroy_cb, co);
+  }
+}
+
+int main(void) {
+  printf("backend: %s\n", corun__ctx_backend);
+  test_raw();
+  test_resume_yield();
+  test_transfer();
+  test_start_finish();
+  test_destroy();
+  return 0;
+}

@@ -1,0 +1,99 @@
+/* child.h: runs a test function in a forked child and collects what a
+ * parent needs to judge it: how it ended (exit code or signal) and all it
+ * wrote on stderr. For tests whose subject is a crash, or that need a fresh
+ * process (corun chooses its guard mechanism once per process). Not a test
+ * program: included by the tests of this directory. */
+#ifndef CORUN_TESTS_STACK_CHILD_H
+#define CORUN_TESTS_STACK_CHILD_H
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "t.h"
+
+struct child {
+  int status;       /* from waitpid */
+  char err[65536];  /* the child's stderr, NUL-terminated (truncated) */
+  size_t err_len;
+};
+
+/* Forks; the child runs fn(arg) with stderr going to a pipe and _exits
+ * with its return value. The parent reads the pipe to the end, waits, and
+ * fills *c. */
+static inline void child_run(struct child *c, int (*fn)(void *), void *arg) {
+  int p[2];
+  T_OK(pipe(p));
+  fflush(NULL);
+  pid_t pid = fork();
+  T_TRUE(pid >= 0);
+  if (pid == 0) {
+    close(p[0]);
+    dup2(p[1], STDERR_FILENO);
+    close(p[1]);
+    _exit(fn(arg));
+  }
+  close(p[1]);
+  c->err_len = 0;
+  for (;;) {
+    ssize_t n = read(p[0], c->err + c->err_len,
+                     sizeof c->err - 1 - c->err_len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    c->err_len += (size_t)n;
+    if (c->err_len == sizeof c->err - 1)
+      break;
+  }
+  c->err[c->err_len] = '\0';
+  close(p[0]);
+  while (waitpid(pid, &c->status, 0) < 0)
+    T_EQ(errno, EINTR);
+}
+
+/* Prints how the child ended and its stderr (for the test log). */
+static inline void child_show(const char *what, const struct child *c) {
+  if (WIFEXITED(c->status))
+    printf("%s: exited with %d\n", what, WEXITSTATUS(c->status));
+  else if (WIFSIGNALED(c->status))
+    printf("%s: killed by signal %d (%s)\n", what, WTERMSIG(c->status),
+           strsignal(WTERMSIG(c->status)));
+  printf("--- stderr ---\n%s--------------\n", c->err);
+  fflush(stdout);
+}
+
+static inline void child_expect_exit(const struct child *c, int code) {
+  T_TRUE(WIFEXITED(c->status));
+  T_EQ(WEXITSTATUS(c->status), code);
+}
+
+static inline void child_expect_signal(const struct child *c, int sig) {
+  T_TRUE(WIFSIGNALED(c->status));
+  T_EQ(WTERMSIG(c->status), sig);
+}
+
+/* Number of non-overlapping occurrences of `needle` in `hay`. */
+static inline int count_substr(const char *hay, const char *needle) {
+  int n = 0;
+  size_t len = strlen(needle);
+  for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += len)
+    n++;
+  return n;
+}
+
+/* 1 when the kernel has MADV_GUARD_INSTALL (Linux 6.13+), the default
+ * guard mechanism; tried on a scratch mapping. */
+static inline int have_madv_guard(void) {
+  long ps = sysconf(_SC_PAGESIZE);
+  void *p = mmap(NULL, (size_t)ps * 2, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  T_TRUE(p != MAP_FAILED);
+  int ok = madvise(p, (size_t)ps, 102 /* MADV_GUARD_INSTALL */) == 0;
+  munmap(p, (size_t)ps * 2);
+  return ok;
+}
+
+#endif
