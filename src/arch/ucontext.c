@@ -39,7 +39,8 @@ static void trampoline(unsigned hi, unsigned lo) {
 corun__ctx corun__ctx_make(void *stack_top, size_t size,
                            void (*entry)(void *data)) {
   uintptr_t top = (uintptr_t)stack_top;
-  struct uctx *u = (struct uctx *)((top - sizeof(struct uctx)) & ~(uintptr_t)63);
+  struct uctx *u =
+      (struct uctx *)((top - sizeof(struct uctx)) & ~(uintptr_t)63);
   char *lo = (char *)stack_top - size;
   if (getcontext(&u->uc) != 0) /* also captures the FP environment */
     abort();
@@ -48,8 +49,8 @@ corun__ctx corun__ctx_make(void *stack_top, size_t size,
   u->uc.uc_link = NULL;
   u->entry = entry;
   uintptr_t a = (uintptr_t)u;
-  makecontext(&u->uc, (void (*)(void))trampoline, 2,
-              (unsigned)(a >> 16 >> 16), (unsigned)(a & 0xffffffffu));
+  makecontext(&u->uc, (void (*)(void))trampoline, 2, (unsigned)(a >> 16 >> 16),
+              (unsigned)(a & 0xffffffffu));
   return u;
 }
 

@@ -21,9 +21,8 @@ static int injected_failure(void) {
   while (b >= 0) {
     if (b == 0)
       return 1;
-    if (atomic_compare_exchange_weak_explicit(&budget, &b, b - 1,
-                                              memory_order_relaxed,
-                                              memory_order_relaxed))
+    if (atomic_compare_exchange_weak_explicit(
+            &budget, &b, b - 1, memory_order_relaxed, memory_order_relaxed))
       return 0;
   }
   return 0;
@@ -35,7 +34,9 @@ void *corun__malloc(size_t n) {
   return malloc(n);
 }
 
-void corun__free(void *p) { free(p); }
+void corun__free(void *p) {
+  free(p);
+}
 
 void *corun__map(size_t n) {
   if (injected_failure())

@@ -7,16 +7,16 @@
 /* X-macro: every error code a corun function documents, with its meaning
  * in corun's terms (not libc's wording, which talks about files). */
 #define CORUN__ERRORS(X)                                                       \
-  X(EINVAL, "invalid argument")                                               \
-  X(ENOMEM, "out of memory")                                                  \
-  X(ENOTSUP, "operation not supported")                                       \
-  X(ESRCH, "coroutine is dead")                                               \
-  X(EBUSY, "resource busy (coroutine is running or waiting on a resume)")     \
-  X(EXDEV, "coroutine is active on another thread")                           \
-  X(ECANCELED, "operation canceled")                                          \
-  X(ETIMEDOUT, "deadline passed")                                             \
-  X(EAGAIN, "operation would block")                                          \
-  X(EPERM, "operation not permitted here")                                    \
+  X(EINVAL, "invalid argument")                                                \
+  X(ENOMEM, "out of memory")                                                   \
+  X(ENOTSUP, "operation not supported")                                        \
+  X(ESRCH, "coroutine is dead")                                                \
+  X(EBUSY, "resource busy (coroutine is running or waiting on a resume)")      \
+  X(EXDEV, "coroutine is active on another thread")                            \
+  X(ECANCELED, "operation canceled")                                           \
+  X(ETIMEDOUT, "deadline passed")                                              \
+  X(EAGAIN, "operation would block")                                           \
+  X(EPERM, "operation not permitted here")                                     \
   X(EPIPE, "closed")
 
 const char *corun_strerror(int err) {

@@ -179,7 +179,7 @@ static inline void leave(struct corun__thread *t, struct corun_coro *from,
 /* The end of a body: hands its return value to the resumer, for good. Runs
  * on whatever thread the body ended on. */
 static CORUN__NOINLINE CORUN__NORETURN void finish(struct corun_coro *me,
-                                                  void *ret) {
+                                                   void *ret) {
   struct corun__thread *t = thread_fresh();
   struct corun_coro *to = me->resumer;
   me->status = CORUN_DEAD;
@@ -380,6 +380,10 @@ int corun_destroy(corun_coro *co) {
   return rc;
 }
 
-uint64_t corun_id(const corun_coro *co) { return co ? co->id : 0; }
+uint64_t corun_id(const corun_coro *co) {
+  return co ? co->id : 0;
+}
 
-const char *corun_name(const corun_coro *co) { return co ? co->name : NULL; }
+const char *corun_name(const corun_coro *co) {
+  return co ? co->name : NULL;
+}

@@ -32,28 +32,28 @@ struct corun__thread;
 
 struct corun_coro {
   /* Hot: every switch touches these. */
-  corun__ctx ctx;              /* saved context while not running */
-  struct corun_coro *resumer;  /* where yield goes; NULL when suspended */
-  void **out;                  /* pending resume/transfer's out, or NULL */
-  int status;                  /* enum corun_status */
-  int err;                     /* errno while not running */
-  uint8_t canary;              /* stack guarded by a canary: check it */
-  uint8_t closing;             /* corun_destroy is closing it */
-  uint8_t started;             /* the body has begun */
-  uint8_t wants_code;          /* pending call is a resume/transfer: it
-                                  takes the value in *out and a result code
-                                  as switch data; else (yield, not started)
-                                  the value itself is the switch data */
+  corun__ctx ctx;               /* saved context while not running */
+  struct corun_coro *resumer;   /* where yield goes; NULL when suspended */
+  void **out;                   /* pending resume/transfer's out, or NULL */
+  int status;                   /* enum corun_status */
+  int err;                      /* errno while not running */
+  uint8_t canary;               /* stack guarded by a canary: check it */
+  uint8_t closing;              /* corun_destroy is closing it */
+  uint8_t started;              /* the body has begun */
+  uint8_t wants_code;           /* pending call is a resume/transfer: it
+                                   takes the value in *out and a result code
+                                   as switch data; else (yield, not started)
+                                   the value itself is the switch data */
   struct corun__thread *thread; /* chain it is on while running/normal */
   /* Cold. */
   corun_fn *fn;
   void *arg;
-  struct corun__stack *stack;  /* NULL for a thread's root */
+  struct corun__stack *stack; /* NULL for a thread's root */
   uint64_t id;
   char name[CORUN_NAME_MAX];
 #if CORUN__ASAN
-  void *asan_fake;             /* ASan fake stack while switched out */
-  const void *asan_bottom;     /* stack bounds for ASan */
+  void *asan_fake;         /* ASan fake stack while switched out */
+  const void *asan_bottom; /* stack bounds for ASan */
   size_t asan_size;
 #endif
 #if CORUN__TSAN
@@ -63,12 +63,12 @@ struct corun_coro {
 
 /* Per-thread state, allocated at the thread's first corun call. */
 struct corun__thread {
-  struct corun_coro root;       /* the thread's own stack */
-  struct corun_coro *current;   /* the running coroutine */
-  int *errno_ptr;               /* this thread's &errno */
+  struct corun_coro root;          /* the thread's own stack */
+  struct corun_coro *current;      /* the running coroutine */
+  int *errno_ptr;                  /* this thread's &errno */
   struct corun__stack_cache cache; /* this thread's free stacks */
-  void *altstack;               /* sigaltstack we installed, or NULL */
-  uint64_t next_id, id_end;     /* block of coroutine ids */
+  void *altstack;                  /* sigaltstack we installed, or NULL */
+  uint64_t next_id, id_end;        /* block of coroutine ids */
 };
 
 /* The calling thread's state, created if needed; NULL if out of memory. */

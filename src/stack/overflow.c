@@ -98,7 +98,9 @@ static void install(void) {
   sigaction(SIGSEGV, &sa, &old);
 }
 
-void corun__stack_install_handler(void) { pthread_once(&once, install); }
+void corun__stack_install_handler(void) {
+  pthread_once(&once, install);
+}
 
 int corun__stack_thread_init(void **altstack) {
   stack_t cur;

@@ -56,7 +56,7 @@
 #define SLAB_MAX_SLOTS 1024
 #define CACHE_MAX CORUN__STACK_CACHE_MAX
 #define REFILL_BATCH 32
-#define DIRTY_CAP 256  /* free stacks per global class kept committed */
+#define DIRTY_CAP 256 /* free stacks per global class kept committed */
 #define CANARY_WORDS 4
 #define CANARY_SEED 0x636f72756e21c0deULL
 
@@ -78,18 +78,20 @@ struct gclass {
 
 static struct {
   pthread_mutex_t lock;
-  struct gclass *classes;               /* lock */
-  struct corun__slab *_Atomic slabs;    /* registry; see header comment */
-  int mode;                             /* enum corun__guard for new guards; lock */
-  int forced;                           /* mode came from CORUN_STACK_GUARD */
-  long mprotect_budget;                 /* guards mprotect may still make; lock */
+  struct gclass *classes;            /* lock */
+  struct corun__slab *_Atomic slabs; /* registry; see header comment */
+  int mode;             /* enum corun__guard for new guards; lock */
+  int forced;           /* mode came from CORUN_STACK_GUARD */
+  long mprotect_budget; /* guards mprotect may still make; lock */
   _Atomic uint64_t n_slabs, n_slots, n_madvise, n_mprotect;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 size_t corun__stack_page_mask; /* written once, before the first stack */
 int corun__stack_hooks;        /* written once, before the first stack */
 
-static size_t page_size(void) { return corun__stack_page_mask + 1; }
+static size_t page_size(void) {
+  return corun__stack_page_mask + 1;
+}
 
 /* Reads the facts the inline fast paths need. Racing first calls on two
  * threads write the same values. */
@@ -105,7 +107,9 @@ static void init_once(void) {
 }
 
 /* `to` is a power of two (page sizes are). */
-static size_t round_up(size_t n, size_t to) { return (n + to - 1) & ~(to - 1); }
+static size_t round_up(size_t n, size_t to) {
+  return (n + to - 1) & ~(to - 1);
+}
 
 static void count(_Atomic uint64_t *c, uint64_t n) {
   atomic_fetch_add_explicit(c, n, memory_order_relaxed);
@@ -190,8 +194,9 @@ static struct corun__slab *new_slab(size_t size) {
     n = SLAB_MIN_SLOTS;
   if (n > SLAB_MAX_SLOTS)
     n = SLAB_MAX_SLOTS;
-  size_t meta = round_up(sizeof(struct corun__slab) +
-                             n * sizeof(struct corun__stack), page_size());
+  size_t meta =
+      round_up(sizeof(struct corun__slab) + n * sizeof(struct corun__stack),
+               page_size());
   size_t bytes = meta + n * slot;
   char *p = corun__map(bytes);
   if (!p)
@@ -426,8 +431,8 @@ void corun__stack_cache_flush(struct corun__stack_cache *c) {
 const struct corun__stack *corun__stack_guard_owner(const void *addr) {
   const char *a = addr;
   /* acquire: pairs with the release in new_slab. */
-  for (struct corun__slab *sl = atomic_load_explicit(&g.slabs,
-                                                     memory_order_acquire);
+  for (struct corun__slab *sl =
+           atomic_load_explicit(&g.slabs, memory_order_acquire);
        sl; sl = sl->next) {
     if (a < sl->base || a >= sl->base + (size_t)sl->nslots * sl->slot_size)
       continue;

@@ -56,20 +56,20 @@ struct corun__stack {
 #define CORUN__STACK_CACHE_MAX 64 /* per class; half is spilled beyond */
 struct corun__stack_cache {
   struct {
-    size_t size;                /* usable size of the class; 0 = unused */
-    struct corun__stack *free;  /* LIFO of free stacks */
-    unsigned count;             /* length of `free` */
+    size_t size;               /* usable size of the class; 0 = unused */
+    struct corun__stack *free; /* LIFO of free stacks */
+    unsigned count;            /* length of `free` */
   } cls[CORUN__STACK_CACHE_CLASSES];
 };
 
 /* Counters for tests and benchmarks (process-wide, approximate under
  * concurrency: relaxed atomics). */
 struct corun__stack_stats {
-  uint64_t slabs;      /* slab mappings made */
-  uint64_t slots;      /* stacks carved from them */
-  uint64_t madvise;    /* madvise/mprotect system calls for guards/reclaim */
+  uint64_t slabs;   /* slab mappings made */
+  uint64_t slots;   /* stacks carved from them */
+  uint64_t madvise; /* madvise/mprotect system calls for guards/reclaim */
   uint64_t mprotect_guards; /* guards made with mprotect (VMA cost) */
-  int guard;           /* enum corun__guard in force for new stacks, 0: none yet */
+  int guard; /* enum corun__guard in force for new stacks, 0: none yet */
 };
 
 /* Fast paths (inline: create/destroy spend most of their time here) serve
@@ -152,7 +152,7 @@ void corun__stack_thread_fini(void *altstack);
 /* Prints the overflow report for `s` with the fault address and aborts.
  * Async-signal-safe. */
 CORUN__NORETURN void corun__stack_overflow(const struct corun__stack *s,
-                                                const void *fault);
+                                           const void *fault);
 
 void corun__stack_get_stats(struct corun__stack_stats *out);
 
