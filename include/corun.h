@@ -104,8 +104,11 @@ enum corun_status {
 
 /* Creates a coroutine that will run fn(arg) on a stack of its own. The body
  * does not start until the first corun_resume() (or corun_transfer()) to
- * it. On success stores the new coroutine in *co and returns 0; the caller
- * owns it and must free it with corun_destroy().
+ * it. It starts with errno 0 and with the floating-point control state
+ * (rounding mode, MXCSR, x87 control word) of the thread calling
+ * corun_create(), as a new thread inherits its creator's. On success stores
+ * the new coroutine in *co and returns 0; the caller owns it and must free
+ * it with corun_destroy().
  * Stacks come from a per-thread pool: in the steady state create and
  * destroy make no system call.
  * Errors: -EINVAL  co or fn is NULL, or attr->stack_size is non-zero and
@@ -132,7 +135,9 @@ CORUN_API int corun_create(corun_coro **co, corun_fn *fn, void *arg,
  *         -ESRCH   co is dead;
  *         -EBUSY   co is running or normal in the calling thread (it is the
  *                  caller, or one of the coroutines waiting on a resume);
- *         -EXDEV   co is running or normal on another thread. */
+ *         -EXDEV   co is running or normal on another thread;
+ *         -ENOMEM  this is the thread's first corun call and its per-thread
+ *                  state (a few hundred bytes) could not be allocated. */
 CORUN_API int corun_resume(corun_coro *co, void *in, void **out);
 
 /* Suspends the running coroutine and returns control to its resumer, whose
@@ -154,7 +159,8 @@ CORUN_API void *corun_yield(void *out);
  * possible when called from the root context), with its return value in
  * *out.
  * Errors: -EINVAL to is NULL; -ESRCH to is dead; -EBUSY to is the caller or
- *         normal in this thread; -EXDEV to is active on another thread. */
+ *         normal in this thread; -EXDEV to is active on another thread;
+ *         -ENOMEM as for corun_resume(). */
 CORUN_API int corun_transfer(corun_coro *to, void *in, void **out);
 
 /* Returns co's status (enum corun_status), or -EINVAL if co is NULL.
@@ -177,7 +183,10 @@ CORUN_API corun_coro *corun_current(void);
  *                    nothing is freed;
  *         -ECANCELED co was freed, but while closing it yielded (or
  *                    transferred away) instead of returning, so the rest of
- *                    its body never ran. */
+ *                    its body never ran;
+ *         -ENOMEM    this is the thread's first corun call and its
+ *                    per-thread state could not be allocated: nothing was
+ *                    done, co is still the caller's (retry later). */
 CORUN_API int corun_destroy(corun_coro *co);
 
 /* Returns 1 inside a coroutine that corun_destroy() is closing, 0 otherwise

@@ -35,9 +35,10 @@
 #define T_GE(a, b) T_CMP_(a, >=, b, int64_t, "%" PRId64)
 /* Unsigned, printed in hex (registers, bit patterns). */
 #define T_EQ_HEX(a, b) T_CMP_(a, ==, b, uint64_t, "0x%" PRIx64)
-/* Pointers. */
-#define T_PTR_EQ(a, b) T_CMP_(a, ==, b, const void *, "%p")
-#define T_PTR_NE(a, b) T_CMP_(a, !=, b, const void *, "%p")
+/* Pointers (through a typedef: `const void *a, b` would make b a void). */
+typedef const void *t_cptr_;
+#define T_PTR_EQ(a, b) T_CMP_(a, ==, b, t_cptr_, "%p")
+#define T_PTR_NE(a, b) T_CMP_(a, !=, b, t_cptr_, "%p")
 /* A call returning 0 on success (corun convention). */
 #define T_OK(a) T_EQ(a, 0)
 /* Strings. */
@@ -53,6 +54,14 @@
     if (!(c))                                                                  \
       T_FAIL_("assertion failed: %s", #c);                                     \
   } while (0)
+
+/* Keeps a function a real frame of its own: not inlined, not cloned or
+ * merged (gcc's noipa; clang has no such attribute, noinline suffices). */
+#if defined(__clang__)
+#define T_NOIPA __attribute__((noinline))
+#else
+#define T_NOIPA __attribute__((noinline, noipa))
+#endif
 
 /* Ends the test as skipped (ctest SKIP_RETURN_CODE 77), saying why. */
 #define T_SKIP(why)                                                            \

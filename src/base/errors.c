@@ -20,7 +20,7 @@
   X(EPIPE, "closed")
 
 const char *corun_strerror(int err) {
-  switch (-err) {
+  switch (-(long)err) { /* long: -INT_MIN overflows an int */
 #define X(code, text)                                                          \
   case code:                                                                   \
     return text;

@@ -131,12 +131,11 @@ static inline void san_leave(struct corun_coro *from, struct corun_coro *to,
   (void)from, (void)to, (void)finishing;
 }
 
-static inline void san_arrive(struct corun_coro *me) {
 #if CORUN__ASAN
+static inline void san_arrive(struct corun_coro *me) {
   __sanitizer_finish_switch_fiber(me->asan_fake, NULL, NULL);
-#endif
-  (void)me;
 }
+#endif
 
 /* ---- the switch ----------------------------------------------------- */
 

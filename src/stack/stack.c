@@ -43,6 +43,7 @@
 #include <sanitizer/asan_interface.h>
 #endif
 #ifdef CORUN_HAVE_VALGRIND
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #endif
 
@@ -86,24 +87,33 @@ static struct {
   _Atomic uint64_t n_slabs, n_slots, n_madvise, n_mprotect;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-size_t corun__stack_page_mask; /* written once, before the first stack */
-int corun__stack_hooks;        /* written once, before the first stack */
+_Atomic size_t corun__stack_page_mask; /* see stack.h */
+_Atomic int corun__stack_hooks;
 
 static size_t page_size(void) {
-  return corun__stack_page_mask + 1;
+  return atomic_load_explicit(&corun__stack_page_mask, memory_order_relaxed) +
+         1;
+}
+
+static int hooks(void) {
+  return atomic_load_explicit(&corun__stack_hooks, memory_order_relaxed);
 }
 
 /* Reads the facts the inline fast paths need. Racing first calls on two
  * threads write the same values. */
 static void init_once(void) {
-  if (CORUN__LIKELY(corun__stack_page_mask))
+  if (CORUN__LIKELY(atomic_load_explicit(&corun__stack_page_mask,
+                                         memory_order_relaxed)))
     return;
 #ifdef CORUN_HAVE_VALGRIND
   /* The client requests cost a dozen instructions even outside Valgrind:
    * ask once whether to make them. */
-  corun__stack_hooks = RUNNING_ON_VALGRIND ? 1 : 0;
+  atomic_store_explicit(&corun__stack_hooks, RUNNING_ON_VALGRIND ? 1 : 0,
+                        memory_order_relaxed);
 #endif
-  corun__stack_page_mask = (size_t)sysconf(_SC_PAGESIZE) - 1;
+  atomic_store_explicit(&corun__stack_page_mask,
+                        (size_t)sysconf(_SC_PAGESIZE) - 1,
+                        memory_order_relaxed);
 }
 
 /* `to` is a power of two (page sizes are). */
@@ -156,6 +166,13 @@ static void fall_back_to_canary(const char *why) {
  * still available. */
 static void install_guard(struct corun__stack *s) {
   char *guard = s->lo - GUARD_BYTES;
+#ifdef CORUN_HAVE_VALGRIND
+  /* Memcheck does not know MADV_GUARD_INSTALL: without this its leak scan
+   * at exit reads every guard page, taking a SIGSEGV on each (seconds per
+   * thousand stacks). */
+  if (hooks())
+    VALGRIND_MAKE_MEM_NOACCESS(guard, GUARD_BYTES);
+#endif
   if (g.mode == CORUN__GUARD_MADVISE) {
     count(&g.n_madvise, 1);
     if (madvise(guard, GUARD_BYTES, MADV_GUARD_INSTALL) == 0) {
@@ -252,9 +269,22 @@ static void write_canary(struct corun__stack *s) {
 
 void corun__stack_check_canary(const struct corun__stack *s) {
   const uint64_t *w = (const uint64_t *)(const void *)s->lo;
-  for (unsigned i = 0; i < CANARY_WORDS; i++)
+#ifdef CORUN_HAVE_VALGRIND
+  /* The canary lies far below the stack pointer, which Memcheck counts as
+   * unaddressable: reading it on purpose is not an error. */
+  if (hooks())
+    VALGRIND_DISABLE_ERROR_REPORTING;
+#endif
+  unsigned bad = CANARY_WORDS;
+  for (unsigned i = 0; i < CANARY_WORDS && bad == CANARY_WORDS; i++)
     if (w[i] != (CANARY_SEED ^ ((uintptr_t)s->lo + i)))
-      corun__stack_overflow(s, &w[i]);
+      bad = i;
+#ifdef CORUN_HAVE_VALGRIND
+  if (hooks())
+    VALGRIND_ENABLE_ERROR_REPORTING;
+#endif
+  if (bad < CANARY_WORDS)
+    corun__stack_overflow(s, &w[bad]);
 }
 
 /* Gives `n` stacks linked from `list` back to the global class `size`.
@@ -348,14 +378,14 @@ void corun__stack_hooks_alloc(struct corun__stack *s) {
   if (s->guard == CORUN__GUARD_CANARY)
     write_canary(s);
 #ifdef CORUN_HAVE_VALGRIND
-  if (corun__stack_hooks)
+  if (hooks())
     s->valgrind_id = VALGRIND_STACK_REGISTER(s->lo, s->hi);
 #endif
 }
 
 void corun__stack_hooks_free(struct corun__stack *s) {
 #ifdef CORUN_HAVE_VALGRIND
-  if (corun__stack_hooks)
+  if (hooks())
     VALGRIND_STACK_DEREGISTER(s->valgrind_id);
 #endif
 #if CORUN__ASAN
@@ -384,7 +414,8 @@ static int hot_class(struct corun__stack_cache *c, size_t size) {
 
 struct corun__stack *corun__stack_alloc_slow(struct corun__stack_cache *c,
                                              size_t size) {
-  if (!corun__stack_page_mask) { /* first stack of the process */
+  if (!atomic_load_explicit(&corun__stack_page_mask,
+                            memory_order_relaxed)) { /* first stack ever */
     init_once();
     size = round_up(size, page_size());
   }

@@ -21,6 +21,7 @@
 #ifndef CORUN_STACK_STACK_H
 #define CORUN_STACK_STACK_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,8 +76,11 @@ struct corun__stack_stats {
 /* Fast paths (inline: create/destroy spend most of their time here) serve
  * the cache's first class, the size used last; everything else goes to the
  * out-of-line slow paths in stack.c. */
-extern size_t corun__stack_page_mask; /* page size - 1; 0 until first use */
-extern int corun__stack_hooks;        /* 1: tell Valgrind about stacks */
+/* Written once by the first stack allocation of the process, read by every
+ * fast path: relaxed atomics (plain loads on x86-64), since threads racing
+ * on the first allocation store the same values. */
+extern _Atomic size_t corun__stack_page_mask; /* page size - 1; 0 at first */
+extern _Atomic int corun__stack_hooks;        /* 1: tell Valgrind */
 
 struct corun__stack *corun__stack_alloc_slow(struct corun__stack_cache *c,
                                              size_t size);
@@ -90,7 +94,8 @@ void corun__stack_hooks_free(struct corun__stack *s);
  * Context: any thread, with that thread's cache. */
 static inline struct corun__stack *
 corun__stack_alloc(struct corun__stack_cache *c, size_t size) {
-  size_t m = corun__stack_page_mask;
+  size_t m =
+      atomic_load_explicit(&corun__stack_page_mask, memory_order_relaxed);
   size = (size + m) & ~m;
   struct corun__stack *s = c->cls[0].free;
   if (CORUN__UNLIKELY(c->cls[0].size != size || !s))
@@ -98,7 +103,9 @@ corun__stack_alloc(struct corun__stack_cache *c, size_t size) {
   c->cls[0].free = s->next;
   c->cls[0].count--;
   s->in_use = 1;
-  if (CORUN__UNLIKELY(s->guard == CORUN__GUARD_CANARY || corun__stack_hooks))
+  if (CORUN__UNLIKELY(
+          s->guard == CORUN__GUARD_CANARY ||
+          atomic_load_explicit(&corun__stack_hooks, memory_order_relaxed)))
     corun__stack_hooks_alloc(s);
   return s;
 }
@@ -111,7 +118,8 @@ static inline void corun__stack_free(struct corun__stack_cache *c,
 #if CORUN__ASAN
   corun__stack_hooks_free(s);
 #else
-  if (CORUN__UNLIKELY(corun__stack_hooks))
+  if (CORUN__UNLIKELY(
+          atomic_load_explicit(&corun__stack_hooks, memory_order_relaxed)))
     corun__stack_hooks_free(s);
 #endif
   if (CORUN__UNLIKELY(c->cls[0].size != (size_t)(s->hi - s->lo) ||

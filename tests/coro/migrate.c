@@ -18,8 +18,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "t.h"
 #include "corun.h"
-#include "coro_t.h"
 
 #define NOINLINE __attribute__((noinline))
 #define BARRIER() __asm__ volatile("" ::: "memory")
@@ -53,7 +53,7 @@ static NOINLINE long fresh_tid(void) {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int turn;  /* under mu: which thread resumes next; -1 when done */
+static int turn; /* under mu: which thread resumes next; -1 when done */
 static corun_coro *co;
 static pthread_t tid[2];
 static int *errno_at[2]; /* each thread's &errno */

@@ -16,8 +16,8 @@
 #include <pthread.h>
 
 #include "base/alloc.h"
+#include "t.h"
 #include "corun.h"
-#include "coro_t.h"
 
 #define SENTINEL ((void *)(intptr_t)0x5e5e5e5e)
 #define MAX_STEPS 64

@@ -6,12 +6,12 @@
 #include <errno.h>
 #include <limits.h>
 
+#include "t.h"
 #include "corun.h"
-#include "coro_t.h"
 
 int main(void) {
-  static const int codes[] = {-EINVAL, -ENOMEM,  -ENOTSUP,   -ESRCH,
-                              -EBUSY,  -EXDEV,   -ECANCELED};
+  static const int codes[] = {-EINVAL, -ENOMEM, -ENOTSUP,  -ESRCH,
+                              -EBUSY,  -EXDEV,  -ECANCELED};
   enum { N = sizeof codes / sizeof codes[0] };
   const char *unknown = corun_strerror(-987654);
   T_PTR_NE(unknown, NULL);
@@ -34,8 +34,8 @@ int main(void) {
   T_TRUE(strncmp(corun_strerror(-EBUSY), "resource busy", 13) == 0);
 
   /* Any other int: never NULL, the process keeps working. */
-  static const int others[] = {0,       1,         EBUSY, -1 - EXDEV * 1000,
-                               INT_MAX, -INT_MAX,  INT_MIN};
+  static const int others[] = {0,       1,        EBUSY,  -1 - EXDEV * 1000,
+                               INT_MAX, -INT_MAX, INT_MIN};
   for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
     const char *s = corun_strerror(others[i]);
     T_PTR_NE(s, NULL);

@@ -13,8 +13,8 @@
  * for a NORMAL coroutine of the chain, *out untouched, nothing switched. */
 #include <errno.h>
 
+#include "t.h"
 #include "corun.h"
-#include "coro_t.h"
 
 #define SENTINEL ((void *)(intptr_t)0x5e5e5e5e)
 
@@ -241,8 +241,8 @@ static void *e_inner_body(void *arg) {
   (void)arg;
   void *out = SENTINEL;
   T_EQ(corun_transfer(NULL, NULL, &out), -EINVAL);
-  T_EQ(corun_transfer(e_inner, (void *)1, &out), -EBUSY);  /* self */
-  T_EQ(corun_transfer(e_outer, (void *)1, &out), -EBUSY);  /* NORMAL */
+  T_EQ(corun_transfer(e_inner, (void *)1, &out), -EBUSY); /* self */
+  T_EQ(corun_transfer(e_outer, (void *)1, &out), -EBUSY); /* NORMAL */
   T_EQ(corun_transfer(e_dead, (void *)1, &out), -ESRCH);
   T_PTR_EQ(out, SENTINEL);
   T_PTR_EQ(corun_current(), e_inner);
@@ -260,7 +260,9 @@ static void *e_outer_body(void *arg) {
   return NULL;
 }
 
-static void *nothing(void *arg) { return arg; }
+static void *nothing(void *arg) {
+  return arg;
+}
 
 static void errors(void) {
   T_OK(corun_create(&e_dead, nothing, NULL, NULL));

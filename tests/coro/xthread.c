@@ -10,8 +10,8 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "t.h"
 #include "corun.h"
-#include "coro_t.h"
 
 #define SENTINEL ((void *)(intptr_t)0x5e5e5e5e)
 

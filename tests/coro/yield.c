@@ -10,19 +10,19 @@
  * coroutine do nothing (before and after the thread first used corun). */
 #include <errno.h>
 
+#include "t.h"
 #include "corun.h"
-#include "coro_t.h"
 
 #define IN_IGNORED ((void *)(intptr_t)0x1badc0de)
 #define SENTINEL ((void *)(intptr_t)0x5e5e5e5e)
 
 struct gen {
-  corun_coro *self;    /* set by main before the first resume */
-  void *arg_seen;      /* the arg the body started with */
-  void *ins[8];        /* what each corun_yield() returned */
+  corun_coro *self; /* set by main before the first resume */
+  void *arg_seen;   /* the arg the body started with */
+  void *ins[8];     /* what each corun_yield() returned */
   int nins;
-  int status_inside;   /* corun_status(self) from inside */
-  int closing_inside;  /* corun_closing() from inside */
+  int status_inside;  /* corun_status(self) from inside */
+  int closing_inside; /* corun_closing() from inside */
   corun_coro *current_inside;
 };
 
@@ -47,7 +47,9 @@ static void *gen_body(void *arg) {
   }
 }
 
-static void *ret_only(void *arg) { return arg; }
+static void *ret_only(void *arg) {
+  return arg;
+}
 
 static void *yield_null(void *arg) {
   (void)arg;

@@ -12,8 +12,10 @@
  * the mode (1/3*3 below, equal to or above 1; a subnormal flushed or not;
  * 1 + 2^-63 in long double kept or rounded away) to show it is in effect.
  *
- * Under valgrind only the rounding mode is checked: valgrind does not model
- * FTZ, DAZ or x87 precision control (they read back as defaults). */
+ * Under valgrind only the rounding-mode bits are checked (read back with
+ * fegetround, stmxcsr and fnstcw): valgrind does not model FTZ, DAZ or x87
+ * precision control (they read back as defaults), and its SSE arithmetic
+ * rounds to nearest whatever MXCSR says, so the computations are skipped. */
 #include <fenv.h>
 #include <float.h>
 #include <fpu_control.h>
@@ -35,7 +37,7 @@
 #define X87_RC_UP 0x0800u
 #define X87_RC_ZERO 0x0c00u
 
-static int full_model; /* 0 under valgrind: only rounding is emulated */
+static int full_model; /* 0 under valgrind: see the top comment */
 
 /* Arithmetic kept out of line and fed through volatiles, so the compiler
  * neither folds it at build time nor moves it across fesetround. */
@@ -83,7 +85,8 @@ static void check_defaults(const char *who) {
   T_EQ(fegetround(), FE_TONEAREST);
   T_EQ_HEX(_mm_getcsr() & MXCSR_RC, MXCSR_RC_NEAREST);
   T_EQ_HEX(x87_cw() & X87_RC, X87_RC_NEAREST);
-  T_TRUE(third_times_three() == 1.0);
+  if (full_model)
+    T_TRUE(third_times_three() == 1.0);
   if (full_model) {
     T_EQ_HEX(_mm_getcsr() & (MXCSR_FTZ | MXCSR_DAZ), 0);
     T_EQ_HEX(x87_cw() & _FPU_EXTENDED, _FPU_EXTENDED);
@@ -107,7 +110,8 @@ static void check_a_state(const char *who) {
   T_EQ(fegetround(), FE_TOWARDZERO);
   T_EQ_HEX(_mm_getcsr() & MXCSR_RC, MXCSR_RC_ZERO);
   T_EQ_HEX(x87_cw() & X87_RC, X87_RC_ZERO);
-  T_TRUE(third_times_three() < 1.0);
+  if (full_model)
+    T_TRUE(third_times_three() < 1.0);
   if (full_model) {
     T_EQ_HEX(_mm_getcsr() & (MXCSR_FTZ | MXCSR_DAZ), MXCSR_FTZ | MXCSR_DAZ);
     T_EQ_HEX(x87_cw() & _FPU_EXTENDED, _FPU_DOUBLE);
@@ -123,7 +127,8 @@ static void check_up_state(const char *who) {
   T_EQ(fegetround(), FE_UPWARD);
   T_EQ_HEX(_mm_getcsr() & MXCSR_RC, MXCSR_RC_UP);
   T_EQ_HEX(x87_cw() & X87_RC, X87_RC_UP);
-  T_TRUE(third_times_three() > 1.0);
+  if (full_model)
+    T_TRUE(third_times_three() > 1.0);
   if (full_model) {
     T_EQ_HEX(_mm_getcsr() & (MXCSR_FTZ | MXCSR_DAZ), 0);
     T_EQ_HEX(x87_cw() & _FPU_EXTENDED, _FPU_EXTENDED);

@@ -4,23 +4,30 @@
  * by another coroutine. Run alone it just exits 0. */
 #include "corun.h"
 
+/* Real frames for gdb to show (gcc's noipa; clang lacks it). */
+#if defined(__clang__)
+#define T_NOIPA __attribute__((noinline))
+#else
+#define T_NOIPA __attribute__((noinline, noipa))
+#endif
+
 volatile int gdb_sink;
 
-__attribute__((noipa)) void gdb_leaf(int k) { gdb_sink += k; }
+T_NOIPA void gdb_leaf(int k) { gdb_sink += k; }
 
-__attribute__((noipa)) void gdb_middle(int k) {
+T_NOIPA void gdb_middle(int k) {
   gdb_leaf(k);
   __asm__ volatile("" ::: "memory"); /* no tail call */
 }
 
-__attribute__((noipa)) void *gdb_body(void *arg) {
+T_NOIPA void *gdb_body(void *arg) {
   gdb_middle(1);
   corun_yield(arg);
   gdb_middle(2);
   return arg;
 }
 
-__attribute__((noipa)) void *gdb_outer(void *arg) {
+T_NOIPA void *gdb_outer(void *arg) {
   corun_coro *inner;
   if (corun_create(&inner, gdb_body, arg, NULL) != 0)
     return NULL;

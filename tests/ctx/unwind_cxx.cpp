@@ -39,7 +39,7 @@ struct DeepError : std::runtime_error {
 
 // Recurses d levels, each with a Guard, yields half way down when asked,
 // and throws at the bottom.
-__attribute__((noipa)) int dive(int d, int total, bool yield_mid) {
+T_NOIPA int dive(int d, int total, bool yield_mid) {
   Guard g;
   if (d == total / 2 && yield_mid)
     corun_yield(nullptr);

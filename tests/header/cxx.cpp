@@ -18,7 +18,9 @@ namespace {
 int destructed = 0;
 
 struct Guard {
-  ~Guard() { destructed++; }
+  ~Guard() {
+    destructed++;
+  }
 };
 
 void *thrower(void *arg) {
@@ -32,8 +34,9 @@ void *thrower(void *arg) {
         caught++;
     }
   }
-  return arg == nullptr ? nullptr
-                        : reinterpret_cast<void *>(static_cast<intptr_t>(caught));
+  return arg == nullptr
+             ? nullptr
+             : reinterpret_cast<void *>(static_cast<intptr_t>(caught));
 }
 
 } // namespace

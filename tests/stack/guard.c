@@ -10,7 +10,8 @@
  * (Linux 6.13+, e.g. this 6.18) the mode is CORUN__GUARD_MADVISE and no
  * guard costs a mapping (mprotect_guards == 0); forcing madvise gives the
  * same. Each case runs in a forked child (the mode is chosen once per
- * process) with stderr captured. */
+ * process) with stderr captured. Under valgrind the first case cannot run
+ * (see main): the others run, then the test reports SKIP. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -101,27 +102,34 @@ int main(void) {
     printf("note: CORUN_STACK_GUARD=mprotect is not in the environment "
            "(run outside ctest?): the child sets it\n");
 
-  /* 1. mprotect beyond its budget. */
+  /* 1. mprotect beyond its budget. Impossible under valgrind: its address
+   * space manager has a fixed table of segments (VG_N_SEGMENTS) far
+   * smaller than the ~50,000 mappings the budget allows, and it exits with
+   * "VG_N_SEGMENTS is too low". Part 2 still runs there; the test then
+   * reports SKIP. */
+  int vg = t_under_valgrind();
   long budget = mprotect_budget();
   if (budget > 400000)
     T_SKIP("vm.max_map_count is so high that the mprotect budget cannot "
            "be exceeded in reasonable time");
   struct workload w = {"mprotect", (size_t)budget + 15000,
                        CORUN__GUARD_CANARY};
-  printf("== mprotect: %zu coroutines, budget %ld\n", w.n, budget);
-  child_run(&c, workload, &w);
-  child_show("child", &c);
-  child_expect_exit(&c, 0);
-  const char *msg = "corun: guard pages unavailable (MADV_GUARD_INSTALL "
-                    "unsupported and guard pages would exhaust "
-                    "vm.max_map_count); new coroutine stacks are checked by "
-                    "a canary at every switch instead\n";
-  T_EQ(count_substr(c.err, msg), 1);
-  T_EQ(count_substr(c.err, "corun:"), 1);
+  if (!vg) {
+    printf("== mprotect: %zu coroutines, budget %ld\n", w.n, budget);
+    child_run(&c, workload, &w);
+    child_show("child", &c);
+    child_expect_exit(&c, 0);
+    const char *msg = "corun: guard pages unavailable (MADV_GUARD_INSTALL "
+                      "unsupported and guard pages would exhaust "
+                      "vm.max_map_count); new coroutine stacks are checked "
+                      "by a canary at every switch instead\n";
+    T_EQ(count_substr(c.err, msg), 1);
+    T_EQ(count_substr(c.err, "corun:"), 1);
+  }
 
   /* 2. The default, and madvise forced. */
   int madv = have_madv_guard();
-  struct workload d = {NULL, 5000,
+  struct workload d = {NULL, 1000,
                        madv ? CORUN__GUARD_MADVISE : CORUN__GUARD_MPROTECT};
   printf("== default: %zu coroutines\n", d.n);
   child_run(&c, workload, &d);
@@ -129,7 +137,7 @@ int main(void) {
   child_expect_exit(&c, 0);
   T_EQ(count_substr(c.err, "corun:"), 0);
   if (madv) {
-    struct workload m = {"madvise", 5000, CORUN__GUARD_MADVISE};
+    struct workload m = {"madvise", 1000, CORUN__GUARD_MADVISE};
     printf("== madvise forced: %zu coroutines\n", m.n);
     child_run(&c, workload, &m);
     child_show("child", &c);
@@ -139,5 +147,8 @@ int main(void) {
     printf("note: no MADV_GUARD_INSTALL on this kernel: the default is "
            "mprotect\n");
   }
+  if (vg)
+    T_SKIP("the mprotect-budget case cannot run under valgrind "
+           "(VG_N_SEGMENTS); the default and madvise cases passed");
   return 0;
 }
