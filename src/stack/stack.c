@@ -125,6 +125,17 @@ static void count(_Atomic uint64_t *c, uint64_t n) {
   atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
+long corun__stack_max_map_count(void) {
+  long max = 65530; /* the kernel's default */
+  FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+  if (f) {
+    if (fscanf(f, "%ld", &max) != 1)
+      max = 65530;
+    fclose(f);
+  }
+  return max;
+}
+
 /* Under g.lock. Chooses the guard mechanism once. */
 static void choose_mode(void) {
   if (g.mode)
@@ -139,13 +150,7 @@ static void choose_mode(void) {
     g.mode = CORUN__GUARD_MADVISE;
     g.forced = env && !strcmp(env, "madvise");
   }
-  long max = 65530;
-  FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
-  if (f) {
-    if (fscanf(f, "%ld", &max) != 1)
-      max = 65530;
-    fclose(f);
-  }
+  long max = corun__stack_max_map_count();
   /* Each mprotect guard splits a slab VMA in two more; leave a generous
    * margin for the rest of the process (malloc arenas, libraries). */
   g.mprotect_budget = max > 16384 ? (max - 16384) / 2 : 0;

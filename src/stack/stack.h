@@ -164,6 +164,10 @@ CORUN__NORETURN void corun__stack_overflow(const struct corun__stack *s,
 
 void corun__stack_get_stats(struct corun__stack_stats *out);
 
+/* The kernel's vm.max_map_count (65530 if it cannot be read): the VMA
+ * budget the mprotect guards are sized against. */
+long corun__stack_max_map_count(void);
+
 /* overflow.c, called by stack.c: installs the SIGSEGV handler once. */
 void corun__stack_install_handler(void);
 

@@ -23,20 +23,9 @@
 
 #define STACK ((size_t)16 * 1024)
 
-static long max_map_count(void) {
-  long max = 65530;
-  FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
-  if (f) {
-    if (fscanf(f, "%ld", &max) != 1)
-      max = 65530;
-    fclose(f);
-  }
-  return max;
-}
-
 /* stack.c's budget for mprotect guards. */
 static long mprotect_budget(void) {
-  long max = max_map_count();
+  long max = corun__stack_max_map_count();
   return max > 16384 ? (max - 16384) / 2 : 0;
 }
 
