@@ -9,6 +9,11 @@
  * (x86-64: fnstenv/stmxcsr, restored with fldenv/ldmxcsr), so each context
  * keeps its own rounding mode as arch/ctx.h requires.
  *
+ * Limitation: glibc's swapcontext has no unwind information for its
+ * instructions after the stack pointer changes, so an unwinder run by a
+ * signal handler (a profiler's SIGPROF) that lands there can crash. The
+ * assembly backends describe every instruction of their switch.
+ *
  * Layout: a context is a `struct uctx`. For a new context it sits at the
  * top of the new stack; for a suspended one it lives in the frame of the
  * corun__ctx_switch call that suspended it, which stays alive until resumed.
