@@ -2,7 +2,8 @@
 #   make demo   build and run the examples, print the measured switch cost
 #   make test   build and run the whole test suite: plain, ucontext backend,
 #               ASan+UBSan, TSan (threaded tests) and Valgrind memcheck
-# Also: make (build), make bench, make install PREFIX=/dir, make clean.
+# Also: make (build), make bench, make install PREFIX=/dir (ARCH=aarch64 or
+# ARCH=riscv64 installs a cross-built library), make clean.
 BUILD  ?= build
 PREFIX ?= /usr/local
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
@@ -36,8 +37,20 @@ bench:
 	$(CMAKE) --build $(BUILD)/bench -j$(JOBS)
 	sh bench/run.sh $(BUILD)/bench
 
+ifeq ($(ARCH),)
 install: build
 	$(CMAKE) --install $(BUILD)/release --prefix $(PREFIX)
+else
+install:
+	@test -f cmake/toolchain-$(ARCH).cmake || \
+	  { echo "ARCH must be aarch64 or riscv64"; exit 2; }
+	@sh scripts/deps.sh cross
+	$(CMAKE) -S . -B $(BUILD)/$(ARCH) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/toolchain-$(ARCH).cmake \
+	  -DCORUN_BUILD_TESTS=OFF -DCORUN_BUILD_EXAMPLES=OFF
+	$(CMAKE) --build $(BUILD)/$(ARCH) -j$(JOBS)
+	$(CMAKE) --install $(BUILD)/$(ARCH) --prefix $(PREFIX)
+endif
 
 clean:
 	rm -rf $(BUILD)

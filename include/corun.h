@@ -71,10 +71,13 @@ typedef void *corun_fn(void *arg);
 /* Creation attributes. Zero-initialise and set what you need; a NULL
  * attribute pointer means all defaults. */
 typedef struct corun_attr {
-  /* Usable stack size in bytes; 0 means CORUN_STACK_DEFAULT. Rounded up to
-   * a whole number of pages; must be at least CORUN_STACK_MIN. Only the
-   * pages the coroutine touches cost memory. A guard region below the
-   * stack catches overflow (see "Stack overflow" below). */
+  /* Stack size in bytes; 0 means CORUN_STACK_DEFAULT. Rounded up to a
+   * whole number of pages; must be at least CORUN_STACK_MIN. The top few
+   * hundred bytes hold the coroutine's own bookkeeping (more with the
+   * ucontext backend: a ucontext_t, 4.6 KiB on AArch64; a stack that would
+   * leave the body less than 2 KiB is grown). Only the pages the coroutine
+   * touches cost memory. A guard region below the stack catches overflow
+   * (see "Stack overflow" below). */
   size_t stack_size;
   /* Must be NULL for now: shared (copy-on-switch) stacks are not available
    * in this version and corun_create() returns -ENOTSUP when it is set. */

@@ -1,12 +1,16 @@
 #!/bin/sh
-# deps.sh <core|test|bench>: installs the Debian packages a target needs,
+# deps.sh <core|test|bench|cross>: installs the Debian packages a target needs,
 # only those that are missing. Run by the Makefile; safe to run again.
 set -eu
 what=${1:-core}
 need="cmake gcc g++ make"
+cross="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
+gcc-riscv64-linux-gnu g++-riscv64-linux-gnu libc6-dev-riscv64-cross
+qemu-user-static pkgconf"
 case "$what" in
   core) ;;
-  test) need="$need valgrind gdb pkgconf libc6-dev" ;;
+  test) need="$need valgrind gdb pkgconf libc6-dev $cross" ;;
+  cross) need="$need $cross" ;;
   bench) need="$need libboost-context-dev valgrind" ;;
   *) echo "deps.sh: unknown target $what" >&2; exit 2 ;;
 esac

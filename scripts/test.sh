@@ -6,6 +6,8 @@
 #   asan      asm backend, ASan + UBSan              all tests
 #   tsan      asm backend, TSan                      tests labelled "threads"
 #   valgrind  asm backend, every test under memcheck (leaks are errors)
+#   aarch64   cross-built with gcc-aarch64-linux-gnu, run under qemu-user
+#   riscv64   cross-built with gcc-riscv64-linux-gnu, run under qemu-user
 # Stops at the first configuration that fails. Ends with one line counting
 # the test runs of all configurations: "tests: N passed, N failed".
 set -eu
@@ -53,4 +55,6 @@ run ucontext -- -DCORUN_CONTEXT=ucontext
 run asan -- -DCORUN_SANITIZE=address,undefined -DCORUN_BUILD_EXAMPLES=OFF
 run tsan -L threads -- -DCORUN_SANITIZE=thread -DCORUN_BUILD_EXAMPLES=OFF
 run valgrind -- -DCORUN_VALGRIND_TESTS=ON -DCORUN_BUILD_EXAMPLES=OFF
+run aarch64 -- -DCMAKE_TOOLCHAIN_FILE="$top/cmake/toolchain-aarch64.cmake"
+run riscv64 -- -DCMAKE_TOOLCHAIN_FILE="$top/cmake/toolchain-riscv64.cmake"
 echo "tests: $passed passed, $failed failed"

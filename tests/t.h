@@ -70,6 +70,13 @@ typedef const void *t_cptr_;
     exit(77);                                                                  \
   } while (0)
 
+/* 1 when the test runs under an emulator (qemu-user, for the cross-built
+ * architectures): CMake sets CORUN_TEST_EMULATED for cross builds. */
+static inline int t_emulated(void) {
+  const char *e = getenv("CORUN_TEST_EMULATED");
+  return e && *e == '1';
+}
+
 /* 1 when running under valgrind (without including its headers). */
 static inline int t_under_valgrind(void) {
   const char *p = getenv("LD_PRELOAD");

@@ -57,6 +57,19 @@ CORUN__CTX_RETURNS_TWICE void *corun__ctx_switch(corun__ctx *save,
 CORUN__CTX_RETURNS_TWICE int corun__ctx_switch_int(corun__ctx *save,
                                                    corun__ctx to, void *data);
 
+/* An upper bound of the stack bytes the switching itself takes from a
+ * coroutine's stack: the frame corun__ctx_make writes at the top, plus
+ * what a suspended switch keeps in its frame. The assembly backends need a
+ * few dozen bytes; ucontext needs a whole ucontext_t at the top and another
+ * in every suspended corun__ctx_switch frame (4.6 KiB each on AArch64,
+ * whose mcontext carries the SIMD state). */
+#ifdef CORUN_CONTEXT_UCONTEXT
+#include <ucontext.h>
+#define CORUN__CTX_TOP_BYTES (2 * sizeof(ucontext_t) + 256)
+#else
+#define CORUN__CTX_TOP_BYTES ((size_t)128)
+#endif
+
 /* The name of the backend compiled in: "x86_64-sysv", "ucontext", ... */
 extern const char corun__ctx_backend[];
 

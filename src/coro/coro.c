@@ -69,7 +69,17 @@ static void make_key(void) {
     corun__panic("pthread_key_create failed");
 }
 
+/* Allocates the calling thread's state. Leaves errno as it found it (the
+ * native API never changes errno). */
+static struct corun__thread *thread_init_inner(void);
 static CORUN__NOINLINE struct corun__thread *thread_init(void) {
+  int saved = errno;
+  struct corun__thread *t = thread_init_inner();
+  errno = saved;
+  return t;
+}
+
+static struct corun__thread *thread_init_inner(void) {
   pthread_once(&thread_key_once, make_key);
   struct corun__thread *t = corun__malloc(sizeof *t);
   if (!t)
@@ -229,6 +239,12 @@ int corun_create(corun_coro **out, corun_fn *fn, void *arg,
     }
     name = attr->name;
   }
+  /* The context and this struct live at the top of the stack: leave the
+   * body at least 2 KiB even under the largest context (ucontext on
+   * AArch64), growing a stack too small for that. */
+  size_t least = CORUN__CTX_TOP_BYTES + sizeof(struct corun_coro) + 2048;
+  if (size < least)
+    size = least;
   struct corun__thread *t = corun__thread_get();
   if (!t)
     return -ENOMEM;

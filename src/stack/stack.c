@@ -27,12 +27,14 @@
 #include "stack/stack.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -83,6 +85,7 @@ static struct {
   struct corun__slab *_Atomic slabs; /* registry; see header comment */
   int mode;             /* enum corun__guard for new guards; lock */
   int forced;           /* mode came from CORUN_STACK_GUARD */
+  int madvise_verified; /* a madvise guard was seen to fault; lock */
   long mprotect_budget; /* guards mprotect may still make; lock */
   _Atomic uint64_t n_slabs, n_slots, n_madvise, n_mprotect;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -102,8 +105,8 @@ static int hooks(void) {
 /* Reads the facts the inline fast paths need. Racing first calls on two
  * threads write the same values. */
 static void init_once(void) {
-  if (CORUN__LIKELY(atomic_load_explicit(&corun__stack_page_mask,
-                                         memory_order_relaxed)))
+  if (CORUN__LIKELY(
+          atomic_load_explicit(&corun__stack_page_mask, memory_order_relaxed)))
     return;
 #ifdef CORUN_HAVE_VALGRIND
   /* The client requests cost a dozen instructions even outside Valgrind:
@@ -167,6 +170,31 @@ static void fall_back_to_canary(const char *why) {
   corun__out_flush(&o);
 }
 
+/* Under g.lock. Whether the guard that madvise reported installed at `guard`
+ * really faults: write(2) from it must fail with EFAULT. Asked once per
+ * process, because emulators accept advice they do not know and do
+ * nothing (qemu-user 7.2 returns 0 for MADV_GUARD_INSTALL), which would
+ * leave every stack unguarded. The raw system call keeps sanitizer
+ * interceptors out of it. */
+static int guard_faults(const char *guard) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return 1; /* cannot tell (no fds left): trust the kernel */
+#ifdef CORUN_HAVE_VALGRIND
+  if (hooks()) /* reading a NOACCESS page on purpose */
+    VALGRIND_DISABLE_ERROR_REPORTING;
+#endif
+  long w = syscall(SYS_write, fds[1], guard, 1);
+  int faulted = w < 0 && errno == EFAULT;
+#ifdef CORUN_HAVE_VALGRIND
+  if (hooks())
+    VALGRIND_ENABLE_ERROR_REPORTING;
+#endif
+  close(fds[0]);
+  close(fds[1]);
+  return faulted;
+}
+
 /* Under g.lock. Protects the guard below stack `s` with the best mechanism
  * still available. */
 static void install_guard(struct corun__stack *s) {
@@ -180,14 +208,15 @@ static void install_guard(struct corun__stack *s) {
 #endif
   if (g.mode == CORUN__GUARD_MADVISE) {
     count(&g.n_madvise, 1);
-    if (madvise(guard, GUARD_BYTES, MADV_GUARD_INSTALL) == 0) {
+    if (madvise(guard, GUARD_BYTES, MADV_GUARD_INSTALL) == 0 &&
+        (g.madvise_verified || (g.madvise_verified = guard_faults(guard)))) {
       s->guard = CORUN__GUARD_MADVISE;
       return;
     }
     if (g.forced)
       corun__panic("CORUN_STACK_GUARD=madvise, but MADV_GUARD_INSTALL "
-                   "failed (Linux 6.13+ needed)");
-    g.mode = CORUN__GUARD_MPROTECT; /* older kernel: EINVAL */
+                   "failed or is not enforced (Linux 6.13+ needed)");
+    g.mode = CORUN__GUARD_MPROTECT; /* older kernel (EINVAL), emulator */
   }
   if (g.mode == CORUN__GUARD_MPROTECT) {
     if (g.mprotect_budget > 0) {
@@ -417,8 +446,11 @@ static int hot_class(struct corun__stack_cache *c, size_t size) {
   return 0;
 }
 
-struct corun__stack *corun__stack_alloc_slow(struct corun__stack_cache *c,
-                                             size_t size) {
+/* The slow paths make system calls (mmap, madvise, mprotect, the guard
+ * probe) that may set errno; the native API leaves errno alone
+ * (DESIGN.md), so they put it back. */
+static struct corun__stack *alloc_slow(struct corun__stack_cache *c,
+                                       size_t size) {
   if (!atomic_load_explicit(&corun__stack_page_mask,
                             memory_order_relaxed)) { /* first stack ever */
     init_once();
@@ -435,8 +467,17 @@ struct corun__stack *corun__stack_alloc_slow(struct corun__stack_cache *c,
   return s;
 }
 
+struct corun__stack *corun__stack_alloc_slow(struct corun__stack_cache *c,
+                                             size_t size) {
+  int saved = errno;
+  struct corun__stack *s = alloc_slow(c, size);
+  errno = saved;
+  return s;
+}
+
 void corun__stack_free_slow(struct corun__stack_cache *c,
                             struct corun__stack *s) {
+  int saved = errno; /* spill() may madvise: see alloc_slow */
   size_t size = (size_t)(s->hi - s->lo);
   int i = hot_class(c, size);
   s->next = c->cls[i].free;
@@ -452,6 +493,7 @@ void corun__stack_free_slow(struct corun__stack_cache *c,
     c->cls[i].count = CACHE_MAX / 2;
     spill(size, rest, nrest);
   }
+  errno = saved;
 }
 
 void corun__stack_cache_flush(struct corun__stack_cache *c) {

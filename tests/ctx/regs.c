@@ -1,7 +1,8 @@
-/* regs.c: proves that every switch preserves the x86-64 callee-saved
- * registers (rbx, rbp, r12-r15) and the stack pointer of both sides.
+/* regs.c: proves that every switch preserves the callee-saved registers
+ * and the stack pointer of both sides: x86-64 rbx, rbp, r12-r15; AArch64
+ * x19-x29 and d8-d15; RISC-V 64 s0-s11 and fs0-fs11.
  *
- * regs_x86_64.S loads known 64-bit patterns into the six registers, calls a
+ * regs_<arch>.S loads known 64-bit patterns into those registers, calls a
  * C callback that switches to the other side and back, and reports what the
  * registers and rsp hold afterwards. The other side runs the same helper
  * with different patterns in between, so a switch that forgot a register
@@ -21,11 +22,31 @@
 #include <valgrind/valgrind.h>
 #endif
 
-void regs_run(const uint64_t in[6], uint64_t out[8], void (*cb)(void *),
-              void *arg);
+/* The per-architecture helper: loads in[0..REGS_N-1] into the saved
+ * registers, calls cb(arg), stores what they hold afterwards into
+ * out[0..REGS_N-1], the stack pointer just before the call into
+ * out[REGS_N] and just after it into out[REGS_N+1]. */
+#if defined(__x86_64__)
+#define REGS_N 6
+static const char *const reg_names[REGS_N] = {"rbx", "rbp", "r12",
+                                              "r13", "r14", "r15"};
+#elif defined(__aarch64__)
+#define REGS_N 19
+static const char *const reg_names[REGS_N] = {
+    "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28",
+    "x29", "d8",  "d9",  "d10", "d11", "d12", "d13", "d14", "d15"};
+#elif defined(__riscv) && __riscv_xlen == 64
+#define REGS_N 24
+static const char *const reg_names[REGS_N] = {
+    "s0",  "s1",  "s2",  "s3",  "s4",  "s5",  "s6",   "s7",
+    "s8",  "s9",  "s10", "s11", "fs0", "fs1", "fs2",  "fs3",
+    "fs4", "fs5", "fs6", "fs7", "fs8", "fs9", "fs10", "fs11"};
+#else
+#error "no regs helper for this architecture"
+#endif
 
-static const char *const reg_names[6] = {"rbx", "rbp", "r12",
-                                         "r13", "r14", "r15"};
+void regs_run(const uint64_t in[REGS_N], uint64_t out[REGS_N + 2],
+              void (*cb)(void *), void *arg);
 
 /* A distinct, non-trivial pattern for (side, round, register). */
 static uint64_t pattern(unsigned side, unsigned round, unsigned reg) {
@@ -36,32 +57,36 @@ static uint64_t pattern(unsigned side, unsigned round, unsigned reg) {
   return z ^ (z >> 31);
 }
 
-static void fill(uint64_t in[6], unsigned side, unsigned round) {
-  for (unsigned r = 0; r < 6; r++)
+static void fill(uint64_t in[REGS_N], unsigned side, unsigned round) {
+  for (unsigned r = 0; r < REGS_N; r++)
     in[r] = pattern(side, round, r);
 }
 
 /* Compares the helper's report with what was loaded. */
-static void check(const char *what, unsigned round, const uint64_t in[6],
-                  const uint64_t out[8]) {
-  for (unsigned r = 0; r < 6; r++) {
+static void check(const char *what, unsigned round, const uint64_t in[REGS_N],
+                  const uint64_t out[REGS_N + 2]) {
+  for (unsigned r = 0; r < REGS_N; r++) {
     if (in[r] != out[r])
       fprintf(stderr, "%s round %u: %s changed\n", what, round, reg_names[r]);
     T_EQ_HEX(out[r], in[r]);
   }
-  T_EQ_HEX(out[7], out[6]); /* rsp after the switch == rsp before it */
-  T_EQ(out[6] % 16, 0);     /* and 16-byte aligned at the call */
+  /* The stack pointer after the switch == before it, 16-byte aligned at
+   * the call (all three ABIs require it). */
+  T_EQ_HEX(out[REGS_N + 1], out[REGS_N]);
+  T_EQ(out[REGS_N] % 16, 0);
 }
 
 static void run_and_check(const char *what, unsigned side, unsigned round,
                           void (*cb)(void *), void *arg) {
-  uint64_t in[6], out[8];
+  uint64_t in[REGS_N], out[REGS_N + 2];
   fill(in, side, round);
   regs_run(in, out, cb, arg);
   check(what, round, in, out);
 }
 
-static void noop_cb(void *arg) { (void)arg; }
+static void noop_cb(void *arg) {
+  (void)arg;
+}
 
 enum { ROUNDS = 200 };
 
@@ -114,6 +139,7 @@ static void test_raw(void) {
   T_EQ_HEX((uintptr_t)raw_main.seen, 0);
 #ifdef CORUN_HAVE_VALGRIND
   VALGRIND_STACK_DEREGISTER(vg);
+  (void)vg; /* the macro is empty where valgrind has no port */
 #endif
   /* The stack is left mapped: raw_entry's frame never returned, and under
    * ASan its shadow still describes that frame. */
@@ -126,7 +152,9 @@ static void yield_cb(void *arg) {
   corun_yield(NULL);
 }
 
-static void resume_cb(void *arg) { T_EQ(corun_resume(arg, NULL, NULL), 1); }
+static void resume_cb(void *arg) {
+  T_EQ(corun_resume(arg, NULL, NULL), 1);
+}
 
 /* Resumes a coroutine that finishes before control comes back. */
 static void resume_to_end_cb(void *arg) {
@@ -174,7 +202,7 @@ static void test_transfer(void) {
   /* A starts and hands over to B, which starts and hands back, ...; after
    * ROUNDS hand-overs each, A finishes (its last transfer was answered by
    * B's) and control returns here. */
-  uint64_t in[6], out[8];
+  uint64_t in[REGS_N], out[REGS_N + 2];
   fill(in, 7, 0);
   regs_run(in, out, resume_to_end_cb, tr_a);
   check("main (transfer chain)", 0, in, out);
@@ -219,7 +247,9 @@ static void *closing_body(void *arg) {
   return NULL;
 }
 
-static void destroy_cb(void *co) { T_OK(corun_destroy(co)); }
+static void destroy_cb(void *co) {
+  T_OK(corun_destroy(co));
+}
 
 static void test_destroy(void) {
   for (unsigned k = 0; k < ROUNDS; k++) {

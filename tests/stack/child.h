@@ -15,8 +15,8 @@
 #include "t.h"
 
 struct child {
-  int status;       /* from waitpid */
-  char err[65536];  /* the child's stderr, NUL-terminated (truncated) */
+  int status;      /* from waitpid */
+  char err[65536]; /* the child's stderr, NUL-terminated (truncated) */
   size_t err_len;
 };
 
@@ -38,8 +38,7 @@ static inline void child_run(struct child *c, int (*fn)(void *), void *arg) {
   close(p[1]);
   c->err_len = 0;
   for (;;) {
-    ssize_t n = read(p[0], c->err + c->err_len,
-                     sizeof c->err - 1 - c->err_len);
+    ssize_t n = read(p[0], c->err + c->err_len, sizeof c->err - 1 - c->err_len);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -86,12 +85,22 @@ static inline int count_substr(const char *hay, const char *needle) {
 
 /* 1 when the kernel has MADV_GUARD_INSTALL (Linux 6.13+), the default
  * guard mechanism; tried on a scratch mapping. */
+/* Whether this kernel really enforces MADV_GUARD_INSTALL: the call must
+ * succeed and reading the page from a system call must then fail with
+ * EFAULT. Emulators (qemu-user 7.2) accept the advice and do nothing. */
 static inline int have_madv_guard(void) {
   long ps = sysconf(_SC_PAGESIZE);
   void *p = mmap(NULL, (size_t)ps * 2, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   T_TRUE(p != MAP_FAILED);
   int ok = madvise(p, (size_t)ps, 102 /* MADV_GUARD_INSTALL */) == 0;
+  if (ok) {
+    int fds[2];
+    T_OK(pipe(fds));
+    ok = write(fds[1], p, 1) < 0 && errno == EFAULT;
+    close(fds[0]);
+    close(fds[1]);
+  }
   munmap(p, (size_t)ps * 2);
   return ok;
 }
