@@ -67,7 +67,7 @@ CORUN__CTX_RETURNS_TWICE int corun__ctx_switch_int(corun__ctx *save,
 #include <ucontext.h>
 #define CORUN__CTX_TOP_BYTES (2 * sizeof(ucontext_t) + 256)
 #else
-#define CORUN__CTX_TOP_BYTES ((size_t)128)
+#define CORUN__CTX_TOP_BYTES ((size_t)256)
 #endif
 
 /* The name of the backend compiled in: "x86_64-sysv", "ucontext", ... */
