@@ -102,7 +102,8 @@
  *   ...           s3 .. s10, 8 bytes each
  *   0xb8    8     s11
  *   0xc0    8     s0         (new stack: 0, ends frame-pointer chains)
- *   0xc8    8     resume address (new stack: corun__ctx_trampoline)
+ *   0xc8    8     resume address (new stack: corun__ctx_trampoline plus
+ *                 one instruction, see the trampoline)
  *   0xd0          the caller's sp (the CFA); 0xd0 = 208 = 13 * 16
  *
  * The int variant. The int result of corun__ctx_switch_int is produced by
@@ -148,9 +149,10 @@
  * executes 60 instructions: 48 stores and loads of s0-s11 and fs0-fs11,
  * 8 for the frame, the resume address, the publication, the stack switch
  * and the jump, and 4 for frm (frrm, store, load, compare-and-branch).
- * corun__ctx_switch_int adds 2 when it leaves (ori, j); resuming a frame it
- * left adds 6 (the out-of-line sign extension); a differing frm adds fsrm
- * and 2 branches. Measured figures are in README.md (make bench).
+ * corun__ctx_switch_int adds 2 when it leaves (ori, j). Out of line:
+ * resuming a frame it left adds 6 (andi, beqz, sext.w, xori, beq, j), 7
+ * when frm differs too (fsrm); a differing frm in a pointer frame adds 4
+ * (andi, beqz, fsrm, j). Measured figures are in README.md (make bench).
  *
  * Why jr t3 and not ret: `ret` is `jalr x0, 0(ra)`, whose rs1 = x1 tells
  * the predictor to pop its return-address stack. The stack's top is the
@@ -171,7 +173,8 @@
  * x86-64). The assembler may add a .riscv.attributes section naming the
  * ISA; it carries no executable-stack or property meaning. */
 
-#if !defined(__riscv) || __riscv_xlen != 64 || !defined(__riscv_float_abi_double)
+#if !defined(__riscv) || __riscv_xlen != 64 || \
+    !defined(__riscv_float_abi_double)
 #error "riscv64_lp64d_elf.S needs RV64 with the LP64D ABI (hard double float)"
 #endif
 

@@ -227,17 +227,17 @@ corun__ctx_make:
         movq    %rcx, 0x20(%rax)        /* r15 = 0 */
         movq    %rdx, 0x28(%rax)        /* rbx = entry, for the trampoline */
         movq    %rcx, 0x30(%rax)        /* rbp = 0: end of frame chain */
-        leaq    corun__ctx_trampoline(%rip), %rdx
-        movq    %rdx, 0x38(%rax)        /* resume address = trampoline */
+        leaq    .Ltrampoline_run(%rip), %rdx
+        movq    %rdx, 0x38(%rax)        /* resume address: the trampoline */
         movq    %rcx, 0x40(%rax)        /* zero terminator above the frame */
         movq    %rcx, 0x48(%rax)
         ret
         .cfi_endproc
         .size   corun__ctx_make, .-corun__ctx_make
 
-/* First code of every new context, reached by the `jmp *%r8` of
- * corun__ctx_switch with rax = data, rbx = entry, rbp = 0 and
- * rsp = 0 mod 16. Calls entry(data); entry never returns. */
+/* First code of every new context, reached at .Ltrampoline_run by the
+ * `jmp *%r8` of corun__ctx_switch with rax = data, rbx = entry, rbp = 0
+ * and rsp = 0 mod 16. Calls entry(data); entry never returns. */
         .globl  corun__ctx_trampoline
         .hidden corun__ctx_trampoline
         .type   corun__ctx_trampoline, @function
@@ -246,7 +246,15 @@ corun__ctx_trampoline:
         .cfi_startproc
         /* Unwinders stop here: there is no caller frame to return to. */
         .cfi_undefined %rip
-        CORUN_ENDBR
+        /* Never executed. Unwinders look a return address up at address
+         * - 1 (it normally follows a call); the resume address of a new
+         * context is .Ltrampoline_run, so its address - 1 must still lie in
+         * this function, whose CFI ends the walk, and not in the function
+         * before it (a signal in the middle of the first switch into a
+         * context would otherwise unwind into corun__ctx_make). */
+        nop
+.Ltrampoline_run:
+        CORUN_ENDBR                     /* the switch's jmp lands here */
         movq    %rax, %rdi              /* data */
         call    *%rbx                   /* entry(data) */
         /* entry returned: a broken invariant of the layer above. */

@@ -98,9 +98,11 @@ static size_t page_size(void) {
          1;
 }
 
+#ifdef CORUN_HAVE_VALGRIND
 static int hooks(void) {
   return atomic_load_explicit(&corun__stack_hooks, memory_order_relaxed);
 }
+#endif
 
 /* Reads the facts the inline fast paths need. Racing first calls on two
  * threads write the same values. */
