@@ -36,6 +36,10 @@ static void expect_mode(int mode, const char *who) {
     fprintf(stderr, "%s: rounding mode 0x%x, expected 0x%x\n", who,
             fegetround(), mode);
   T_EQ(fegetround(), mode);
+  /* Valgrind's SSE arithmetic always rounds to nearest whatever MXCSR
+   * says: there, only the mode itself (read back above) can be checked. */
+  if (t_under_valgrind())
+    return;
   double t = third(), n = neg_third(), x = tenth();
   switch (mode) {
   case FE_TONEAREST:
