@@ -59,8 +59,9 @@ extern "C" {
 /* An opaque coroutine. Created by corun_create(), freed by corun_destroy(). */
 typedef struct corun_coro corun_coro;
 
-/* An opaque shared stack (libco-style copy-on-switch stacks). Reserved for
- * the shared-stack mode; see corun_attr.shared. */
+/* An opaque shared stack: one stack that many coroutines take turns on,
+ * each one's live part copied out to its own buffer while another runs
+ * (libco's shared stacks). See corun_attr.shared. */
 typedef struct corun_shared_stack corun_shared_stack;
 
 /* The body of a coroutine. It receives the `arg` given to corun_create()
@@ -79,13 +80,42 @@ typedef struct corun_attr {
    * touches cost memory. A guard region below the stack catches overflow
    * (see "Stack overflow" below). */
   size_t stack_size;
-  /* Must be NULL for now: shared (copy-on-switch) stacks are not available
-   * in this version and corun_create() returns -ENOTSUP when it is set. */
+  /* NULL: the coroutine gets a stack of its own (stack_size). Otherwise it
+   * runs on this shared stack, which it takes turns on with the other
+   * coroutines created on it: when another one needs the stack, the live
+   * part of this one's stack (from its stack pointer to the top, usually a
+   * few hundred bytes) is copied out to a buffer of its own, and copied
+   * back before it runs again. A suspended coroutine then costs only its
+   * object and that buffer. stack_size is ignored.
+   * Pointers into a suspended coroutine's stack (the address of one of its
+   * locals, handed to another coroutine) are INVALID while it is swapped
+   * out: the memory they point to belongs to whichever coroutine runs on
+   * the stack then. Keep data shared between coroutines on the heap, and
+   * never give an asynchronous IO buffer that lives on a shared stack.
+   * The shared stack must outlive every coroutine created on it, and its
+   * coroutines must run on one thread at a time. Not available with the
+   * ucontext backend (corun_create() returns -ENOTSUP there). */
   corun_shared_stack *shared;
   /* Optional name shown in diagnostics (stack overflow reports). Copied:
    * at most CORUN_NAME_MAX - 1 bytes are kept. */
   const char *name;
 } corun_attr;
+
+/* Creates a shared stack of `size` usable bytes (0: CORUN_STACK_DEFAULT;
+ * rounded up to pages), with a guard region below it like every corun
+ * stack. Coroutines created with corun_attr.shared = *ss run on it. On
+ * success stores it in *ss and returns 0; the caller owns it and frees it
+ * with corun_shared_stack_destroy() after the last of its coroutines.
+ * Errors: -EINVAL ss is NULL, or size is non-zero and below CORUN_STACK_MIN;
+ *         -ENOTSUP the ucontext backend is compiled in;
+ *         -ENOMEM no memory. */
+CORUN_API int corun_shared_stack_create(corun_shared_stack **ss, size_t size);
+
+/* Frees a shared stack. Returns 0.
+ * Errors: -EINVAL ss is NULL;
+ *         -EBUSY  coroutines created on it are not all destroyed yet
+ *                 (nothing is freed). */
+CORUN_API int corun_shared_stack_destroy(corun_shared_stack *ss);
 
 /* Default stack size (256 KiB) and the smallest accepted size. */
 #define CORUN_STACK_DEFAULT ((size_t)256 * 1024)
@@ -116,7 +146,8 @@ enum corun_status {
  * destroy make no system call.
  * Errors: -EINVAL  co or fn is NULL, or attr->stack_size is non-zero and
  *                  below CORUN_STACK_MIN;
- *         -ENOTSUP attr->shared is set (not available in this version);
+ *         -ENOTSUP attr->shared is set and the ucontext backend is compiled
+ *                  in (shared stacks need an assembly backend);
  *         -ENOMEM  no memory for the stack (the process keeps working). */
 CORUN_API int corun_create(corun_coro **co, corun_fn *fn, void *arg,
                            const corun_attr *attr);

@@ -58,6 +58,12 @@ static void thread_exit(void *p) {
   struct corun__thread *t = p;
   if (t->current != &t->root)
     return; /* the thread exits inside a coroutine: leave everything */
+  if (t->copier.ctx) {
+#if CORUN__TSAN
+    __tsan_destroy_fiber(t->copier.tsan_fiber);
+#endif
+    corun__stack_free(&t->cache, t->copier.stack);
+  }
   corun__stack_cache_flush(&t->cache);
   corun__stack_thread_fini(t->altstack);
   tls_self = NULL;
@@ -159,30 +165,58 @@ static inline void *deliver(struct corun_coro *to, void *v, int code) {
   return (void *)(intptr_t)code;
 }
 
-/* Bookkeeping common to every switch from `from` to `to` on thread t. */
+/* The coroutine whose context the switch must jump to so that `to` runs:
+ * `to` itself, or the thread's copier when to's shared stack holds another
+ * coroutine's frames; the copier then installs to's frames and hands it
+ * *data (shared.c). */
+static inline struct corun_coro *route(struct corun__thread *t,
+                                       struct corun_coro *to, void **data) {
+  struct corun_shared_stack *ss = to->shared;
+  if (CORUN__LIKELY(!ss) || ss->occupant == to)
+    return to;
+  t->copy_to = to;
+  t->copy_data = *data;
+  *data = NULL;
+  return &t->copier;
+}
+
+/* A coroutine leaving a shared stack: its stack pointer must still be above
+ * the stack's bottom (the guard below catches most overflows as they
+ * happen; this catches the rest at the next switch, as issue #3 asks). */
+static CORUN__NOINLINE void check_shared_sp(const struct corun_coro *from) {
+  const char *sp = __builtin_frame_address(0);
+  if (sp < from->shared->stack->lo + 256)
+    corun__stack_overflow(from->shared->stack, sp);
+}
+
+/* Bookkeeping common to every switch from `from` to `to` on thread t; hw is
+ * what the switch really jumps to (route()). */
 static inline void leave(struct corun__thread *t, struct corun_coro *from,
-                         struct corun_coro *to, int finishing) {
+                         struct corun_coro *to, struct corun_coro *hw,
+                         int finishing) {
   t->current = to;
   int *ep = t->errno_ptr;
   from->err = *ep;
   *ep = to->err;
   if (CORUN__UNLIKELY(from->canary))
     corun__stack_check_canary(from->stack);
-  san_leave(from, to, finishing);
+  if (CORUN__UNLIKELY(from->shared != NULL))
+    check_shared_sp(from);
+  san_leave(from, hw, finishing);
 }
 
 /* Switches from `from` to `to` with `data` and returns the data of the
  * switch that later resumes `from`. Without sanitizers this is a plain tail
  * call; with ASan the arrival must be announced after the switch. */
 #if CORUN__ASAN
-#define SWITCH(sw, from, to, data)                                             \
+#define SWITCH(sw, from, hw, data)                                             \
   do {                                                                         \
-    __typeof__(sw(NULL, NULL, NULL)) r_ = sw(&(from)->ctx, (to)->ctx, data);   \
+    __typeof__(sw(NULL, NULL, NULL)) r_ = sw(&(from)->ctx, (hw)->ctx, data);   \
     san_arrive(from);                                                          \
     return r_;                                                                 \
   } while (0)
 #else
-#define SWITCH(sw, from, to, data) return sw(&(from)->ctx, (to)->ctx, data)
+#define SWITCH(sw, from, hw, data) return sw(&(from)->ctx, (hw)->ctx, data)
 #endif
 
 /* The end of a body: hands its return value to the resumer, for good. Runs
@@ -194,9 +228,13 @@ static CORUN__NOINLINE CORUN__NORETURN void finish(struct corun_coro *me,
   me->status = CORUN_DEAD;
   me->resumer = NULL;
   me->thread = NULL;
+  if (me->shared)
+    me->shared->occupant = NULL; /* its frames there are garbage now */
   to->status = CORUN_RUNNING;
-  leave(t, me, to, 1);
-  corun__ctx_switch(&me->ctx, to->ctx, deliver(to, ret, 0));
+  void *data = deliver(to, ret, 0);
+  struct corun_coro *hw = route(t, to, &data);
+  leave(t, me, to, hw, 1);
+  corun__ctx_switch(&me->ctx, hw->ctx, data);
   corun__panic("a finished coroutine was resumed");
 }
 
@@ -209,6 +247,53 @@ static void coro_entry(void *data) {
 #endif
   me->started = 1;
   finish(me, me->fn(me->arg));
+}
+
+/* ---- the copier ------------------------------------------------------ */
+
+#define COPIER_STACK ((size_t)16 * 1024)
+
+/* The copier's body: installs t->copy_to's frames on its shared stack and
+ * switches to it; resumed by the next switch that needs copying. It runs on
+ * a stack of its own, so it may overwrite any part of the shared stack. It
+ * never leaves its thread. */
+static void copier_main(void *unused) {
+  (void)unused;
+  struct corun__thread *t = thread_fresh();
+#if CORUN__ASAN
+  __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+  for (;;) {
+    struct corun_coro *to = t->copy_to;
+    int saved = errno; /* a growing save buffer mallocs */
+    corun__shared_swap_in(to);
+    errno = saved;
+    san_leave(&t->copier, to, 0);
+    corun__ctx_switch(&t->copier.ctx, to->ctx, t->copy_data);
+#if CORUN__ASAN
+    san_arrive(&t->copier);
+#endif
+  }
+}
+
+/* Gives thread t its copier; done before the first shared-stack coroutine
+ * runs on t, so that switches (which cannot fail) always have it. */
+static CORUN__NOINLINE int make_copier(struct corun__thread *t) {
+  struct corun__stack *s = corun__stack_alloc(&t->cache, COPIER_STACK);
+  if (!s)
+    return -ENOMEM;
+  corun__stack_set_owner(s, 0, "(corun copier)");
+  struct corun_coro *c = &t->copier;
+  c->stack = s;
+#if CORUN__ASAN
+  c->asan_bottom = s->lo;
+  c->asan_size = (size_t)(s->hi - s->lo);
+#endif
+#if CORUN__TSAN
+  c->tsan_fiber = __tsan_create_fiber(0);
+#endif
+  c->ctx = corun__ctx_make(s->hi, (size_t)(s->hi - s->lo), copier_main);
+  return 0;
 }
 
 /* ---- public API ------------------------------------------------------ */
@@ -227,9 +312,13 @@ int corun_create(corun_coro **out, corun_fn *fn, void *arg,
   const char *name = NULL;
   if (!out || !fn)
     return -EINVAL;
+  struct corun_shared_stack *ss = NULL;
   if (attr) {
+#ifdef CORUN_CONTEXT_UCONTEXT
     if (attr->shared)
       return -ENOTSUP;
+#endif
+    ss = attr->shared;
     if (attr->stack_size) {
       if (attr->stack_size < CORUN_STACK_MIN)
         return -EINVAL;
@@ -248,17 +337,27 @@ int corun_create(corun_coro **out, corun_fn *fn, void *arg,
   struct corun__thread *t = corun__thread_get();
   if (!t)
     return -ENOMEM;
-  struct corun__stack *s = corun__stack_alloc(&t->cache, size);
-  if (!s)
-    return -ENOMEM;
+  struct corun__stack *s;
+  struct corun_coro *co;
+  if (ss) {
+    co = corun__shared_coro_alloc(ss);
+    if (!co)
+      return -ENOMEM;
+    s = ss->stack;
+  } else {
+    s = corun__stack_alloc(&t->cache, size);
+    if (!s)
+      return -ENOMEM;
+    /* The struct sits at the top of the stack, cache-line aligned. */
+    co =
+        (struct corun_coro *)(((uintptr_t)s->hi - sizeof *co) & ~(uintptr_t)63);
+    co->shared = NULL;
+  }
   if (t->next_id == t->id_end) {
     t->next_id = atomic_fetch_add_explicit(&next_id_block, ID_BLOCK,
                                            memory_order_relaxed);
     t->id_end = t->next_id + ID_BLOCK;
   }
-  /* The struct sits at the top of the stack, cache-line aligned. */
-  struct corun_coro *co =
-      (struct corun_coro *)(((uintptr_t)s->hi - sizeof *co) & ~(uintptr_t)63);
   co->resumer = NULL;
   co->out = NULL;
   co->status = CORUN_SUSPENDED;
@@ -279,16 +378,32 @@ int corun_create(corun_coro **out, corun_fn *fn, void *arg,
       co->name[n] = name[n];
     co->name[n] = '\0';
   }
-  corun__stack_set_owner(s, co->id, co->name);
+  if (!ss)
+    corun__stack_set_owner(s, co->id, co->name);
+  char *top = ss ? ss->top : (char *)co;
 #if CORUN__ASAN
   co->asan_fake = NULL;
   co->asan_bottom = s->lo;
-  co->asan_size = (size_t)((char *)co - s->lo);
+  co->asan_size = (size_t)(top - s->lo);
 #endif
 #if CORUN__TSAN
   co->tsan_fiber = __tsan_create_fiber(0);
 #endif
-  co->ctx = corun__ctx_make(co, (size_t)((char *)co - s->lo), coro_entry);
+  if (ss) {
+    /* The stack may hold another coroutine's frames: build the first frame
+     * aside and keep it in the save buffer, to be copied in at the first
+     * switch. The assembly frames hold no stack addresses, so they move;
+     * both tops are 16-byte aligned. */
+    _Alignas(16) char scratch[512];
+    char *f =
+        corun__ctx_make(scratch + sizeof scratch, sizeof scratch, coro_entry);
+    size_t len = (size_t)(scratch + sizeof scratch - f);
+    memcpy(co->save_buf, f, len);
+    co->save_len = (uint32_t)len;
+    co->ctx = top - len;
+  } else {
+    co->ctx = corun__ctx_make(co, (size_t)(top - s->lo), coro_entry);
+  }
   *out = co;
   return 0;
 }
@@ -301,6 +416,9 @@ int corun_resume(corun_coro *co, void *in, void **out) {
     return -ENOMEM;
   if (CORUN__UNLIKELY(co->status != CORUN_SUSPENDED))
     return not_suspended(t, co);
+  if (CORUN__UNLIKELY(co->shared != NULL) && !t->copier.ctx &&
+      make_copier(t) < 0)
+    return -ENOMEM;
   struct corun_coro *me = t->current;
   me->status = CORUN_NORMAL;
   me->wants_code = 1;
@@ -308,8 +426,10 @@ int corun_resume(corun_coro *co, void *in, void **out) {
   co->status = CORUN_RUNNING;
   co->resumer = me;
   co->thread = t;
-  leave(t, me, co, 0);
-  SWITCH(corun__ctx_switch_int, me, co, deliver(co, in, 1));
+  void *data = deliver(co, in, 1);
+  struct corun_coro *hw = route(t, co, &data);
+  leave(t, me, co, hw, 0);
+  SWITCH(corun__ctx_switch_int, me, hw, data);
 }
 
 void *corun_yield(void *out) {
@@ -323,8 +443,10 @@ void *corun_yield(void *out) {
   me->thread = NULL;
   me->wants_code = 0;
   to->status = CORUN_RUNNING;
-  leave(t, me, to, 0);
-  SWITCH(corun__ctx_switch, me, to, deliver(to, out, 1));
+  void *data = deliver(to, out, 1);
+  struct corun_coro *hw = route(t, to, &data);
+  leave(t, me, to, hw, 0);
+  SWITCH(corun__ctx_switch, me, hw, data);
 }
 
 int corun_transfer(corun_coro *to, void *in, void **out) {
@@ -338,6 +460,9 @@ int corun_transfer(corun_coro *to, void *in, void **out) {
   struct corun_coro *me = t->current;
   if (me == &t->root)
     return corun_resume(to, in, out);
+  if (CORUN__UNLIKELY(to->shared != NULL) && !t->copier.ctx &&
+      make_copier(t) < 0)
+    return -ENOMEM;
   /* Simula's resume: `to` takes over the duty to return to our resumer. */
   to->resumer = me->resumer;
   to->status = CORUN_RUNNING;
@@ -347,8 +472,10 @@ int corun_transfer(corun_coro *to, void *in, void **out) {
   me->thread = NULL;
   me->wants_code = 1;
   me->out = out;
-  leave(t, me, to, 0);
-  SWITCH(corun__ctx_switch_int, me, to, deliver(to, in, 1));
+  void *data = deliver(to, in, 1);
+  struct corun_coro *hw = route(t, to, &data);
+  leave(t, me, to, hw, 0);
+  SWITCH(corun__ctx_switch_int, me, hw, data);
 }
 
 int corun_status(const corun_coro *co) {
@@ -389,6 +516,10 @@ int corun_destroy(corun_coro *co) {
 #if CORUN__TSAN
   __tsan_destroy_fiber(co->tsan_fiber);
 #endif
+  if (co->shared) {
+    corun__shared_coro_free(co);
+    return rc;
+  }
   /* The struct is on the stack being freed: read what we need first. */
   struct corun__stack *s = co->stack;
   corun__stack_free(&t->cache, s);

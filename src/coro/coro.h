@@ -48,7 +48,13 @@ struct corun_coro {
   /* Cold. */
   corun_fn *fn;
   void *arg;
-  struct corun__stack *stack; /* NULL for a thread's root */
+  struct corun__stack *stack; /* NULL for a thread's root; the shared
+                                 stack's memory for a shared coroutine */
+  /* Shared-stack coroutines only (shared != NULL); see shared.c. */
+  struct corun_shared_stack *shared;
+  char *save_buf;    /* its live stack while swapped out */
+  uint32_t save_len; /* bytes in save_buf: from ctx to the stack's top */
+  uint32_t save_cap; /* capacity of save_buf */
   uint64_t id;
   char name[CORUN_NAME_MAX];
 #if CORUN__ASAN
@@ -61,6 +67,17 @@ struct corun_coro {
 #endif
 };
 
+/* A shared stack (shared.c). Invariant: `occupant`'s live region (from its
+ * ctx to `top`) is what the stack holds; every other coroutine created on
+ * it keeps its own in its save buffer. Touched only by the thread running
+ * its coroutines (one at a time, as corun.h requires). */
+struct corun_shared_stack {
+  struct corun__stack *stack;  /* the memory, guarded like any stack */
+  char *top;                   /* 16-byte aligned top, where frames start */
+  struct corun_coro *occupant; /* whose frames are on it, or NULL */
+  size_t users;                /* coroutines created on it, not destroyed */
+};
+
 /* Per-thread state, allocated at the thread's first corun call. */
 struct corun__thread {
   struct corun_coro root;          /* the thread's own stack */
@@ -69,9 +86,24 @@ struct corun__thread {
   struct corun__stack_cache cache; /* this thread's free stacks */
   void *altstack;                  /* sigaltstack we installed, or NULL */
   uint64_t next_id, id_end;        /* block of coroutine ids */
+  /* The copier: a context on a small stack of its own through which a
+   * switch to a shared-stack coroutine goes when another coroutine's
+   * frames are on that stack (coro.c). copier.ctx is NULL until the thread
+   * first runs a shared-stack coroutine. */
+  struct corun_coro copier;
+  struct corun_coro *copy_to; /* the coroutine the copier installs */
+  void *copy_data;            /* and the switch data to hand it */
 };
 
 /* The calling thread's state, created if needed; NULL if out of memory. */
 struct corun__thread *corun__thread_get(void);
+
+/* shared.c: a shared-stack coroutine's object (with a small save buffer
+ * inline) and its buffers. */
+struct corun_coro *corun__shared_coro_alloc(struct corun_shared_stack *ss);
+void corun__shared_coro_free(struct corun_coro *co);
+/* Copies the occupant's live region out and `to`'s in, making `to` the
+ * occupant. Runs on the copier's stack: nobody runs on the shared stack. */
+void corun__shared_swap_in(struct corun_coro *to);
 
 #endif

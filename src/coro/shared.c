@@ -1,0 +1,170 @@
+/* shared.c: shared stacks (libco's copy-on-switch stacks): the stack
+ * object, the coroutines' save buffers, and the copying.
+ * Layer: coro (uses base, stack). Invariants: struct corun_shared_stack in
+ * coro.h. The switch side (when to copy, the copier context) is in coro.c.
+ *
+ * A coroutine on a shared stack keeps its live stack (from its saved stack
+ * pointer to the stack's top: a few hundred bytes for a coroutine suspended
+ * a couple of calls deep) in a buffer of its own while another coroutine
+ * uses the stack. Small buffers live inline, at the end of the coroutine's
+ * object, so such a coroutine is one allocation. Larger ones are on the
+ * heap, grown geometrically and shrunk when four times too big.
+ *
+ * The copying runs on the thread's copier stack (coro.c), never on the
+ * shared stack itself. So it may overwrite any part of the shared stack,
+ * even when the coroutine being copied out is the one that asked for the
+ * switch.
+ *
+ * Locking: none; a shared stack and its coroutines are used by one thread
+ * at a time (corun.h). */
+#include <errno.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/panic.h"
+#include "coro/coro.h"
+
+#if CORUN__ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+#ifdef CORUN_HAVE_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+
+/* Bytes of save buffer allocated with the coroutine object: enough for a
+ * coroutine suspended a few small calls deep (the switch frame is 64 to
+ * 208 bytes depending on the architecture). */
+#define INLINE_SAVE 256
+
+static char *inline_buf(struct corun_coro *co) {
+  return (char *)(co + 1);
+}
+
+int corun_shared_stack_create(corun_shared_stack **out, size_t size) {
+  if (!out || (size && size < CORUN_STACK_MIN))
+    return -EINVAL;
+#ifdef CORUN_CONTEXT_UCONTEXT
+  return -ENOTSUP; /* ucontext frames hold absolute stack addresses */
+#else
+  if (!size)
+    size = CORUN_STACK_DEFAULT;
+  if (size > ((size_t)1 << 40))
+    return -ENOMEM;
+  struct corun__thread *t = corun__thread_get();
+  if (!t)
+    return -ENOMEM;
+  struct corun_shared_stack *ss = corun__malloc(sizeof *ss);
+  if (!ss)
+    return -ENOMEM;
+  ss->stack = corun__stack_alloc(&t->cache, size);
+  if (!ss->stack) {
+    corun__free(ss);
+    return -ENOMEM;
+  }
+  corun__stack_set_owner(ss->stack, 0, "(shared stack, no coroutine yet)");
+  ss->top = (char *)((uintptr_t)ss->stack->hi & ~(uintptr_t)15);
+  ss->occupant = NULL;
+  ss->users = 0;
+  *out = ss;
+  return 0;
+#endif
+}
+
+int corun_shared_stack_destroy(corun_shared_stack *ss) {
+  if (!ss)
+    return -EINVAL;
+  if (ss->users)
+    return -EBUSY;
+  struct corun__thread *t = corun__thread_get();
+  if (!t)
+    return -ENOMEM;
+  corun__stack_free(&t->cache, ss->stack);
+  corun__free(ss);
+  return 0;
+}
+
+struct corun_coro *corun__shared_coro_alloc(struct corun_shared_stack *ss) {
+  struct corun_coro *co = corun__malloc(sizeof *co + INLINE_SAVE);
+  if (!co)
+    return NULL;
+  co->shared = ss;
+  co->save_buf = inline_buf(co);
+  co->save_cap = INLINE_SAVE;
+  co->save_len = 0;
+  ss->users++;
+  return co;
+}
+
+void corun__shared_coro_free(struct corun_coro *co) {
+  struct corun_shared_stack *ss = co->shared;
+  if (ss->occupant == co)
+    ss->occupant = NULL; /* its frames there are abandoned */
+  if (co->save_buf != inline_buf(co))
+    corun__free(co->save_buf);
+  ss->users--;
+  corun__free(co);
+}
+
+/* Copies stack bytes. Under ASan, a live stack holds redzones and reading
+ * them here is how the frames are kept, not a bug: an uninstrumented loop
+ * (memcpy is intercepted and checked). Otherwise memcpy. */
+#if CORUN__ASAN
+__attribute__((no_sanitize_address)) static void
+copy_raw(char *dst, const char *src, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    dst[i] = src[i];
+}
+#else
+static void copy_raw(char *dst, const char *src, size_t n) {
+  memcpy(dst, src, n);
+}
+#endif
+
+/* Makes co's buffer hold `len` bytes: grow geometrically, shrink when it is
+ * four times too big, and go back inline when that is enough. */
+static void fit_buffer(struct corun_coro *co, size_t len) {
+  char *in = inline_buf(co);
+  size_t cap = co->save_cap;
+  size_t want = cap;
+  if (len > cap)
+    want = cap * 2 > len ? cap * 2 : len;
+  else if (co->save_buf != in && cap > 4 * len)
+    want = len * 2 > INLINE_SAVE ? len * 2 : INLINE_SAVE;
+  if (want == cap)
+    return;
+  char *buf = want <= INLINE_SAVE ? in : corun__malloc(want);
+  if (!buf) /* a switch cannot fail and the frames must go somewhere */
+    corun__panic("out of memory saving a coroutine's shared stack");
+  if (co->save_buf != in)
+    corun__free(co->save_buf);
+  co->save_buf = buf;
+  co->save_cap = (uint32_t)(buf == in ? INLINE_SAVE : want);
+}
+
+void corun__shared_swap_in(struct corun_coro *to) {
+  struct corun_shared_stack *ss = to->shared;
+  struct corun_coro *occ = ss->occupant;
+  if (occ && occ != to) { /* save the occupant's live region */
+    size_t len = (size_t)(ss->top - (char *)occ->ctx);
+    fit_buffer(occ, len);
+    copy_raw(occ->save_buf, occ->ctx, len);
+    occ->save_len = (uint32_t)len;
+  }
+  char *at = ss->top - to->save_len;
+#if CORUN__ASAN
+  /* The previous occupant's redzones are stale here: clear them; the
+   * restored frames then go unchecked, never wrongly reported. */
+  ASAN_UNPOISON_MEMORY_REGION(ss->stack->lo,
+                              (size_t)(ss->top - (char *)ss->stack->lo));
+#endif
+#ifdef CORUN_HAVE_VALGRIND
+  /* Memcheck counts the shared stack below the last stack pointer it saw
+   * there as unaddressable: make the region being restored writable (the
+   * copy then carries the saved bytes' definedness over). */
+  if (atomic_load_explicit(&corun__stack_hooks, memory_order_relaxed))
+    VALGRIND_MAKE_MEM_UNDEFINED(at, to->save_len);
+#endif
+  copy_raw(at, to->save_buf, to->save_len);
+  ss->occupant = to;
+  corun__stack_set_owner(ss->stack, to->id, to->name);
+}
