@@ -9,6 +9,9 @@
  *                        stack and one context made by corun__ctx_make():
  *                        the bare assembly round trip, the counterpart of
  *                        Boost's jump_fcontext pair.
+ *  corun_shared_switch   resume + yield round trip of two coroutines that
+ *                        alternate on one shared stack (each resume copies
+ *                        the other's live stack out and this one's in).
  *  corun_create_destroy  corun_create() + first corun_resume() (the body
  *                        returns at once) + corun_destroy(), with the
  *                        per-thread stack pool warm. The stack size is
@@ -70,6 +73,37 @@ static uint64_t run_resume_yield(void *ctx, uint64_t n) {
     void *out;
     int rc = corun_resume(co, (void *)(uintptr_t)(i | 1), &out);
     sum += (uintptr_t)out + (uint64_t)rc;
+  }
+  return sum;
+}
+
+/* ---- corun_shared_switch --------------------------------------------- */
+
+/* Two coroutines that alternate on one shared stack, each with a small live
+ * stack (a 96-byte local plus the frames: the issue's "100-200 bytes"), so
+ * every resume copies the other one out and this one in. */
+static void *shared_body(void *arg) {
+  volatile char local[96];
+  local[0] = (char)(uintptr_t)arg;
+  void *v = arg;
+  while ((v = corun_yield(v)) != NULL)
+    local[1] = local[0];
+  return NULL;
+}
+
+struct shared_pair {
+  corun_coro *a, *b;
+};
+
+/* One operation = one resume + yield round trip; the loop alternates the
+ * two coroutines, so each one needs its stack copied back in. */
+static uint64_t run_shared_switch(void *ctx, uint64_t n) {
+  struct shared_pair *p = ctx;
+  uint64_t sum = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    void *out;
+    corun_resume(i & 1 ? p->b : p->a, (void *)(uintptr_t)(i | 1), &out);
+    sum += (uintptr_t)out;
   }
   return sum;
 }
@@ -185,8 +219,18 @@ int main(int argc, char **argv) {
   raw_fn.sw(&raw_fn.main, raw_fn.co, &raw_fn);
   raw_tail.sw(&raw_tail.main, raw_tail.co, &raw_tail);
 
+  corun_shared_stack *ss;
+  check(corun_shared_stack_create(&ss, 64 * 1024), "shared stack");
+  corun_attr sattr = {.shared = ss};
+  struct shared_pair pair;
+  check(corun_create(&pair.a, shared_body, (void *)1, &sattr), "create");
+  check(corun_create(&pair.b, shared_body, (void *)2, &sattr), "create");
+  check(corun_resume(pair.a, NULL, NULL), "first resume");
+  check(corun_resume(pair.b, NULL, NULL), "first resume");
+
   struct bench_case cases[] = {
       {"corun_resume_yield", run_resume_yield, echo, 0, {0}},
+      {"corun_shared_switch", run_shared_switch, &pair, 0, {0}},
       {"corun_raw_switch", run_raw_switch, &raw, 0, {0}},
       {"corun_create_destroy", run_create_destroy, &attr, 0, {0}},
       {"corun_raw_switch_fn", run_raw_switch_fn, &raw_fn, 0, {0}},
@@ -195,6 +239,9 @@ int main(int argc, char **argv) {
   int rc = bench_main(argc, argv, cases, (int)(sizeof cases / sizeof *cases));
 
   check(corun_destroy(echo), "destroy"); /* closes it: yield returns NULL */
+  check(corun_destroy(pair.a), "destroy");
+  check(corun_destroy(pair.b), "destroy");
+  check(corun_shared_stack_destroy(ss), "shared stack destroy");
   /* The raw contexts are abandoned suspended; their stacks go with
    * the process. */
   return rc;

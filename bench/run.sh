@@ -145,6 +145,7 @@ desc() {
     corun_resume_yield) echo "corun_resume + corun_yield round trip" ;;
     corun_raw_switch) echo "two corun__ctx_switch calls (raw round trip)" ;;
     corun_create_destroy) echo "corun_create + first resume + finish + destroy, pooled stack" ;;
+    corun_shared_switch) echo "resume + yield, two coroutines alternating on one shared stack (copy each time)" ;;
     corun_raw_switch_fn) echo "diagnostic: raw round trip, switch inside a non-inlined function (ret after switch)" ;;
     corun_raw_switch_tail) echo "diagnostic: raw round trip, switch tail-called from a non-inlined function" ;;
     boost_fcontext_pair) echo "Boost jump_fcontext pair (raw round trip)" ;;
@@ -164,8 +165,9 @@ corun_raw_switch - <=6ns
 corun_raw_switch boost_fcontext_pair -
 corun_create_destroy boost_fiber_create <=0.75x
 corun_create_destroy ucontext_make_run -
+corun_shared_switch - <=40ns
 "
-rows="corun_resume_yield corun_raw_switch corun_create_destroy corun_raw_switch_fn
+rows="corun_resume_yield corun_raw_switch corun_create_destroy corun_shared_switch corun_raw_switch_fn
 corun_raw_switch_tail boost_fcontext_pair boost_fiber_resume boost_fiber_create
 ucontext_swap_pair ucontext_make_run"
 
@@ -231,6 +233,29 @@ echo
 echo "targets: $pass PASS, $miss MISS (ratios are corun/peer medians of this run)"
 if [ $miss -gt 0 ]; then
   echo "MISS: at least one target was missed on this machine (see the status column)."
+fi
+
+# ---- memory at scale --------------------------------------------------------------
+# Shared stacks: 10,000,000 suspended coroutines (issue targets: <= 200 bytes
+# each, <= 150 ns to create); dedicated 16 KiB stacks, 1,000,000, for
+# comparison. BENCH_SHARED_N / BENCH_DEDICATED_N change the counts.
+mem_json=null
+if [ -x "$bin/bench_memory" ]; then
+  echo
+  echo "memory per suspended coroutine (resident set growth / N) and create time:"
+  sn=${BENCH_SHARED_N:-10000000}
+  dn=${BENCH_DEDICATED_N:-1000000}
+  shared_line=$("${pin[@]}" "$bin/bench_memory" shared "$sn" | grep '^result')
+  ded_line=$("${pin[@]}" "$bin/bench_memory" dedicated "$dn" 16384 | grep '^result')
+  kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+  sb=$(kv "$shared_line" bytes_per_coro) sc=$(kv "$shared_line" create_ns)
+  db=$(kv "$ded_line" bytes_per_coro) dc=$(kv "$ded_line" create_ns)
+  verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t ? "PASS" : "MISS") }'; }
+  printf "  shared stacks,  N=%-9s %6s bytes/coroutine (target <= 200: %s), create %s ns (target <= 150: %s)\n" \
+    "$sn" "$sb" "$(verdict "$sb" 200)" "$sc" "$(verdict "$sc" 150)"
+  printf "  dedicated 16 KiB, N=%-7s %6s bytes/coroutine, create %s ns\n" "$dn" "$db" "$dc"
+  mem_json="{\"shared\": {\"n\": $sn, \"bytes_per_coroutine\": $sb, \"create_ns\": $sc},
+    \"dedicated_16k\": {\"n\": $dn, \"bytes_per_coroutine\": $db, \"create_ns\": $dc}}"
 fi
 
 # ---- callgrind -----------------------------------------------------------------
@@ -302,7 +327,8 @@ fi
   echo "  },"
   echo "  \"comparisons\": [$cmp_json"
   echo "  ],"
-  echo "  \"callgrind\": $cg_json"
+  echo "  \"callgrind\": $cg_json,"
+  echo "  \"memory\": $mem_json"
   echo "}"
 } >"$json"
 echo

@@ -28,6 +28,8 @@ run producer_consumer "symmetric transfer over a bounded queue (seeds/004)"
 run dispatcher "generators and a trampoline dispatcher (seeds/004)"
 run tokenizer_parser "a parser pulling tokens from a tokenizer (seeds/000)" \
   "$calc"
+run ten_million "idle coroutines on shared stacks (N=10000000 for the full story)" \
+  200000
 run switch_cost "one resume+yield round trip"
 
 if [ -n "$failed" ]; then

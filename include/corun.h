@@ -114,8 +114,35 @@ CORUN_API int corun_shared_stack_create(corun_shared_stack **ss, size_t size);
 /* Frees a shared stack. Returns 0.
  * Errors: -EINVAL ss is NULL;
  *         -EBUSY  coroutines created on it are not all destroyed yet
- *                 (nothing is freed). */
+ *                 (nothing is freed);
+ *         -ENOMEM this is the thread's first corun call and its per-thread
+ *                 state could not be allocated (nothing is freed). */
 CORUN_API int corun_shared_stack_destroy(corun_shared_stack *ss);
+
+/* A pool of shared stacks handed out round-robin (libco's shared-stack
+ * array): the convenience for "put this coroutine on a shared stack". */
+typedef struct corun_shared_pool corun_shared_pool;
+
+/* Creates a pool of `count` shared stacks of `size` bytes each (see
+ * corun_shared_stack_create()). On success stores it in *pool and returns 0;
+ * the caller owns it and frees it with corun_shared_pool_destroy().
+ * Errors: -EINVAL pool is NULL, count is 0, or size is non-zero and below
+ *                 CORUN_STACK_MIN;
+ *         -ENOTSUP the ucontext backend is compiled in;
+ *         -ENOMEM no memory (nothing is left allocated). */
+CORUN_API int corun_shared_pool_create(corun_shared_pool **pool, size_t count,
+                                       size_t size);
+
+/* Returns the pool's next shared stack, round-robin, for corun_attr.shared;
+ * NULL if pool is NULL. The stack belongs to the pool. */
+CORUN_API corun_shared_stack *corun_shared_pool_next(corun_shared_pool *pool);
+
+/* Frees the pool and its stacks. Returns 0.
+ * Errors: -EINVAL pool is NULL;
+ *         -EBUSY  coroutines created on its stacks are not all destroyed
+ *                 (nothing is freed);
+ *         -ENOMEM as for corun_shared_stack_destroy(). */
+CORUN_API int corun_shared_pool_destroy(corun_shared_pool *pool);
 
 /* Default stack size (256 KiB) and the smallest accepted size. */
 #define CORUN_STACK_DEFAULT ((size_t)256 * 1024)

@@ -15,7 +15,7 @@
  * (wants_code): a corun_yield() (or a body not yet started) returns the
  * value itself; a corun_resume() or corun_transfer() takes the value
  * through its `out` pointer and returns a result code, 1 when control came
- * back by a yield or transfer, 0 when a body finished (deliver()).
+ * back by a yield or transfer, 0 when a body finished (route()).
  *
  * Migration: a resumer always wakes on the thread it slept on; a coroutine
  * suspended in yield or transfer may wake on another, so nothing after its
@@ -155,27 +155,36 @@ static inline void san_arrive(struct corun_coro *me) {
 
 /* ---- the switch ----------------------------------------------------- */
 
-/* The switch data for `to`, given the value v and the result code for a
- * pending resume/transfer (see the file header). */
-static inline void *deliver(struct corun_coro *to, void *v, int code) {
-  if (!to->wants_code)
-    return v;
-  if (to->out)
-    *to->out = v;
-  return (void *)(intptr_t)code;
-}
-
-/* The coroutine whose context the switch must jump to so that `to` runs:
- * `to` itself, or the thread's copier when to's shared stack holds another
- * coroutine's frames; the copier then installs to's frames and hands it
- * *data (shared.c). */
+/* Prepares the hand-over of value v (and result code `code` for a pending
+ * resume/transfer, see the file header) to `to`. Returns the coroutine
+ * whose context the switch must jump to, with *data the switch data:
+ *  - `to` itself, normally;
+ *  - the thread's copier when to's shared stack holds another coroutine's
+ *    frames (to is swapped out). The copier installs to's frames and hands
+ *    it the data. Then to's `out` (a local of to's, on the shared stack) is
+ *    written by the copier after the frames are back: written now, it
+ *    would land in the frames of whoever occupies the stack. */
 static inline struct corun_coro *route(struct corun__thread *t,
-                                       struct corun_coro *to, void **data) {
+                                       struct corun_coro *to, void *v, int code,
+                                       void **data) {
   struct corun_shared_stack *ss = to->shared;
-  if (CORUN__LIKELY(!ss) || ss->occupant == to)
+  int swapped = CORUN__UNLIKELY(ss != NULL) && ss->occupant != to;
+  void **out = NULL;
+  if (!to->wants_code) {
+    *data = v;
+  } else {
+    *data = (void *)(intptr_t)code;
+    out = to->out;
+  }
+  if (CORUN__LIKELY(!swapped)) {
+    if (out)
+      *out = v;
     return to;
+  }
   t->copy_to = to;
   t->copy_data = *data;
+  t->copy_out = out;
+  t->copy_value = v;
   *data = NULL;
   return &t->copier;
 }
@@ -231,8 +240,8 @@ static CORUN__NOINLINE CORUN__NORETURN void finish(struct corun_coro *me,
   if (me->shared)
     me->shared->occupant = NULL; /* its frames there are garbage now */
   to->status = CORUN_RUNNING;
-  void *data = deliver(to, ret, 0);
-  struct corun_coro *hw = route(t, to, &data);
+  void *data;
+  struct corun_coro *hw = route(t, to, ret, 0, &data);
   leave(t, me, to, hw, 1);
   corun__ctx_switch(&me->ctx, hw->ctx, data);
   corun__panic("a finished coroutine was resumed");
@@ -268,6 +277,10 @@ static void copier_main(void *unused) {
     int saved = errno; /* a growing save buffer mallocs */
     corun__shared_swap_in(to);
     errno = saved;
+    if (t->copy_out) { /* see route() */
+      *t->copy_out = t->copy_value;
+      t->copy_out = NULL;
+    }
     san_leave(&t->copier, to, 0);
     corun__ctx_switch(&t->copier.ctx, to->ctx, t->copy_data);
 #if CORUN__ASAN
@@ -426,8 +439,8 @@ int corun_resume(corun_coro *co, void *in, void **out) {
   co->status = CORUN_RUNNING;
   co->resumer = me;
   co->thread = t;
-  void *data = deliver(co, in, 1);
-  struct corun_coro *hw = route(t, co, &data);
+  void *data;
+  struct corun_coro *hw = route(t, co, in, 1, &data);
   leave(t, me, co, hw, 0);
   SWITCH(corun__ctx_switch_int, me, hw, data);
 }
@@ -443,8 +456,8 @@ void *corun_yield(void *out) {
   me->thread = NULL;
   me->wants_code = 0;
   to->status = CORUN_RUNNING;
-  void *data = deliver(to, out, 1);
-  struct corun_coro *hw = route(t, to, &data);
+  void *data;
+  struct corun_coro *hw = route(t, to, out, 1, &data);
   leave(t, me, to, hw, 0);
   SWITCH(corun__ctx_switch, me, hw, data);
 }
@@ -472,8 +485,8 @@ int corun_transfer(corun_coro *to, void *in, void **out) {
   me->thread = NULL;
   me->wants_code = 1;
   me->out = out;
-  void *data = deliver(to, in, 1);
-  struct corun_coro *hw = route(t, to, &data);
+  void *data;
+  struct corun_coro *hw = route(t, to, in, 1, &data);
   leave(t, me, to, hw, 0);
   SWITCH(corun__ctx_switch_int, me, hw, data);
 }

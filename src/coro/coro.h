@@ -93,6 +93,9 @@ struct corun__thread {
   struct corun_coro copier;
   struct corun_coro *copy_to; /* the coroutine the copier installs */
   void *copy_data;            /* and the switch data to hand it */
+  void **copy_out;            /* where to store copy_value once its frames
+                                 are back (its pending out), or NULL */
+  void *copy_value;
 };
 
 /* The calling thread's state, created if needed; NULL if out of memory. */

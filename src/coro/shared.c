@@ -168,3 +168,58 @@ void corun__shared_swap_in(struct corun_coro *to) {
   ss->occupant = to;
   corun__stack_set_owner(ss->stack, to->id, to->name);
 }
+
+/* ---- pools: N shared stacks, handed out round-robin ------------------- */
+
+struct corun_shared_pool {
+  size_t count;                 /* stacks in `stacks` */
+  size_t next;                  /* index corun_shared_pool_next returns */
+  corun_shared_stack *stacks[]; /* count of them */
+};
+
+int corun_shared_pool_create(corun_shared_pool **out, size_t count,
+                             size_t size) {
+  if (!out || !count || (size && size < CORUN_STACK_MIN))
+    return -EINVAL;
+  if (count > ((size_t)1 << 20))
+    return -ENOMEM;
+  corun_shared_pool *p =
+      corun__malloc(sizeof *p + count * sizeof(corun_shared_stack *));
+  if (!p)
+    return -ENOMEM;
+  p->count = count;
+  p->next = 0;
+  for (size_t i = 0; i < count; i++) {
+    int rc = corun_shared_stack_create(&p->stacks[i], size);
+    if (rc < 0) {
+      while (i--)
+        corun_shared_stack_destroy(p->stacks[i]);
+      corun__free(p);
+      return rc;
+    }
+  }
+  *out = p;
+  return 0;
+}
+
+corun_shared_stack *corun_shared_pool_next(corun_shared_pool *p) {
+  if (!p)
+    return NULL;
+  corun_shared_stack *ss = p->stacks[p->next];
+  p->next = p->next + 1 == p->count ? 0 : p->next + 1;
+  return ss;
+}
+
+int corun_shared_pool_destroy(corun_shared_pool *p) {
+  if (!p)
+    return -EINVAL;
+  for (size_t i = 0; i < p->count; i++)
+    if (p->stacks[i]->users)
+      return -EBUSY;
+  if (!corun__thread_get()) /* the stacks go to this thread's cache */
+    return -ENOMEM;
+  for (size_t i = 0; i < p->count; i++)
+    corun_shared_stack_destroy(p->stacks[i]); /* cannot fail now */
+  corun__free(p);
+  return 0;
+}
