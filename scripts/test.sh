@@ -3,7 +3,8 @@
 # Configurations (each its own build directory under <builddir>/):
 #   plain     asm context switch, -O2 -g             all tests
 #   ucontext  portable ucontext backend              all tests
-#   asan      asm backend, ASan + UBSan              all tests
+#   asan      asm backend, ASan + UBSan, shared-stack
+#             poisoning (CORUN_DEBUG_POISON)         all tests
 #   tsan      asm backend, TSan                      tests labelled "threads"
 #   valgrind  asm backend, every test under memcheck (leaks are errors)
 #   aarch64   cross-built with gcc-aarch64-linux-gnu, run under qemu-user
@@ -52,7 +53,8 @@ run() { # run <name> <ctest args> -- <cmake args>
 
 run plain -- -DCORUN_CONTEXT=asm
 run ucontext -- -DCORUN_CONTEXT=ucontext
-run asan -- -DCORUN_SANITIZE=address,undefined -DCORUN_BUILD_EXAMPLES=OFF
+run asan -- -DCORUN_SANITIZE=address,undefined -DCORUN_BUILD_EXAMPLES=OFF \
+  -DCORUN_DEBUG_POISON=ON
 run tsan -L threads -- -DCORUN_SANITIZE=thread -DCORUN_BUILD_EXAMPLES=OFF
 run valgrind -- -DCORUN_VALGRIND_TESTS=ON -DCORUN_BUILD_EXAMPLES=OFF
 run aarch64 -- -DCMAKE_TOOLCHAIN_FILE="$top/cmake/toolchain-aarch64.cmake"

@@ -165,6 +165,15 @@ void corun__shared_swap_in(struct corun_coro *to) {
     VALGRIND_MAKE_MEM_UNDEFINED(at, to->save_len);
 #endif
   copy_raw(at, to->save_buf, to->save_len);
+#ifdef CORUN_DEBUG_POISON
+  /* Below the new occupant's frames lie what is left of the swapped-out
+   * coroutines' deeper frames: a stray pointer kept into them must not
+   * read plausible data, so the region is filled with 0xdb (the canary
+   * words at the bottom stay). Not ASan poisoning: ASan's function
+   * prologues only poison redzones and expect unused stack to have clean
+   * shadow, so the occupant's own next frames would be reported. */
+  memset(ss->stack->lo + 64, 0xdb, (size_t)(at - (ss->stack->lo + 64)));
+#endif
   ss->occupant = to;
   corun__stack_set_owner(ss->stack, to->id, to->name);
 }
