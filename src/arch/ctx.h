@@ -70,6 +70,19 @@ CORUN__CTX_RETURNS_TWICE int corun__ctx_switch_int(corun__ctx *save,
 #define CORUN__CTX_TOP_BYTES ((size_t)256)
 #endif
 
+/* Bytes of the frame a suspended switch keeps at its saved stack pointer
+ * (the frame tables of the assembly files), for sizing buffers that hold a
+ * suspended context's live stack. */
+#if defined(__x86_64__)
+#define CORUN__CTX_FRAME_BYTES 64
+#elif defined(__aarch64__)
+#define CORUN__CTX_FRAME_BYTES 176
+#elif defined(__riscv)
+#define CORUN__CTX_FRAME_BYTES 208
+#else
+#define CORUN__CTX_FRAME_BYTES 256
+#endif
+
 /* The name of the backend compiled in: "x86_64-sysv", "ucontext", ... */
 extern const char corun__ctx_backend[];
 
