@@ -189,13 +189,18 @@ static inline struct corun_coro *route(struct corun__thread *t,
   return &t->copier;
 }
 
-/* A coroutine leaving a shared stack: its stack pointer must still be above
+/* The checks of a coroutine leaving its stack (from->checks): a canary
+ * stack's canary; on a shared stack, that its stack pointer is still above
  * the stack's bottom (the guard below catches most overflows as they
- * happen; this catches the rest at the next switch, as issue #3 asks). */
-static CORUN__NOINLINE void check_shared_sp(const struct corun_coro *from) {
-  const char *sp = __builtin_frame_address(0);
-  if (sp < from->shared->stack->lo + 256)
-    corun__stack_overflow(from->shared->stack, sp);
+ * happen; this catches the rest at the next switch). */
+static CORUN__NOINLINE void leave_checks(const struct corun_coro *from) {
+  if (from->checks & CORUN__CHECK_CANARY)
+    corun__stack_check_canary(from->stack);
+  if (from->checks & CORUN__CHECK_SHARED_SP) {
+    const char *sp = __builtin_frame_address(0);
+    if (sp < from->shared->stack->lo + 256)
+      corun__stack_overflow(from->shared->stack, sp);
+  }
 }
 
 /* Bookkeeping common to every switch from `from` to `to` on thread t; hw is
@@ -207,10 +212,8 @@ static inline void leave(struct corun__thread *t, struct corun_coro *from,
   int *ep = t->errno_ptr;
   from->err = *ep;
   *ep = to->err;
-  if (CORUN__UNLIKELY(from->canary))
-    corun__stack_check_canary(from->stack);
-  if (CORUN__UNLIKELY(from->shared != NULL))
-    check_shared_sp(from);
+  if (CORUN__UNLIKELY(from->checks))
+    leave_checks(from);
   san_leave(from, hw, finishing);
 }
 
@@ -319,19 +322,88 @@ static int not_suspended(const struct corun__thread *t,
   return co->thread == t ? -EBUSY : -EXDEV;
 }
 
+/* Fields every new coroutine starts with, on the stack s, whose body will
+ * see `top` as the top of its stack. */
+static inline void init_coro(struct corun__thread *t, struct corun_coro *co,
+                             corun_fn *fn, void *arg, const char *name,
+                             struct corun__stack *s, char *top) {
+  if (t->next_id == t->id_end) {
+    t->next_id = atomic_fetch_add_explicit(&next_id_block, ID_BLOCK,
+                                           memory_order_relaxed);
+    t->id_end = t->next_id + ID_BLOCK;
+  }
+  co->resumer = NULL;
+  co->out = NULL;
+  co->status = CORUN_SUSPENDED;
+  co->err = 0;
+  co->checks = (s->guard == CORUN__GUARD_CANARY ? CORUN__CHECK_CANARY : 0) |
+               (co->shared ? CORUN__CHECK_SHARED_SP : 0);
+  co->closing = 0;
+  co->started = 0;
+  co->wants_code = 0;
+  co->thread = NULL;
+  co->fn = fn;
+  co->arg = arg;
+  co->stack = s;
+  co->id = t->next_id++;
+  co->name[0] = '\0';
+  if (name) {
+    size_t n = 0;
+    for (; name[n] && n < CORUN_NAME_MAX - 1; n++)
+      co->name[n] = name[n];
+    co->name[n] = '\0';
+  }
+#if CORUN__ASAN
+  co->asan_fake = NULL;
+  co->asan_bottom = s->lo;
+  co->asan_size = (size_t)(top - s->lo);
+#endif
+#if CORUN__TSAN
+  co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+  (void)top;
+}
+
+/* corun_create() for attr->shared: the object is on the heap with its save
+ * buffer, and the first frame is built aside (the stack may hold another
+ * coroutine's frames) and kept in the buffer, to be copied in at the first
+ * switch. The assembly frames hold no stack addresses, so they move; both
+ * tops are 16-byte aligned. */
+static CORUN__NOINLINE int create_shared(corun_coro **out, corun_fn *fn,
+                                         void *arg, const char *name,
+                                         struct corun_shared_stack *ss) {
+#ifdef CORUN_CONTEXT_UCONTEXT
+  (void)out, (void)fn, (void)arg, (void)name, (void)ss;
+  return -ENOTSUP;
+#else
+  struct corun__thread *t = corun__thread_get();
+  if (!t)
+    return -ENOMEM;
+  struct corun_coro *co = corun__shared_coro_alloc(ss);
+  if (!co)
+    return -ENOMEM;
+  init_coro(t, co, fn, arg, name, ss->stack, ss->top);
+  _Alignas(16) char scratch[512];
+  char *f =
+      corun__ctx_make(scratch + sizeof scratch, sizeof scratch, coro_entry);
+  size_t len = (size_t)(scratch + sizeof scratch - f);
+  memcpy(co->save_buf, f, len);
+  co->save_len = (uint32_t)len;
+  co->ctx = ss->top - len;
+  *out = co;
+  return 0;
+#endif
+}
+
 int corun_create(corun_coro **out, corun_fn *fn, void *arg,
                  const corun_attr *attr) {
   size_t size = CORUN_STACK_DEFAULT;
   const char *name = NULL;
   if (!out || !fn)
     return -EINVAL;
-  struct corun_shared_stack *ss = NULL;
   if (attr) {
-#ifdef CORUN_CONTEXT_UCONTEXT
     if (attr->shared)
-      return -ENOTSUP;
-#endif
-    ss = attr->shared;
+      return create_shared(out, fn, arg, attr->name, attr->shared);
     if (attr->stack_size) {
       if (attr->stack_size < CORUN_STACK_MIN)
         return -EINVAL;
@@ -350,73 +422,16 @@ int corun_create(corun_coro **out, corun_fn *fn, void *arg,
   struct corun__thread *t = corun__thread_get();
   if (!t)
     return -ENOMEM;
-  struct corun__stack *s;
-  struct corun_coro *co;
-  if (ss) {
-    co = corun__shared_coro_alloc(ss);
-    if (!co)
-      return -ENOMEM;
-    s = ss->stack;
-  } else {
-    s = corun__stack_alloc(&t->cache, size);
-    if (!s)
-      return -ENOMEM;
-    /* The struct sits at the top of the stack, cache-line aligned. */
-    co =
-        (struct corun_coro *)(((uintptr_t)s->hi - sizeof *co) & ~(uintptr_t)63);
-    co->shared = NULL;
-  }
-  if (t->next_id == t->id_end) {
-    t->next_id = atomic_fetch_add_explicit(&next_id_block, ID_BLOCK,
-                                           memory_order_relaxed);
-    t->id_end = t->next_id + ID_BLOCK;
-  }
-  co->resumer = NULL;
-  co->out = NULL;
-  co->status = CORUN_SUSPENDED;
-  co->err = 0;
-  co->canary = s->guard == CORUN__GUARD_CANARY;
-  co->closing = 0;
-  co->started = 0;
-  co->wants_code = 0;
-  co->thread = NULL;
-  co->fn = fn;
-  co->arg = arg;
-  co->stack = s;
-  co->id = t->next_id++;
-  co->name[0] = '\0';
-  if (name) {
-    size_t n = 0;
-    for (; name[n] && n < CORUN_NAME_MAX - 1; n++)
-      co->name[n] = name[n];
-    co->name[n] = '\0';
-  }
-  if (!ss)
-    corun__stack_set_owner(s, co->id, co->name);
-  char *top = ss ? ss->top : (char *)co;
-#if CORUN__ASAN
-  co->asan_fake = NULL;
-  co->asan_bottom = s->lo;
-  co->asan_size = (size_t)(top - s->lo);
-#endif
-#if CORUN__TSAN
-  co->tsan_fiber = __tsan_create_fiber(0);
-#endif
-  if (ss) {
-    /* The stack may hold another coroutine's frames: build the first frame
-     * aside and keep it in the save buffer, to be copied in at the first
-     * switch. The assembly frames hold no stack addresses, so they move;
-     * both tops are 16-byte aligned. */
-    _Alignas(16) char scratch[512];
-    char *f =
-        corun__ctx_make(scratch + sizeof scratch, sizeof scratch, coro_entry);
-    size_t len = (size_t)(scratch + sizeof scratch - f);
-    memcpy(co->save_buf, f, len);
-    co->save_len = (uint32_t)len;
-    co->ctx = top - len;
-  } else {
-    co->ctx = corun__ctx_make(co, (size_t)(top - s->lo), coro_entry);
-  }
+  struct corun__stack *s = corun__stack_alloc(&t->cache, size);
+  if (!s)
+    return -ENOMEM;
+  /* The struct sits at the top of the stack, cache-line aligned. */
+  struct corun_coro *co =
+      (struct corun_coro *)(((uintptr_t)s->hi - sizeof *co) & ~(uintptr_t)63);
+  co->shared = NULL;
+  init_coro(t, co, fn, arg, name, s, (char *)co);
+  corun__stack_set_owner(s, co->id, co->name);
+  co->ctx = corun__ctx_make(co, (size_t)((char *)co - s->lo), coro_entry);
   *out = co;
   return 0;
 }
