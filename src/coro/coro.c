@@ -312,6 +312,13 @@ static CORUN__NOINLINE int make_copier(struct corun__thread *t) {
   return 0;
 }
 
+/* Whether thread t can run co: a shared-stack coroutine needs t's copier,
+ * made the first time (switches cannot fail, so it must exist before). */
+static inline int can_run(struct corun__thread *t, struct corun_coro *co) {
+  return CORUN__LIKELY(co->shared == NULL) || t->copier.ctx != NULL ||
+         make_copier(t) == 0;
+}
+
 /* ---- public API ------------------------------------------------------ */
 
 /* Why `co` (not suspended) cannot be resumed from thread t. */
@@ -444,8 +451,7 @@ int corun_resume(corun_coro *co, void *in, void **out) {
     return -ENOMEM;
   if (CORUN__UNLIKELY(co->status != CORUN_SUSPENDED))
     return not_suspended(t, co);
-  if (CORUN__UNLIKELY(co->shared != NULL) && !t->copier.ctx &&
-      make_copier(t) < 0)
+  if (!can_run(t, co))
     return -ENOMEM;
   struct corun_coro *me = t->current;
   me->status = CORUN_NORMAL;
@@ -488,8 +494,7 @@ int corun_transfer(corun_coro *to, void *in, void **out) {
   struct corun_coro *me = t->current;
   if (me == &t->root)
     return corun_resume(to, in, out);
-  if (CORUN__UNLIKELY(to->shared != NULL) && !t->copier.ctx &&
-      make_copier(t) < 0)
+  if (!can_run(t, to))
     return -ENOMEM;
   /* Simula's resume: `to` takes over the duty to return to our resumer. */
   to->resumer = me->resumer;

@@ -41,23 +41,6 @@ struct scenario {
   const char *name;
 };
 
-static volatile unsigned long never = ULONG_MAX;
-
-static T_NOIPA unsigned long recurse(unsigned long n) {
-  volatile char pad[200];
-  pad[n % sizeof pad] = (char)n;
-  if (n == never)
-    return n;
-  unsigned long r = recurse(n + 1);
-  return r + (unsigned long)pad[n % sizeof pad];
-}
-
-static T_NOIPA void big_frame(void) {
-  volatile char big[STACK];
-  for (size_t i = 0; i < sizeof big; i++)
-    big[i] = (char)i;
-}
-
 static const struct scenario *cur;
 static corun_coro *culprit;
 
@@ -67,11 +50,11 @@ static void *culprit_body(void *arg) {
   rep->local = (uintptr_t)&here;
   rep->reached = 1;
   if (cur->how == BIG_FRAME) {
-    big_frame();
+    t_big_frame();
     corun_yield(NULL); /* the canary is checked at this switch */
     return NULL;
   }
-  return (void *)recurse(0);
+  return (void *)t_recurse(0);
 }
 
 static void *other_body(void *arg) {

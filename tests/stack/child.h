@@ -105,4 +105,26 @@ static inline int have_madv_guard(void) {
   return ok;
 }
 
+/* Stack-overflow helpers for the crash tests (tests/stack/overflow.c,
+ * tests/shared/overflow.c), which use 16 KiB stacks. */
+
+/* Recurses without bound: not inlined or cloned, and not a tail call (the
+ * result is used after the call). */
+static __attribute__((unused)) T_NOIPA unsigned long t_recurse(unsigned long n) {
+  static volatile unsigned long never = ~0UL;
+  volatile char pad[200];
+  pad[n % sizeof pad] = (char)n;
+  if (n == never)
+    return n;
+  unsigned long r = t_recurse(n + 1);
+  return r + (unsigned long)pad[n % sizeof pad];
+}
+
+/* One frame larger than a whole 16 KiB stack: reaches a little below it. */
+static __attribute__((unused)) T_NOIPA void t_big_frame(void) {
+  volatile char big[16 * 1024];
+  for (size_t i = 0; i < sizeof big; i++)
+    big[i] = (char)i;
+}
+
 #endif

@@ -60,33 +60,13 @@ struct scenario {
   const char *name; /* attr.name, NULL for none */
 };
 
-static volatile unsigned long never = ULONG_MAX;
-
-/* Recurses without bound: not inlined or cloned, and not a tail call (the
- * result is used after the call). */
-static T_NOIPA unsigned long recurse(unsigned long n) {
-  volatile char pad[200];
-  pad[n % sizeof pad] = (char)n;
-  if (n == never)
-    return n;
-  unsigned long r = recurse(n + 1);
-  return r + (unsigned long)pad[n % sizeof pad];
-}
-
-/* One frame larger than the whole stack: reaches a little below it. */
-static T_NOIPA void big_frame(void) {
-  volatile char big[STACK];
-  for (size_t i = 0; i < sizeof big; i++)
-    big[i] = (char)i;
-}
-
 static void *overflow_body(void *arg) {
   const struct scenario *s = arg;
   volatile char here = 0;
   sh->local = (uintptr_t)&here;
   if (s->how == RECURSE)
-    return (void *)recurse(0);
-  big_frame();
+    return (void *)t_recurse(0);
+  t_big_frame();
   corun_yield(NULL); /* the canary is checked at this switch */
   return NULL;
 }
