@@ -154,8 +154,9 @@
  *    the `b`, so lr at entry is a plain address). The resume address in
  *    the frame is stored unsigned, as setjmp buffers store it; the file
  *    therefore does not set the PAC bit of the property note.
- *    TODO(arch): sign it (paciasp before the store, autiasp after the
- *    load, .cfi_negate_ra_state; pacia1716 with the CFA in corun__ctx_make).
+ *    Signing it too is possible further hardening, not done: paciasp
+ *    before the store, autiasp after the load, .cfi_negate_ra_state, and
+ *    pacia1716 with the CFA in corun__ctx_make.
  *  - All symbols are hidden, with .type/.size; the stack is not
  *    executable (.note.GNU-stack). */
 
