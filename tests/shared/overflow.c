@@ -100,33 +100,10 @@ static void run(const struct scenario *s) {
   child_show("child", &c);
   T_EQ(rep->reached, 1);
   child_expect_signal(&c, SIGABRT);
-  const char *line = strstr(c.err, "corun: stack overflow in coroutine ");
-  T_TRUE(line != NULL);
-  char who[64];
-  unsigned long kib, lo, hi, fault;
-  T_EQ(sscanf(line,
-              "corun: stack overflow in coroutine %63[^ ] (stack %lu KiB at "
-              "0x%lx-0x%lx, fault at 0x%lx)",
-              who, &kib, &lo, &hi, &fault),
-       5);
-  char want_who[64];
-  if (s->name)
-    snprintf(want_who, sizeof want_who, "%s", s->name);
-  else
-    snprintf(want_who, sizeof want_who, "%" PRIu64, rep->id);
-  T_STR_EQ(who, want_who);
-  T_EQ(kib, STACK / 1024);
-  T_EQ(hi - lo, STACK);
-  T_TRUE(rep->local >= lo && rep->local < hi);
-  if (s->mode && !strcmp(s->mode, "canary"))
-    T_TRUE(fault >= lo && fault < lo + 32);
-  else
-    T_TRUE(fault >= lo - GUARD && fault < lo);
   char want[512];
-  snprintf(want, sizeof want,
-           "corun: stack overflow in coroutine %s (stack %lu KiB at "
-           "0x%lx-0x%lx, fault at 0x%lx); raise corun_attr.stack_size\n",
-           want_who, kib, lo, hi, fault);
+  t_check_overflow_report(c.err, s->name, rep->id, STACK, GUARD, rep->local,
+                          s->mode && !strcmp(s->mode, "canary"), want,
+                          sizeof want);
   T_EQ(count_substr(c.err, want), 1);
   T_EQ(count_substr(c.err, "stack overflow"), 1);
   T_TRUE(strstr(c.err, "innocent") == NULL);

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "corun.h"
 #include "t.h"
 
 struct child {
@@ -110,7 +111,8 @@ static inline int have_madv_guard(void) {
 
 /* Recurses without bound: not inlined or cloned, and not a tail call (the
  * result is used after the call). */
-static __attribute__((unused)) T_NOIPA unsigned long t_recurse(unsigned long n) {
+static __attribute__((unused)) T_NOIPA unsigned long
+t_recurse(unsigned long n) {
   static volatile unsigned long never = ~0UL;
   volatile char pad[200];
   pad[n % sizeof pad] = (char)n;
@@ -125,6 +127,46 @@ static __attribute__((unused)) T_NOIPA void t_big_frame(void) {
   volatile char big[16 * 1024];
   for (size_t i = 0; i < sizeof big; i++)
     big[i] = (char)i;
+}
+
+/* Checks the stack-overflow report in a crashed child's stderr `err`: it
+ * parses; it names the coroutine (`name`, kept to CORUN_NAME_MAX - 1 bytes,
+ * or `id` when name is NULL); the stack is `stack` bytes and contains
+ * `local`, one of the body's locals; the fault lies in the guard of `guard`
+ * bytes below the stack, or on the canary at its bottom when `canary`.
+ * Writes the exact report line expected into want[want_size], for the
+ * caller's checks of the whole output. */
+static __attribute__((unused)) void
+t_check_overflow_report(const char *err, const char *name, uint64_t id,
+                        size_t stack, size_t guard, uintptr_t local, int canary,
+                        char *want, size_t want_size) {
+  const char *line = strstr(err, "corun: stack overflow in coroutine ");
+  T_TRUE(line != NULL);
+  char who[64];
+  unsigned long kib, lo, hi, fault;
+  T_EQ(sscanf(line,
+              "corun: stack overflow in coroutine %63[^ ] (stack %lu KiB at "
+              "0x%lx-0x%lx, fault at 0x%lx)",
+              who, &kib, &lo, &hi, &fault),
+       5);
+  char want_who[64];
+  if (name)
+    snprintf(want_who, sizeof want_who, "%.*s", (int)(CORUN_NAME_MAX - 1),
+             name);
+  else
+    snprintf(want_who, sizeof want_who, "%" PRIu64, id);
+  T_STR_EQ(who, want_who);
+  T_EQ(kib, stack / 1024);
+  T_EQ(hi - lo, stack);
+  T_TRUE(local >= lo && local < hi);
+  if (canary)
+    T_TRUE(fault >= lo && fault < lo + 32);
+  else
+    T_TRUE(fault >= lo - guard && fault < lo);
+  snprintf(want, want_size,
+           "corun: stack overflow in coroutine %s (stack %lu KiB at "
+           "0x%lx-0x%lx, fault at 0x%lx); raise corun_attr.stack_size\n",
+           want_who, kib, lo, hi, fault);
 }
 
 #endif

@@ -100,45 +100,14 @@ static void run_overflow(const struct scenario *s) {
                   : !strcmp(s->mode, "mprotect") ? CORUN__GUARD_MPROTECT
                                                  : CORUN__GUARD_CANARY);
 
-  /* The report's line, parsed. */
-  const char *line = strstr(c.err, "corun: stack overflow in coroutine ");
-  T_TRUE(line != NULL);
-  char who[64];
-  unsigned long kib, lo, hi, fault;
-  T_EQ(sscanf(line,
-              "corun: stack overflow in coroutine %63[^ ] (stack %lu KiB at "
-              "0x%lx-0x%lx, fault at 0x%lx)",
-              who, &kib, &lo, &hi, &fault),
-       5);
-
-  /* Who: the name as kept (at most CORUN_NAME_MAX - 1 bytes), or the id. */
-  char want_who[64];
-  if (s->name)
-    snprintf(want_who, sizeof want_who, "%.*s", (int)(CORUN_NAME_MAX - 1),
-             s->name);
-  else
-    snprintf(want_who, sizeof want_who, "%" PRIu64, sh->id);
-  T_STR_EQ(who, want_who);
+  /* The report: the name (kept to CORUN_NAME_MAX - 1 bytes) or the id,
+   * the 16 KiB stack containing the body's local, the fault in the guard
+   * below it or on the canary at its bottom. */
   T_TRUE(sh->id != 0);
-
-  /* The stack: 16 KiB, containing the body's local. */
-  T_EQ(kib, STACK / 1024);
-  T_EQ(hi - lo, STACK);
-  T_TRUE(sh->local >= lo && sh->local < hi);
-
-  /* Where: in the guard below the stack, or on the canary at its bottom. */
-  if (!strcmp(s->mode, "canary")) {
-    T_TRUE(fault >= lo && fault < lo + 32);
-  } else {
-    T_TRUE(fault >= lo - GUARD && fault < lo);
-  }
-
-  /* The whole message, exactly (valgrind may add its own lines). */
   char want[512];
-  snprintf(want, sizeof want,
-           "corun: stack overflow in coroutine %s (stack %lu KiB at "
-           "0x%lx-0x%lx, fault at 0x%lx); raise corun_attr.stack_size\n",
-           want_who, kib, lo, hi, fault);
+  t_check_overflow_report(c.err, s->name, sh->id, STACK, GUARD, sh->local,
+                          !strcmp(s->mode, "canary"), want, sizeof want);
+  /* The whole message, exactly (valgrind may add its own lines). */
   if (t_under_valgrind() || t_emulated()) {
     /* valgrind and qemu-user add lines of their own (qemu: "uncaught
      * target signal 6"): the report must still be there, exactly once. */
