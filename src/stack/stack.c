@@ -104,12 +104,10 @@ static int hooks(void) {
 }
 #endif
 
-/* Reads the facts the inline fast paths need. Racing first calls on two
- * threads write the same values. */
+/* Reads the facts the inline fast paths need; called by the first stack
+ * allocation (page mask still 0). Racing first calls on two threads write
+ * the same values. */
 static void init_once(void) {
-  if (CORUN__LIKELY(
-          atomic_load_explicit(&corun__stack_page_mask, memory_order_relaxed)))
-    return;
 #ifdef CORUN_HAVE_VALGRIND
   /* The client requests cost a dozen instructions even outside Valgrind:
    * ask once whether to make them. */
@@ -433,8 +431,9 @@ void corun__stack_hooks_free(struct corun__stack *s) {
   (void)s;
 }
 
-/* Moves the cache class for `size` to slot 0, where the fast paths look. */
-static int hot_class(struct corun__stack_cache *c, size_t size) {
+/* Moves the cache class for `size` to slot 0, where the fast paths look
+ * (and the slow paths then work). */
+static void make_hot(struct corun__stack_cache *c, size_t size) {
   int i = 0;
   while (i < CORUN__STACK_CACHE_CLASSES && c->cls[i].size != size)
     i++;
@@ -445,7 +444,6 @@ static int hot_class(struct corun__stack_cache *c, size_t size) {
     c->cls[0] = c->cls[i];
     c->cls[i] = tmp;
   }
-  return 0;
 }
 
 /* The slow paths make system calls (mmap, madvise, mprotect, the guard
@@ -458,12 +456,12 @@ static struct corun__stack *alloc_slow(struct corun__stack_cache *c,
     init_once();
     size = round_up(size, page_size());
   }
-  int i = hot_class(c, size);
-  if (!c->cls[i].free && refill(c, i) < 0)
+  make_hot(c, size);
+  if (!c->cls[0].free && refill(c, 0) < 0)
     return NULL;
-  struct corun__stack *s = c->cls[i].free;
-  c->cls[i].free = s->next;
-  c->cls[i].count--;
+  struct corun__stack *s = c->cls[0].free;
+  c->cls[0].free = s->next;
+  c->cls[0].count--;
   s->in_use = 1;
   corun__stack_hooks_alloc(s);
   return s;
@@ -481,18 +479,18 @@ void corun__stack_free_slow(struct corun__stack_cache *c,
                             struct corun__stack *s) {
   int saved = errno; /* spill() may madvise: see alloc_slow */
   size_t size = (size_t)(s->hi - s->lo);
-  int i = hot_class(c, size);
-  s->next = c->cls[i].free;
-  c->cls[i].free = s;
-  if (++c->cls[i].count > CACHE_MAX) {
+  make_hot(c, size);
+  s->next = c->cls[0].free;
+  c->cls[0].free = s;
+  if (++c->cls[0].count > CACHE_MAX) {
     /* Spill the older half: keep the hot (recently used) stacks here. */
-    struct corun__stack *keep_last = c->cls[i].free;
+    struct corun__stack *keep_last = c->cls[0].free;
     for (unsigned n = 1; n < CACHE_MAX / 2; n++)
       keep_last = keep_last->next;
     struct corun__stack *rest = keep_last->next;
     keep_last->next = NULL;
-    unsigned nrest = c->cls[i].count - CACHE_MAX / 2;
-    c->cls[i].count = CACHE_MAX / 2;
+    unsigned nrest = c->cls[0].count - CACHE_MAX / 2;
+    c->cls[0].count = CACHE_MAX / 2;
     spill(size, rest, nrest);
   }
   errno = saved;
