@@ -119,7 +119,8 @@ struct raw {
 };
 
 /* Bounces every switch straight back; the first switch brings the struct. */
-static void raw_entry(void *data) {
+static void raw_entry(void *data, void *a, void *b) {
+  (void)a, (void)b;
   struct raw *r = data;
   void *d = r;
   for (;;)
@@ -146,13 +147,14 @@ switch_then_ret(corun__ctx *save, corun__ctx to, void *data) {
 }
 
 /* A switch in tail position: gcc emits `jmp corun__ctx_switch`. */
-static __attribute__((noinline)) void *
-switch_tail(corun__ctx *save, corun__ctx to, void *data) {
+static __attribute__((noinline)) void *switch_tail(corun__ctx *save,
+                                                   corun__ctx to, void *data) {
   return corun__ctx_switch(save, to, data);
 }
 
 /* The plain row calls the switch directly on both sides. */
-static void raw_entry_direct(void *data) {
+static void raw_entry_direct(void *data, void *a, void *b) {
+  (void)a, (void)b;
   struct raw *r = data;
   void *d = r;
   for (;;)
@@ -166,12 +168,18 @@ static uint64_t run_raw_switch(void *ctx, uint64_t n) {
     sum += (uintptr_t)corun__ctx_switch(&r->main, r->co, (void *)(uintptr_t)i);
   return sum;
 }
-static uint64_t run_raw_switch_fn(void *ctx, uint64_t n) { return run_raw(ctx, n); }
-static uint64_t run_raw_switch_tail(void *ctx, uint64_t n) { return run_raw(ctx, n); }
+static uint64_t run_raw_switch_fn(void *ctx, uint64_t n) {
+  return run_raw(ctx, n);
+}
+static uint64_t run_raw_switch_tail(void *ctx, uint64_t n) {
+  return run_raw(ctx, n);
+}
 
 /* ---- corun_create_destroy ------------------------------------------- */
 
-static void *ret_body(void *arg) { return arg; }
+static void *ret_body(void *arg) {
+  return arg;
+}
 
 static uint64_t run_create_destroy(void *ctx, uint64_t n) {
   const corun_attr *attr = ctx;
@@ -206,14 +214,16 @@ int main(int argc, char **argv) {
   check(corun_create(&echo, echo_body, (void *)1, &attr), "create");
   check(corun_resume(echo, NULL, NULL), "first resume"); /* now in yield */
 
-  struct raw raw = {NULL,
-                    corun__ctx_make(raw_stack(), RAW_STACK, raw_entry_direct),
-                    corun__ctx_switch};
-  struct raw raw_fn = {NULL, corun__ctx_make(raw_stack(), RAW_STACK, raw_entry),
-                       switch_then_ret};
-  struct raw raw_tail = {NULL,
-                         corun__ctx_make(raw_stack(), RAW_STACK, raw_entry),
-                         switch_tail};
+  struct raw raw = {
+      NULL,
+      corun__ctx_make(raw_stack(), RAW_STACK, raw_entry_direct, NULL, NULL),
+      corun__ctx_switch};
+  struct raw raw_fn = {
+      NULL, corun__ctx_make(raw_stack(), RAW_STACK, raw_entry, NULL, NULL),
+      switch_then_ret};
+  struct raw raw_tail = {
+      NULL, corun__ctx_make(raw_stack(), RAW_STACK, raw_entry, NULL, NULL),
+      switch_tail};
   /* Start each bouncing context: it switches straight back. */
   raw.sw(&raw.main, raw.co, &raw);
   raw_fn.sw(&raw_fn.main, raw_fn.co, &raw_fn);

@@ -2,7 +2,7 @@
  * Layer: arch. The contract is arch/ctx.h:
  *
  *   corun__ctx corun__ctx_make(void *stack_top, size_t size,
- *                              void (*entry)(void *data));
+ *                              corun__ctx_entry *entry, void *a, void *b);
  *   void *corun__ctx_switch(corun__ctx *save, corun__ctx to, void *data);
  *   int corun__ctx_switch_int(corun__ctx *save, corun__ctx to, void *data);
  *
@@ -14,7 +14,7 @@
  * corun__ctx_switch_int is the same code under a second name whose C type
  * returns int (the low 32 bits of data, w0), so that int-returning callers
  * can tail-call it. corun__ctx_make writes such a frame on a fresh stack
- * whose resume address is the trampoline, which calls entry(data).
+ * whose resume address is the trampoline, which calls entry(data, a, b).
  *
  * Why a save slot instead of returning the old context to the other side:
  * as on x86-64 (x86_64_sysv_elf.S), the coroutine layer tail-calls the
@@ -82,8 +82,8 @@
  *   0x10    16    d10, d11
  *   0x20    16    d12, d13
  *   0x30    16    d14, d15
- *   0x40    16    x19, x20   (new stack: x19 = the entry function)
- *   0x50    16    x21, x22
+ *   0x40    16    x19, x20   (new stack: the entry function, its a)
+ *   0x50    16    x21, x22   (new stack: x21 = the entry's b)
  *   0x60    16    x23, x24
  *   0x70    16    x25, x26
  *   0x80    16    x27, x28
@@ -280,7 +280,8 @@ corun__ctx_switch_int:
         .size   corun__ctx_switch_int, .-corun__ctx_switch_int
 
 /* corun__ctx corun__ctx_make(void *stack_top [x0], size_t size [x1],
- *                            void (*entry)(void *data) [x2])
+ *                            corun__ctx_entry *entry [x2], void *a [x3],
+ *                            void *b [x4])
  * Writes the frame table above at the top of the new stack and returns its
  * address. `size` is not needed here. Stack use of the switching itself:
  * at most 0xcf bytes at the top (0xc0, plus up to 15 to align stack_top),
@@ -306,8 +307,8 @@ corun__ctx_make:
         stp     xzr, xzr, [x0, #0x10]   /* d10, d11 = 0 */
         stp     xzr, xzr, [x0, #0x20]   /* d12, d13 = 0 */
         stp     xzr, xzr, [x0, #0x30]   /* d14, d15 = 0 */
-        stp     x2, xzr, [x0, #0x40]    /* x19 = entry, x20 = 0 */
-        stp     xzr, xzr, [x0, #0x50]   /* x21, x22 = 0 */
+        stp     x2, x3, [x0, #0x40]     /* x19 = entry, x20 = a */
+        stp     x4, xzr, [x0, #0x50]    /* x21 = b, x22 = 0 */
         stp     xzr, xzr, [x0, #0x60]   /* x23, x24 = 0 */
         stp     xzr, xzr, [x0, #0x70]   /* x25, x26 = 0 */
         stp     xzr, xzr, [x0, #0x80]   /* x27, x28 = 0 */
@@ -322,8 +323,9 @@ corun__ctx_make:
         .size   corun__ctx_make, .-corun__ctx_make
 
 /* First code of every new context, reached by the `ret` of
- * corun__ctx_switch with x0 = data, x19 = entry, x29 = 0 and sp = top-16,
- * a multiple of 16. Calls entry(data); entry never returns.
+ * corun__ctx_switch with x0 = data, x19 = entry, x20 = a, x21 = b, x29 = 0
+ * and sp = top-16, a multiple of 16. Calls entry(data, a, b); entry never
+ * returns.
  * The leading nop is never executed: the frame built by corun__ctx_make
  * resumes at the instruction after it. Unwinders look a return address
  * up as (address - 1), because a return address may lie just past the
@@ -344,7 +346,9 @@ corun__ctx_trampoline:
         CORUN_BTI_J                     /* reached by ret: a safeguard only */
         mov     x29, xzr                /* end of the frame-pointer chain */
         mov     x30, xzr                /* no return address (as _start) */
-        blr     x19                     /* entry(data), data already in x0 */
+        mov     x1, x20                 /* a */
+        mov     x2, x21                 /* b */
+        blr     x19                     /* entry(data, a, b), data in x0 */
         /* entry returned: a broken invariant of the layer above. */
         bl      abort
         brk     #0x3e8                  /* abort does not return */

@@ -28,13 +28,19 @@
 
 typedef void *corun__ctx;
 
-/* Prepares a context that starts entry(data) on the stack whose highest
- * address is stack_top and whose size is `size` bytes, and returns it; data
- * is that of the first switch to it. The new context starts with the
- * floating-point control state of the caller of corun__ctx_make (as a new
- * thread inherits its creator's). */
+/* The first function of a new context: `data` is that of the first switch
+ * to it, `a` and `b` the words given to corun__ctx_make. */
+typedef void corun__ctx_entry(void *data, void *a, void *b);
+
+/* Prepares a context that starts entry(data, a, b) on the stack whose
+ * highest address is stack_top and whose size is `size` bytes, and returns
+ * it. `a` and `b` travel in callee-saved register slots of the first frame,
+ * so they cost no memory beyond that frame (the coroutine layer passes the
+ * body and its argument this way instead of keeping them in its object).
+ * The new context starts with the floating-point control state of the
+ * caller of corun__ctx_make (as a new thread inherits its creator's). */
 corun__ctx corun__ctx_make(void *stack_top, size_t size,
-                           void (*entry)(void *data));
+                           corun__ctx_entry *entry, void *a, void *b);
 
 /* Saves the running context in *save, switches to `to` and makes the switch
  * that `to` is suspended in return `data` (or starts `to`'s entry with it).

@@ -2,7 +2,7 @@
  * (Linux). Layer: arch. The contract is arch/ctx.h:
  *
  *   corun__ctx corun__ctx_make(void *stack_top, size_t size,
- *                              void (*entry)(void *data));
+ *                              corun__ctx_entry *entry, void *a, void *b);
  *   void *corun__ctx_switch(corun__ctx *save, corun__ctx to, void *data);
  *   int corun__ctx_switch_int(corun__ctx *save, corun__ctx to, void *data);
  *
@@ -16,7 +16,7 @@
  * frame so that the switch which later resumes it sign-extends the low 32
  * bits of data, as the psABI wants of an int result (see "The int variant").
  * corun__ctx_make writes such a frame on a fresh stack whose resume address
- * is the trampoline, which calls entry(data).
+ * is the trampoline, which calls entry(data, a, b).
  *
  * Why a save slot instead of returning the old context to the other side:
  * the coroutine layer tail-calls the switch from corun_resume, corun_yield
@@ -98,8 +98,9 @@
  *   ...           fs1 .. fs10, 8 bytes each
  *   0x60    8     fs11
  *   0x68    8     s1         (new stack: the entry function)
- *   0x70    8     s2
- *   ...           s3 .. s10, 8 bytes each
+ *   0x70    8     s2         (new stack: the entry's argument a)
+ *   0x78    8     s3         (new stack: the entry's argument b)
+ *   ...           s4 .. s10, 8 bytes each
  *   0xb8    8     s11
  *   0xc0    8     s0         (new stack: 0, ends frame-pointer chains)
  *   0xc8    8     resume address (new stack: corun__ctx_trampoline plus
@@ -358,7 +359,8 @@ corun__ctx_switch_int:
         .size   corun__ctx_switch_int, .-corun__ctx_switch_int
 
 /* corun__ctx corun__ctx_make(void *stack_top [a0], size_t size [a1],
- *                            void (*entry)(void *data) [a2])
+ *                            corun__ctx_entry *entry [a2], void *a [a3],
+ *                            void *b [a4])
  * Writes the frame table above at the top of the new stack and returns its
  * address. `size` is not needed here: the frame and the null frame record
  * above it use FRAME + 16 = 224 bytes at the top. */
@@ -381,6 +383,8 @@ corun__ctx_make:
         addi    t1, t1, 8
         bltu    t1, t2, .Lzero
         sd      a2, S(1)(a0)            /* s1 = entry, for the trampoline */
+        sd      a3, S(2)(a0)            /* s2 = a */
+        sd      a4, S(3)(a0)            /* s3 = b */
         lla     t0, .Ltrampoline_entry
         sd      t0, RESUME(a0)          /* resume address: see trampoline */
         ret
@@ -389,7 +393,7 @@ corun__ctx_make:
 
 /* First code of every new context, reached by the `jr t3` of
  * corun__ctx_switch with a0 = data, s1 = entry, s0 = 0 and sp = 0 mod 16.
- * Calls entry(data); entry never returns.
+ * Calls entry(data, a, b) with a = s2 and b = s3; entry never returns.
  * The resume address stored by corun__ctx_make is .Ltrampoline_entry, one
  * instruction past the symbol, not the symbol itself: an unwinder that
  * stops in a switch resuming a new context reads that address from the
@@ -409,7 +413,9 @@ corun__ctx_trampoline:
         nop                             /* never run: see above */
 .Ltrampoline_entry:
         li      ra, 0                   /* no caller, for ra-based walkers */
-        jalr    s1                      /* entry(data): ra = the next insn */
+        mv      a1, s2                  /* a */
+        mv      a2, s3                  /* b */
+        jalr    s1                      /* entry(data, a, b): ra = next insn */
         /* entry returned: a broken invariant of the layer above. */
         call    abort@plt
         unimp

@@ -30,19 +30,20 @@ const char corun__ctx_backend[] = "ucontext";
 struct uctx {
   ucontext_t uc;
   void *data; /* written by the switch that resumes this context */
-  void (*entry)(void *data);
+  corun__ctx_entry *entry;
+  void *a, *b; /* the entry's other two arguments */
 };
 
 /* makecontext passes only int arguments: the struct's address comes in two
  * 32-bit halves. */
 static void trampoline(unsigned hi, unsigned lo) {
   struct uctx *u = (struct uctx *)(((uintptr_t)hi << 16 << 16) | lo);
-  u->entry(u->data);
+  u->entry(u->data, u->a, u->b);
   abort(); /* entry never returns (arch/ctx.h) */
 }
 
 corun__ctx corun__ctx_make(void *stack_top, size_t size,
-                           void (*entry)(void *data)) {
+                           corun__ctx_entry *entry, void *a, void *b) {
   uintptr_t top = (uintptr_t)stack_top;
   struct uctx *u =
       (struct uctx *)((top - sizeof(struct uctx)) & ~(uintptr_t)63);
@@ -53,9 +54,11 @@ corun__ctx corun__ctx_make(void *stack_top, size_t size,
   u->uc.uc_stack.ss_size = (size_t)((char *)u - lo);
   u->uc.uc_link = NULL;
   u->entry = entry;
-  uintptr_t a = (uintptr_t)u;
-  makecontext(&u->uc, (void (*)(void))trampoline, 2, (unsigned)(a >> 16 >> 16),
-              (unsigned)(a & 0xffffffffu));
+  u->a = a;
+  u->b = b;
+  uintptr_t addr = (uintptr_t)u;
+  makecontext(&u->uc, (void (*)(void))trampoline, 2,
+              (unsigned)(addr >> 16 >> 16), (unsigned)(addr & 0xffffffffu));
   return u;
 }
 

@@ -2,7 +2,7 @@
  * Layer: arch. The contract is arch/ctx.h:
  *
  *   corun__ctx corun__ctx_make(void *stack_top, size_t size,
- *                              void (*entry)(void *data));
+ *                              corun__ctx_entry *entry, void *a, void *b);
  *   void *corun__ctx_switch(corun__ctx *save, corun__ctx to, void *data);
  *   int corun__ctx_switch_int(corun__ctx *save, corun__ctx to, void *data);
  *
@@ -14,7 +14,7 @@
  * same code under a second name whose C type returns int (the low 32 bits
  * of data, eax), so that int-returning callers can tail-call it.
  * corun__ctx_make writes such a frame on a fresh stack whose resume address
- * is the trampoline, which calls entry(data).
+ * is the trampoline, which calls entry(data, a, b).
  *
  * Why a save slot instead of returning the old context to the other side
  * (Boost's jump_fcontext returns {from, data}): the coroutine layer can then
@@ -81,8 +81,8 @@
  *   0x00    4     MXCSR
  *   0x04    2     x87 control word
  *   0x06    2     unused
- *   0x08    8     r12
- *   0x10    8     r13
+ *   0x08    8     r12        (new stack: the entry's argument a)
+ *   0x10    8     r13        (new stack: the entry's argument b)
  *   0x18    8     r14
  *   0x20    8     r15
  *   0x28    8     rbx        (new stack: the entry function)
@@ -200,9 +200,11 @@ corun__ctx_switch_int:
         .size   corun__ctx_switch_int, .-corun__ctx_switch_int
 
 /* corun__ctx corun__ctx_make(void *stack_top [rdi], size_t size [rsi],
- *                            void (*entry)(void *data) [rdx])
+ *                            corun__ctx_entry *entry [rdx], void *a [rcx],
+ *                            void *b [r8])
  * Writes the frame table above at the top of the new stack and returns its
- * address. `size` is not needed here: the frame uses 0x50 bytes at the top. */
+ * address. `size` is not needed here: the frame uses 0x40 bytes at the top
+ * (plus up to 15 to align stack_top). */
         .globl  corun__ctx_make
         .hidden corun__ctx_make
         .type   corun__ctx_make, @function
@@ -212,32 +214,32 @@ corun__ctx_make:
         CORUN_ENDBR
         movq    %rdi, %rax
         andq    $-16, %rax              /* 16-byte aligned top */
-        /* Frame at top-0x50: after the switch pops it (0x40 bytes) rsp is
-         * top-0x10, a multiple of 16, as the trampoline needs. The 16 bytes
-         * above hold zeros: a null return address and frame pointer for
-         * naive frame-pointer walkers. */
-        leaq    -0x50(%rax), %rax
+        /* Frame at top-0x40: after the switch pops it rsp is the top, a
+         * multiple of 16, as the trampoline needs. Nothing is kept above
+         * it: rbp = 0 and the trampoline's CFI already end every walk, and
+         * each byte here is a byte of every suspended shared-stack
+         * coroutine's save buffer. */
+        leaq    -0x40(%rax), %rax
         stmxcsr (%rax)                  /* inherit the caller's MXCSR */
         fnstcw  0x4(%rax)               /* and x87 control word */
         movw    $0, 0x6(%rax)           /* unused slot, keep it defined */
+        movq    %rcx, 0x08(%rax)        /* r12 = a, for the trampoline */
+        movq    %r8, 0x10(%rax)         /* r13 = b, for the trampoline */
         xorl    %ecx, %ecx
-        movq    %rcx, 0x08(%rax)        /* r12 = 0 */
-        movq    %rcx, 0x10(%rax)        /* r13 = 0 */
         movq    %rcx, 0x18(%rax)        /* r14 = 0 */
         movq    %rcx, 0x20(%rax)        /* r15 = 0 */
         movq    %rdx, 0x28(%rax)        /* rbx = entry, for the trampoline */
         movq    %rcx, 0x30(%rax)        /* rbp = 0: end of frame chain */
         leaq    .Ltrampoline_run(%rip), %rdx
         movq    %rdx, 0x38(%rax)        /* resume address: the trampoline */
-        movq    %rcx, 0x40(%rax)        /* zero terminator above the frame */
-        movq    %rcx, 0x48(%rax)
         ret
         .cfi_endproc
         .size   corun__ctx_make, .-corun__ctx_make
 
 /* First code of every new context, reached at .Ltrampoline_run by the
- * `jmp *%r8` of corun__ctx_switch with rax = data, rbx = entry, rbp = 0
- * and rsp = 0 mod 16. Calls entry(data); entry never returns. */
+ * `jmp *%r8` of corun__ctx_switch with rax = data, rbx = entry, r12 = a,
+ * r13 = b, rbp = 0 and rsp = 0 mod 16 (the stack's top). Calls
+ * entry(data, a, b); entry never returns. */
         .globl  corun__ctx_trampoline
         .hidden corun__ctx_trampoline
         .type   corun__ctx_trampoline, @function
@@ -256,7 +258,9 @@ corun__ctx_trampoline:
 .Ltrampoline_run:
         CORUN_ENDBR                     /* the switch's jmp lands here */
         movq    %rax, %rdi              /* data */
-        call    *%rbx                   /* entry(data) */
+        movq    %r12, %rsi              /* a */
+        movq    %r13, %rdx              /* b */
+        call    *%rbx                   /* entry(data, a, b) */
         /* entry returned: a broken invariant of the layer above. */
         call    abort@PLT
         ud2

@@ -62,7 +62,7 @@ static void thread_exit(void *p) {
 #if CORUN__TSAN
     __tsan_destroy_fiber(t->copier.tsan_fiber);
 #endif
-    corun__stack_free(&t->cache, t->copier.stack);
+    corun__stack_free(&t->cache, t->copier.mem.stack);
   }
   corun__stack_cache_flush(&t->cache);
   corun__stack_thread_fini(t->altstack);
@@ -96,7 +96,6 @@ static struct corun__thread *thread_init_inner(void) {
     return NULL;
   }
   t->root.status = CORUN_RUNNING;
-  t->root.thread = t;
   t->current = &t->root;
   t->errno_ptr = &errno;
 #if CORUN__ASAN
@@ -167,8 +166,8 @@ static inline void san_arrive(struct corun_coro *me) {
 static inline struct corun_coro *route(struct corun__thread *t,
                                        struct corun_coro *to, void *v, int code,
                                        void **data) {
-  struct corun_shared_stack *ss = to->shared;
-  int swapped = CORUN__UNLIKELY(ss != NULL) && ss->occupant != to;
+  struct corun_shared_stack *ss = corun__coro_shared(to);
+  int swapped = ss != NULL && ss->occupant != to;
   void **out = NULL;
   if (!to->wants_code) {
     *data = v;
@@ -194,12 +193,13 @@ static inline struct corun_coro *route(struct corun__thread *t,
  * the stack's bottom (the guard below catches most overflows as they
  * happen; this catches the rest at the next switch). */
 static CORUN__NOINLINE void leave_checks(const struct corun_coro *from) {
+  const struct corun__stack *s = corun__coro_stack(from);
   if (from->checks & CORUN__CHECK_CANARY)
-    corun__stack_check_canary(from->stack);
-  if (from->checks & CORUN__CHECK_SHARED_SP) {
+    corun__stack_check_canary(s);
+  if (from->checks & CORUN__CHECK_SHARED) {
     const char *sp = __builtin_frame_address(0);
-    if (sp < from->shared->stack->lo + 256)
-      corun__stack_overflow(from->shared->stack, sp);
+    if (sp < s->lo + 256)
+      corun__stack_overflow(s, sp);
   }
 }
 
@@ -239,9 +239,9 @@ static CORUN__NOINLINE CORUN__NORETURN void finish(struct corun_coro *me,
   struct corun_coro *to = me->resumer;
   me->status = CORUN_DEAD;
   me->resumer = NULL;
-  me->thread = NULL;
-  if (me->shared)
-    me->shared->occupant = NULL; /* its frames there are garbage now */
+  struct corun_shared_stack *ss = corun__coro_shared(me);
+  if (ss)
+    ss->occupant = NULL; /* its frames there are garbage now */
   to->status = CORUN_RUNNING;
   void *data;
   struct corun_coro *hw = route(t, to, ret, 0, &data);
@@ -250,15 +250,16 @@ static CORUN__NOINLINE CORUN__NORETURN void finish(struct corun_coro *me,
   corun__panic("a finished coroutine was resumed");
 }
 
-/* First code on a new stack (the trampoline calls it). */
-static void coro_entry(void *data) {
+/* First code on a new stack (the trampoline calls it with the body and
+ * its argument, which corun_create put in the first frame). */
+static void coro_entry(void *data, void *fn, void *arg) {
   (void)data; /* the first resume's value is ignored, as Python's next() */
-  struct corun_coro *me = thread_fresh()->current;
 #if CORUN__ASAN
   __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
-  me->started = 1;
-  finish(me, me->fn(me->arg));
+  thread_fresh()->current->started = 1;
+  void *ret = ((corun_fn *)fn)(arg);
+  finish(thread_fresh()->current, ret);
 }
 
 /* ---- the copier ------------------------------------------------------ */
@@ -269,8 +270,8 @@ static void coro_entry(void *data) {
  * switches to it; resumed by the next switch that needs copying. It runs on
  * a stack of its own, so it may overwrite any part of the shared stack. It
  * never leaves its thread. */
-static void copier_main(void *unused) {
-  (void)unused;
+static void copier_main(void *unused, void *a, void *b) {
+  (void)unused, (void)a, (void)b;
   struct corun__thread *t = thread_fresh();
 #if CORUN__ASAN
   __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
@@ -300,7 +301,7 @@ static CORUN__NOINLINE int make_copier(struct corun__thread *t) {
     return -ENOMEM;
   corun__stack_set_owner(s, 0, "(corun copier)");
   struct corun_coro *c = &t->copier;
-  c->stack = s;
+  c->mem.stack = s;
 #if CORUN__ASAN
   c->asan_bottom = s->lo;
   c->asan_size = (size_t)(s->hi - s->lo);
@@ -308,32 +309,38 @@ static CORUN__NOINLINE int make_copier(struct corun__thread *t) {
 #if CORUN__TSAN
   c->tsan_fiber = __tsan_create_fiber(0);
 #endif
-  c->ctx = corun__ctx_make(s->hi, (size_t)(s->hi - s->lo), copier_main);
+  c->ctx =
+      corun__ctx_make(s->hi, (size_t)(s->hi - s->lo), copier_main, NULL, NULL);
   return 0;
 }
 
 /* Whether thread t can run co: a shared-stack coroutine needs t's copier,
  * made the first time (switches cannot fail, so it must exist before). */
 static inline int can_run(struct corun__thread *t, struct corun_coro *co) {
-  return CORUN__LIKELY(co->shared == NULL) || t->copier.ctx != NULL ||
-         make_copier(t) == 0;
+  return CORUN__LIKELY(!(co->checks & CORUN__CHECK_SHARED)) ||
+         t->copier.ctx != NULL || make_copier(t) == 0;
 }
 
 /* ---- public API ------------------------------------------------------ */
 
-/* Why `co` (not suspended) cannot be resumed from thread t. */
-static int not_suspended(const struct corun__thread *t,
-                         const struct corun_coro *co) {
+/* Why `co` (not suspended) cannot be resumed from thread t: dead, or
+ * running or normal on t's chain (coro.h) or on another thread's. */
+static CORUN__NOINLINE int not_suspended(const struct corun__thread *t,
+                                         const struct corun_coro *co) {
   if (co->status == CORUN_DEAD)
     return -ESRCH;
-  return co->thread == t ? -EBUSY : -EXDEV;
+  for (const struct corun_coro *c = t->current; c; c = c->resumer)
+    if (c == co)
+      return -EBUSY;
+  return -EXDEV;
 }
 
 /* Fields every new coroutine starts with, on the stack s, whose body will
- * see `top` as the top of its stack. */
+ * see `top` as the top of its stack. The caller sets mem and checks'
+ * CORUN__CHECK_SHARED bit first, and ctx after. */
 static inline void init_coro(struct corun__thread *t, struct corun_coro *co,
-                             corun_fn *fn, void *arg, const char *name,
-                             struct corun__stack *s, char *top) {
+                             const char *name, struct corun__stack *s,
+                             char *top) {
   if (t->next_id == t->id_end) {
     t->next_id = atomic_fetch_add_explicit(&next_id_block, ID_BLOCK,
                                            memory_order_relaxed);
@@ -343,23 +350,13 @@ static inline void init_coro(struct corun__thread *t, struct corun_coro *co,
   co->out = NULL;
   co->status = CORUN_SUSPENDED;
   co->err = 0;
-  co->checks = (s->guard == CORUN__GUARD_CANARY ? CORUN__CHECK_CANARY : 0) |
-               (co->shared ? CORUN__CHECK_SHARED_SP : 0);
+  if (s->guard == CORUN__GUARD_CANARY)
+    co->checks |= CORUN__CHECK_CANARY;
   co->closing = 0;
   co->started = 0;
   co->wants_code = 0;
-  co->thread = NULL;
-  co->fn = fn;
-  co->arg = arg;
-  co->stack = s;
   co->id = t->next_id++;
-  co->name[0] = '\0';
-  if (name) {
-    size_t n = 0;
-    for (; name[n] && n < CORUN_NAME_MAX - 1; n++)
-      co->name[n] = name[n];
-    co->name[n] = '\0';
-  }
+  co->name = name;
 #if CORUN__ASAN
   co->asan_fake = NULL;
   co->asan_bottom = s->lo;
@@ -372,10 +369,10 @@ static inline void init_coro(struct corun__thread *t, struct corun_coro *co,
 }
 
 /* corun_create() for attr->shared: the object is on the heap with its save
- * buffer, and the first frame is built aside (the stack may hold another
- * coroutine's frames) and kept in the buffer, to be copied in at the first
- * switch. The assembly frames hold no stack addresses, so they move; both
- * tops are 16-byte aligned. */
+ * buffer (and name), and the first frame is built aside (the stack may hold
+ * another coroutine's frames) and kept in the buffer, to be copied in at
+ * the first switch. The assembly frames hold no stack addresses, so they
+ * move; both tops are 16-byte aligned. */
 static CORUN__NOINLINE int create_shared(corun_coro **out, corun_fn *fn,
                                          void *arg, const char *name,
                                          struct corun_shared_stack *ss) {
@@ -386,15 +383,15 @@ static CORUN__NOINLINE int create_shared(corun_coro **out, corun_fn *fn,
   struct corun__thread *t = corun__thread_get();
   if (!t)
     return -ENOMEM;
-  struct corun_coro *co = corun__shared_coro_alloc(ss);
+  struct corun_coro *co = corun__shared_coro_alloc(ss, &name);
   if (!co)
     return -ENOMEM;
-  init_coro(t, co, fn, arg, name, ss->stack, ss->top);
-  _Alignas(16) char scratch[512];
-  char *f =
-      corun__ctx_make(scratch + sizeof scratch, sizeof scratch, coro_entry);
+  init_coro(t, co, name, ss->stack, ss->top);
+  _Alignas(16) char scratch[CORUN__CTX_FRAME_BYTES + 64];
+  char *f = corun__ctx_make(scratch + sizeof scratch, sizeof scratch,
+                            coro_entry, (void *)fn, arg);
   size_t len = (size_t)(scratch + sizeof scratch - f);
-  memcpy(co->save_buf, f, len);
+  memcpy(corun__shared_save_buf(co), f, len);
   co->save_len = (uint32_t)len;
   co->ctx = ss->top - len;
   *out = co;
@@ -420,10 +417,11 @@ int corun_create(corun_coro **out, corun_fn *fn, void *arg,
     }
     name = attr->name;
   }
-  /* The context and this struct live at the top of the stack: leave the
-   * body at least 2 KiB even under the largest context (ucontext on
-   * AArch64), growing a stack too small for that. */
-  size_t least = CORUN__CTX_TOP_BYTES + sizeof(struct corun_coro) + 2048;
+  /* The context, this struct and the name live at the top of the stack:
+   * leave the body at least 2 KiB even under the largest context
+   * (ucontext on AArch64), growing a stack too small for that. */
+  size_t least =
+      CORUN__CTX_TOP_BYTES + sizeof(struct corun_coro) + CORUN_NAME_MAX + 2048;
   if (size < least)
     size = least;
   struct corun__thread *t = corun__thread_get();
@@ -432,13 +430,22 @@ int corun_create(corun_coro **out, corun_fn *fn, void *arg,
   struct corun__stack *s = corun__stack_alloc(&t->cache, size);
   if (!s)
     return -ENOMEM;
-  /* The struct sits at the top of the stack, cache-line aligned. */
+  /* The struct sits at the top of the stack, cache-line aligned, its name
+   * below it, and the first frame below that. */
   struct corun_coro *co =
       (struct corun_coro *)(((uintptr_t)s->hi - sizeof *co) & ~(uintptr_t)63);
-  co->shared = NULL;
-  init_coro(t, co, fn, arg, name, s, (char *)co);
-  corun__stack_set_owner(s, co->id, co->name);
-  co->ctx = corun__ctx_make(co, (size_t)((char *)co - s->lo), coro_entry);
+  char *below = (char *)co;
+  if (name) {
+    size_t n = corun__name_size(name);
+    below -= n;
+    name = corun__name_copy(below, name, n);
+  }
+  co->mem.stack = s;
+  co->checks = 0;
+  init_coro(t, co, name, s, below);
+  corun__stack_set_owner(s, co->id, name);
+  co->ctx = corun__ctx_make(below, (size_t)(below - s->lo), coro_entry,
+                            (void *)fn, arg);
   *out = co;
   return 0;
 }
@@ -459,7 +466,6 @@ int corun_resume(corun_coro *co, void *in, void **out) {
   me->out = out;
   co->status = CORUN_RUNNING;
   co->resumer = me;
-  co->thread = t;
   void *data;
   struct corun_coro *hw = route(t, co, in, 1, &data);
   leave(t, me, co, hw, 0);
@@ -474,7 +480,6 @@ void *corun_yield(void *out) {
   struct corun_coro *to = me->resumer;
   me->status = CORUN_SUSPENDED;
   me->resumer = NULL;
-  me->thread = NULL;
   me->wants_code = 0;
   to->status = CORUN_RUNNING;
   void *data;
@@ -499,10 +504,8 @@ int corun_transfer(corun_coro *to, void *in, void **out) {
   /* Simula's resume: `to` takes over the duty to return to our resumer. */
   to->resumer = me->resumer;
   to->status = CORUN_RUNNING;
-  to->thread = t;
   me->resumer = NULL;
   me->status = CORUN_SUSPENDED;
-  me->thread = NULL;
   me->wants_code = 1;
   me->out = out;
   void *data;
@@ -549,12 +552,12 @@ int corun_destroy(corun_coro *co) {
 #if CORUN__TSAN
   __tsan_destroy_fiber(co->tsan_fiber);
 #endif
-  if (co->shared) {
+  if (co->checks & CORUN__CHECK_SHARED) {
     corun__shared_coro_free(co);
     return rc;
   }
   /* The struct is on the stack being freed: read what we need first. */
-  struct corun__stack *s = co->stack;
+  struct corun__stack *s = co->mem.stack;
   corun__stack_free(&t->cache, s);
   return rc;
 }
@@ -564,5 +567,7 @@ uint64_t corun_id(const corun_coro *co) {
 }
 
 const char *corun_name(const corun_coro *co) {
-  return co ? co->name : NULL;
+  if (!co)
+    return NULL;
+  return co->name ? co->name : "";
 }

@@ -6,11 +6,13 @@
  *  - On each thread exactly one coroutine is CORUN_RUNNING: t->current
  *    (t->root when the thread runs on its own stack).
  *  - Following `resumer` from t->current reaches t->root through coroutines
- *    that are all CORUN_NORMAL; their `thread` is t.
- *  - A CORUN_SUSPENDED coroutine has resumer == NULL, thread == NULL, and a
- *    valid ctx (the stack pointer its last jump saved).
- *  - A coroutine's struct lives at the top of its own stack, so create is
- *    one pool pop and no malloc.
+ *    that are all CORUN_NORMAL. So the running and normal coroutines of
+ *    thread t are exactly those on that chain.
+ *  - A CORUN_SUSPENDED coroutine has resumer == NULL and a valid ctx (the
+ *    stack pointer its last jump saved).
+ *  - A dedicated coroutine's struct (and its name) lives at the top of its
+ *    own stack, so create is one pool pop and no malloc. A shared-stack
+ *    coroutine's is on the heap, its save buffer after it (shared.c).
  *
  * Locking: none. A coroutine is touched only by the thread whose chain it is
  * on; handing a suspended one to another thread is the caller's business.
@@ -31,38 +33,40 @@
 struct corun__thread;
 
 /* What switching away from a coroutine must check (corun_coro.checks). */
-#define CORUN__CHECK_CANARY 1    /* its stack has a canary, not a guard */
-#define CORUN__CHECK_SHARED_SP 2 /* it runs on a shared stack: check sp */
+#define CORUN__CHECK_CANARY 1 /* its stack has a canary, not a guard */
+#define CORUN__CHECK_SHARED                                                    \
+  2 /* it runs on a shared stack (mem.shared):                                 \
+       check its stack pointer */
 
+/* The object is kept small because ten million suspended shared-stack
+ * coroutines cost ten million of it: 64 bytes without sanitizers, one
+ * cache line, every field of it touched by a switch or by create. What a
+ * coroutine needs only once or rarely lives elsewhere: the body and its
+ * argument travel in the first frame (corun__ctx_make's a and b); the
+ * thread a running coroutine is on is found by walking that thread's chain
+ * (only error paths ask); a name is a pointer to a copy. */
 struct corun_coro {
-  /* Hot: every switch touches these; the first 64 bytes, one cache line
-   * (a dedicated coroutine's struct is 64-byte aligned). */
   corun__ctx ctx;             /* saved context while not running */
   struct corun_coro *resumer; /* where yield goes; NULL when suspended */
   void **out;                 /* pending resume/transfer's out, or NULL */
-  struct corun_shared_stack *shared; /* NULL: a dedicated stack; otherwise
-                                        see shared.c */
-  int status;                        /* enum corun_status */
-  int err;                           /* errno while not running */
-  uint8_t checks;               /* CORUN__CHECK_*: what leaving it checks */
-  uint8_t closing;              /* corun_destroy is closing it */
-  uint8_t started;              /* the body has begun */
-  uint8_t wants_code;           /* pending call is a resume/transfer: it
-                                   takes the value in *out and a result code
-                                   as switch data; else (yield, not started)
-                                   the value itself is the switch data */
-  struct corun__thread *thread; /* chain it is on while running/normal */
-  /* Cold. */
-  corun_fn *fn;
-  void *arg;
-  struct corun__stack *stack; /* NULL for a thread's root; the shared
-                                 stack's memory for a shared coroutine */
-  /* Shared-stack coroutines only (shared != NULL); see shared.c. */
-  char *save_buf;    /* its live stack while swapped out */
-  uint32_t save_len; /* bytes in save_buf: from ctx to the stack's top */
-  uint32_t save_cap; /* capacity of save_buf */
+  union {
+    struct corun__stack *stack;        /* dedicated: its stack (NULL for a
+                                          thread's root) */
+    struct corun_shared_stack *shared; /* CORUN__CHECK_SHARED: see shared.c */
+  } mem;
+  int err;            /* errno while not running */
+  uint8_t status;     /* enum corun_status */
+  uint8_t checks;     /* CORUN__CHECK_*: what leaving it checks */
+  uint8_t closing;    /* corun_destroy is closing it */
+  uint8_t started;    /* the body has begun */
+  uint8_t wants_code; /* pending call is a resume/transfer: it takes the
+                         value in *out and a result code as switch data;
+                         else (yield, not started) the value itself is the
+                         switch data */
+  uint8_t save_heap;  /* shared: the save buffer is on the heap (shared.c) */
+  uint32_t save_len;  /* shared: bytes saved, from ctx to the stack's top */
   uint64_t id;
-  char name[CORUN_NAME_MAX];
+  const char *name; /* a copy of corun_attr.name, or NULL */
 #if CORUN__ASAN
   void *asan_fake;         /* ASan fake stack while switched out */
   const void *asan_bottom; /* stack bounds for ASan */
@@ -72,6 +76,13 @@ struct corun_coro {
   void *tsan_fiber;
 #endif
 };
+
+/* The shared stack co runs on, or NULL for a dedicated one. */
+static inline struct corun_shared_stack *
+corun__coro_shared(const struct corun_coro *co) {
+  return CORUN__UNLIKELY(co->checks & CORUN__CHECK_SHARED) ? co->mem.shared
+                                                           : NULL;
+}
 
 /* A shared stack (shared.c). Invariant: `occupant`'s live region (from its
  * ctx to `top`) is what the stack holds; every other coroutine created on
@@ -83,6 +94,13 @@ struct corun_shared_stack {
   struct corun_coro *occupant; /* whose frames are on it, or NULL */
   size_t users;                /* coroutines created on it, not destroyed */
 };
+
+/* The stack memory co runs on (a shared stack's for a shared coroutine). */
+static inline struct corun__stack *
+corun__coro_stack(const struct corun_coro *co) {
+  struct corun_shared_stack *ss = corun__coro_shared(co);
+  return ss ? ss->stack : co->mem.stack;
+}
 
 /* Per-thread state, allocated at the thread's first corun call. */
 struct corun__thread {
@@ -107,9 +125,32 @@ struct corun__thread {
 /* The calling thread's state, created if needed; NULL if out of memory. */
 struct corun__thread *corun__thread_get(void);
 
-/* shared.c: a shared-stack coroutine's object (with a small save buffer
- * inline) and its buffers. */
-struct corun_coro *corun__shared_coro_alloc(struct corun_shared_stack *ss);
+/* Bytes a copy of the name takes: at most CORUN_NAME_MAX - 1 characters
+ * and the terminator. */
+static inline size_t corun__name_size(const char *name) {
+  size_t n = 0;
+  while (name[n] && n < CORUN_NAME_MAX - 1)
+    n++;
+  return n + 1;
+}
+
+/* Copies `size - 1` characters of name to dst and terminates it; returns
+ * dst. */
+static inline const char *corun__name_copy(char *dst, const char *name,
+                                           size_t size) {
+  for (size_t i = 0; i + 1 < size; i++)
+    dst[i] = name[i];
+  dst[size - 1] = '\0';
+  return dst;
+}
+
+/* shared.c: a shared-stack coroutine's object, with a small save buffer
+ * inline and a copy of *name (replaced by the copy's address), mem.shared
+ * and checks set. */
+struct corun_coro *corun__shared_coro_alloc(struct corun_shared_stack *ss,
+                                            const char **name);
+/* Where co's saved stack bytes are (save_len of them). */
+char *corun__shared_save_buf(struct corun_coro *co);
 void corun__shared_coro_free(struct corun_coro *co);
 /* Copies the occupant's live region out and `to`'s in, making `to` the
  * occupant. Runs on the copier's stack: nobody runs on the shared stack. */

@@ -31,15 +31,41 @@
 #include <valgrind/memcheck.h>
 #endif
 
-/* Bytes of save buffer allocated with the coroutine object: the switch
- * frame plus 64 bytes, enough for a coroutine suspended after a small call
- * (its live stack measured 112 bytes on x86-64, 240 on AArch64). More
- * would be paid by every coroutine: 10 million of them spend 128 bytes
- * each here on x86-64. */
+/* Bytes of save buffer allocated with the coroutine object: enough for a
+ * coroutine suspended after a small call (the live stack of
+ * bench/memory.c's body, measured: 96 bytes on x86-64, 240 on AArch64).
+ * Every coroutine pays for it, so it is no bigger: on x86-64, 104 makes
+ * object + buffer + glibc's 8-byte chunk header exactly 176, a multiple
+ * of its 16-byte granule. A coroutine whose live stack is larger keeps it
+ * in a heap buffer instead (fit_buffer). */
+#if defined(__x86_64__)
+#define INLINE_SAVE 104
+#else
 #define INLINE_SAVE (CORUN__CTX_FRAME_BYTES + 64)
+#endif
+
+/* While co->save_heap, the inline area holds where the heap buffer is. */
+struct heap_save {
+  char *buf;
+  size_t cap;
+};
+_Static_assert(sizeof(struct heap_save) <= INLINE_SAVE,
+               "the inline area must hold a heap buffer's description");
 
 static char *inline_buf(struct corun_coro *co) {
   return (char *)(co + 1);
+}
+
+static struct heap_save *heap_save(struct corun_coro *co) {
+  return (struct heap_save *)(void *)inline_buf(co);
+}
+
+char *corun__shared_save_buf(struct corun_coro *co) {
+  return co->save_heap ? heap_save(co)->buf : inline_buf(co);
+}
+
+static size_t save_cap(struct corun_coro *co) {
+  return co->save_heap ? heap_save(co)->cap : INLINE_SAVE;
 }
 
 int corun_shared_stack_create(corun_shared_stack **out, size_t size) {
@@ -85,24 +111,28 @@ int corun_shared_stack_destroy(corun_shared_stack *ss) {
   return 0;
 }
 
-struct corun_coro *corun__shared_coro_alloc(struct corun_shared_stack *ss) {
-  struct corun_coro *co = corun__malloc(sizeof *co + INLINE_SAVE);
+struct corun_coro *corun__shared_coro_alloc(struct corun_shared_stack *ss,
+                                            const char **name) {
+  size_t name_size = *name ? corun__name_size(*name) : 0;
+  struct corun_coro *co = corun__malloc(sizeof *co + INLINE_SAVE + name_size);
   if (!co)
     return NULL;
-  co->shared = ss;
-  co->save_buf = inline_buf(co);
-  co->save_cap = INLINE_SAVE;
+  if (name_size)
+    *name = corun__name_copy(inline_buf(co) + INLINE_SAVE, *name, name_size);
+  co->mem.shared = ss;
+  co->checks = CORUN__CHECK_SHARED;
+  co->save_heap = 0;
   co->save_len = 0;
   ss->users++;
   return co;
 }
 
 void corun__shared_coro_free(struct corun_coro *co) {
-  struct corun_shared_stack *ss = co->shared;
+  struct corun_shared_stack *ss = co->mem.shared;
   if (ss->occupant == co)
     ss->occupant = NULL; /* its frames there are abandoned */
-  if (co->save_buf != inline_buf(co))
-    corun__free(co->save_buf);
+  if (co->save_heap)
+    corun__free(heap_save(co)->buf);
   ss->users--;
   corun__free(co);
 }
@@ -125,31 +155,35 @@ static void copy_raw(char *dst, const char *src, size_t n) {
 /* Makes co's buffer hold `len` bytes: grow geometrically, shrink when it is
  * four times too big, and go back inline when that is enough. */
 static void fit_buffer(struct corun_coro *co, size_t len) {
-  char *in = inline_buf(co);
-  size_t cap = co->save_cap;
+  size_t cap = save_cap(co);
   size_t want = cap;
   if (len > cap)
     want = cap * 2 > len ? cap * 2 : len;
-  else if (co->save_buf != in && cap > 4 * len)
+  else if (co->save_heap && cap > 4 * len)
     want = len * 2 > INLINE_SAVE ? len * 2 : INLINE_SAVE;
   if (want == cap)
     return;
-  char *buf = want <= INLINE_SAVE ? in : corun__malloc(want);
-  if (!buf) /* a switch cannot fail and the frames must go somewhere */
-    corun__panic("out of memory saving a coroutine's shared stack");
-  if (co->save_buf != in)
-    corun__free(co->save_buf);
-  co->save_buf = buf;
-  co->save_cap = (uint32_t)(buf == in ? INLINE_SAVE : want);
+  char *old = co->save_heap ? heap_save(co)->buf : NULL;
+  if (want <= INLINE_SAVE) {
+    co->save_heap = 0;
+  } else {
+    char *buf = corun__malloc(want);
+    if (!buf) /* a switch cannot fail and the frames must go somewhere */
+      corun__panic("out of memory saving a coroutine's shared stack");
+    heap_save(co)->buf = buf;
+    heap_save(co)->cap = want;
+    co->save_heap = 1;
+  }
+  corun__free(old); /* nothing in it is kept: it is refilled next */
 }
 
 void corun__shared_swap_in(struct corun_coro *to) {
-  struct corun_shared_stack *ss = to->shared;
+  struct corun_shared_stack *ss = to->mem.shared;
   struct corun_coro *occ = ss->occupant;
   if (occ && occ != to) { /* save the occupant's live region */
     size_t len = (size_t)(ss->top - (char *)occ->ctx);
     fit_buffer(occ, len);
-    copy_raw(occ->save_buf, occ->ctx, len);
+    copy_raw(corun__shared_save_buf(occ), occ->ctx, len);
     occ->save_len = (uint32_t)len;
   }
   char *at = ss->top - to->save_len;
@@ -166,7 +200,7 @@ void corun__shared_swap_in(struct corun_coro *to) {
   if (atomic_load_explicit(&corun__stack_hooks, memory_order_relaxed))
     VALGRIND_MAKE_MEM_UNDEFINED(at, to->save_len);
 #endif
-  copy_raw(at, to->save_buf, to->save_len);
+  copy_raw(at, corun__shared_save_buf(to), to->save_len);
 #ifdef CORUN_DEBUG_POISON
   /* Below the new occupant's frames lie what is left of the swapped-out
    * coroutines' deeper frames: a stray pointer kept into them must not

@@ -132,12 +132,13 @@ static inline void corun__stack_free(struct corun__stack_cache *c,
   c->cls[0].count++;
 }
 
-/* Records who uses the stack, for overflow reports. `name` must stay valid
- * while the stack is in use (corun keeps it in the coroutine struct). */
+/* Records who uses the stack, for overflow reports. `name` (NULL: none)
+ * must stay valid while the stack is in use (corun keeps a copy with the
+ * coroutine). */
 static inline void corun__stack_set_owner(struct corun__stack *s, uint64_t id,
                                           const char *name) {
   s->owner_id = id;
-  s->owner_name = name;
+  s->owner_name = name ? name : "";
 }
 
 /* Gives every stack in the cache back to the global pool (thread exit). */

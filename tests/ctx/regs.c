@@ -107,9 +107,15 @@ static void raw_cb(void *arg) {
   me->seen = corun__ctx_switch(me->save, *me->to, me);
 }
 
-static void raw_entry(void *data) {
-  /* The first switch's data reaches entry. */
+#define RAW_A ((uintptr_t)0xa1a2a3a4a5a6a7a8u)
+#define RAW_B ((uintptr_t)0xb1b2b3b4b5b6b7b8u)
+
+static void raw_entry(void *data, void *a, void *b) {
+  /* The first switch's data reaches entry, and so do corun__ctx_make's
+   * two words, whole. */
   T_EQ_HEX((uintptr_t)data, (uintptr_t)&raw_main);
+  T_EQ_HEX((uintptr_t)a, RAW_A);
+  T_EQ_HEX((uintptr_t)b, RAW_B);
   for (unsigned k = 0; k < ROUNDS; k++) {
     run_and_check("raw side", 2, k, raw_cb, &raw_side);
     T_EQ_HEX((uintptr_t)raw_side.seen, (uintptr_t)&raw_main);
@@ -127,7 +133,8 @@ static void test_raw(void) {
 #ifdef CORUN_HAVE_VALGRIND
   unsigned vg = VALGRIND_STACK_REGISTER(stack, stack + size);
 #endif
-  side_ctx = corun__ctx_make(stack + size, size, raw_entry);
+  side_ctx = corun__ctx_make(stack + size, size, raw_entry, (void *)RAW_A,
+                             (void *)RAW_B);
   T_TRUE(side_ctx != NULL);
   for (unsigned k = 0; k < ROUNDS; k++) {
     run_and_check("raw main", 1, k, raw_cb, &raw_main);

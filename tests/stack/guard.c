@@ -64,15 +64,15 @@ static int workload(void *arg) {
   T_EQ(st.guard, w->want_mode);
   size_t per_mode[4] = {0, 0, 0, 0};
   for (size_t i = 0; i < w->n; i++) {
-    int g = co[i]->stack->guard;
+    int g = corun__coro_stack(co[i])->guard;
     T_TRUE(g >= CORUN__GUARD_MADVISE && g <= CORUN__GUARD_CANARY);
     per_mode[g]++;
   }
   if (w->want_mode == CORUN__GUARD_CANARY) {
     T_EQ(st.mprotect_guards, mprotect_budget());
     /* The first stacks got guard pages, the rest canaries, in order. */
-    T_EQ(co[0]->stack->guard, CORUN__GUARD_MPROTECT);
-    T_EQ(co[w->n - 1]->stack->guard, CORUN__GUARD_CANARY);
+    T_EQ(corun__coro_stack(co[0])->guard, CORUN__GUARD_MPROTECT);
+    T_EQ(corun__coro_stack(co[w->n - 1])->guard, CORUN__GUARD_CANARY);
     T_LE(per_mode[CORUN__GUARD_MPROTECT], mprotect_budget());
     T_GT(per_mode[CORUN__GUARD_CANARY], 0);
   } else {

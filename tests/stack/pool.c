@@ -77,7 +77,8 @@ static void *use_stack(void *arg) {
   T_EQ((unsigned char)p[0], 0xa5);
   T_EQ((unsigned char)p[n - 1], 0xa5);
   /* All of it inside this coroutine's stack. */
-  T_TRUE((char *)p >= self->stack->lo && (char *)p + n <= self->stack->hi);
+  T_TRUE((char *)p >= corun__coro_stack(self)->lo &&
+         (char *)p + n <= corun__coro_stack(self)->hi);
   return arg;
 }
 
