@@ -1,0 +1,3 @@
+module corun/benchgo
+
+go 1.19
