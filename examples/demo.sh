@@ -30,6 +30,12 @@ run tokenizer_parser "a parser pulling tokens from a tokenizer (seeds/000)" \
   "$calc"
 run ten_million "idle coroutines on shared stacks (N=10000000 for the full story)" \
   200000
+run asyncio_queue "asyncio producers and consumers as tasks on a channel (seeds/004)" \
+  10
+run prime_sieve "the CSP prime sieve, one task per prime (seeds/004, seeds/000)" \
+  100
+run fan_out "fan-out/fan-in of CPU-bound tasks on 1 and 2 workers (seeds/000)" \
+  300000
 run switch_cost "one resume+yield round trip"
 
 if [ -n "$failed" ]; then

@@ -96,9 +96,14 @@ typedef struct corun_attr {
    * coroutines must run on one thread at a time. Not available with the
    * ucontext backend (corun_create() returns -ENOTSUP there). */
   corun_shared_stack *shared;
-  /* Optional name shown in diagnostics (stack overflow reports). Copied:
-   * at most CORUN_NAME_MAX - 1 bytes are kept. */
+  /* Optional name shown in diagnostics (stack overflow reports, deadlock
+   * dumps). Copied: at most CORUN_NAME_MAX - 1 bytes are kept. */
   const char *name;
+  /* Tasks only (corun_spawn()): nonzero keeps the task on the worker
+   * thread that first runs it, for code that keeps thread-local state
+   * across blocking calls. A task on a shared stack is always pinned to
+   * the worker that spawned it. */
+  int pin;
 } corun_attr;
 
 /* Creates a shared stack of `size` usable bytes (0: CORUN_STACK_DEFAULT;
@@ -282,6 +287,242 @@ CORUN_API const char *corun_strerror(int err);
  * switch instead, reporting overflow the same way.
  * The environment variable CORUN_STACK_GUARD=madvise|mprotect|canary forces
  * one mechanism (for tests). */
+
+/* ---------------------------------------------------------------------
+ * Layer sched: tasks on an M:N scheduler
+ *
+ * corun_main() starts worker threads and runs tasks on them: coroutines
+ * that the scheduler resumes, moves between workers when one is idle (work
+ * stealing), and parks while they wait (for a channel, a mutex, a timer),
+ * so a blocked task costs no thread. Each task keeps its own errno across
+ * migration. Inside a task, corun_yield() gives the worker back to the
+ * scheduler (Go's Gosched), which runs it again later.
+ *
+ * Time is int64_t nanoseconds of the monotonic clock (corun_now()). A
+ * blocking call takes an absolute `deadline`: -1 waits without limit, 0
+ * does not block (the call returns -EAGAIN if it would have to), any other
+ * value is compared with corun_now(); once it passes the call returns
+ * -ETIMEDOUT. A blocking call returns -ECANCELED once its task has been
+ * cancelled, and -EPERM outside a task (or from a coroutine that a task
+ * resumed: only a task's own coroutine can block).
+ * ------------------------------------------------------------------- */
+
+/* A task, as returned by corun_spawn(): the handle to join and cancel it. */
+typedef struct corun_task corun_task;
+
+/* Scheduler configuration. Zero-initialise; NULL means all defaults. */
+typedef struct corun_config {
+  /* Worker threads; 0 means the number of CPUs the process may run on.
+   * The thread calling corun_main() is one of them. */
+  unsigned workers;
+  /* Debug: nonzero picks the next task to run at random among the
+   * runnable ones, to shake out assumptions about scheduling order.
+   * The environment variable CORUN_SHUFFLE=1 sets it too. */
+  int shuffle;
+} corun_config;
+
+/* Runs main_fn(arg) as the first task on a new scheduler and returns when
+ * every task (main_fn's and all those spawned since) has finished. Worker
+ * threads are created at the start and joined at the end. One scheduler
+ * runs at a time in a process.
+ * Returns 0.
+ * Errors: -EINVAL  main_fn is NULL;
+ *         -EBUSY   a scheduler is already running (a nested call);
+ *         -EAGAIN  a worker thread could not be started;
+ *         -ENOMEM  no memory;
+ *         -EDEADLK every remaining task is blocked with nothing that could
+ *                  wake it (no timer): corun_main() prints
+ *                  "corun: all coroutines are asleep - deadlock!" and one
+ *                  line per task (name, id and what it waits for) on
+ *                  stderr, and returns; those tasks are abandoned (their
+ *                  memory is not freed). */
+CORUN_API int corun_main(corun_fn *main_fn, void *arg,
+                         const corun_config *cfg);
+
+/* Starts a task running fn(arg), joinable: the caller must corun_join() it
+ * (which frees it). attr as for corun_create(), plus attr->pin. Must be
+ * called from a task. On success stores the task in *t and returns 0.
+ * Errors: -EINVAL t or fn is NULL, or attr is invalid (corun_create());
+ *         -EPERM  not called from a task;
+ *         -ENOMEM no memory. */
+CORUN_API int corun_spawn(corun_task **t, corun_fn *fn, void *arg,
+                          const corun_attr *attr);
+
+/* Starts a detached task running fn(arg) (Go's `go` statement): nobody
+ * joins it; it is freed when it returns. Errors as for corun_spawn(). */
+CORUN_API int corun_go(corun_fn *fn, void *arg);
+
+/* Waits until t has returned, stores its return value in *result (if
+ * result is not NULL) and frees t; t must not be used after. A cancelled
+ * task is joined the same way (it returns when its body does).
+ * Errors: -EINVAL    t is NULL, or t is the calling task;
+ *         -EPERM     not called from a task;
+ *         -ECANCELED the calling task was cancelled while waiting: t is not
+ *                    joined and stays valid (join it again later). */
+CORUN_API int corun_join(corun_task *t, void **result);
+
+/* Cancels t: its current blocking call (if any) and every later one return
+ * -ECANCELED, until it returns. Cancelling twice is harmless. Callable from
+ * any thread while t is not yet joined. Returns 0; -EINVAL if t is NULL. */
+CORUN_API int corun_cancel(corun_task *t);
+
+/* Returns 1 if the calling task has been cancelled, 0 otherwise (also
+ * outside a task). */
+CORUN_API int corun_cancelled(void);
+
+/* Sleeps for `ns` nanoseconds (0 or less: gives the worker back, like
+ * corun_yield()). Returns 0.
+ * Errors: -EPERM not in a task; -ECANCELED the task was cancelled. */
+CORUN_API int corun_sleep(int64_t ns);
+
+/* Sleeps until corun_now() >= deadline. Returns 0.
+ * Errors: as for corun_sleep(). */
+CORUN_API int corun_sleep_until(int64_t deadline);
+
+/* The monotonic clock (CLOCK_MONOTONIC) in nanoseconds. */
+CORUN_API int64_t corun_now(void);
+
+/* Returns the calling task, or NULL outside a task. */
+CORUN_API corun_task *corun_self(void);
+
+/* ---------------------------------------------------------------------
+ * Layer sync: channels and select
+ *
+ * A channel carries elements of a fixed size, copied by value. Capacity 0
+ * is a rendezvous channel: a send completes when a receiver takes the
+ * element. Channels work between tasks on any workers. A channel is
+ * created and freed by whoever owns it; freeing one tasks still wait on is
+ * refused.
+ * ------------------------------------------------------------------- */
+
+typedef struct corun_chan corun_chan;
+
+/* Creates a channel of elements of elem_size bytes (1 or more) holding up
+ * to `capacity` elements. Stores it in *ch and returns 0.
+ * Errors: -EINVAL ch is NULL or elem_size is 0; -ENOMEM no memory. */
+CORUN_API int corun_chan_make(corun_chan **ch, size_t elem_size,
+                              size_t capacity);
+
+/* Frees ch. Errors: -EINVAL ch is NULL; -EBUSY a task waits on it. */
+CORUN_API int corun_chan_free(corun_chan *ch);
+
+/* Sends a copy of *elem (elem_size bytes). Returns 0 once the element is
+ * in the buffer or taken by a receiver.
+ * Errors: -EINVAL ch or elem is NULL; -EPIPE ch is closed (also if it is
+ *         closed while the send waits: the element was not sent);
+ *         -EAGAIN deadline 0 and it would block; -ETIMEDOUT; -ECANCELED;
+ *         -EPERM it would block outside a task. */
+CORUN_API int corun_chan_send(corun_chan *ch, const void *elem,
+                              int64_t deadline);
+
+/* Receives an element into *elem (elem_size bytes). Returns 0.
+ * Errors: -EINVAL ch or elem is NULL; -EPIPE ch is closed and every
+ *         element sent before the close has been received; -EAGAIN,
+ *         -ETIMEDOUT, -ECANCELED, -EPERM as for corun_chan_send(). */
+CORUN_API int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline);
+
+/* Closes ch: waiting and later sends fail with -EPIPE; receives get what is
+ * buffered, then -EPIPE. Returns 0.
+ * Errors: -EINVAL ch is NULL; -EPIPE ch is already closed. */
+CORUN_API int corun_chan_close(corun_chan *ch);
+
+/* Elements buffered in ch now (0 if ch is NULL). */
+CORUN_API size_t corun_chan_len(const corun_chan *ch);
+
+/* One case of corun_select(). */
+enum corun_op { CORUN_SEND = 1, CORUN_RECV = 2 };
+typedef struct corun_case {
+  corun_chan *ch; /* NULL: the case is never ready (disabled) */
+  int op;         /* CORUN_SEND or CORUN_RECV */
+  void *elem;     /* element to send, or where to receive */
+  int result;     /* set for the case done: 0, or -EPIPE if ch is closed
+                     (a send did not happen, a receive got nothing) */
+} corun_case;
+
+/* Waits until one of the n cases can proceed, does it and returns its
+ * index. When several are ready it picks one uniformly at random (Go's
+ * rule), so no case starves. A case on a closed channel is ready; its
+ * `result` says -EPIPE.
+ * Errors: -EINVAL cases is NULL with n > 0, or a case has a bad op or
+ *         NULL elem; -EAGAIN deadline 0 and none is ready (also when n is
+ *         0 or every case is disabled and the deadline is 0); -ETIMEDOUT;
+ *         -ECANCELED; -EPERM it would block outside a task. */
+CORUN_API int corun_select(corun_case *cases, size_t n, int64_t deadline);
+
+/* ---------------------------------------------------------------------
+ * Layer sync: mutex, condition variable, semaphore, wait group, once
+ *
+ * All of them park the waiting task, never its worker thread, and wake
+ * waiters in FIFO order. They work only inside tasks when they block.
+ * ------------------------------------------------------------------- */
+
+typedef struct corun_mutex corun_mutex;
+typedef struct corun_cond corun_cond;
+typedef struct corun_sem corun_sem;
+typedef struct corun_wg corun_wg;
+
+/* Creates an unlocked mutex. Errors: -EINVAL m is NULL; -ENOMEM. */
+CORUN_API int corun_mutex_make(corun_mutex **m);
+/* Frees m. Errors: -EINVAL m is NULL; -EBUSY it is locked. */
+CORUN_API int corun_mutex_free(corun_mutex *m);
+/* Locks m, waiting until deadline. Unlocking hands m to the longest
+ * waiter (FIFO), so no waiter starves. Not recursive. Returns 0.
+ * Errors: -EINVAL m is NULL; -EAGAIN, -ETIMEDOUT, -ECANCELED, -EPERM. */
+CORUN_API int corun_mutex_lock(corun_mutex *m, int64_t deadline);
+/* Unlocks m. Errors: -EINVAL m is NULL; -EPERM m is not locked. */
+CORUN_API int corun_mutex_unlock(corun_mutex *m);
+
+/* Creates a condition variable. Errors: -EINVAL c is NULL; -ENOMEM. */
+CORUN_API int corun_cond_make(corun_cond **c);
+/* Frees c. Errors: -EINVAL c is NULL; -EBUSY a task waits on it. */
+CORUN_API int corun_cond_free(corun_cond *c);
+/* Unlocks m (which the caller holds), waits for a signal or the
+ * deadline, and locks m again (also on error) before returning 0.
+ * Errors: -EINVAL c or m is NULL; -ETIMEDOUT; -ECANCELED; -EPERM. */
+CORUN_API int corun_cond_wait(corun_cond *c, corun_mutex *m,
+                              int64_t deadline);
+/* Wakes the longest waiter, if any. Errors: -EINVAL c is NULL. */
+CORUN_API int corun_cond_signal(corun_cond *c);
+/* Wakes every waiter. Errors: -EINVAL c is NULL. */
+CORUN_API int corun_cond_broadcast(corun_cond *c);
+
+/* Creates a counting semaphore with `value` permits.
+ * Errors: -EINVAL s is NULL; -ENOMEM. */
+CORUN_API int corun_sem_make(corun_sem **s, unsigned value);
+/* Frees s. Errors: -EINVAL s is NULL; -EBUSY a task waits on it. */
+CORUN_API int corun_sem_free(corun_sem *s);
+/* Takes a permit, waiting until deadline. Returns 0.
+ * Errors: -EINVAL s is NULL; -EAGAIN, -ETIMEDOUT, -ECANCELED, -EPERM. */
+CORUN_API int corun_sem_acquire(corun_sem *s, int64_t deadline);
+/* Gives a permit back (to the longest waiter, if any).
+ * Errors: -EINVAL s is NULL; -EOVERFLOW too many permits. */
+CORUN_API int corun_sem_release(corun_sem *s);
+
+/* Creates a wait group with a count of 0. Errors: -EINVAL; -ENOMEM. */
+CORUN_API int corun_wg_make(corun_wg **wg);
+/* Frees wg. Errors: -EINVAL wg is NULL; -EBUSY a task waits on it. */
+CORUN_API int corun_wg_free(corun_wg *wg);
+/* Adds delta (may be negative) to the count; at 0 every waiter wakes.
+ * Errors: -EINVAL wg is NULL; -ERANGE the count would go below 0. */
+CORUN_API int corun_wg_add(corun_wg *wg, int64_t delta);
+/* corun_wg_add(wg, -1). */
+CORUN_API int corun_wg_done(corun_wg *wg);
+/* Waits until the count is 0. Returns 0.
+ * Errors: -EINVAL wg is NULL; -EAGAIN, -ETIMEDOUT, -ECANCELED, -EPERM. */
+CORUN_API int corun_wg_wait(corun_wg *wg, int64_t deadline);
+
+/* Runs an initialisation exactly once, however many tasks race for it. */
+typedef struct corun_once {
+  int state;    /* private: 0 not run, 1 running, 2 done */
+  void *waiter; /* private */
+} corun_once;
+#define CORUN_ONCE_INIT {0, 0}
+/* Calls fn(arg) if no call on `once` has yet; other callers wait (parked)
+ * until it has returned. Returns 0.
+ * Errors: -EINVAL once or fn is NULL; -EPERM a caller would have to wait
+ *         outside a task. */
+CORUN_API int corun_once_do(corun_once *once, void (*fn)(void *arg),
+                            void *arg);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -46,7 +46,7 @@ int main() {
   void *out = nullptr;
 
   // A lambda as the body; a C++-built attr.
-  corun_attr attr = {64 * 1024, nullptr, "cxx"};
+  corun_attr attr = {64 * 1024, nullptr, "cxx", 0};
   corun_fn *fn = [](void *arg) -> void * {
     Guard g;
     void *in = corun_yield(arg);

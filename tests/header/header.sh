@@ -30,7 +30,7 @@ int use_header(void);
 int use_header(void) {
   corun_coro *co = 0;
   corun_fn *fn = body;
-  corun_attr attr = {CORUN_STACK_DEFAULT, 0, "x"};
+  corun_attr attr = {CORUN_STACK_DEFAULT, 0, "x", 0};
   corun_shared_stack *sh = attr.shared;
   enum corun_status st[] = {CORUN_SUSPENDED, CORUN_RUNNING, CORUN_NORMAL,
                             CORUN_DEAD};
@@ -48,6 +48,16 @@ int use_header(void) {
   s = corun_strerror(rc);
   rc += corun_destroy(co);
   name[0] = s[0];
+  corun_config cfg = {2, 0};
+  corun_task *t = corun_self();
+  corun_chan *ch = 0;
+  long v = 0;
+  corun_case cs[1] = {{ch, CORUN_RECV, &v, 0}};
+  corun_once once = CORUN_ONCE_INIT;
+  rc += corun_main(body, 0, &cfg) + corun_spawn(&t, body, 0, &attr) +
+        corun_join(t, &out) + corun_cancel(t) + corun_sleep(corun_now()) +
+        corun_chan_make(&ch, sizeof v, 0) + corun_select(cs, 1, -1) +
+        corun_chan_send(ch, &v, 0) + CORUN_SEND + once.state;
   return rc + (int)id + (int)st[0] + name[0] + (sh != 0) +
          (int)CORUN_STACK_MIN + CORUN_VERSION_MAJOR + CORUN_VERSION_MINOR +
          CORUN_VERSION_PATCH;

@@ -1,0 +1,196 @@
+/* park.c: park/unpark (the protocol is in sched.h), wait queues, timers,
+ * cancellation and sleep.
+ * Layer: sched (uses base, coro). Locking: wait queues under their
+ * object's lock; a worker's timer heap under its timer_lock. */
+#include <errno.h>
+
+#include "base/clock.h"
+#include "base/panic.h"
+#include "sched/worker.h"
+
+/* ---- wait queues ---------------------------------------------------- */
+
+void corun__waitq_push(struct corun__waitq *q, struct corun__waiter *w) {
+  w->next = NULL;
+  w->prev = q->tail;
+  if (q->tail)
+    q->tail->next = w;
+  else
+    q->head = w;
+  q->tail = w;
+  w->queued = 1;
+}
+
+void corun__waitq_remove(struct corun__waitq *q, struct corun__waiter *w) {
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    q->head = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  else
+    q->tail = w->prev;
+  w->prev = w->next = NULL;
+  w->queued = 0;
+}
+
+struct corun__waiter *corun__waitq_claim(struct corun__waitq *q) {
+  struct corun__waiter *w;
+  while ((w = q->head) != NULL) {
+    corun__waitq_remove(q, w);
+    if (corun__claim(w->task))
+      return w;
+    /* Its park was claimed already (a timeout, a cancel, another select
+     * case): it deregisters itself; this one is just dropped. */
+  }
+  return NULL;
+}
+
+void corun__unlock_cb(void *lock) {
+  corun__lock_release(lock);
+}
+
+/* ---- timers ----------------------------------------------------------- */
+
+static int arm_timer(struct corun__worker *w, struct corun_task *t,
+                     int64_t deadline) {
+  t->timer.key = deadline;
+  corun__lock_acquire(&w->timer_lock);
+  int rc = corun__heap_push(&w->timers, &t->timer);
+  if (rc == 0) {
+    atomic_store_explicit(&w->ntimers, w->timers.n, memory_order_relaxed);
+    t->timer_w = w;
+  }
+  corun__lock_release(&w->timer_lock);
+  if (rc == 0)
+    atomic_fetch_add(&corun__S.timers, 1);
+  return rc;
+}
+
+/* Called by t itself after its park: takes its timer out if it has not
+ * fired. Taking the lock also waits for a firing that is under way, so t
+ * cannot go away while the firing worker still looks at it. */
+static void disarm_timer(struct corun_task *t) {
+  struct corun__worker *w = t->timer_w;
+  if (!w)
+    return;
+  corun__lock_acquire(&w->timer_lock);
+  if (t->timer.index != CORUN__HEAP_NONE) {
+    corun__heap_remove(&w->timers, &t->timer);
+    atomic_store_explicit(&w->ntimers, w->timers.n, memory_order_relaxed);
+    atomic_fetch_sub(&corun__S.timers, 1);
+  }
+  corun__lock_release(&w->timer_lock);
+  t->timer_w = NULL;
+}
+
+int64_t corun__timers_run(struct corun__worker *w) {
+  if (!atomic_load_explicit(&w->ntimers, memory_order_relaxed))
+    return -1;
+  int64_t now = corun__clock_ns();
+  int64_t next = -1;
+  corun__lock_acquire(&w->timer_lock);
+  struct corun__heap_node *n;
+  while ((n = corun__heap_top(&w->timers)) != NULL) {
+    if (n->key > now) {
+      next = n->key;
+      break;
+    }
+    corun__heap_remove(&w->timers, n);
+    atomic_fetch_sub(&corun__S.timers, 1);
+    struct corun_task *t =
+        (struct corun_task *)((char *)n - offsetof(struct corun_task, timer));
+    if (corun__claim(t))
+      corun__unpark(t, -ETIMEDOUT);
+  }
+  atomic_store_explicit(&w->ntimers, w->timers.n, memory_order_relaxed);
+  corun__lock_release(&w->timer_lock);
+  return next;
+}
+
+/* ---- park / unpark ------------------------------------------------------ */
+
+/* A park that ends before it starts (cancelled, or the deadline is past):
+ * nobody else can have claimed it, since nothing was armed or unlocked. */
+static int park_cut_short(struct corun_task *t, void (*unlock)(void *),
+                          void *arg, int code) {
+  if (!corun__claim(t))
+    return -1; /* a cancel got in first: park for real, it wakes us */
+  if (unlock)
+    unlock(arg);
+  atomic_store(&t->wait, CORUN__WAIT_NONE);
+  return code;
+}
+
+int corun__park(struct corun_task *t, const char *reason,
+                void (*unlock)(void *), void *arg, int64_t deadline) {
+  struct corun__worker *w = corun__worker_self();
+  atomic_store_explicit(&t->arrivals, 0, memory_order_relaxed);
+  atomic_store(&t->wait, CORUN__WAIT_PARKED); /* claimable from now on */
+  int rc;
+  if (atomic_load(&t->cancelled) &&
+      (rc = park_cut_short(t, unlock, arg, -ECANCELED)) != -1)
+    return rc;
+  if (deadline >= 0) {
+    if ((deadline <= corun__clock_ns() || arm_timer(w, t, deadline) < 0) &&
+        (rc = park_cut_short(t, unlock, arg, -ETIMEDOUT)) != -1)
+      return rc; /* also when the heap cannot grow: time out at once */
+  }
+  t->reason = reason;
+  t->unlock = unlock;
+  t->unlock_arg = arg;
+  t->parking = 1;
+  corun_yield(NULL); /* to the worker, which runs unlock (sched.c) */
+  disarm_timer(t);
+  atomic_store(&t->wait, CORUN__WAIT_NONE);
+  t->reason = NULL;
+  return t->wake_code;
+}
+
+void corun__unpark(struct corun_task *t, int code) {
+  t->wake_code = code;
+  if (atomic_fetch_add(&t->arrivals, 1) == 1)
+    corun__ready(t); /* the worker has finished parking it */
+}
+
+/* ---- cancellation and sleep --------------------------------------------- */
+
+int corun_cancel(corun_task *t) {
+  if (!t)
+    return -EINVAL;
+  atomic_store(&t->cancelled, 1);
+  if (corun__claim(t))
+    corun__unpark(t, -ECANCELED);
+  return 0;
+}
+
+int corun_cancelled(void) {
+  struct corun_task *t = corun__task_self();
+  return t ? atomic_load(&t->cancelled) : 0;
+}
+
+int corun_sleep_until(int64_t deadline) {
+  int err;
+  struct corun_task *t = corun__task_blocking(&err);
+  if (!t)
+    return err;
+  if (deadline < 0)
+    deadline = 0;
+  if (deadline <= corun__clock_ns()) {
+    if (atomic_load(&t->cancelled))
+      return -ECANCELED;
+    corun_yield(NULL); /* give the worker back, as a zero sleep does */
+    return 0;
+  }
+  int rc = corun__park(t, "sleep", NULL, NULL, deadline);
+  return rc == -ETIMEDOUT ? 0 : rc;
+}
+
+int corun_sleep(int64_t ns) {
+  int64_t now = corun__clock_ns();
+  return corun_sleep_until(ns > 0 ? now + ns : 0);
+}
+
+int64_t corun_now(void) {
+  return corun__clock_ns();
+}

@@ -1,0 +1,581 @@
+/* sched.c: corun_main, the workers' loop, spawn/join, and where runnable
+ * tasks wait (worker.h).
+ * Layer: sched (uses base, coro).
+ *
+ * A task is a coroutine that its worker resumes from the worker thread's
+ * own stack. The task gives the worker back with corun_yield(): after a
+ * corun__park (t->parking set) the worker finishes the park (park.c);
+ * otherwise it was a plain yield (Go's Gosched) and the task goes to the
+ * back of the global queue. A task that returns is finished here: its
+ * coroutine is destroyed on the worker, its joiner woken, a detached task
+ * freed.
+ *
+ * Locking: see worker.h for the queues; a task's join fields are under its
+ * join_lock; the idle stack under corun__S.idle_lock. */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/panic.h"
+#include "base/rand.h"
+#include "coro/coro.h"
+#include "sched/worker.h"
+
+struct corun__sched corun__S;
+
+static __thread struct corun__worker *tls_worker
+    __attribute__((tls_model("initial-exec")));
+
+static atomic_int sched_running; /* a corun_main is under way */
+
+struct corun__worker *corun__worker_self(void) {
+  __asm__ volatile("" ::: "memory");
+  return tls_worker;
+}
+
+struct corun_task *corun__task_self(void) {
+  struct corun__worker *w = corun__worker_self();
+  return w ? w->current : NULL;
+}
+
+struct corun_task *corun__task_blocking(int *err) {
+  struct corun_task *t = corun__task_self();
+  if (!t || corun_current() != t->co) {
+    *err = -EPERM;
+    return NULL;
+  }
+  return t;
+}
+
+corun_task *corun_self(void) {
+  return corun__task_self();
+}
+
+/* ---- queues --------------------------------------------------------- */
+
+static void taskq_push(struct corun__taskq *q, struct corun_task *t) {
+  t->qnext = NULL;
+  corun__lock_acquire(&q->lock);
+  if (q->tail)
+    q->tail->qnext = t;
+  else
+    q->head = t;
+  q->tail = t;
+  atomic_fetch_add(&q->len, 1);
+  corun__lock_release(&q->lock);
+}
+
+static struct corun_task *taskq_pop(struct corun__taskq *q) {
+  if (!atomic_load_explicit(&q->len, memory_order_relaxed))
+    return NULL;
+  corun__lock_acquire(&q->lock);
+  struct corun_task *t = q->head;
+  if (t) {
+    q->head = t->qnext;
+    if (!q->head)
+      q->tail = NULL;
+    atomic_fetch_sub(&q->len, 1);
+  }
+  corun__lock_release(&q->lock);
+  return t;
+}
+
+static void futex_wake(atomic_uint *word) {
+  syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Wakes worker w, which the caller took off the idle stack. */
+static void wake_worker(struct corun__worker *w) {
+  atomic_store(&w->futex_word, 1);
+  futex_wake(&w->futex_word);
+}
+
+/* Stealable work was just published: make sure some worker will look. */
+static void wake_one(void) {
+  struct corun__sched *S = &corun__S;
+  /* A read-modify-write, not a load: it is ordered after the publication
+   * of the work and against the idle side's increment (worker.h: no lost
+   * wake-ups). */
+  if (!atomic_fetch_add(&S->nidle, 0) || atomic_load(&S->nspinning))
+    return;
+  corun__lock_acquire(&S->idle_lock);
+  struct corun__worker *w = S->idle_head;
+  if (w) {
+    S->idle_head = w->idle_next;
+    w->idle = 0;
+    atomic_fetch_sub(&S->nidle, 1);
+  }
+  corun__lock_release(&S->idle_lock);
+  if (w)
+    wake_worker(w);
+}
+
+/* Wakes worker w in particular (its inbox got a task), if it is idle. */
+static void wake_this(struct corun__worker *w) {
+  struct corun__sched *S = &corun__S;
+  if (!atomic_fetch_add(&S->nidle, 0)) /* as in wake_one() */
+    return;
+  int found = 0;
+  corun__lock_acquire(&S->idle_lock);
+  if (w->idle) {
+    struct corun__worker **p = &S->idle_head;
+    while (*p != w)
+      p = &(*p)->idle_next;
+    *p = w->idle_next;
+    w->idle = 0;
+    atomic_fetch_sub(&S->nidle, 1);
+    found = 1;
+  }
+  corun__lock_release(&S->idle_lock);
+  if (found)
+    wake_worker(w);
+}
+
+/* Puts t where worker `self` keeps stealable work. */
+static void push_local(struct corun__worker *self, struct corun_task *t) {
+  if (corun__deque_push(&self->dq, t) < 0)
+    taskq_push(&corun__S.global, t);
+  wake_one();
+}
+
+void corun__ready(struct corun_task *t) {
+  struct corun__worker *self = corun__worker_self();
+  if (t->home && t->home != self) {
+    taskq_push(&t->home->inbox, t);
+    wake_this(t->home);
+    return;
+  }
+  if (!self) { /* a thread that is not a worker */
+    taskq_push(&corun__S.global, t);
+    wake_one();
+    return;
+  }
+  if (CORUN__UNLIKELY(corun__S.shuffle)) {
+    if (t->home || corun__rand(&self->rng) & 1)
+      taskq_push(t->home ? &self->inbox : &corun__S.global, t);
+    else
+      push_local(self, t);
+    wake_one();
+    return;
+  }
+  struct corun_task *old = self->runnext;
+  self->runnext = t;
+  if (old) { /* the older one becomes stealable (or waits in the inbox) */
+    if (old->home)
+      taskq_push(&self->inbox, old);
+    else
+      push_local(self, old);
+  }
+}
+
+/* The next task for w to run, or NULL. */
+static struct corun_task *pick(struct corun__worker *w) {
+  struct corun__sched *S = &corun__S;
+  struct corun_task *t;
+  corun__timers_run(w);
+  if (CORUN__UNLIKELY(S->shuffle) && (corun__rand(&w->rng) & 1) &&
+      (t = taskq_pop(&S->global)))
+    return t;
+  if (++w->tick % 61 == 0 && (t = taskq_pop(&S->global)))
+    return t;
+  if ((t = w->runnext)) {
+    w->runnext = NULL;
+    return t;
+  }
+  if ((t = taskq_pop(&w->inbox)) || (t = corun__deque_pop(&w->dq)) ||
+      (t = taskq_pop(&S->global)))
+    return t;
+  if (S->n > 1) { /* steal, from a random victim onwards */
+    unsigned start = corun__rand_below(&w->rng, S->n);
+    for (unsigned i = 0; i < S->n; i++) {
+      struct corun__worker *v = &S->w[(start + i) % S->n];
+      if (v != w && (t = corun__deque_steal(&v->dq)))
+        return t;
+    }
+  }
+  return NULL;
+}
+
+/* Whether some work that w could take is visible. */
+static int work_visible(struct corun__worker *w) {
+  struct corun__sched *S = &corun__S;
+  if (w->runnext || atomic_load(&S->global.len))
+    return 1;
+  for (unsigned i = 0; i < S->n; i++) /* other inboxes: for deadlocks */
+    if (corun__deque_busy(&S->w[i].dq) || atomic_load(&S->w[i].inbox.len))
+      return 1;
+  return 0;
+}
+
+/* ---- idle and deadlock ----------------------------------------------- */
+
+static void dump_deadlock(void) {
+  struct corun__sched *S = &corun__S;
+  fputs("corun: all coroutines are asleep - deadlock!\n", stderr);
+  for (unsigned i = 0; i < S->n; i++) {
+    struct corun__worker *w = &S->w[i];
+    corun__lock_acquire(&w->list_lock);
+    for (struct corun_task *t = w->tasks; t; t = t->all_next) {
+      const char *name = corun_name(t->co);
+      fprintf(stderr, "  task %llu%s%s%s: waiting for %s\n",
+              (unsigned long long)corun_id(t->co), *name ? " (" : "", name,
+              *name ? ")" : "", t->reason ? t->reason : "(running)");
+    }
+    corun__lock_release(&w->list_lock);
+  }
+  fflush(stderr);
+}
+
+static void finish_all(int deadlock) {
+  struct corun__sched *S = &corun__S;
+  corun__lock_acquire(&S->idle_lock);
+  if (!atomic_load(&S->done)) {
+    S->deadlock = deadlock;
+    atomic_store(&S->done, 1);
+  }
+  struct corun__worker *w = S->idle_head;
+  S->idle_head = NULL;
+  while (w) {
+    struct corun__worker *next = w->idle_next;
+    w->idle = 0;
+    atomic_fetch_sub(&S->nidle, 1);
+    wake_worker(w);
+    w = next;
+  }
+  corun__lock_release(&S->idle_lock);
+}
+
+/* Spin for work this long before sleeping in the kernel. */
+#define SPIN_NS 50000
+
+/* Called when w found nothing to run. Returns when there may be work, or
+ * when the scheduler is done. */
+static void idle(struct corun__worker *w) {
+  struct corun__sched *S = &corun__S;
+  /* Spin a little first: a task readied a moment from now is then picked
+   * up without a futex wake-up (and wakers skip the wake-up meanwhile). */
+  atomic_fetch_add(&S->nspinning, 1);
+  int64_t until = corun__clock_ns() + SPIN_NS;
+  int seen = 0;
+  for (unsigned i = 0; !atomic_load(&S->done); i++) {
+    if (work_visible(w)) {
+      seen = 1;
+      break;
+    }
+    if (i % 64 == 63 && corun__clock_ns() > until)
+      break;
+    corun__cpu_relax();
+  }
+  atomic_fetch_sub(&S->nspinning, 1);
+  if (seen || atomic_load(&S->done))
+    return;
+
+  atomic_store(&w->futex_word, 0);
+  corun__lock_acquire(&S->idle_lock);
+  w->idle_next = S->idle_head;
+  S->idle_head = w;
+  w->idle = 1;
+  unsigned nidle = atomic_fetch_add(&S->nidle, 1) + 1;
+  corun__lock_release(&S->idle_lock);
+  int64_t next = corun__timers_run(w);
+  if (!work_visible(w) && !atomic_load(&S->done)) {
+    if (nidle == S->n && atomic_load(&S->timers) == 0 &&
+        atomic_load(&S->live) > 0) {
+      /* Every worker is idle, no timer can fire, nothing is queued:
+       * nothing can ever wake the remaining tasks. Re-check under the
+       * lock that nobody left the idle stack meanwhile. */
+      corun__lock_acquire(&S->idle_lock);
+      int all = atomic_load(&S->nidle) == S->n && !work_visible(w) &&
+                atomic_load(&S->timers) == 0;
+      corun__lock_release(&S->idle_lock);
+      if (all) {
+        dump_deadlock();
+        finish_all(1);
+        return;
+      }
+    }
+    struct timespec ts, *tp = NULL;
+    if (next >= 0) {
+      int64_t d = next - corun__clock_ns();
+      if (d < 0)
+        d = 0;
+      ts.tv_sec = d / 1000000000;
+      ts.tv_nsec = d % 1000000000;
+      tp = &ts;
+    }
+    syscall(SYS_futex, &w->futex_word, FUTEX_WAIT_PRIVATE, 0, tp, NULL, 0);
+  }
+  /* Leave the idle stack if no waker took us off it. */
+  corun__lock_acquire(&S->idle_lock);
+  if (w->idle) {
+    struct corun__worker **p = &S->idle_head;
+    while (*p != w)
+      p = &(*p)->idle_next;
+    *p = w->idle_next;
+    w->idle = 0;
+    atomic_fetch_sub(&S->nidle, 1);
+  }
+  corun__lock_release(&S->idle_lock);
+}
+
+/* ---- running tasks ---------------------------------------------------- */
+
+static void list_remove(struct corun_task *t) {
+  struct corun__worker *lw = t->list_w;
+  corun__lock_acquire(&lw->list_lock);
+  if (t->all_prev)
+    t->all_prev->all_next = t->all_next;
+  else
+    lw->tasks = t->all_next;
+  if (t->all_next)
+    t->all_next->all_prev = t->all_prev;
+  corun__lock_release(&lw->list_lock);
+}
+
+static void task_free(struct corun_task *t) {
+  corun__free(t);
+}
+
+/* t's body returned `result` on worker w. */
+static void task_exit(struct corun__worker *w, struct corun_task *t,
+                      void *result) {
+  (void)w;
+  corun_destroy(t->co); /* dead: frees its stack to this worker's cache */
+  t->co = NULL;
+  list_remove(t);
+  corun__lock_acquire(&t->join_lock);
+  t->result = result;
+  t->done = 1;
+  int detached = t->detached;
+  struct corun_task *j = t->joiner;
+  if (j && !corun__claim(j))
+    j = NULL; /* the joiner was cancelled meanwhile: it deregisters */
+  corun__lock_release(&t->join_lock);
+  if (detached)
+    task_free(t);
+  else if (j)
+    corun__unpark(j, 0); /* t may be freed by the joiner from here on */
+  if (atomic_fetch_sub(&corun__S.live, 1) == 1)
+    finish_all(0);
+}
+
+static void run(struct corun__worker *w, struct corun_task *t) {
+  w->current = t;
+  void *out = NULL;
+  int rc = corun_resume(t->co, NULL, &out);
+  w->current = NULL;
+  if (CORUN__UNLIKELY(rc < 0))
+    corun__panic("a task could not be resumed");
+  if (rc == 0) {
+    task_exit(w, t, out);
+  } else if (t->parking) { /* finish corun__park on this side */
+    t->parking = 0;
+    if (t->unlock)
+      t->unlock(t->unlock_arg);
+    if (atomic_fetch_add(&t->arrivals, 1) == 1)
+      corun__ready(t);  /* claimed already: run it again */
+  } else if (t->home) { /* corun_yield(): to the back of the line */
+    taskq_push(&w->inbox, t);
+  } else {
+    taskq_push(&corun__S.global, t);
+  }
+}
+
+static void worker_loop(struct corun__worker *w) {
+  struct corun__sched *S = &corun__S;
+  tls_worker = w;
+  while (!atomic_load_explicit(&S->done, memory_order_acquire)) {
+    struct corun_task *t = pick(w);
+    if (t)
+      run(w, t);
+    else
+      idle(w);
+  }
+  tls_worker = NULL;
+}
+
+static void *worker_thread(void *arg) {
+  worker_loop(arg);
+  return NULL;
+}
+
+/* ---- spawn / join ------------------------------------------------------ */
+
+static void *task_body(void *arg) {
+  struct corun_task *t = arg;
+  return t->fn(t->arg);
+}
+
+/* Creates a task on worker w (the caller's, or the first for main). */
+static int task_new(struct corun__worker *w, struct corun_task **out,
+                    corun_fn *fn, void *arg, const corun_attr *attr,
+                    int detached) {
+  struct corun_task *t = corun__malloc(sizeof *t);
+  if (!t)
+    return -ENOMEM;
+  memset(t, 0, sizeof *t);
+  int rc = corun_create(&t->co, task_body, t, attr);
+  if (rc < 0) {
+    corun__free(t);
+    return rc;
+  }
+  t->fn = fn;
+  t->arg = arg;
+  t->detached = detached;
+  t->timer.index = CORUN__HEAP_NONE;
+  corun__lock_init(&t->join_lock);
+  if (attr && (attr->pin || attr->shared))
+    t->home = w; /* a shared stack's tasks stay with its thread */
+  t->on_shared = attr && attr->shared;
+  t->list_w = w;
+  corun__lock_acquire(&w->list_lock);
+  t->all_next = w->tasks;
+  if (w->tasks)
+    w->tasks->all_prev = t;
+  w->tasks = t;
+  corun__lock_release(&w->list_lock);
+  atomic_fetch_add(&corun__S.live, 1);
+  *out = t;
+  return 0;
+}
+
+/* Queues a new task: stealable, so an idle worker can take it. */
+static void task_start(struct corun__worker *w, struct corun_task *t) {
+  if (t->home)
+    taskq_push(&w->inbox, t);
+  else
+    push_local(w, t);
+}
+
+int corun_spawn(corun_task **out, corun_fn *fn, void *arg,
+                const corun_attr *attr) {
+  if (!out || !fn)
+    return -EINVAL;
+  struct corun__worker *w = corun__worker_self();
+  if (!w || !w->current)
+    return -EPERM;
+  struct corun_task *t;
+  int rc = task_new(w, &t, fn, arg, attr, 0);
+  if (rc < 0)
+    return rc;
+  *out = t;
+  task_start(w, t);
+  return 0;
+}
+
+int corun_go(corun_fn *fn, void *arg) {
+  if (!fn)
+    return -EINVAL;
+  struct corun__worker *w = corun__worker_self();
+  if (!w || !w->current)
+    return -EPERM;
+  struct corun_task *t;
+  int rc = task_new(w, &t, fn, arg, NULL, 1);
+  if (rc < 0)
+    return rc;
+  task_start(w, t);
+  return 0;
+}
+
+int corun_join(corun_task *t, void **result) {
+  int err;
+  struct corun_task *self = corun__task_blocking(&err);
+  if (!t || t == self)
+    return -EINVAL;
+  if (!self)
+    return err;
+  corun__lock_acquire(&t->join_lock);
+  if (!t->done) {
+    t->joiner = self;
+    int rc = corun__park(self, "join", corun__unlock_cb, &t->join_lock, -1);
+    corun__lock_acquire(&t->join_lock);
+    if (rc < 0 && !t->done) { /* cancelled before t finished */
+      t->joiner = NULL;
+      corun__lock_release(&t->join_lock);
+      return rc;
+    }
+    /* Woken by task_exit, or t finished just as we were cancelled: the
+     * join went through either way. */
+  }
+  corun__lock_release(&t->join_lock);
+  if (result)
+    *result = t->result;
+  task_free(t);
+  return 0;
+}
+
+/* ---- corun_main ------------------------------------------------------- */
+
+static unsigned cpu_count(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return (unsigned)CPU_COUNT(&set);
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned)n : 1;
+}
+
+int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
+  if (!main_fn)
+    return -EINVAL;
+  int expect = 0;
+  if (!atomic_compare_exchange_strong(&sched_running, &expect, 1))
+    return -EBUSY;
+  struct corun__sched *S = &corun__S;
+  unsigned n = cfg && cfg->workers ? cfg->workers : cpu_count();
+  if (n > 1024)
+    n = 1024;
+  memset(S, 0, sizeof *S);
+  S->n = n;
+  const char *env = getenv("CORUN_SHUFFLE");
+  S->shuffle = (cfg && cfg->shuffle) || (env && *env && *env != '0');
+  int rc = -ENOMEM;
+  S->w = corun__malloc(n * sizeof *S->w);
+  if (!S->w)
+    goto out;
+  memset(S->w, 0, n * sizeof *S->w);
+  uint64_t seed = (uint64_t)corun__clock_ns() | 1;
+  for (unsigned i = 0; i < n; i++) {
+    S->w[i].index = i;
+    S->w[i].rng = seed + 0x9E3779B97F4A7C15ULL * (i + 1);
+  }
+  struct corun_task *main_task;
+  if ((rc = task_new(&S->w[0], &main_task, main_fn, arg, NULL, 1)) < 0)
+    goto out_free;
+  taskq_push(&S->global, main_task);
+  unsigned started = 1;
+  for (; started < n; started++)
+    if (pthread_create(&S->w[started].thread, NULL, worker_thread,
+                       &S->w[started]) != 0)
+      break;
+  if (started < n) { /* stop those started; main_task never ran */
+    finish_all(0);
+    for (unsigned i = 1; i < started; i++)
+      pthread_join(S->w[i].thread, NULL);
+    corun_destroy(main_task->co);
+    task_free(main_task);
+    rc = -EAGAIN;
+    goto out_free;
+  }
+  worker_loop(&S->w[0]);
+  for (unsigned i = 1; i < started; i++)
+    pthread_join(S->w[i].thread, NULL);
+  rc = S->deadlock ? -EDEADLK : 0;
+  for (unsigned i = 0; i < n; i++)
+    corun__heap_free(&S->w[i].timers);
+out_free:
+  corun__free(S->w);
+  S->w = NULL;
+out:
+  atomic_store(&sched_running, 0);
+  return rc;
+}

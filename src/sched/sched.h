@@ -1,0 +1,127 @@
+/* sched.h: tasks, workers and the park/unpark protocol, for the layers
+ * built on the scheduler (sync, poll, io). Internal; users see corun.h.
+ * Layer: sched (uses base, coro).
+ *
+ * Park/unpark is the one primitive every blocking operation is built on.
+ * A blocking operation
+ *   1. locks the object it waits on and registers a waiter (a
+ *      struct corun__waiter naming the task) there;
+ *   2. calls corun__park(reason, unlock, obj, deadline): the task switches
+ *      to its worker, and the worker, on the scheduler side, calls
+ *      unlock(obj). From then on a waker may find the waiter;
+ *   3. a waker, holding the object's lock, takes the waiter and calls
+ *      corun__claim(task). Exactly one claim of each park succeeds
+ *      (timers and corun_cancel() claim too); the winner then does the
+ *      operation's part for the task (copies a channel element, hands
+ *      over a mutex) and calls corun__unpark(task, code);
+ *   4. back in the task, corun__park returns the code (-ETIMEDOUT or
+ *      -ECANCELED when a timer or a cancel won), and the operation
+ *      removes its waiter under the object's lock if it is still queued.
+ * A claim made while the task is still on its way out (between 2 and the
+ * end of the switch) is safe: whichever of the worker and the waker comes
+ * second makes the task runnable, so a task never runs on two workers.
+ * Every claim is made under the lock its waiter is registered under (or
+ * by corun_cancel, which is valid at any park), and a task deregisters
+ * under that lock before its operation returns, so a stale claim cannot
+ * hit a later park.
+ *
+ * Locking: each object's own corun__lock; the worker's timer heap has its
+ * own lock (a task may disarm its timer from another worker). */
+#ifndef CORUN_SCHED_SCHED_H
+#define CORUN_SCHED_SCHED_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/heap.h"
+#include "base/lock.h"
+#include "corun.h"
+
+struct corun__worker;
+
+/* One registration of a waiting task on an object's queue. */
+struct corun__waiter {
+  struct corun__waiter *prev, *next;
+  struct corun_task *task;
+  void *elem; /* channels: the element to send, or where to receive */
+  int index;  /* select: the case it stands for */
+  int result; /* set by the claimer: 0, or -EPIPE (closed channel) */
+  int queued; /* on a queue now (a claimer takes it off) */
+};
+
+/* A FIFO of waiters; protected by the lock of the object it belongs to. */
+struct corun__waitq {
+  struct corun__waiter *head, *tail;
+};
+
+void corun__waitq_push(struct corun__waitq *q, struct corun__waiter *w);
+void corun__waitq_remove(struct corun__waitq *q, struct corun__waiter *w);
+/* Takes waiters off the front until one whose task it can claim
+ * (corun__claim); returns it, or NULL if the queue ran empty. */
+struct corun__waiter *corun__waitq_claim(struct corun__waitq *q);
+
+/* Park states (corun_task.wait). */
+enum { CORUN__WAIT_NONE, CORUN__WAIT_PARKED, CORUN__WAIT_CLAIMED };
+
+struct corun_task {
+  corun_coro *co;
+  corun_fn *fn;
+  void *arg;
+  void *result;
+  struct corun__worker *home; /* pinned to this worker, or NULL */
+  struct corun_task *qnext;   /* link in a locked task queue */
+  /* Park protocol (see above). */
+  atomic_int wait;        /* CORUN__WAIT_* */
+  atomic_int arrivals;    /* worker and waker: the second one readies it */
+  int wake_code;          /* what corun__park returns; set by the claimer */
+  int parking;            /* set by corun__park until the worker sees it */
+  const char *reason;     /* what it waits for, for deadlock dumps */
+  void (*unlock)(void *); /* run by the worker after the switch */
+  void *unlock_arg;
+  struct corun__heap_node timer; /* deadline, in timer_w's heap */
+  struct corun__worker *timer_w; /* whose heap holds `timer`, or NULL */
+  atomic_int cancelled;
+  /* Join. */
+  corun__lock join_lock;
+  int done;                  /* the body returned: `result` is valid */
+  int detached;              /* corun_go: nobody joins, freed at exit */
+  struct corun_task *joiner; /* parked in corun_join(), or NULL */
+  /* Every task, for deadlock dumps: on list_w's list. */
+  struct corun_task *all_prev, *all_next;
+  struct corun__worker *list_w;
+  /* A waiter for single-object waits, off the stack (see corun__waiter_of). */
+  struct corun__waiter self_waiter;
+  int on_shared; /* runs on a shared stack: its locals may be swapped out */
+};
+
+/* The calling task, or NULL outside a task. */
+struct corun_task *corun__task_self(void);
+
+/* The task that may block here: the calling task, if the running coroutine
+ * is its own (not one it resumed); else NULL and *err = -EPERM. */
+struct corun_task *corun__task_blocking(int *err);
+
+/* Parks the calling task (see the protocol above). `unlock` (may be NULL)
+ * runs with `arg` on the scheduler side once the task is off its stack.
+ * deadline: -1 none, else absolute corun_now() time (0 or a past time
+ * wakes at once with -ETIMEDOUT, after the unlock). Returns the claimer's
+ * code, -ETIMEDOUT or -ECANCELED; a cancelled task does not park at all
+ * (-ECANCELED, unlock run). */
+int corun__park(struct corun_task *t, const char *reason,
+                void (*unlock)(void *), void *arg, int64_t deadline);
+
+/* Claims t's current park; 1 if this caller won (it must then unpark t),
+ * 0 if t is not parked or another claim won. */
+static inline int corun__claim(struct corun_task *t) {
+  int parked = CORUN__WAIT_PARKED;
+  return atomic_compare_exchange_strong(&t->wait, &parked, CORUN__WAIT_CLAIMED);
+}
+
+/* Wakes t, claimed by the caller, with `code` as corun__park's result. */
+void corun__unpark(struct corun_task *t, int code);
+
+/* A corun__lock's release, as a park unlock callback. */
+void corun__unlock_cb(void *lock);
+
+#endif

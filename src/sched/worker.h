@@ -1,0 +1,96 @@
+/* worker.h: the scheduler's workers and its global state, shared by the
+ * sched layer's files (sched.c: running tasks; park.c: park/unpark and
+ * timers). Internal to the layer.
+ * Layer: sched (uses base, coro).
+ *
+ * Where a runnable task waits (checked in this order by its worker):
+ *  - runnext: the task the worker woke last (a message's receiver runs
+ *    right after its sender, on the same warm cache); owner only;
+ *  - inbox: tasks pinned to this worker, pushed by anyone, locked;
+ *  - deque: the worker's work-stealing deque (deque.h);
+ *  - the global queue: overflow, yields (Go's Gosched puts the task at
+ *    the back of the global queue too), wakes from non-worker threads;
+ *  - other workers' deques, stolen from a random victim onwards.
+ * Every 61st pick looks at the global queue first (Go's figure) so that
+ * it cannot starve behind a busy local queue.
+ *
+ * Idle workers: a worker that finds nothing spins briefly (so that a task
+ * readied a microsecond later does not cost a futex wake-up), then
+ * announces itself idle and sleeps on its futex word, with the timeout of
+ * its earliest timer. Whoever makes stealable work available wakes one
+ * idle worker unless one is spinning. No wake-up is lost: the idle side
+ * increments nidle before its last look at the queues, the waking side
+ * publishes the work before reading nidle, both sequentially consistent. */
+#ifndef CORUN_SCHED_WORKER_H
+#define CORUN_SCHED_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "base/heap.h"
+#include "base/lock.h"
+#include "sched/deque.h"
+#include "sched/sched.h"
+
+/* A locked FIFO of tasks (linked through corun_task.qnext). */
+struct corun__taskq {
+  corun__lock lock;
+  struct corun_task *head, *tail;
+  atomic_size_t len; /* read without the lock as a hint */
+};
+
+struct corun__worker {
+  struct corun__deque dq; /* first: thieves hammer its top */
+  unsigned index;
+  pthread_t thread;
+  struct corun_task *current; /* the task it runs now, or NULL */
+  struct corun_task *runnext;
+  struct corun__taskq inbox;
+  uint64_t rng;
+  uint32_t tick;
+  /* Timers: deadlines of this worker's parked tasks. */
+  corun__lock timer_lock;
+  struct corun__heap timers;
+  atomic_size_t ntimers; /* timers.n, for a lock-free "any?" */
+  /* Idle sleep. */
+  atomic_uint futex_word;          /* 1: woken */
+  struct corun__worker *idle_next; /* on the idle stack */
+  int idle;                        /* on the idle stack (idle_lock) */
+  /* Tasks created here, for deadlock dumps. */
+  corun__lock list_lock;
+  struct corun_task *tasks;
+} __attribute__((aligned(64)));
+
+struct corun__sched {
+  unsigned n;                 /* workers */
+  struct corun__worker *w;    /* n of them */
+  struct corun__taskq global; /* see above */
+  corun__lock idle_lock;
+  struct corun__worker *idle_head;
+  atomic_uint nidle;     /* workers on the idle stack */
+  atomic_uint nspinning; /* workers looking for work before sleeping */
+  atomic_long live;      /* tasks not yet finished */
+  atomic_long timers;    /* armed timers, all workers */
+  atomic_int done;       /* every task finished, or deadlock */
+  int deadlock;          /* done because of a deadlock */
+  int shuffle;           /* corun_config.shuffle */
+};
+
+/* The one scheduler (corun_main runs one at a time). */
+extern struct corun__sched corun__S;
+
+/* The calling thread's worker, or NULL. Re-read after every switch (a
+ * task may have moved): the accessor is not inlined and clobbers memory,
+ * so the compiler cannot reuse a value from before (coro.c's
+ * thread_fresh() explains why). */
+struct corun__worker *corun__worker_self(void);
+
+/* Makes t runnable (it is not on any queue and not running). */
+void corun__ready(struct corun_task *t);
+
+/* park.c: fires w's timers that are due; returns the earliest remaining
+ * deadline, or -1 if none. */
+int64_t corun__timers_run(struct corun__worker *w);
+
+#endif

@@ -1,0 +1,386 @@
+/* chan.c: channels and select, on park/unpark (sched.h).
+ * Layer: sync (uses base, sched).
+ *
+ * A channel is a ring of `cap` elements and two queues of parked tasks:
+ * senders whose element did not fit, receivers that found nothing. An
+ * operation that can complete does so at once, handing its element
+ * directly to a parked partner when there is one (so a rendezvous costs
+ * one copy and one wake-up). One that cannot registers a waiter and parks;
+ * the partner that completes it later claims the waiter's task (one claim
+ * per park wins, which is what makes select pick exactly one case), moves
+ * the element, and unparks it with the case's index.
+ *
+ * Invariants (under the channel's lock):
+ *  - sendq non-empty => the ring is full (senders only wait on a full ring);
+ *  - recvq non-empty => the ring is empty and no sender waits;
+ *  - closed => no task waits on it (close wakes them all with -EPIPE).
+ * A waiter's `elem` is read or written by its partner while the waiter's
+ * task is parked. For a task on a shared stack that memory may be swapped
+ * out, so such a task waits with a heap copy (bounce) of the element.
+ *
+ * Locking: one corun__lock per channel; select takes the locks of its
+ * channels in address order, so two selects cannot deadlock. Unparking
+ * under a channel's lock takes run-queue locks after it, never before. */
+#include <errno.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/rand.h"
+#include "sched/sched.h"
+#include "sched/worker.h"
+
+struct corun_chan {
+  corun__lock lock;
+  size_t elem_size;
+  size_t cap;
+  size_t head; /* index of the oldest element in the ring */
+  size_t len;  /* elements in the ring */
+  int closed;
+  struct corun__waitq sendq, recvq;
+  char buf[]; /* cap * elem_size bytes */
+};
+
+int corun_chan_make(corun_chan **out, size_t elem_size, size_t capacity) {
+  if (!out || !elem_size)
+    return -EINVAL;
+  if (capacity && elem_size > ((size_t)1 << 40) / capacity)
+    return -ENOMEM;
+  corun_chan *ch = corun__malloc(sizeof *ch + elem_size * capacity);
+  if (!ch)
+    return -ENOMEM;
+  memset(ch, 0, sizeof *ch);
+  corun__lock_init(&ch->lock);
+  ch->elem_size = elem_size;
+  ch->cap = capacity;
+  *out = ch;
+  return 0;
+}
+
+int corun_chan_free(corun_chan *ch) {
+  if (!ch)
+    return -EINVAL;
+  corun__lock_acquire(&ch->lock);
+  int busy = ch->sendq.head || ch->recvq.head;
+  corun__lock_release(&ch->lock);
+  if (busy)
+    return -EBUSY;
+  corun__free(ch);
+  return 0;
+}
+
+size_t corun_chan_len(const corun_chan *ch) {
+  if (!ch)
+    return 0;
+  corun__lock *l = (corun__lock *)&ch->lock;
+  corun__lock_acquire(l);
+  size_t n = ch->len;
+  corun__lock_release(l);
+  return n;
+}
+
+static char *slot(corun_chan *ch, size_t i) {
+  return ch->buf + ((ch->head + i) % ch->cap) * ch->elem_size;
+}
+
+/* Wakes a claimed waiter: its operation ended with `result`. */
+static void complete(struct corun__waiter *w, int result) {
+  w->result = result;
+  corun__unpark(w->task, w->index);
+}
+
+/* Sends if it can without waiting: 1 done, 0 must wait, -EPIPE closed. */
+static int try_send(corun_chan *ch, const void *elem) {
+  if (ch->closed)
+    return -EPIPE;
+  struct corun__waiter *w = corun__waitq_claim(&ch->recvq);
+  if (w) {
+    memcpy(w->elem, elem, ch->elem_size);
+    complete(w, 0);
+    return 1;
+  }
+  if (ch->len < ch->cap) {
+    memcpy(slot(ch, ch->len), elem, ch->elem_size);
+    ch->len++;
+    return 1;
+  }
+  return 0;
+}
+
+/* Receives if it can without waiting: 1 done, 0 must wait, -EPIPE closed
+ * and drained. */
+static int try_recv(corun_chan *ch, void *elem) {
+  if (ch->len) {
+    memcpy(elem, slot(ch, 0), ch->elem_size);
+    ch->head = (ch->head + 1) % ch->cap;
+    ch->len--;
+    /* A waiting sender's element takes the freed place, in order. */
+    struct corun__waiter *w = corun__waitq_claim(&ch->sendq);
+    if (w) {
+      memcpy(slot(ch, ch->len), w->elem, ch->elem_size);
+      ch->len++;
+      complete(w, 0);
+    }
+    return 1;
+  }
+  struct corun__waiter *w = corun__waitq_claim(&ch->sendq);
+  if (w) { /* rendezvous */
+    memcpy(elem, w->elem, ch->elem_size);
+    complete(w, 0);
+    return 1;
+  }
+  return ch->closed ? -EPIPE : 0;
+}
+
+int corun_chan_close(corun_chan *ch) {
+  if (!ch)
+    return -EINVAL;
+  corun__lock_acquire(&ch->lock);
+  if (ch->closed) {
+    corun__lock_release(&ch->lock);
+    return -EPIPE;
+  }
+  ch->closed = 1;
+  struct corun__waiter *w;
+  while ((w = corun__waitq_claim(&ch->recvq)))
+    complete(w, -EPIPE);
+  while ((w = corun__waitq_claim(&ch->sendq)))
+    complete(w, -EPIPE);
+  corun__lock_release(&ch->lock);
+  return 0;
+}
+
+/* ---- waiting ----------------------------------------------------------- */
+
+/* Where a waiting task's partner reads or writes its element: the caller's
+ * own memory, or a heap copy for a task on a shared stack. */
+static void *wait_elem(struct corun_task *t, void *elem, size_t size,
+                       int copy_in) {
+  if (!t->on_shared)
+    return elem;
+  void *b = corun__malloc(size);
+  if (b && copy_in)
+    memcpy(b, elem, size);
+  return b;
+}
+
+static void wait_elem_done(struct corun_task *t, void *user, void *used,
+                           size_t size, int copy_out) {
+  if (used == user)
+    return;
+  (void)t;
+  if (copy_out)
+    memcpy(user, used, size);
+  corun__free(used);
+}
+
+/* Parks t as a sender (send != 0) or receiver of ch, whose lock the caller
+ * holds (the park releases it). Returns the operation's result. */
+static int wait_one(corun_chan *ch, struct corun_task *t, void *elem, int send,
+                    int64_t deadline) {
+  struct corun__waiter *w = &t->self_waiter;
+  w->task = t;
+  w->index = 0;
+  w->result = 0;
+  w->elem = wait_elem(t, elem, ch->elem_size, send);
+  if (!w->elem) {
+    corun__lock_release(&ch->lock);
+    return -ENOMEM;
+  }
+  struct corun__waitq *q = send ? &ch->sendq : &ch->recvq;
+  corun__waitq_push(q, w);
+  int rc = corun__park(t, send ? "chan send" : "chan receive", corun__unlock_cb,
+                       &ch->lock, deadline);
+  if (rc < 0) {
+    corun__lock_acquire(&ch->lock);
+    if (w->queued)
+      corun__waitq_remove(q, w);
+    corun__lock_release(&ch->lock);
+  } else {
+    rc = w->result;
+  }
+  wait_elem_done(t, elem, w->elem, ch->elem_size, !send && rc == 0);
+  return rc;
+}
+
+int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline) {
+  if (!ch || !elem)
+    return -EINVAL;
+  corun__lock_acquire(&ch->lock);
+  int r = try_send(ch, elem);
+  if (r) {
+    corun__lock_release(&ch->lock);
+    return r < 0 ? r : 0;
+  }
+  int err = -EAGAIN;
+  struct corun_task *t = deadline == 0 ? NULL : corun__task_blocking(&err);
+  if (!t) {
+    corun__lock_release(&ch->lock);
+    return err;
+  }
+  return wait_one(ch, t, (void *)elem, 1, deadline);
+}
+
+int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline) {
+  if (!ch || !elem)
+    return -EINVAL;
+  corun__lock_acquire(&ch->lock);
+  int r = try_recv(ch, elem);
+  if (r) {
+    corun__lock_release(&ch->lock);
+    return r < 0 ? r : 0;
+  }
+  int err = -EAGAIN;
+  struct corun_task *t = deadline == 0 ? NULL : corun__task_blocking(&err);
+  if (!t) {
+    corun__lock_release(&ch->lock);
+    return err;
+  }
+  return wait_one(ch, t, elem, 0, deadline);
+}
+
+/* ---- select ---------------------------------------------------------- */
+
+/* The channels of a select, each once, in address order (the lock order). */
+struct sel_locks {
+  size_t n;
+  corun_chan **ch;
+};
+
+static void lock_all(struct sel_locks *l) {
+  for (size_t i = 0; i < l->n; i++)
+    corun__lock_acquire(&l->ch[i]->lock);
+}
+
+static void unlock_all(void *arg) {
+  struct sel_locks *l = arg;
+  for (size_t i = l->n; i-- > 0;)
+    corun__lock_release(&l->ch[i]->lock);
+}
+
+static uint64_t *rng_state(void) {
+  static __thread uint64_t seed;
+  struct corun__worker *w = corun__worker_self();
+  if (w)
+    return &w->rng;
+  if (!seed)
+    seed = (uint64_t)corun__clock_ns() | 1;
+  return &seed;
+}
+
+#define SEL_STACK 8 /* cases handled without a heap allocation */
+
+int corun_select(corun_case *cases, size_t n, int64_t deadline) {
+  if (!cases && n)
+    return -EINVAL;
+  if (n > ((size_t)1 << 20))
+    return -EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (cases[i].ch &&
+        ((cases[i].op != CORUN_SEND && cases[i].op != CORUN_RECV) ||
+         !cases[i].elem))
+      return -EINVAL;
+  /* One allocation for the order, the lock list and the waiters. */
+  size_t order_s[SEL_STACK];
+  corun_chan *chans_s[SEL_STACK];
+  struct corun__waiter waiters_s[SEL_STACK];
+  size_t *order = order_s;
+  corun_chan **chans = chans_s;
+  struct corun__waiter *waiters = waiters_s;
+  void *heap = NULL;
+  int err = -EAGAIN;
+  struct corun_task *t = deadline == 0 ? NULL : corun__task_blocking(&err);
+  if (n > SEL_STACK || (t && t->on_shared)) {
+    /* On a shared stack the waiters must not live on it (chan.c). */
+    heap = corun__malloc(n * (sizeof *order + sizeof *chans + sizeof *waiters));
+    if (!heap)
+      return -ENOMEM;
+    waiters = heap;
+    chans = (corun_chan **)(waiters + n);
+    order = (size_t *)(chans + n);
+  }
+  /* A random order to try the cases in (Fisher-Yates): the fair choice. */
+  uint64_t *rng = rng_state();
+  for (size_t i = 0; i < n; i++) {
+    size_t j = corun__rand_below(rng, (uint32_t)(i + 1));
+    order[i] = order[j];
+    order[j] = i;
+  }
+  /* The lock order: distinct channels by address (insertion sort: n is
+   * small). */
+  struct sel_locks locks = {0, chans};
+  for (size_t i = 0; i < n; i++) {
+    corun_chan *c = cases[i].ch;
+    if (!c)
+      continue;
+    size_t k = locks.n;
+    while (k > 0 && (uintptr_t)chans[k - 1] > (uintptr_t)c)
+      k--;
+    if (k > 0 && chans[k - 1] == c)
+      continue;
+    memmove(chans + k + 1, chans + k, (locks.n - k) * sizeof *chans);
+    chans[k] = c;
+    locks.n++;
+  }
+  lock_all(&locks);
+  int rc;
+  for (size_t k = 0; k < n; k++) {
+    corun_case *c = &cases[order[k]];
+    if (!c->ch)
+      continue;
+    int r = c->op == CORUN_SEND ? try_send(c->ch, c->elem)
+                                : try_recv(c->ch, c->elem);
+    if (r) {
+      c->result = r < 0 ? r : 0;
+      rc = (int)order[k];
+      unlock_all(&locks);
+      goto out;
+    }
+  }
+  if (!t) {
+    unlock_all(&locks);
+    rc = err;
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    struct corun__waiter *w = &waiters[i];
+    w->queued = 0;
+    corun_case *c = &cases[i];
+    if (!c->ch)
+      continue;
+    w->task = t;
+    w->index = (int)i;
+    w->result = 0;
+    w->elem = wait_elem(t, c->elem, c->ch->elem_size, c->op == CORUN_SEND);
+    if (!w->elem)
+      break; /* -ENOMEM below, after undoing */
+    corun__waitq_push(c->op == CORUN_SEND ? &c->ch->sendq : &c->ch->recvq, w);
+  }
+  size_t registered = 0;
+  while (registered < n && (!cases[registered].ch || waiters[registered].elem))
+    registered++;
+  if (registered < n) { /* out of memory for a bounce buffer */
+    rc = -ENOMEM;
+    unlock_all(&locks);
+  } else {
+    rc = corun__park(t, "select", unlock_all, &locks, deadline);
+  }
+  lock_all(&locks);
+  for (size_t i = 0; i < registered; i++) {
+    corun_case *c = &cases[i];
+    if (c->ch && waiters[i].queued)
+      corun__waitq_remove(c->op == CORUN_SEND ? &c->ch->sendq : &c->ch->recvq,
+                          &waiters[i]);
+  }
+  unlock_all(&locks);
+  if (rc >= 0)
+    cases[rc].result = waiters[rc].result;
+  for (size_t i = 0; i < registered; i++)
+    if (cases[i].ch)
+      wait_elem_done(t, cases[i].elem, waiters[i].elem, cases[i].ch->elem_size,
+                     (int)i == rc && cases[i].op == CORUN_RECV &&
+                         waiters[i].result == 0);
+out:
+  corun__free(heap);
+  return rc;
+}
