@@ -1,0 +1,116 @@
+/* cancel.c: corun_cancel: a task blocked in a channel receive, a sleep or
+ * a join returns -ECANCELED, and so does every later blocking call; the
+ * canceller's join returns normally with the task's result; cancelling
+ * before the task blocks; cancel racing with the task's own wake-up and
+ * exit (many rounds across workers). */
+#include <corun.h>
+#include <errno.h>
+#include <stdatomic.h>
+
+#include "t.h"
+
+static void *blocked_recv(void *arg) {
+  corun_chan *ch = arg;
+  long v;
+  int rc = corun_chan_recv(ch, &v, -1);
+  T_EQ(rc, -ECANCELED);
+  T_EQ(corun_cancelled(), 1);
+  /* Every later blocking call fails the same way, at once. */
+  T_EQ(corun_sleep(1000000000), -ECANCELED);
+  T_EQ(corun_chan_recv(ch, &v, -1), -ECANCELED);
+  return (void *)123;
+}
+
+static void *sleeper(void *arg) {
+  (void)arg;
+  return (void *)(intptr_t)corun_sleep(10 * 1000000000LL);
+}
+
+static void *racer(void *arg) {
+  corun_chan *ch = arg;
+  long v;
+  int rc = corun_chan_recv(ch, &v, -1);
+  T_TRUE(rc == 0 || rc == -ECANCELED);
+  return (void *)(intptr_t)(rc == 0 ? v : -1);
+}
+
+static void *joiner(void *arg) {
+  corun_task *t = arg;
+  return (void *)(intptr_t)corun_join(t, NULL);
+}
+
+static void *main_task(void *arg) {
+  (void)arg;
+  corun_chan *ch;
+  T_EQ(corun_chan_make(&ch, sizeof(long), 0), 0);
+  T_EQ(corun_cancel(NULL), -EINVAL);
+  T_EQ(corun_cancelled(), 0);
+
+  corun_task *t;
+  T_EQ(corun_spawn(&t, blocked_recv, ch, NULL), 0);
+  T_EQ(corun_sleep(2000000), 0);
+  T_EQ(corun_cancel(t), 0);
+  T_EQ(corun_cancel(t), 0); /* twice: harmless */
+  void *r;
+  T_EQ(corun_join(t, &r), 0);
+  T_EQ((intptr_t)r, 123);
+
+  /* A long sleep ends at once. */
+  int64_t t0 = corun_now();
+  T_EQ(corun_spawn(&t, sleeper, NULL, NULL), 0);
+  T_EQ(corun_sleep(1000000), 0);
+  T_EQ(corun_cancel(t), 0);
+  T_EQ(corun_join(t, &r), 0);
+  T_EQ((intptr_t)r, -ECANCELED);
+  T_LT(corun_now() - t0, 5 * 1000000000LL);
+
+  /* Cancelled before it ever runs. */
+  T_EQ(corun_spawn(&t, blocked_recv, ch, NULL), 0);
+  T_EQ(corun_cancel(t), 0);
+  T_EQ(corun_join(t, &r), 0);
+  T_EQ((intptr_t)r, 123);
+
+  /* A joiner cancelled while it waits: its join says so, and the task it
+   * waited for can still be joined. */
+  corun_task *target, *j;
+  T_EQ(corun_spawn(&target, sleeper, NULL, NULL), 0);
+  T_EQ(corun_spawn(&j, joiner, target, NULL), 0);
+  T_EQ(corun_sleep(2000000), 0);
+  T_EQ(corun_cancel(j), 0);
+  T_EQ(corun_join(j, &r), 0);
+  T_EQ((intptr_t)r, -ECANCELED);
+  T_EQ(corun_cancel(target), 0);
+  T_EQ(corun_join(target, &r), 0);
+  T_EQ((intptr_t)r, -ECANCELED);
+
+  /* Races: a send and a cancel aimed at the same parked receiver. Exactly
+   * one wins: the value arrives, or the send is still pending. */
+  int delivered = 0, cancelled = 0;
+  for (int i = 0; i < 2000; i++) {
+    T_EQ(corun_spawn(&t, racer, ch, NULL), 0);
+    if (i % 2)
+      corun_yield(NULL);
+    long v = i;
+    int sent = corun_chan_send(ch, &v, 0) == 0; /* only if it waits now */
+    T_EQ(corun_cancel(t), 0);
+    T_EQ(corun_join(t, &r), 0);
+    if (sent) {
+      T_EQ((intptr_t)r, i);
+      delivered++;
+    } else {
+      T_EQ((intptr_t)r, -1);
+      cancelled++;
+    }
+  }
+  T_EQ(delivered + cancelled, 2000);
+  T_EQ(corun_chan_free(ch), 0);
+  return NULL;
+}
+
+int main(void) {
+  for (unsigned w = 1; w <= 4; w *= 2) {
+    corun_config cfg = {.workers = w};
+    T_EQ(corun_main(main_task, NULL, &cfg), 0);
+  }
+  return 0;
+}
