@@ -6,7 +6,7 @@
  * own stack. The task gives the worker back with corun_yield(): after a
  * corun__park (t->parking set) the worker finishes the park (park.c);
  * otherwise it was a plain yield (Go's Gosched) and the task goes to the
- * back of the global queue. A task that returns is finished here: its
+ * back of the worker's line (run()). A task that returns is finished here: its
  * coroutine is destroyed on the worker, its joiner woken, a detached task
  * freed.
  *
@@ -192,8 +192,14 @@ static struct corun_task *pick(struct corun__worker *w) {
     w->runnext = NULL;
     return t;
   }
-  if ((t = taskq_pop(&w->inbox)) || (t = corun__deque_pop(&w->dq)) ||
-      (t = taskq_pop(&S->global)))
+  if ((t = taskq_pop(&w->inbox)))
+    return t;
+  if (w->yielded) { /* the yielder went to the bottom: take the oldest */
+    w->yielded = 0;
+    if ((t = corun__deque_steal(&w->dq)))
+      return t;
+  }
+  if ((t = corun__deque_pop(&w->dq)) || (t = taskq_pop(&S->global)))
     return t;
   if (S->n > 1) { /* steal, from a random victim onwards */
     unsigned start = corun__rand_below(&w->rng, S->n);
@@ -386,6 +392,13 @@ static void run(struct corun__worker *w, struct corun_task *t) {
       corun__ready(t);  /* claimed already: run it again */
   } else if (t->home) { /* corun_yield(): to the back of the line */
     taskq_push(&w->inbox, t);
+  } else if (corun__deque_push(&w->dq, t) == 0) {
+    /* corun_yield(): the back of the line is the deque's top, where the
+     * oldest task waits: the next pick takes that one (pick()), so yielding
+     * tasks take turns in FIFO order, stay stealable, and cost no lock.
+     * (Go puts a yielder on the locked global queue instead.) No wake-up:
+     * the worker is busy with them, as it was before the yield. */
+    w->yielded = 1;
   } else {
     taskq_push(&corun__S.global, t);
   }
@@ -449,12 +462,15 @@ static int task_new(struct corun__worker *w, struct corun_task **out,
   return 0;
 }
 
-/* Queues a new task: stealable, so an idle worker can take it. */
+/* Queues a new task as the spawner's worker's next (Go's newproc does
+ * the same): a spawn followed by a join or a wait runs the child on the
+ * same warm worker. The task it displaces from runnext becomes stealable,
+ * so a burst of spawns still spreads over idle workers. */
 static void task_start(struct corun__worker *w, struct corun_task *t) {
   if (t->home)
     taskq_push(&w->inbox, t);
   else
-    push_local(w, t);
+    corun__ready(t);
 }
 
 int corun_spawn(corun_task **out, corun_fn *fn, void *arg,
@@ -498,16 +514,21 @@ int corun_join(corun_task *t, void **result) {
   if (!t->done) {
     t->joiner = self;
     int rc = corun__park(self, "join", corun__unlock_cb, &t->join_lock, -1);
-    corun__lock_acquire(&t->join_lock);
-    if (rc < 0 && !t->done) { /* cancelled before t finished */
-      t->joiner = NULL;
+    if (rc < 0) {
+      corun__lock_acquire(&t->join_lock);
+      int done = t->done;
+      if (!done) /* cancelled before t finished */
+        t->joiner = NULL;
       corun__lock_release(&t->join_lock);
-      return rc;
+      if (!done)
+        return rc;
+      /* t finished just as we were cancelled: the join went through. */
     }
-    /* Woken by task_exit, or t finished just as we were cancelled: the
-     * join went through either way. */
+    /* Woken by task_exit: its stores to t happened before its unpark,
+     * which this task's wake-up is ordered after (the arrivals counter). */
+  } else {
+    corun__lock_release(&t->join_lock);
   }
-  corun__lock_release(&t->join_lock);
   if (result)
     *result = t->result;
   task_free(t);

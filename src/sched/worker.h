@@ -8,8 +8,7 @@
  *    right after its sender, on the same warm cache); owner only;
  *  - inbox: tasks pinned to this worker, pushed by anyone, locked;
  *  - deque: the worker's work-stealing deque (deque.h);
- *  - the global queue: overflow, yields (Go's Gosched puts the task at
- *    the back of the global queue too), wakes from non-worker threads;
+ *  - the global queue: overflow and wakes from non-worker threads;
  *  - other workers' deques, stolen from a random victim onwards.
  * Every 61st pick looks at the global queue first (Go's figure) so that
  * it cannot starve behind a busy local queue.
@@ -49,6 +48,7 @@ struct corun__worker {
   struct corun__taskq inbox;
   uint64_t rng;
   uint32_t tick;
+  int yielded; /* the last task run yielded to the deque's bottom */
   /* Timers: deadlines of this worker's parked tasks. */
   corun__lock timer_lock;
   struct corun__heap timers;
