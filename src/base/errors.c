@@ -17,7 +17,11 @@
   X(ETIMEDOUT, "deadline passed")                                              \
   X(EAGAIN, "operation would block")                                           \
   X(EPERM, "operation not permitted here")                                     \
-  X(EPIPE, "closed")
+  X(EPIPE, "closed")                                                           \
+  X(EDEADLK, "all coroutines are asleep (deadlock)")                           \
+  X(ERANGE, "count out of range")                                              \
+  X(EOVERFLOW, "too many permits")                                             \
+  X(ENOSYS, "not implemented")
 
 const char *corun_strerror(int err) {
   switch (-(long)err) { /* long: -INT_MIN overflows an int */

@@ -192,14 +192,13 @@ static struct corun_task *pick(struct corun__worker *w) {
     w->runnext = NULL;
     return t;
   }
-  if ((t = taskq_pop(&w->inbox)))
+  if ((t = taskq_pop(&w->inbox)) || (t = corun__deque_pop(&w->dq)))
     return t;
-  if (w->yielded) { /* the yielder went to the bottom: take the oldest */
-    w->yielded = 0;
-    if ((t = corun__deque_steal(&w->dq)))
-      return t;
+  if ((t = w->yield_head)) { /* what was queued before them had its turn */
+    w->yield_head = t->qnext;
+    return t;
   }
-  if ((t = corun__deque_pop(&w->dq)) || (t = taskq_pop(&S->global)))
+  if ((t = taskq_pop(&S->global)))
     return t;
   if (S->n > 1) { /* steal, from a random victim onwards */
     unsigned start = corun__rand_below(&w->rng, S->n);
@@ -215,7 +214,7 @@ static struct corun_task *pick(struct corun__worker *w) {
 /* Whether some work that w could take is visible. */
 static int work_visible(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
-  if (w->runnext || atomic_load(&S->global.len))
+  if (w->runnext || w->yield_head || atomic_load(&S->global.len))
     return 1;
   for (unsigned i = 0; i < S->n; i++) /* other inboxes: for deadlocks */
     if (corun__deque_busy(&S->w[i].dq) || atomic_load(&S->w[i].inbox.len))
@@ -389,18 +388,20 @@ static void run(struct corun__worker *w, struct corun_task *t) {
     if (t->unlock)
       t->unlock(t->unlock_arg);
     if (atomic_fetch_add(&t->arrivals, 1) == 1)
-      corun__ready(t);  /* claimed already: run it again */
-  } else if (t->home) { /* corun_yield(): to the back of the line */
-    taskq_push(&w->inbox, t);
-  } else if (corun__deque_push(&w->dq, t) == 0) {
-    /* corun_yield(): the back of the line is the deque's top, where the
-     * oldest task waits: the next pick takes that one (pick()), so yielding
-     * tasks take turns in FIFO order, stay stealable, and cost no lock.
-     * (Go puts a yielder on the locked global queue instead.) No wake-up:
-     * the worker is busy with them, as it was before the yield. */
-    w->yielded = 1;
+      corun__ready(t); /* claimed already: run it again */
   } else {
-    taskq_push(&corun__S.global, t);
+    /* corun_yield(): to the back of this worker's yield line, a FIFO that
+     * pick() serves after the deque. So a yield loop, pinned or not, lets
+     * every task queued here have a turn, and yielders take turns among
+     * themselves. Owner only: no lock, no wake-up (this worker is busy
+     * with them, as before the yield). Go puts a yielder on its locked
+     * global queue instead, which two workers then fight over. */
+    t->qnext = NULL;
+    if (w->yield_head)
+      w->yield_tail->qnext = t;
+    else
+      w->yield_head = t;
+    w->yield_tail = t;
   }
 }
 

@@ -6,7 +6,7 @@
  * A blocking operation
  *   1. locks the object it waits on and registers a waiter (a
  *      struct corun__waiter naming the task) there;
- *   2. calls corun__park(reason, unlock, obj, deadline): the task switches
+ *   2. calls corun__park(t, reason, unlock, obj, deadline): the task switches
  *      to its worker, and the worker, on the scheduler side, calls
  *      unlock(obj). From then on a waker may find the waiter;
  *   3. a waker, holding the object's lock, takes the waiter and calls

@@ -8,6 +8,8 @@
  *    right after its sender, on the same warm cache); owner only;
  *  - inbox: tasks pinned to this worker, pushed by anyone, locked;
  *  - deque: the worker's work-stealing deque (deque.h);
+ *  - the yield line: tasks that called corun_yield(), FIFO (owner only,
+ *    not stolen);
  *  - the global queue: overflow and wakes from non-worker threads;
  *  - other workers' deques, stolen from a random victim onwards.
  * Every 61st pick looks at the global queue first (Go's figure) so that
@@ -48,7 +50,7 @@ struct corun__worker {
   struct corun__taskq inbox;
   uint64_t rng;
   uint32_t tick;
-  int yielded; /* the last task run yielded to the deque's bottom */
+  struct corun_task *yield_head, *yield_tail; /* yield line (run()) */
   /* Timers: deadlines of this worker's parked tasks. */
   corun__lock timer_lock;
   struct corun__heap timers;

@@ -38,6 +38,11 @@ struct corun_chan {
   size_t len;  /* elements in the ring */
   int closed;
   struct corun__waitq sendq, recvq;
+  /* Waiters registered here whose task has not finished with the channel:
+   * a waiter a claimer dropped (its task woke by a timeout or a cancel)
+   * is off the queues, but its task still comes back to take the lock.
+   * corun_chan_free refuses while any is out. */
+  size_t waiting;
   char buf[]; /* cap * elem_size bytes */
 };
 
@@ -61,7 +66,7 @@ int corun_chan_free(corun_chan *ch) {
   if (!ch)
     return -EINVAL;
   corun__lock_acquire(&ch->lock);
-  int busy = ch->sendq.head || ch->recvq.head;
+  int busy = ch->waiting != 0;
   corun__lock_release(&ch->lock);
   if (busy)
     return -EBUSY;
@@ -83,8 +88,10 @@ static char *slot(corun_chan *ch, size_t i) {
   return ch->buf + ((ch->head + i) % ch->cap) * ch->elem_size;
 }
 
-/* Wakes a claimed waiter: its operation ended with `result`. */
-static void complete(struct corun__waiter *w, int result) {
+/* Wakes a claimed waiter: its operation ended with `result`. Its task does
+ * not touch ch again. */
+static void complete(corun_chan *ch, struct corun__waiter *w, int result) {
+  ch->waiting--;
   w->result = result;
   corun__unpark(w->task, w->index);
 }
@@ -96,7 +103,7 @@ static int try_send(corun_chan *ch, const void *elem) {
   struct corun__waiter *w = corun__waitq_claim(&ch->recvq);
   if (w) {
     memcpy(w->elem, elem, ch->elem_size);
-    complete(w, 0);
+    complete(ch, w, 0);
     return 1;
   }
   if (ch->len < ch->cap) {
@@ -119,14 +126,14 @@ static int try_recv(corun_chan *ch, void *elem) {
     if (w) {
       memcpy(slot(ch, ch->len), w->elem, ch->elem_size);
       ch->len++;
-      complete(w, 0);
+      complete(ch, w, 0);
     }
     return 1;
   }
   struct corun__waiter *w = corun__waitq_claim(&ch->sendq);
   if (w) { /* rendezvous */
     memcpy(elem, w->elem, ch->elem_size);
-    complete(w, 0);
+    complete(ch, w, 0);
     return 1;
   }
   return ch->closed ? -EPIPE : 0;
@@ -143,9 +150,9 @@ int corun_chan_close(corun_chan *ch) {
   ch->closed = 1;
   struct corun__waiter *w;
   while ((w = corun__waitq_claim(&ch->recvq)))
-    complete(w, -EPIPE);
+    complete(ch, w, -EPIPE);
   while ((w = corun__waitq_claim(&ch->sendq)))
-    complete(w, -EPIPE);
+    complete(ch, w, -EPIPE);
   corun__lock_release(&ch->lock);
   return 0;
 }
@@ -189,12 +196,14 @@ static int wait_one(corun_chan *ch, struct corun_task *t, void *elem, int send,
   }
   struct corun__waitq *q = send ? &ch->sendq : &ch->recvq;
   corun__waitq_push(q, w);
+  ch->waiting++;
   int rc = corun__park(t, send ? "chan send" : "chan receive", corun__unlock_cb,
                        &ch->lock, deadline);
-  if (rc < 0) {
+  if (rc < 0) { /* nobody completed it: deregister */
     corun__lock_acquire(&ch->lock);
     if (w->queued)
       corun__waitq_remove(q, w);
+    ch->waiting--;
     corun__lock_release(&ch->lock);
   } else {
     rc = w->result;
@@ -355,6 +364,7 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline) {
     if (!w->elem)
       break; /* -ENOMEM below, after undoing */
     corun__waitq_push(c->op == CORUN_SEND ? &c->ch->sendq : &c->ch->recvq, w);
+    c->ch->waiting++;
   }
   size_t registered = 0;
   while (registered < n && (!cases[registered].ch || waiters[registered].elem))
@@ -365,12 +375,16 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline) {
   } else {
     rc = corun__park(t, "select", unlock_all, &locks, deadline);
   }
+  /* Deregister every waiter but the one completed (its claimer did). */
   lock_all(&locks);
   for (size_t i = 0; i < registered; i++) {
     corun_case *c = &cases[i];
-    if (c->ch && waiters[i].queued)
+    if (!c->ch || (rc >= 0 && (size_t)rc == i))
+      continue;
+    if (waiters[i].queued)
       corun__waitq_remove(c->op == CORUN_SEND ? &c->ch->sendq : &c->ch->recvq,
                           &waiters[i]);
+    c->ch->waiting--;
   }
   unlock_all(&locks);
   if (rc >= 0)

@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <limits.h>
 
-#include "t.h"
 #include "corun.h"
+#include "t.h"
 
 int main(void) {
-  static const int codes[] = {-EINVAL, -ENOMEM, -ENOTSUP,  -ESRCH,
-                              -EBUSY,  -EXDEV,  -ECANCELED};
+  static const int codes[] = {-EINVAL, -ENOMEM,    -ENOTSUP,   -ESRCH,
+                              -EBUSY,  -EXDEV,     -ECANCELED, -ETIMEDOUT,
+                              -EAGAIN, -EPERM,     -EPIPE,     -EDEADLK,
+                              -ERANGE, -EOVERFLOW, -ENOSYS};
   enum { N = sizeof codes / sizeof codes[0] };
   const char *unknown = corun_strerror(-987654);
   T_PTR_NE(unknown, NULL);
