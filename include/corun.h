@@ -304,7 +304,13 @@ CORUN_API const char *corun_strerror(int err);
  * value is compared with corun_now(); once it passes the call returns
  * -ETIMEDOUT. A blocking call returns -ECANCELED once its task has been
  * cancelled, and -EPERM outside a task (or from a coroutine that a task
- * resumed: only a task's own coroutine can block).
+ * resumed: only a task's own coroutine can block). A call that can
+ * complete without blocking does so even in a cancelled task.
+ * corun_yield() in a task returns NULL after the other runnable tasks of
+ * its worker had a turn; it cannot fail, and does not report cancellation
+ * (corun_cancelled() does; corun_sleep(0) yields and reports it).
+ * Tasks get CORUN_STACK_DEFAULT stacks unless attr says otherwise: only
+ * the pages a task touches cost memory, usually one.
  * ------------------------------------------------------------------- */
 
 /* A task, as returned by corun_spawn(): the handle to join and cancel it. */
@@ -324,7 +330,12 @@ typedef struct corun_config {
 /* Runs main_fn(arg) as the first task on a new scheduler and returns when
  * every task (main_fn's and all those spawned since) has finished. Worker
  * threads are created at the start and joined at the end. One scheduler
- * runs at a time in a process.
+ * runs at a time in a process; corun_main may be called again once it has
+ * returned (with another configuration). Channels and the sync objects
+ * may be made before and freed after it; non-blocking calls on them
+ * (deadline 0) work from any thread, and a thread outside the scheduler
+ * may wake tasks through them. main_fn's return value is discarded: pass
+ * results through `arg`.
  * Returns 0.
  * Errors: -EINVAL  main_fn is NULL;
  *         -EBUSY   a scheduler is already running (a nested call);
@@ -371,7 +382,7 @@ CORUN_API int corun_cancel(corun_task *t);
 CORUN_API int corun_cancelled(void);
 
 /* Sleeps for `ns` nanoseconds (0 or less: gives the worker back, like
- * corun_yield()). Returns 0.
+ * corun_yield()). Never wakes early. Returns 0.
  * Errors: -EPERM not in a task; -ECANCELED the task was cancelled. */
 CORUN_API int corun_sleep(int64_t ns);
 
@@ -379,7 +390,7 @@ CORUN_API int corun_sleep(int64_t ns);
  * Errors: as for corun_sleep(). */
 CORUN_API int corun_sleep_until(int64_t deadline);
 
-/* The monotonic clock (CLOCK_MONOTONIC) in nanoseconds. */
+/* The monotonic clock (CLOCK_MONOTONIC) in nanoseconds; works anywhere. */
 CORUN_API int64_t corun_now(void);
 
 /* Returns the calling task, or NULL outside a task. */
@@ -403,7 +414,9 @@ typedef struct corun_chan corun_chan;
 CORUN_API int corun_chan_make(corun_chan **ch, size_t elem_size,
                               size_t capacity);
 
-/* Frees ch. Errors: -EINVAL ch is NULL; -EBUSY a task waits on it. */
+/* Frees ch. Errors: -EINVAL ch is NULL; -EBUSY a task waits on it, or
+ * has just been woken (by a timeout or a cancel) and has yet to leave it:
+ * try again after joining that task. */
 CORUN_API int corun_chan_free(corun_chan *ch);
 
 /* Sends a copy of *elem (elem_size bytes). Returns 0 once the element is
@@ -469,7 +482,8 @@ CORUN_API int corun_mutex_free(corun_mutex *m);
  * waiter (FIFO), so no waiter starves. Not recursive. Returns 0.
  * Errors: -EINVAL m is NULL; -EAGAIN, -ETIMEDOUT, -ECANCELED, -EPERM. */
 CORUN_API int corun_mutex_lock(corun_mutex *m, int64_t deadline);
-/* Unlocks m. Errors: -EINVAL m is NULL; -EPERM m is not locked. */
+/* Unlocks m. Any task (or thread) may unlock it; corun does not record
+ * the owner. Errors: -EINVAL m is NULL; -EPERM m is not locked. */
 CORUN_API int corun_mutex_unlock(corun_mutex *m);
 
 /* Creates a condition variable. Errors: -EINVAL c is NULL; -ENOMEM. */
@@ -477,8 +491,12 @@ CORUN_API int corun_cond_make(corun_cond **c);
 /* Frees c. Errors: -EINVAL c is NULL; -EBUSY a task waits on it. */
 CORUN_API int corun_cond_free(corun_cond *c);
 /* Unlocks m (which the caller holds), waits for a signal or the
- * deadline, and locks m again (also on error) before returning 0.
- * Errors: -EINVAL c or m is NULL; -ETIMEDOUT; -ECANCELED; -EPERM. */
+ * deadline, and locks m again before returning 0. On -ETIMEDOUT and
+ * -ECANCELED m is locked again too (re-locking ignores the cancellation
+ * and waits its FIFO turn). A deadline of 0 returns -ETIMEDOUT at once
+ * without unlocking m.
+ * Errors: -EINVAL c or m is NULL; -ETIMEDOUT; -ECANCELED; -EPERM m is not
+ *         locked, or not called from a task. */
 CORUN_API int corun_cond_wait(corun_cond *c, corun_mutex *m,
                               int64_t deadline);
 /* Wakes the longest waiter, if any. Errors: -EINVAL c is NULL. */
@@ -503,7 +521,8 @@ CORUN_API int corun_wg_make(corun_wg **wg);
 /* Frees wg. Errors: -EINVAL wg is NULL; -EBUSY a task waits on it. */
 CORUN_API int corun_wg_free(corun_wg *wg);
 /* Adds delta (may be negative) to the count; at 0 every waiter wakes.
- * Errors: -EINVAL wg is NULL; -ERANGE the count would go below 0. */
+ * Errors: -EINVAL wg is NULL; -ERANGE the count would go below 0 or above
+ *         INT64_MAX (it is unchanged). */
 CORUN_API int corun_wg_add(corun_wg *wg, int64_t delta);
 /* corun_wg_add(wg, -1). */
 CORUN_API int corun_wg_done(corun_wg *wg);
@@ -520,7 +539,8 @@ typedef struct corun_once {
 /* Calls fn(arg) if no call on `once` has yet; other callers wait (parked)
  * until it has returned. Returns 0.
  * Errors: -EINVAL once or fn is NULL; -EPERM a caller would have to wait
- *         outside a task. */
+ *         outside a task; -ECANCELED the waiting task was cancelled while
+ *         fn still runs (fn's effects may not be visible yet). */
 CORUN_API int corun_once_do(corun_once *once, void (*fn)(void *arg),
                             void *arg);
 
