@@ -446,6 +446,21 @@ static void *idle_task(void *arg) {
   return NULL;
 }
 
+/* Sleep precision: the only task sleeps 1 ms SLEEPS times on an otherwise
+ * idle scheduler; how late each wake-up is, in microseconds (the issue asks
+ * for within 0.2 ms on an idle machine). A measurement, not a test. */
+#define SLEEPS 200
+static void *precision_task(void *arg) {
+  double *late = arg;
+  for (int i = 0; i < SLEEPS; i++) {
+    int64_t t0 = corun_now();
+    CHECK(corun_sleep(1000000), "sleep_1ms: corun_sleep");
+    late[i] = (double)(corun_now() - t0 - 1000000) / 1000.0;
+  }
+  qsort(late, SLEEPS, sizeof *late, cmp_double);
+  return NULL;
+}
+
 /* Pins the calling thread (and so the workers corun_main() starts from
  * it) to CPUs 0..workers-1, as bench/go/run.sh does with taskset. Returns
  * 0, or -1 with *old untouched when pinning is off or not possible. */
@@ -525,6 +540,11 @@ int main(int argc, char **argv) {
       double percent = 0;
       CHECK(corun_main(idle_task, &percent, &cfg), "corun_main (idle)");
       printf("corun%u idle_cpu %.2f\n", o.workers, percent);
+      double late[SLEEPS];
+      CHECK(corun_main(precision_task, late, &cfg), "corun_main (sleep)");
+      printf("corun%u sleep_1ms_late_us median %.1f p90 %.1f max %.1f\n",
+             o.workers, late[SLEEPS / 2], late[SLEEPS * 9 / 10],
+             late[SLEEPS - 1]);
       fflush(stdout);
     }
     if (pinned && sched_setaffinity(0, sizeof old, &old) != 0)

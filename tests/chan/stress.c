@@ -19,14 +19,19 @@
 
 static long per_producer;
 static corun_chan *buffered, *rendezvous;
-static atomic_uchar *seen;
+static atomic_int
+    *seen; /* int: RISC-V has no 1-byte atomics without libatomic */
 
 struct me {
   atomic_int inside; /* raised while this task runs between blocking calls */
 };
 
-static void enter(struct me *m) { T_EQ(atomic_fetch_add(&m->inside, 1), 0); }
-static void leave(struct me *m) { atomic_fetch_sub(&m->inside, 1); }
+static void enter(struct me *m) {
+  T_EQ(atomic_fetch_add(&m->inside, 1), 0);
+}
+static void leave(struct me *m) {
+  atomic_fetch_sub(&m->inside, 1);
+}
 
 static void *producer(void *arg) {
   long id = (long)(intptr_t)arg;
@@ -97,10 +102,10 @@ int main(void) {
 #endif
   per_producer = slow ? 5000 : 125000; /* 1,000,000 values natively */
   long n = PRODUCERS * per_producer;
-  seen = calloc((size_t)n, 1);
+  seen = calloc((size_t)n, sizeof *seen);
   T_TRUE(seen != NULL);
   for (unsigned w = 2; w <= 4; w += 2) {
-    memset((void *)seen, 0, (size_t)n);
+    memset((void *)seen, 0, (size_t)n * sizeof *seen);
     T_EQ(corun_chan_make(&buffered, sizeof(long), 16), 0);
     T_EQ(corun_chan_make(&rendezvous, sizeof(long), 0), 0);
     corun_config cfg = {.workers = w, .shuffle = 1};
