@@ -291,24 +291,25 @@ static void idle(struct corun__worker *w) {
   w->idle_next = S->idle_head;
   S->idle_head = w;
   w->idle = 1;
-  unsigned nidle = atomic_fetch_add(&S->nidle, 1) + 1;
+  atomic_fetch_add(&S->nidle, 1);
   corun__lock_release(&S->idle_lock);
   int64_t next = corun__timers_run(w);
   if (!work_visible(w) && !atomic_load(&S->done)) {
-    if (nidle == S->n && atomic_load(&S->timers) == 0 &&
-        atomic_load(&S->live) > 0) {
-      /* Every worker is idle, no timer can fire, nothing is queued:
-       * nothing can ever wake the remaining tasks. Re-check under the
-       * lock that nobody left the idle stack meanwhile. */
-      corun__lock_acquire(&S->idle_lock);
-      int all = atomic_load(&S->nidle) == S->n && !work_visible(w) &&
-                atomic_load(&S->timers) == 0;
-      corun__lock_release(&S->idle_lock);
-      if (all) {
-        dump_deadlock();
-        finish_all(1);
-        return;
-      }
+    /* Asleep: this worker has fired its due timers and found its own
+     * queues (runnext, yield line: only it fills them) empty. When every
+     * worker is asleep, no timer is armed and no shared queue holds a
+     * task, nothing can ever wake the remaining tasks: a deadlock. A
+     * worker that is merely on the idle stack does not count, since it
+     * may still be firing a timer into its runnext (the timer count has
+     * dropped by then, but the task is not visible to others). */
+    corun__lock_acquire(&S->idle_lock);
+    w->asleep = 1;
+    int all = ++S->nasleep == S->n && atomic_load(&S->timers) == 0 &&
+              atomic_load(&S->live) > 0 && !work_visible(w);
+    corun__lock_release(&S->idle_lock);
+    if (all) {
+      dump_deadlock();
+      finish_all(1);
     }
     struct timespec ts, *tp = NULL;
     if (next >= 0) {
@@ -319,10 +320,15 @@ static void idle(struct corun__worker *w) {
       ts.tv_nsec = d % 1000000000;
       tp = &ts;
     }
-    syscall(SYS_futex, &w->futex_word, FUTEX_WAIT_PRIVATE, 0, tp, NULL, 0);
+    if (!all)
+      syscall(SYS_futex, &w->futex_word, FUTEX_WAIT_PRIVATE, 0, tp, NULL, 0);
   }
   /* Leave the idle stack if no waker took us off it. */
   corun__lock_acquire(&S->idle_lock);
+  if (w->asleep) {
+    w->asleep = 0;
+    S->nasleep--;
+  }
   if (w->idle) {
     struct corun__worker **p = &S->idle_head;
     while (*p != w)

@@ -59,6 +59,7 @@ struct corun__worker {
   atomic_uint futex_word;          /* 1: woken */
   struct corun__worker *idle_next; /* on the idle stack */
   int idle;                        /* on the idle stack (idle_lock) */
+  int asleep; /* past its last look for work, about to sleep (idle_lock) */
   /* Tasks created here, for deadlock dumps. */
   corun__lock list_lock;
   struct corun_task *tasks;
@@ -72,6 +73,7 @@ struct corun__sched {
   struct corun__worker *idle_head;
   atomic_uint nidle;     /* workers on the idle stack */
   atomic_uint nspinning; /* workers looking for work before sleeping */
+  unsigned nasleep;      /* workers asleep (worker.asleep; idle_lock) */
   atomic_long live;      /* tasks not yet finished */
   atomic_long timers;    /* armed timers, all workers */
   atomic_int done;       /* every task finished, or deadlock */

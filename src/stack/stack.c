@@ -17,7 +17,8 @@
  * (struct corun__stack_cache), so create/destroy in the steady state is a
  * list push/pop with no system call and no lock. Caches refill from and
  * spill to a global pool in batches. Stacks spilled beyond DIRTY_CAP per
- * class are given back to the kernel with MADV_DONTNEED (guards survive it).
+ * class are given back to the kernel with MADV_DONTNEED (guards survive
+ * it), RELEASE_BATCH at a time, sorted so that neighbours go in one call.
  * Slabs are never unmapped.
  *
  * Locking: g.lock protects the global classes and slab creation. The slab
@@ -77,6 +78,8 @@ struct gclass {
   size_t size;               /* usable stack size */
   struct corun__stack *free; /* global free list */
   size_t count;
+  struct corun__stack *dirty; /* spilled beyond DIRTY_CAP, pages not yet */
+  size_t ndirty;              /* given back: see spill() */
 };
 
 static struct {
@@ -290,6 +293,8 @@ static struct gclass *gclass_get(size_t size) {
   k->size = size;
   k->free = NULL;
   k->count = 0;
+  k->dirty = NULL;
+  k->ndirty = 0;
   k->next = g.classes;
   g.classes = k;
   return k;
@@ -321,34 +326,93 @@ void corun__stack_check_canary(const struct corun__stack *s) {
     corun__stack_overflow(s, &w[bad]);
 }
 
-/* Gives `n` stacks linked from `list` back to the global class `size`.
- * Beyond DIRTY_CAP free stacks in the class, their pages go back to the
- * kernel (guards survive MADV_DONTNEED). */
-static void spill(size_t size, struct corun__stack *list, unsigned n) {
-  pthread_mutex_lock(&g.lock);
-  struct gclass *k = gclass_get(size);
-  size_t keep = k && k->count < DIRTY_CAP ? DIRTY_CAP - k->count : 0;
-  pthread_mutex_unlock(&g.lock);
-  struct corun__stack *last = NULL;
-  unsigned i = 0;
-  for (struct corun__stack *s = list; s; s = s->next, i++) {
-    if (i >= keep) {
+static int by_address(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)(*(struct corun__stack *const *)a)->lo;
+  uintptr_t y = (uintptr_t)(*(struct corun__stack *const *)b)->lo;
+  return x < y ? -1 : x > y;
+}
+
+/* Gives the pages of the n stacks (of class `size`) linked from `list`
+ * back to the kernel, one madvise per run of neighbouring slots. Each
+ * madvise(MADV_DONTNEED) flushes the TLB of every CPU running the process:
+ * with two workers, one call per stack made 100,000 short-lived tasks spend
+ * half their time in those flushes (inter-processor interrupts, costly in
+ * a VM). A run includes the guards between its stacks; guards survive
+ * MADV_DONTNEED (both kinds: guard markers and PROT_NONE pages). */
+static void release_pages(size_t size, struct corun__stack *list, size_t n) {
+  struct corun__stack **v = corun__malloc(n * sizeof *v);
+  if (!v) { /* no memory to sort: one call per stack */
+    for (; list; list = list->next) {
       count(&g.n_madvise, 1);
-      (void)madvise(s->lo, size, MADV_DONTNEED);
+      (void)madvise(list->lo, size, MADV_DONTNEED);
     }
-    last = s;
+    return;
   }
-  if (!last)
+  size_t m = 0;
+  for (; list && m < n; list = list->next)
+    v[m++] = list;
+  qsort(v, m, sizeof *v, by_address);
+  size_t slot = GUARD_BYTES + size;
+  for (size_t a = 0, b; a < m; a = b) {
+    for (b = a + 1; b < m && v[b]->lo == v[b - 1]->lo + slot; b++)
+      ;
+    count(&g.n_madvise, 1);
+    (void)madvise(v[a]->lo, (size_t)(v[b - 1]->lo - v[a]->lo) + size,
+                  MADV_DONTNEED);
+  }
+  corun__free(v);
+}
+
+/* Stacks spilled beyond DIRTY_CAP wait in the class's dirty list until
+ * this many have gathered; then their pages go back to the kernel in one
+ * sorted pass (release_pages), in long runs, and they join the free
+ * list. A bound on the memory kept: at most DIRTY_CAP + RELEASE_BATCH
+ * free stacks of a class stay committed. */
+#define RELEASE_BATCH 1024
+
+/* Gives `n` stacks linked from `list` back to the global class `size`. */
+static void spill(size_t size, struct corun__stack *list, unsigned n) {
+  if (!list)
     return;
   pthread_mutex_lock(&g.lock);
-  if (!k) /* the class could not be recorded earlier (no memory): retry */
-    k = gclass_get(size);
-  if (k) {
-    last->next = k->free;
-    k->free = list;
-    k->count += n;
+  struct gclass *k = gclass_get(size);
+  if (!k) { /* no memory even for 48 bytes: the stacks stay mapped, unused */
+    pthread_mutex_unlock(&g.lock);
+    return;
   }
-  /* else: no memory even for 32 bytes; the stacks stay mapped, unused. */
+  struct corun__stack *release = NULL;
+  size_t nrelease = 0;
+  while (list) {
+    struct corun__stack *s = list;
+    list = s->next;
+    if (k->count < DIRTY_CAP) { /* kept committed: the cheapest to reuse */
+      s->next = k->free;
+      k->free = s;
+      k->count++;
+    } else {
+      s->next = k->dirty;
+      k->dirty = s;
+      k->ndirty++;
+    }
+  }
+  if (k->ndirty >= RELEASE_BATCH) {
+    release = k->dirty;
+    nrelease = k->ndirty;
+    k->dirty = NULL;
+    k->ndirty = 0;
+  }
+  pthread_mutex_unlock(&g.lock);
+  (void)n;
+  if (!release)
+    return;
+  release_pages(size, release, nrelease);
+  struct corun__stack *last = release;
+  while (last->next)
+    last = last->next;
+  pthread_mutex_lock(&g.lock);
+  last->next = k->free;
+  k->free = release;
+  k->count += nrelease;
   pthread_mutex_unlock(&g.lock);
 }
 
@@ -384,6 +448,12 @@ static int refill(struct corun__stack_cache *c, int i) {
   if (!k) {
     rc = -ENOMEM;
     goto out;
+  }
+  if (!k->free && k->dirty) { /* reuse waiting stacks before mapping more */
+    k->free = k->dirty;
+    k->count += k->ndirty;
+    k->dirty = NULL;
+    k->ndirty = 0;
   }
   if (!k->free) {
     struct corun__slab *sl = new_slab(size);
