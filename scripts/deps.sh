@@ -11,7 +11,7 @@ case "$what" in
   core) ;;
   test) need="$need valgrind gdb pkgconf libc6-dev $cross" ;;
   cross) need="$need $cross" ;;
-  bench) need="$need libboost-context-dev valgrind" ;;
+  bench) need="$need libboost-context-dev valgrind golang-go" ;;
   *) echo "deps.sh: unknown target $what" >&2; exit 2 ;;
 esac
 missing=""
