@@ -225,20 +225,33 @@ static int work_visible(struct corun__worker *w) {
 
 /* ---- idle and deadlock ----------------------------------------------- */
 
+/* Task objects come from slabs that live as long as the scheduler, so a
+ * task costs no malloc in the steady state (each worker reuses freed ones,
+ * owner only), and the deadlock dump finds every task by scanning them. */
+#define SLAB_TASKS 256
+struct corun__task_slab {
+  struct corun__task_slab *next;
+  struct corun_task task[SLAB_TASKS];
+};
+
+/* Prints every task that has not finished. Called when every worker is
+ * asleep: nothing changes the tasks meanwhile (idle_lock orders their last
+ * writes before this). */
 static void dump_deadlock(void) {
   struct corun__sched *S = &corun__S;
   fputs("corun: all coroutines are asleep - deadlock!\n", stderr);
-  for (unsigned i = 0; i < S->n; i++) {
-    struct corun__worker *w = &S->w[i];
-    corun__lock_acquire(&w->list_lock);
-    for (struct corun_task *t = w->tasks; t; t = t->all_next) {
+  corun__lock_acquire(&S->slab_lock);
+  for (struct corun__task_slab *sl = S->slabs; sl; sl = sl->next)
+    for (unsigned i = 0; i < SLAB_TASKS; i++) {
+      struct corun_task *t = &sl->task[i];
+      if (!t->alive)
+        continue;
       const char *name = corun_name(t->co);
       fprintf(stderr, "  task %llu%s%s%s: waiting for %s\n",
               (unsigned long long)corun_id(t->co), *name ? " (" : "", name,
               *name ? ")" : "", t->reason ? t->reason : "(running)");
     }
-    corun__lock_release(&w->list_lock);
-  }
+  corun__lock_release(&S->slab_lock);
   fflush(stderr);
 }
 
@@ -305,11 +318,17 @@ static void idle(struct corun__worker *w) {
     corun__lock_acquire(&S->idle_lock);
     w->asleep = 1;
     int all = ++S->nasleep == S->n && atomic_load(&S->timers) == 0 &&
-              atomic_load(&S->live) > 0 && !work_visible(w);
+              !work_visible(w);
+    long live = 0;
+    if (all) /* every worker wrote its count before taking idle_lock */
+      for (unsigned i = 0; i < S->n; i++)
+        live += S->w[i].live;
     corun__lock_release(&S->idle_lock);
     if (all) {
-      dump_deadlock();
-      finish_all(1);
+      /* Every task finished: done. Some did not: they never can. */
+      if (live > 0)
+        dump_deadlock();
+      finish_all(live > 0);
     }
     struct timespec ts, *tp = NULL;
     if (next >= 0) {
@@ -342,29 +361,19 @@ static void idle(struct corun__worker *w) {
 
 /* ---- running tasks ---------------------------------------------------- */
 
-static void list_remove(struct corun_task *t) {
-  struct corun__worker *lw = t->list_w;
-  corun__lock_acquire(&lw->list_lock);
-  if (t->all_prev)
-    t->all_prev->all_next = t->all_next;
-  else
-    lw->tasks = t->all_next;
-  if (t->all_next)
-    t->all_next->all_prev = t->all_prev;
-  corun__lock_release(&lw->list_lock);
-}
-
-static void task_free(struct corun_task *t) {
-  corun__free(t);
+/* Gives task object t back to the calling worker's free list. */
+static void task_free(struct corun__worker *w, struct corun_task *t) {
+  t->qnext = w->free_tasks;
+  w->free_tasks = t;
 }
 
 /* t's body returned `result` on worker w. */
 static void task_exit(struct corun__worker *w, struct corun_task *t,
                       void *result) {
-  (void)w;
   corun_destroy(t->co); /* dead: frees its stack to this worker's cache */
   t->co = NULL;
-  list_remove(t);
+  t->alive = 0;
+  w->live--;
   corun__lock_acquire(&t->join_lock);
   t->result = result;
   t->done = 1;
@@ -374,11 +383,9 @@ static void task_exit(struct corun__worker *w, struct corun_task *t,
     j = NULL; /* the joiner was cancelled meanwhile: it deregisters */
   corun__lock_release(&t->join_lock);
   if (detached)
-    task_free(t);
+    task_free(w, t);
   else if (j)
     corun__unpark(j, 0); /* t may be freed by the joiner from here on */
-  if (atomic_fetch_sub(&corun__S.live, 1) == 1)
-    finish_all(0);
 }
 
 static void run(struct corun__worker *w, struct corun_task *t) {
@@ -448,31 +455,53 @@ static void *task_body(void *arg) {
 static int task_new(struct corun__worker *w, struct corun_task **out,
                     corun_fn *fn, void *arg, const corun_attr *attr,
                     int detached) {
-  struct corun_task *t = corun__malloc(sizeof *t);
-  if (!t)
-    return -ENOMEM;
-  memset(t, 0, sizeof *t);
-  int rc = corun_create(&t->co, task_body, t, attr);
-  if (rc < 0) {
-    corun__free(t);
-    return rc;
+  if (!w->free_tasks) {
+    struct corun__task_slab *sl = corun__malloc(sizeof *sl);
+    if (!sl)
+      return -ENOMEM;
+    for (unsigned i = 0; i < SLAB_TASKS; i++) {
+      sl->task[i].alive = 0;
+      task_free(w, &sl->task[i]);
+    }
+    corun__lock_acquire(&corun__S.slab_lock);
+    sl->next = corun__S.slabs;
+    corun__S.slabs = sl;
+    corun__lock_release(&corun__S.slab_lock);
   }
+  struct corun_task *t = w->free_tasks;
+  int rc = corun_create(&t->co, task_body, t, attr);
+  if (rc < 0)
+    return rc; /* t stays free */
+  w->free_tasks = t->qnext;
+  /* Field by field, not memset: `rep stos` for these 200 bytes was 11 %
+   * of a spawn + join here. */
   t->fn = fn;
   t->arg = arg;
-  t->detached = detached;
+  t->result = NULL;
+  t->home = NULL;
+  t->qnext = NULL;
+  atomic_init(&t->wait, CORUN__WAIT_NONE);
+  atomic_init(&t->arrivals, 0);
+  t->wake_code = 0;
+  t->parking = 0;
+  t->reason = NULL;
+  t->unlock = NULL;
+  t->unlock_arg = NULL;
+  t->timer.key = 0;
   t->timer.index = CORUN__HEAP_NONE;
+  t->timer_w = NULL;
+  atomic_init(&t->cancelled, 0);
   corun__lock_init(&t->join_lock);
+  t->done = 0;
+  t->detached = detached;
+  t->joiner = NULL;
+  t->self_waiter.prev = t->self_waiter.next = NULL;
+  t->self_waiter.queued = 0;
   if (attr && (attr->pin || attr->shared))
     t->home = w; /* a shared stack's tasks stay with its thread */
   t->on_shared = attr && attr->shared;
-  t->list_w = w;
-  corun__lock_acquire(&w->list_lock);
-  t->all_next = w->tasks;
-  if (w->tasks)
-    w->tasks->all_prev = t;
-  w->tasks = t;
-  corun__lock_release(&w->list_lock);
-  atomic_fetch_add(&corun__S.live, 1);
+  t->alive = 1;
+  w->live++;
   *out = t;
   return 0;
 }
@@ -546,7 +575,7 @@ int corun_join(corun_task *t, void **result) {
   }
   if (result)
     *result = t->result;
-  task_free(t);
+  task_free(corun__worker_self(), t);
   return 0;
 }
 
@@ -598,7 +627,6 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
     for (unsigned i = 1; i < started; i++)
       pthread_join(S->w[i].thread, NULL);
     corun_destroy(main_task->co);
-    task_free(main_task);
     rc = -EAGAIN;
     goto out_free;
   }
@@ -609,6 +637,11 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
   for (unsigned i = 0; i < n; i++)
     corun__heap_free(&S->w[i].timers);
 out_free:
+  while (S->slabs) { /* every task is finished (or abandoned: deadlock) */
+    struct corun__task_slab *sl = S->slabs;
+    S->slabs = sl->next;
+    corun__free(sl);
+  }
   corun__free(S->w);
   S->w = NULL;
 out:

@@ -87,9 +87,7 @@ struct corun_task {
   int done;                  /* the body returned: `result` is valid */
   int detached;              /* corun_go: nobody joins, freed at exit */
   struct corun_task *joiner; /* parked in corun_join(), or NULL */
-  /* Every task, for deadlock dumps: on list_w's list. */
-  struct corun_task *all_prev, *all_next;
-  struct corun__worker *list_w;
+  int alive; /* created and not finished: deadlock dumps list it */
   /* A waiter for single-object waits, off the stack (see corun__waiter_of). */
   struct corun__waiter self_waiter;
   int on_shared; /* runs on a shared stack: its locals may be swapped out */

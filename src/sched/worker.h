@@ -60,9 +60,11 @@ struct corun__worker {
   struct corun__worker *idle_next; /* on the idle stack */
   int idle;                        /* on the idle stack (idle_lock) */
   int asleep; /* past its last look for work, about to sleep (idle_lock) */
-  /* Tasks created here, for deadlock dumps. */
-  corun__lock list_lock;
-  struct corun_task *tasks;
+  /* Task objects free for reuse (owner only), and the tasks this worker
+   * started minus those it finished (owner only; the sum over workers is
+   * read only when all are asleep, under idle_lock). */
+  struct corun_task *free_tasks;
+  long live;
 } __attribute__((aligned(64)));
 
 struct corun__sched {
@@ -74,11 +76,12 @@ struct corun__sched {
   atomic_uint nidle;     /* workers on the idle stack */
   atomic_uint nspinning; /* workers looking for work before sleeping */
   unsigned nasleep;      /* workers asleep (worker.asleep; idle_lock) */
-  atomic_long live;      /* tasks not yet finished */
-  atomic_long timers;    /* armed timers, all workers */
-  atomic_int done;       /* every task finished, or deadlock */
-  int deadlock;          /* done because of a deadlock */
-  int shuffle;           /* corun_config.shuffle */
+  struct corun__task_slab *slabs; /* every task object (slab_lock) */
+  corun__lock slab_lock;
+  atomic_long timers; /* armed timers, all workers */
+  atomic_int done;    /* every task finished, or deadlock */
+  int deadlock;       /* done because of a deadlock */
+  int shuffle;        /* corun_config.shuffle */
 };
 
 /* The one scheduler (corun_main runs one at a time). */
