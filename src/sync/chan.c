@@ -43,6 +43,10 @@ struct corun_chan {
    * is off the queues, but its task still comes back to take the lock.
    * corun_chan_free refuses while any is out. */
   size_t waiting;
+  /* len and closed, mirrored for a look without the lock (select's fast
+   * path): written under the lock, read as hints only. */
+  atomic_size_t len_hint;
+  atomic_int closed_hint;
   char buf[]; /* cap * elem_size bytes */
 };
 
@@ -84,6 +88,10 @@ size_t corun_chan_len(const corun_chan *ch) {
   return n;
 }
 
+static void set_len(corun_chan *ch) {
+  atomic_store_explicit(&ch->len_hint, ch->len, memory_order_relaxed);
+}
+
 static char *slot(corun_chan *ch, size_t i) {
   return ch->buf + ((ch->head + i) % ch->cap) * ch->elem_size;
 }
@@ -109,6 +117,7 @@ static int try_send(corun_chan *ch, const void *elem) {
   if (ch->len < ch->cap) {
     memcpy(slot(ch, ch->len), elem, ch->elem_size);
     ch->len++;
+    set_len(ch);
     return 1;
   }
   return 0;
@@ -121,11 +130,13 @@ static int try_recv(corun_chan *ch, void *elem) {
     memcpy(elem, slot(ch, 0), ch->elem_size);
     ch->head = (ch->head + 1) % ch->cap;
     ch->len--;
+    set_len(ch);
     /* A waiting sender's element takes the freed place, in order. */
     struct corun__waiter *w = corun__waitq_claim(&ch->sendq);
     if (w) {
       memcpy(slot(ch, ch->len), w->elem, ch->elem_size);
       ch->len++;
+      set_len(ch);
       complete(ch, w, 0);
     }
     return 1;
@@ -148,6 +159,7 @@ int corun_chan_close(corun_chan *ch) {
     return -EPIPE;
   }
   ch->closed = 1;
+  atomic_store_explicit(&ch->closed_hint, 1, memory_order_relaxed);
   struct corun__waiter *w;
   while ((w = corun__waitq_claim(&ch->recvq)))
     complete(ch, w, -EPIPE);
@@ -308,12 +320,41 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline) {
     chans = (corun_chan **)(waiters + n);
     order = (size_t *)(chans + n);
   }
+  int rc;
   /* A random order to try the cases in (Fisher-Yates): the fair choice. */
   uint64_t *rng = rng_state();
   for (size_t i = 0; i < n; i++) {
     size_t j = corun__rand_below(rng, (uint32_t)(i + 1));
     order[i] = order[j];
     order[j] = i;
+  }
+  /* Fast path: in that order, the first case whose buffered channel looks
+   * ready (a hint read without locks) is tried under its own lock only;
+   * with every case taken in random order this is still a uniform choice
+   * among the ready ones. Taking the locks of all the channels, which other
+   * workers' senders and receivers are using, cost several cache misses
+   * per select. Rendezvous channels and hints that turn out stale go the
+   * full way below. */
+  for (size_t k = 0; k < n; k++) {
+    corun_case *c = &cases[order[k]];
+    corun_chan *ch = c->ch;
+    if (!ch)
+      continue;
+    if (!ch->cap ||
+        atomic_load_explicit(&ch->closed_hint, memory_order_relaxed))
+      break; /* readiness unknown without the lock: keep the order fair */
+    size_t len = atomic_load_explicit(&ch->len_hint, memory_order_relaxed);
+    if (c->op == CORUN_SEND ? len == ch->cap : len == 0)
+      continue;
+    corun__lock_acquire(&ch->lock);
+    int r = c->op == CORUN_SEND ? try_send(ch, c->elem) : try_recv(ch, c->elem);
+    corun__lock_release(&ch->lock);
+    if (r) {
+      c->result = r < 0 ? r : 0;
+      rc = (int)order[k];
+      goto out;
+    }
+    break; /* stale: do it properly */
   }
   /* The lock order: distinct channels by address (insertion sort: n is
    * small). */
@@ -332,7 +373,6 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline) {
     locks.n++;
   }
   lock_all(&locks);
-  int rc;
   for (size_t k = 0; k < n; k++) {
     corun_case *c = &cases[order[k]];
     if (!c->ch)
