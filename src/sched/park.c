@@ -125,8 +125,7 @@ static int park_cut_short(struct corun_task *t, void (*unlock)(void *),
 int corun__park(struct corun_task *t, const char *reason,
                 void (*unlock)(void *), void *arg, int64_t deadline) {
   struct corun__worker *w = corun__worker_self();
-  atomic_store_explicit(&t->arrivals, 0, memory_order_relaxed);
-  atomic_store(&t->wait, CORUN__WAIT_PARKED); /* claimable from now on */
+  atomic_store(&t->wait, CORUN__WAIT_PARKING); /* claimable from now on */
   int rc;
   if (atomic_load(&t->cancelled) &&
       (rc = park_cut_short(t, unlock, arg, -ECANCELED)) != -1)
@@ -149,8 +148,24 @@ int corun__park(struct corun_task *t, const char *reason,
 
 void corun__unpark(struct corun_task *t, int code) {
   t->wake_code = code;
-  if (atomic_fetch_add(&t->arrivals, 1) == 1)
-    corun__ready(t); /* the worker has finished parking it */
+  if (!t->claimed_early) {
+    corun__ready(t); /* its worker had finished parking it */
+    return;
+  }
+  int s = CORUN__WAIT_CLAIMING;
+  if (!atomic_compare_exchange_strong(&t->wait, &s, CORUN__WAIT_UNPARKED))
+    corun__ready(t); /* WORKER_DONE: the worker came first */
+}
+
+void corun__park_done(struct corun_task *t) {
+  int s = CORUN__WAIT_PARKING;
+  if (atomic_compare_exchange_strong(&t->wait, &s, CORUN__WAIT_PARKED))
+    return; /* the common case: a waker will claim and ready it */
+  /* Claimed early (CLAIMING), or already unparked (UNPARKED). */
+  if (s == CORUN__WAIT_CLAIMING &&
+      atomic_compare_exchange_strong(&t->wait, &s, CORUN__WAIT_WORKER_DONE))
+    return;        /* the waker's unpark readies it */
+  corun__ready(t); /* UNPARKED: the waker came first */
 }
 
 /* ---- cancellation and sleep --------------------------------------------- */

@@ -401,8 +401,7 @@ static void run(struct corun__worker *w, struct corun_task *t) {
     t->parking = 0;
     if (t->unlock)
       t->unlock(t->unlock_arg);
-    if (atomic_fetch_add(&t->arrivals, 1) == 1)
-      corun__ready(t); /* claimed already: run it again */
+    corun__park_done(t);
   } else {
     /* corun_yield(): to the back of this worker's yield line, a FIFO that
      * pick() serves after the deque. So a yield loop, pinned or not, lets
@@ -481,7 +480,7 @@ static int task_new(struct corun__worker *w, struct corun_task **out,
   t->home = NULL;
   t->qnext = NULL;
   atomic_init(&t->wait, CORUN__WAIT_NONE);
-  atomic_init(&t->arrivals, 0);
+  t->claimed_early = 0;
   t->wake_code = 0;
   t->parking = 0;
   t->reason = NULL;
@@ -569,7 +568,7 @@ int corun_join(corun_task *t, void **result) {
       /* t finished just as we were cancelled: the join went through. */
     }
     /* Woken by task_exit: its stores to t happened before its unpark,
-     * which this task's wake-up is ordered after (the arrivals counter). */
+     * which this task's wake-up is ordered after (park/unpark). */
   } else {
     corun__lock_release(&t->join_lock);
   }

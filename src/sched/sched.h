@@ -19,7 +19,9 @@
  *      removes its waiter under the object's lock if it is still queued.
  * A claim made while the task is still on its way out (between 2 and the
  * end of the switch) is safe: whichever of the worker and the waker comes
- * second makes the task runnable, so a task never runs on two workers.
+ * second makes the task runnable, so a task never runs on two workers
+ * (the states below). In the common case, a claim after the worker is
+ * done, that costs one compare-and-swap on each side.
  * Every claim is made under the lock its waiter is registered under (or
  * by corun_cancel, which is valid at any park), and a task deregisters
  * under that lock before its operation returns, so a stale claim cannot
@@ -61,8 +63,22 @@ void corun__waitq_remove(struct corun__waitq *q, struct corun__waiter *w);
  * (corun__claim); returns it, or NULL if the queue ran empty. */
 struct corun__waiter *corun__waitq_claim(struct corun__waitq *q);
 
-/* Park states (corun_task.wait). */
-enum { CORUN__WAIT_NONE, CORUN__WAIT_PARKED, CORUN__WAIT_CLAIMED };
+/* Park states (corun_task.wait), and who makes the task runnable again.
+ * A park goes NONE -> PARKING (the task, before its switch) -> PARKED (its
+ * worker, once the task is off its stack) -> CLAIMED (a waker), and the
+ * waker readies it at unpark: one compare-and-swap on each side. A claim
+ * that comes while the task is still PARKING goes to CLAIMING instead;
+ * then the worker and the waker each mark their part done (WORKER_DONE,
+ * UNPARKED) and whichever is second readies the task. */
+enum {
+  CORUN__WAIT_NONE,
+  CORUN__WAIT_PARKING,
+  CORUN__WAIT_PARKED,
+  CORUN__WAIT_CLAIMED,
+  CORUN__WAIT_CLAIMING,
+  CORUN__WAIT_WORKER_DONE,
+  CORUN__WAIT_UNPARKED
+};
 
 struct corun_task {
   corun_coro *co;
@@ -73,7 +89,7 @@ struct corun_task {
   struct corun_task *qnext;   /* link in a locked task queue */
   /* Park protocol (see above). */
   atomic_int wait;        /* CORUN__WAIT_* */
-  atomic_int arrivals;    /* worker and waker: the second one readies it */
+  int claimed_early;      /* the winning claim found it PARKING */
   int wake_code;          /* what corun__park returns; set by the claimer */
   int parking;            /* set by corun__park until the worker sees it */
   const char *reason;     /* what it waits for, for deadlock dumps */
@@ -112,8 +128,22 @@ int corun__park(struct corun_task *t, const char *reason,
 /* Claims t's current park; 1 if this caller won (it must then unpark t),
  * 0 if t is not parked or another claim won. */
 static inline int corun__claim(struct corun_task *t) {
-  int parked = CORUN__WAIT_PARKED;
-  return atomic_compare_exchange_strong(&t->wait, &parked, CORUN__WAIT_CLAIMED);
+  int s = atomic_load_explicit(&t->wait, memory_order_relaxed);
+  for (;;) {
+    if (s == CORUN__WAIT_PARKED) {
+      if (atomic_compare_exchange_weak(&t->wait, &s, CORUN__WAIT_CLAIMED)) {
+        t->claimed_early = 0;
+        return 1;
+      }
+    } else if (s == CORUN__WAIT_PARKING) {
+      if (atomic_compare_exchange_weak(&t->wait, &s, CORUN__WAIT_CLAIMING)) {
+        t->claimed_early = 1;
+        return 1;
+      }
+    } else {
+      return 0;
+    }
+  }
 }
 
 /* Wakes t, claimed by the caller, with `code` as corun__park's result. */

@@ -96,6 +96,10 @@ struct corun__worker *corun__worker_self(void);
 /* Makes t runnable (it is not on any queue and not running). */
 void corun__ready(struct corun_task *t);
 
+/* park.c: the worker's side of a park, once task t is off its stack and
+ * the unlock callback has run. */
+void corun__park_done(struct corun_task *t);
+
 /* park.c: fires w's timers that are due; returns the earliest remaining
  * deadline, or -1 if none. */
 int64_t corun__timers_run(struct corun__worker *w);
