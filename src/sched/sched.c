@@ -183,7 +183,8 @@ void corun__ready(struct corun_task *t) {
 static struct corun_task *pick(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
   struct corun_task *t;
-  corun__timers_run(w);
+  if (atomic_load_explicit(&w->ntimers, memory_order_relaxed))
+    corun__timers_run(w); /* (the check inline: most picks have none) */
   if (CORUN__UNLIKELY(S->shuffle) && (corun__rand(&w->rng) & 1) &&
       (t = taskq_pop(&S->global)))
     return t;
