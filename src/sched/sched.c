@@ -427,6 +427,14 @@ static void worker_loop(struct corun__worker *w) {
    * so a 1 ms sleep ends within a few microseconds of its deadline. */
   long slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
   prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
+  /* The coroutine layer's per-thread state, made now: a resume that cannot
+   * make it would fail, and a task must never be left half run. Out of
+   * memory, the worker waits (and takes no task) until it gets it. */
+  while (!corun__thread_get() &&
+         !atomic_load_explicit(&S->done, memory_order_acquire)) {
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
   while (!atomic_load_explicit(&S->done, memory_order_acquire)) {
     struct corun_task *t = pick(w);
     if (t)
