@@ -35,6 +35,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h> /* struct sockaddr, socklen_t (layer io) */
+#include <sys/types.h>  /* ssize_t */
 
 #ifdef __cplusplus
 extern "C" {
@@ -543,6 +545,62 @@ typedef struct corun_once {
  *         fn still runs (fn's effects may not be visible yet). */
 CORUN_API int corun_once_do(corun_once *once, void (*fn)(void *arg),
                             void *arg);
+
+/* ---------------------------------------------------------------------
+ * Layer io: blocking-style IO for tasks
+ *
+ * Each call behaves like the system call it is named after, except that
+ * inside a task it never blocks the worker thread: when the call would
+ * block, the task parks until the fd is ready or the deadline passes, and
+ * other tasks run meanwhile. The fd is switched to O_NONBLOCK at its first
+ * use. Results: the system call's (a count, or 0) on success, -errno on
+ * failure; errno is left alone. Partial reads and writes behave as the
+ * system calls do (corun_write_all loops).
+ * Common errors: -ETIMEDOUT (deadline), -ECANCELED (task cancelled),
+ * -EAGAIN (deadline 0 and it would block), -EPERM (not in a task: an
+ * error, never a hang), -EBADF (corun_close()d while waiting), -EBUSY
+ * (another task already waits on this fd in the same direction), and the
+ * system call's own.
+ * An fd used with these calls must be closed with corun_close(), which
+ * wakes tasks waiting on it; a new fd that reuses the number starts clean.
+ * Linux epoll, edge-triggered, behind it (io_uring is to come).
+ * ------------------------------------------------------------------- */
+
+
+/* For corun_wait_fd. */
+#define CORUN_FD_IN 1
+#define CORUN_FD_OUT 2
+
+/* Waits until fd is readable (CORUN_FD_IN) or writable (CORUN_FD_OUT).
+ * Returns 0. Errors: -EINVAL bad events; the common ones above. */
+CORUN_API int corun_wait_fd(int fd, int events, int64_t deadline);
+/* read(2). */
+CORUN_API ssize_t corun_read(int fd, void *buf, size_t n, int64_t deadline);
+/* write(2). */
+CORUN_API ssize_t corun_write(int fd, const void *buf, size_t n,
+                              int64_t deadline);
+/* Writes all n bytes unless an error comes first; returns n, or the bytes
+ * written before the error if any were, else the error. */
+CORUN_API ssize_t corun_write_all(int fd, const void *buf, size_t n,
+                                  int64_t deadline);
+/* recv(2). */
+CORUN_API ssize_t corun_recv(int fd, void *buf, size_t n, int flags,
+                             int64_t deadline);
+/* send(2), with MSG_NOSIGNAL (a closed peer gives -EPIPE, no SIGPIPE). */
+CORUN_API ssize_t corun_send(int fd, const void *buf, size_t n, int flags,
+                             int64_t deadline);
+/* accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC: returns the new fd. */
+CORUN_API int corun_accept(int fd, struct sockaddr *sa, socklen_t *len,
+                           int64_t deadline);
+/* connect(2) on a socket, waiting for the handshake. Returns 0.
+ * Errors: the common ones; -EINPROGRESS with deadline 0 (the handshake
+ * goes on: corun_wait_fd(fd, CORUN_FD_OUT) then SO_ERROR); -ECONNREFUSED
+ * and connect(2)'s others. */
+CORUN_API int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
+                            int64_t deadline);
+/* Wakes every task waiting on fd (their calls return -EBADF), forgets it,
+ * and close(2)s it. Returns 0 or close(2)'s -errno. */
+CORUN_API int corun_close(int fd);
 
 #ifdef __cplusplus
 } /* extern "C" */

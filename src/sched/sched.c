@@ -98,7 +98,33 @@ static void futex_wake(atomic_uint *word) {
 /* Wakes worker w, which the caller took off the idle stack. */
 static void wake_worker(struct corun__worker *w) {
   atomic_store(&w->futex_word, 1);
-  futex_wake(&w->futex_word);
+  /* A worker blocked in the poller checks futex_word after announcing
+   * in_poll and before it blocks: one of the two sees the other. */
+  if (atomic_load(&w->in_poll))
+    atomic_load(&corun__S.poller)->wake();
+  else
+    futex_wake(&w->futex_word);
+}
+
+int corun__sched_set_poller(const struct corun__poller *p) {
+  const struct corun__poller *none = NULL;
+  return atomic_compare_exchange_strong(&corun__S.poller, &none, p) ? 0
+                                                                    : -EBUSY;
+}
+
+/* Runs the poller for up to timeout_ns if tasks wait for IO and no other
+ * worker is in it. Returns whether it ran. */
+static int poll_io(int64_t timeout_ns) {
+  struct corun__sched *S = &corun__S;
+  const struct corun__poller *p = atomic_load(&S->poller);
+  if (!p || p->pending() == 0)
+    return 0;
+  int zero = 0;
+  if (!atomic_compare_exchange_strong(&S->polling, &zero, 1))
+    return 0;
+  p->poll(timeout_ns);
+  atomic_store(&S->polling, 0);
+  return 1;
 }
 
 /* Stealable work was just published: make sure some worker will look. */
@@ -188,8 +214,12 @@ static struct corun_task *pick(struct corun__worker *w) {
   if (CORUN__UNLIKELY(S->shuffle) && (corun__rand(&w->rng) & 1) &&
       (t = taskq_pop(&S->global)))
     return t;
-  if (++w->tick % 61 == 0 && (t = taskq_pop(&S->global)))
-    return t;
+  if (++w->tick % 61 == 0) { /* now and then: IO, then the global queue */
+    if (atomic_load_explicit(&S->poller, memory_order_relaxed))
+      poll_io(0);
+    if ((t = taskq_pop(&S->global)))
+      return t;
+  }
   if ((t = w->runnext)) {
     w->runnext = NULL;
     return t;
@@ -318,8 +348,9 @@ static void idle(struct corun__worker *w) {
      * dropped by then, but the task is not visible to others). */
     corun__lock_acquire(&S->idle_lock);
     w->asleep = 1;
+    const struct corun__poller *p = atomic_load(&S->poller);
     int all = ++S->nasleep == S->n && atomic_load(&S->timers) == 0 &&
-              !work_visible(w);
+              !work_visible(w) && !(p && p->pending() > 0);
     long live = 0;
     if (all) /* every worker wrote its count before taking idle_lock */
       for (unsigned i = 0; i < S->n; i++)
@@ -340,7 +371,19 @@ static void idle(struct corun__worker *w) {
       ts.tv_nsec = d % 1000000000;
       tp = &ts;
     }
-    if (!all)
+    int polled = 0;
+    if (!all && p && p->pending() > 0) {
+      /* Tasks wait for IO: sleep in the poller (one worker at a time),
+       * with the same timeout, so IO wakes this worker too. */
+      atomic_store(&w->in_poll, 1);
+      if (atomic_load(&w->futex_word) == 0)
+        polled = poll_io(
+            next >= 0 ? (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec : -1);
+      else
+        polled = 1; /* woken meanwhile */
+      atomic_store(&w->in_poll, 0);
+    }
+    if (!all && !polled)
       syscall(SYS_futex, &w->futex_word, FUTEX_WAIT_PRIVATE, 0, tp, NULL, 0);
   }
   /* Leave the idle stack if no waker took us off it. */
@@ -642,6 +685,9 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
   for (unsigned i = 1; i < started; i++)
     pthread_join(S->w[i].thread, NULL);
   rc = S->deadlock ? -EDEADLK : 0;
+  const struct corun__poller *poller = atomic_load(&S->poller);
+  if (poller)
+    poller->fini();
   for (unsigned i = 0; i < n; i++)
     corun__heap_free(&S->w[i].timers);
 out_free:

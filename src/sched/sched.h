@@ -152,4 +152,24 @@ void corun__unpark(struct corun_task *t, int code);
 /* A corun__lock's release, as a park unlock callback. */
 void corun__unlock_cb(void *lock);
 
+/* The event loop, as the scheduler sees it (the poll layer installs it:
+ * sched never includes poll). An idle worker blocks in poll() instead of
+ * its futex while tasks wait for IO, and busy workers call poll(0) now and
+ * then so that IO is never starved by runnable tasks. */
+struct corun__poller {
+  /* Waits up to timeout_ns (-1: no limit, 0: just look) for IO events and
+   * unparks the tasks they complete. */
+  void (*poll)(int64_t timeout_ns);
+  /* Makes a poll() under way in another thread return soon. */
+  void (*wake)(void);
+  /* Tasks parked on IO now: while > 0, no deadlock can be declared. */
+  long (*pending)(void);
+  /* The scheduler is ending: free everything (every task has finished). */
+  void (*fini)(void);
+};
+
+/* Installs the poller for the running scheduler, once; returns 0, or
+ * -EBUSY if one is installed already. Called from a task. */
+int corun__sched_set_poller(const struct corun__poller *p);
+
 #endif

@@ -60,6 +60,7 @@ struct corun__worker {
   struct corun__worker *idle_next; /* on the idle stack */
   int idle;                        /* on the idle stack (idle_lock) */
   int asleep; /* past its last look for work, about to sleep (idle_lock) */
+  atomic_int in_poll; /* blocked in the poller rather than its futex */
   /* Task objects free for reuse (owner only), and the tasks this worker
    * started minus those it finished (owner only; the sum over workers is
    * read only when all are asleep, under idle_lock). */
@@ -76,6 +77,10 @@ struct corun__sched {
   atomic_uint nidle;     /* workers on the idle stack */
   atomic_uint nspinning; /* workers looking for work before sleeping */
   unsigned nasleep;      /* workers asleep (worker.asleep; idle_lock) */
+  /* The event loop (sched.h), or NULL before the first IO call; and
+   * whether a worker is inside its poll() (one at a time). */
+  const struct corun__poller *_Atomic poller;
+  atomic_int polling;
   struct corun__task_slab *slabs; /* every task object (slab_lock) */
   corun__lock slab_lock;
   atomic_long timers; /* armed timers, all workers */

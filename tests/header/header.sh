@@ -114,9 +114,10 @@ done
 grep -q 'corun_resume' "$tmp/tok" || err "comment-stripped header looks empty"
 grep -q 'Python' "$tmp/tok" && err "comments were not stripped"
 
-# Macros: what corun.h adds to what stddef.h and stdint.h define.
-printf '#include <stddef.h>\n#include <stdint.h>\n' > "$tmp/base.c"
-printf '#include <stddef.h>\n#include <stdint.h>\n#include <corun.h>\n' > "$tmp/with.c"
+# Macros: what corun.h adds to what the system headers it includes define.
+sys='#include <stddef.h>\n#include <stdint.h>\n#include <sys/socket.h>\n#include <sys/types.h>\n'
+printf "$sys" > "$tmp/base.c"
+printf "$sys"'#include <corun.h>\n' > "$tmp/with.c"
 for lang in c c++; do
   if [ $lang = c ]; then C=$CC; else C=$CXX; fi
   "$C" -x $lang -dM -E -I"$INC" "$tmp/base.c" | sort > "$tmp/m0"
