@@ -36,6 +36,8 @@ run prime_sieve "the CSP prime sieve, one task per prime (seeds/004, seeds/000)"
   100
 run fan_out "fan-out/fan-in of CPU-bound tasks on 1 and 2 workers (seeds/000)" \
   300000
+run echo_server "a TCP echo server, a task per connection, checked by client tasks" \
+  50 200
 run switch_cost "one resume+yield round trip"
 
 if [ -n "$failed" ]; then

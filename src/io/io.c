@@ -10,30 +10,39 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/compiler.h"
 #include "corun.h"
 #include "poll/poll.h"
 #include "sched/sched.h"
 
+/* This thread's errno, found afresh: a task may wake on another worker
+ * thread after a wait, and glibc declares __errno_location const, so the
+ * compiler would otherwise reuse the address from before the wait and
+ * write another thread's errno (TSan caught it; a task elsewhere then saw
+ * its EAGAIN turn into 0). Not inlined, and a compiler barrier. */
+static CORUN__NOINLINE int *errno_here(void) {
+  __asm__ volatile("" ::: "memory");
+  return &errno;
+}
+
 /* Runs `call` (an expression giving a ssize_t, -1 with errno on failure)
  * until it succeeds, fails with something other than EAGAIN, or the wait
- * for direction dir ends with an error. */
+ * for direction dir ends with an error. errno is read and restored around
+ * the call, on the thread that made it. */
 #define RETRY_IO(fd, dir, deadline, call)                                      \
   do {                                                                         \
-    int saved_ = errno;                                                        \
     for (;;) {                                                                 \
       uint32_t seq_;                                                           \
       int prc_ = corun__poll_prepare(fd, dir, &seq_);                          \
-      if (prc_ < 0) { /* -EPERM outside a task: an error, not a hang */        \
-        errno = saved_;                                                        \
+      if (prc_ < 0) /* -EPERM outside a task: an error, not a hang */          \
         return prc_;                                                           \
-      }                                                                        \
+      int *ep_ = errno_here();                                                 \
+      int saved_ = *ep_;                                                       \
       ssize_t r_ = (call);                                                     \
-      if (r_ >= 0) {                                                           \
-        errno = saved_;                                                        \
+      int e_ = *ep_;                                                           \
+      *ep_ = saved_;                                                           \
+      if (r_ >= 0)                                                             \
         return r_;                                                             \
-      }                                                                        \
-      int e_ = errno;                                                          \
-      errno = saved_;                                                          \
       if (e_ == EINTR)                                                         \
         continue;                                                              \
       if (e_ != EAGAIN && e_ != EWOULDBLOCK)                                   \
@@ -105,19 +114,17 @@ int corun_wait_fd(int fd, int events, int64_t deadline) {
 
 int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
                   int64_t deadline) {
-  int saved = errno;
   uint32_t seq;
   int rc = corun__poll_prepare(fd, CORUN__POLL_OUT, &seq);
-  if (rc < 0) {
-    errno = saved;
+  if (rc < 0)
     return rc;
-  }
-  if (connect(fd, sa, len) == 0) {
-    errno = saved;
+  int *ep = errno_here();
+  int saved = *ep;
+  int ok = connect(fd, sa, len) == 0;
+  int e = *ep;
+  *ep = saved;
+  if (ok)
     return 0;
-  }
-  int e = errno;
-  errno = saved;
   if (e != EINPROGRESS && e != EINTR)
     return -e;
   if (deadline == 0)
@@ -126,11 +133,13 @@ int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
   for (;;) {
     int err = 0;
     socklen_t el = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) {
-      e = errno;
-      errno = saved;
+    ep = errno_here(); /* after a wait: maybe another thread */
+    saved = *ep;
+    ok = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0;
+    e = *ep;
+    *ep = saved;
+    if (!ok)
       return -e;
-    }
     if (err)
       return -err;
     if (corun__poll_ready_now(fd, CORUN__POLL_OUT))
@@ -144,8 +153,9 @@ int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
 
 int corun_close(int fd) {
   corun__poll_forget(fd);
-  int saved = errno;
-  int rc = close(fd) == 0 ? 0 : -errno;
-  errno = saved;
+  int *ep = errno_here();
+  int saved = *ep;
+  int rc = close(fd) == 0 ? 0 : -*ep;
+  *ep = saved;
   return rc;
 }

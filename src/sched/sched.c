@@ -459,6 +459,19 @@ static void run(struct corun__worker *w, struct corun_task *t) {
     else
       w->yield_head = t;
     w->yield_tail = t;
+    /* More than one task takes turns here while another worker has
+     * nothing to do: hand it the oldest (the deque is stealable, the
+     * line is not), so yielding CPU-bound tasks spread over the workers. */
+    if (w->yield_head != t &&
+        (atomic_load_explicit(&corun__S.nidle, memory_order_relaxed) ||
+         atomic_load_explicit(&corun__S.nspinning, memory_order_relaxed))) {
+      struct corun_task *oldest = w->yield_head;
+      w->yield_head = oldest->qnext;
+      if (oldest->home)
+        taskq_push(&w->inbox, oldest); /* pinned: it stays here */
+      else
+        push_local(w, oldest);
+    }
   }
 }
 
