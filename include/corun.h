@@ -602,6 +602,22 @@ CORUN_API int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
  * and close(2)s it. Returns 0 or close(2)'s -errno. */
 CORUN_API int corun_close(int fd);
 
+/* A listening TCP socket on host:port (host NULL or "": every local
+ * address; port 0: any free port, see getsockname(2)), with SO_REUSEADDR
+ * and the given backlog (0 or less: SOMAXCONN). Stores the fd in *fd and
+ * returns 0. Names are looked up on a helper thread, never on a worker.
+ * Errors: -EINVAL fd is NULL or port out of range; -ENOENT no such host;
+ *         -EAGAIN temporary lookup failure; bind(2)'s and listen(2)'s. */
+CORUN_API int corun_tcp_listen(const char *host, int port, int backlog,
+                               int *fd);
+
+/* A TCP connection to host:port, trying each address the name resolves to
+ * until one accepts; TCP_NODELAY is set. Stores the fd in *fd, returns 0.
+ * Errors: -EINVAL; -ENOENT no such host; -ECONNREFUSED and connect(2)'s;
+ *         -ETIMEDOUT, -ECANCELED, -EPERM (not in a task) as above. */
+CORUN_API int corun_tcp_dial(const char *host, int port, int64_t deadline,
+                             int *fd);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

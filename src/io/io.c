@@ -12,6 +12,7 @@
 
 #include "base/compiler.h"
 #include "corun.h"
+#include "io/io.h"
 #include "poll/poll.h"
 #include "sched/sched.h"
 
@@ -20,7 +21,7 @@
  * compiler would otherwise reuse the address from before the wait and
  * write another thread's errno (TSan caught it; a task elsewhere then saw
  * its EAGAIN turn into 0). Not inlined, and a compiler barrier. */
-static CORUN__NOINLINE int *errno_here(void) {
+CORUN__NOINLINE int *corun__errno_here(void) {
   __asm__ volatile("" ::: "memory");
   return &errno;
 }
@@ -36,7 +37,7 @@ static CORUN__NOINLINE int *errno_here(void) {
       int prc_ = corun__poll_prepare(fd, dir, &seq_);                          \
       if (prc_ < 0) /* -EPERM outside a task: an error, not a hang */          \
         return prc_;                                                           \
-      int *ep_ = errno_here();                                                 \
+      int *ep_ = corun__errno_here();                                          \
       int saved_ = *ep_;                                                       \
       ssize_t r_ = (call);                                                     \
       int e_ = *ep_;                                                           \
@@ -118,7 +119,7 @@ int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
   int rc = corun__poll_prepare(fd, CORUN__POLL_OUT, &seq);
   if (rc < 0)
     return rc;
-  int *ep = errno_here();
+  int *ep = corun__errno_here();
   int saved = *ep;
   int ok = connect(fd, sa, len) == 0;
   int e = *ep;
@@ -133,7 +134,7 @@ int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
   for (;;) {
     int err = 0;
     socklen_t el = sizeof err;
-    ep = errno_here(); /* after a wait: maybe another thread */
+    ep = corun__errno_here(); /* after a wait: maybe another thread */
     saved = *ep;
     ok = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0;
     e = *ep;
@@ -153,7 +154,7 @@ int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
 
 int corun_close(int fd) {
   corun__poll_forget(fd);
-  int *ep = errno_here();
+  int *ep = corun__errno_here();
   int saved = *ep;
   int rc = close(fd) == 0 ? 0 : -*ep;
   *ep = saved;

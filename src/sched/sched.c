@@ -106,6 +106,28 @@ static void wake_worker(struct corun__worker *w) {
     futex_wake(&w->futex_word);
 }
 
+void corun__external_begin(void) {
+  atomic_fetch_add(&corun__S.external, 1);
+}
+
+void corun__external_end(void) {
+  atomic_fetch_sub(&corun__S.external, 1);
+}
+
+int corun__sched_at_end(void (*fn)(void)) {
+  struct corun__sched *S = &corun__S;
+  int rc = -ENOMEM;
+  corun__lock_acquire(&S->end_lock);
+  for (unsigned i = 0; i < sizeof S->at_end / sizeof S->at_end[0]; i++)
+    if (!S->at_end[i] || S->at_end[i] == fn) {
+      S->at_end[i] = fn;
+      rc = 0;
+      break;
+    }
+  corun__lock_release(&S->end_lock);
+  return rc;
+}
+
 int corun__sched_set_poller(const struct corun__poller *p) {
   const struct corun__poller *none = NULL;
   return atomic_compare_exchange_strong(&corun__S.poller, &none, p) ? 0
@@ -350,7 +372,8 @@ static void idle(struct corun__worker *w) {
     w->asleep = 1;
     const struct corun__poller *p = atomic_load(&S->poller);
     int all = ++S->nasleep == S->n && atomic_load(&S->timers) == 0 &&
-              !work_visible(w) && !(p && p->pending() > 0);
+              !work_visible(w) && !(p && p->pending() > 0) &&
+              atomic_load(&S->external) == 0;
     long live = 0;
     if (all) /* every worker wrote its count before taking idle_lock */
       for (unsigned i = 0; i < S->n; i++)
@@ -701,6 +724,9 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
   const struct corun__poller *poller = atomic_load(&S->poller);
   if (poller)
     poller->fini();
+  for (unsigned i = 0; i < sizeof S->at_end / sizeof S->at_end[0]; i++)
+    if (S->at_end[i])
+      S->at_end[i]();
   for (unsigned i = 0; i < n; i++)
     corun__heap_free(&S->w[i].timers);
 out_free:

@@ -168,6 +168,17 @@ struct corun__poller {
   void (*fini)(void);
 };
 
+/* A task is about to park waiting for something outside the scheduler
+ * that is not the poller (a helper thread's answer): while any such wait
+ * is under way no deadlock is declared. Pair each begin with an end. */
+void corun__external_begin(void);
+void corun__external_end(void);
+
+/* Runs fn once when the running scheduler ends, after its workers have
+ * stopped (helper threads of upper layers stop there). Returns 0, or
+ * -ENOMEM when too many are registered. */
+int corun__sched_at_end(void (*fn)(void));
+
 /* Installs the poller for the running scheduler, once; returns 0, or
  * -EBUSY if one is installed already. Called from a task. */
 int corun__sched_set_poller(const struct corun__poller *p);

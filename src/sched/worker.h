@@ -81,6 +81,9 @@ struct corun__sched {
    * whether a worker is inside its poll() (one at a time). */
   const struct corun__poller *_Atomic poller;
   atomic_int polling;
+  atomic_long external;           /* waits on helper threads (sched.h) */
+  corun__lock end_lock;           /* guards at_end */
+  void (*at_end[4])(void);        /* corun__sched_at_end's */
   struct corun__task_slab *slabs; /* every task object (slab_lock) */
   corun__lock slab_lock;
   atomic_long timers; /* armed timers, all workers */

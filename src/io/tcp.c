@@ -1,0 +1,298 @@
+/* tcp.c: corun_tcp_listen and corun_tcp_dial, and the resolver they use.
+ * Layer: io (uses base, sched, poll, io.c's calls).
+ *
+ * Name resolution. getaddrinfo() blocks (DNS, /etc/hosts, NSS modules),
+ * so it never runs on a worker: a task hands the request to a small pool
+ * of helper threads and parks until a helper has answered. Numeric
+ * addresses skip the pool. The helpers start at a scheduler's first
+ * lookup and stop when that corun_main ends (they sleep on a condition
+ * variable when idle).
+ *
+ * Locking: the pool's queue under `pool.mu`; a request's completion goes
+ * through park/unpark (the helper claims the parked task). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/lock.h"
+#include "corun.h"
+#include "io/io.h"
+#include "sched/sched.h"
+
+#define HELPERS 2
+
+struct request {
+  struct request *next;
+  char *host; /* a copy: the caller may give up and free its own */
+  char port[8];
+  int passive;
+  struct addrinfo *result; /* the answer */
+  int gai;                 /* getaddrinfo's return */
+  struct corun_task *task; /* parked, waiting for the answer */
+  corun__lock lock;        /* the park's unlock; the helper's claim */
+  int done;
+  int abandoned; /* its task gave up (deadline, cancel): the helper frees */
+};
+
+static void request_free(struct request *r) {
+  if (r->result)
+    freeaddrinfo(r->result);
+  corun__free(r->host);
+  corun__free(r);
+}
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct request *head, *tail;
+  int started; /* helpers running */
+  int stop;    /* the scheduler ended: helpers finish the queue and exit */
+  pthread_t th[HELPERS];
+} pool = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, {0}};
+
+static void *helper(void *unused) {
+  (void)unused;
+  for (;;) {
+    pthread_mutex_lock(&pool.mu);
+    while (!pool.head && !pool.stop)
+      pthread_cond_wait(&pool.cv, &pool.mu);
+    if (!pool.head) { /* stopping, nothing left */
+      pthread_mutex_unlock(&pool.mu);
+      return NULL;
+    }
+    struct request *r = pool.head;
+    pool.head = r->next;
+    if (!pool.head)
+      pool.tail = NULL;
+    pthread_mutex_unlock(&pool.mu);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = r->passive ? AI_PASSIVE : 0};
+    r->gai = getaddrinfo(r->host, r->port, &hints, &r->result);
+    corun__lock_acquire(&r->lock);
+    r->done = 1;
+    int abandoned = r->abandoned;
+    struct corun_task *t = r->task;
+    int won = t && corun__claim(t);
+    corun__lock_release(&r->lock);
+    if (abandoned)
+      request_free(r);
+    else if (won)
+      corun__unpark(t, 0);
+  }
+  return NULL;
+}
+
+/* The scheduler ended (every task finished): the helpers answer what is
+ * queued (abandoned lookups) and exit, so that no thread and none of the
+ * resolver's per-thread memory outlives corun_main. */
+static void pool_stop(void) {
+  pthread_mutex_lock(&pool.mu);
+  int n = pool.started;
+  pool.stop = 1;
+  pthread_cond_broadcast(&pool.cv);
+  pthread_mutex_unlock(&pool.mu);
+  for (int i = 0; i < n; i++)
+    pthread_join(pool.th[i], NULL);
+  pthread_mutex_lock(&pool.mu);
+  pool.started = 0;
+  pool.stop = 0;
+  pthread_mutex_unlock(&pool.mu);
+}
+
+/* Starts the helpers for this scheduler if they are not running. Returns
+ * 0, -ENOMEM or -EAGAIN. */
+static int pool_start(void) {
+  int rc = 0;
+  pthread_mutex_lock(&pool.mu);
+  if (!pool.started) {
+    if (corun__sched_at_end(pool_stop) < 0) {
+      rc = -ENOMEM;
+    } else {
+      for (int i = 0; i < HELPERS; i++) {
+        if (pthread_create(&pool.th[i], NULL, helper, NULL) != 0)
+          break;
+        pool.started++;
+      }
+      if (!pool.started)
+        rc = -EAGAIN;
+    }
+  }
+  pthread_mutex_unlock(&pool.mu);
+  return rc;
+}
+
+/* Maps getaddrinfo's errors to -errno. */
+static int resolve_error(int gai) {
+  switch (gai) {
+  case EAI_NONAME:
+#ifdef EAI_NODATA
+  case EAI_NODATA:
+#endif
+  case EAI_SERVICE:
+    return -ENOENT; /* no such host or port */
+  case EAI_AGAIN:
+    return -EAGAIN;
+  case EAI_MEMORY:
+    return -ENOMEM;
+  case EAI_SYSTEM:
+    return -EIO;
+  default:
+    return -EINVAL;
+  }
+}
+
+/* Resolves host:port for a stream socket (passive: for bind, a NULL or
+ * empty host meaning every address). Stores a list to free with
+ * freeaddrinfo in *out. Numeric hosts are resolved on the spot; names on
+ * a helper thread while the task parks (deadline as usual). */
+static int resolve(const char *host, int port, int passive, int64_t deadline,
+                   struct addrinfo **out) {
+  if (port < 0 || port > 65535)
+    return -EINVAL;
+  char ports[8];
+  snprintf(ports, sizeof ports, "%d", port);
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
+                           .ai_flags =
+                               AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
+  if (!host || !*host) { /* every local address: no lookup */
+    int gai = getaddrinfo(NULL, ports, &hints, out);
+    return gai ? resolve_error(gai) : 0;
+  }
+  hints.ai_flags |= AI_NUMERICHOST;
+  if (getaddrinfo(host, ports, &hints, out) == 0)
+    return 0; /* a numeric address: no lookup either */
+  int err;
+  struct corun_task *t = corun__task_blocking(&err);
+  if (!t)
+    return err;
+  if ((err = pool_start()) < 0)
+    return err;
+  struct request *r = corun__malloc(sizeof *r);
+  size_t hl = strlen(host) + 1;
+  char *h = corun__malloc(hl);
+  if (!r || !h) {
+    corun__free(r);
+    corun__free(h);
+    return -ENOMEM;
+  }
+  memset(r, 0, sizeof *r);
+  memcpy(h, host, hl);
+  r->host = h;
+  memcpy(r->port, ports, sizeof r->port);
+  r->passive = passive;
+  corun__lock_init(&r->lock);
+  corun__lock_acquire(&r->lock);
+  r->task = t;
+  corun__external_begin(); /* a helper thread will wake it: no deadlock */
+  pthread_mutex_lock(&pool.mu);
+  if (pool.tail)
+    pool.tail->next = r;
+  else
+    pool.head = r;
+  pool.tail = r;
+  pthread_cond_signal(&pool.cv);
+  pthread_mutex_unlock(&pool.mu);
+  int rc =
+      corun__park(t, "name resolution", corun__unlock_cb, &r->lock, deadline);
+  corun__lock_acquire(&r->lock);
+  int done = r->done;
+  r->task = NULL;
+  if (!done)
+    r->abandoned = 1; /* the helper frees it when it answers */
+  corun__lock_release(&r->lock);
+  corun__external_end();
+  if (!done)
+    return rc < 0 ? rc : -EINTR;
+  int gai = r->gai;
+  *out = r->result;
+  r->result = NULL;
+  request_free(r);
+  return gai ? resolve_error(gai) : 0;
+}
+
+static int tcp_listen(const char *host, int port, int backlog, int *out) {
+  struct addrinfo *ai;
+  int rc = resolve(host, port, 1, -1, &ai);
+  if (rc < 0)
+    return rc;
+  rc = -EADDRNOTAVAIL;
+  for (struct addrinfo *a = ai; a; a = a->ai_next) {
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    a->ai_protocol);
+    if (fd < 0) {
+      rc = -*corun__errno_here();
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 &&
+        listen(fd, backlog > 0 ? backlog : SOMAXCONN) == 0) {
+      *out = fd;
+      rc = 0;
+      break;
+    }
+    rc = -*corun__errno_here();
+    close(fd);
+  }
+  freeaddrinfo(ai);
+  return rc;
+}
+
+static int tcp_dial(const char *host, int port, int64_t deadline, int *out) {
+  struct addrinfo *ai;
+  int rc = resolve(host, port, 0, deadline, &ai);
+  if (rc < 0)
+    return rc;
+  rc = -EADDRNOTAVAIL;
+  for (struct addrinfo *a = ai; a; a = a->ai_next) {
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    a->ai_protocol);
+    if (fd < 0) {
+      rc = -*corun__errno_here();
+      continue;
+    }
+    rc = corun_connect(fd, a->ai_addr, a->ai_addrlen, deadline);
+    if (rc == 0) {
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      *out = fd;
+      break;
+    }
+    corun_close(fd);
+    if (rc == -ETIMEDOUT || rc == -ECANCELED)
+      break;
+  }
+  freeaddrinfo(ai);
+  return rc;
+}
+
+/* errno is the calling task's, and a lookup may move the task to another
+ * worker: read and restore it through corun__errno_here() (io.h). */
+int corun_tcp_listen(const char *host, int port, int backlog, int *out) {
+  if (!out)
+    return -EINVAL;
+  int saved = *corun__errno_here();
+  int rc = tcp_listen(host, port, backlog, out);
+  *corun__errno_here() = saved;
+  return rc;
+}
+
+int corun_tcp_dial(const char *host, int port, int64_t deadline, int *out) {
+  if (!out || !host)
+    return -EINVAL;
+  int saved = *corun__errno_here();
+  int rc = tcp_dial(host, port, deadline, out);
+  *corun__errno_here() = saved;
+  return rc;
+}
