@@ -221,37 +221,17 @@ static int resolve(const char *host, int port, int passive, int64_t deadline,
   return gai ? resolve_error(gai) : 0;
 }
 
-static int tcp_listen(const char *host, int port, int backlog, int *out) {
-  struct addrinfo *ai;
-  int rc = resolve(host, port, 1, -1, &ai);
-  if (rc < 0)
-    return rc;
-  rc = -EADDRNOTAVAIL;
-  for (struct addrinfo *a = ai; a; a = a->ai_next) {
-    int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    a->ai_protocol);
-    if (fd < 0) {
-      rc = -*corun__errno_here();
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 &&
-        listen(fd, backlog > 0 ? backlog : SOMAXCONN) == 0) {
-      *out = fd;
-      rc = 0;
-      break;
-    }
-    rc = -*corun__errno_here();
-    close(fd);
-  }
-  freeaddrinfo(ai);
-  return rc;
-}
+/* One attempt on a new socket for address a: 0, or -errno (the caller
+ * closes the socket). */
+typedef int attempt_fn(int fd, const struct addrinfo *a, void *arg);
 
-static int tcp_dial(const char *host, int port, int64_t deadline, int *out) {
+/* Resolves host:port and makes a socket for each address in turn until
+ * `attempt` succeeds on one; stores that socket in *out. */
+static int each_address(const char *host, int port, int passive,
+                        int64_t deadline, attempt_fn *attempt, void *arg,
+                        int *out) {
   struct addrinfo *ai;
-  int rc = resolve(host, port, 0, deadline, &ai);
+  int rc = resolve(host, port, passive, deadline, &ai);
   if (rc < 0)
     return rc;
   rc = -EADDRNOTAVAIL;
@@ -262,18 +242,35 @@ static int tcp_dial(const char *host, int port, int64_t deadline, int *out) {
       rc = -*corun__errno_here();
       continue;
     }
-    rc = corun_connect(fd, a->ai_addr, a->ai_addrlen, deadline);
+    rc = attempt(fd, a, arg);
     if (rc == 0) {
-      int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       *out = fd;
       break;
     }
     corun_close(fd);
     if (rc == -ETIMEDOUT || rc == -ECANCELED)
-      break;
+      break; /* the caller's wait is over, whatever other addresses say */
   }
   freeaddrinfo(ai);
+  return rc;
+}
+
+static int bind_listen(int fd, const struct addrinfo *a, void *arg) {
+  int backlog = *(int *)arg;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 &&
+      listen(fd, backlog > 0 ? backlog : SOMAXCONN) == 0)
+    return 0;
+  return -*corun__errno_here();
+}
+
+static int connect_one(int fd, const struct addrinfo *a, void *arg) {
+  int rc = corun_connect(fd, a->ai_addr, a->ai_addrlen, *(int64_t *)arg);
+  if (rc == 0) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
   return rc;
 }
 
@@ -283,7 +280,7 @@ int corun_tcp_listen(const char *host, int port, int backlog, int *out) {
   if (!out)
     return -EINVAL;
   int saved = *corun__errno_here();
-  int rc = tcp_listen(host, port, backlog, out);
+  int rc = each_address(host, port, 1, -1, bind_listen, &backlog, out);
   *corun__errno_here() = saved;
   return rc;
 }
@@ -292,7 +289,7 @@ int corun_tcp_dial(const char *host, int port, int64_t deadline, int *out) {
   if (!out || !host)
     return -EINVAL;
   int saved = *corun__errno_here();
-  int rc = tcp_dial(host, port, deadline, out);
+  int rc = each_address(host, port, 0, deadline, connect_one, &deadline, out);
   *corun__errno_here() = saved;
   return rc;
 }
