@@ -1,17 +1,17 @@
-/* sched.c: corun_main, the workers' loop, spawn/join, and where runnable
- * tasks wait (worker.h).
+/* sched.c: corun_main, the workers' loop, idle workers and deadlock
+ * detection, and where runnable tasks wait (worker.h). Task objects,
+ * spawn and join are in task.c; park/unpark and timers in park.c.
  * Layer: sched (uses base, coro).
  *
  * A task is a coroutine that its worker resumes from the worker thread's
  * own stack. The task gives the worker back with corun_yield(): after a
  * corun__park (t->parking set) the worker finishes the park (park.c);
  * otherwise it was a plain yield (Go's Gosched) and the task goes to the
- * back of the worker's line (run()). A task that returns is finished here: its
- * coroutine is destroyed on the worker, its joiner woken, a detached task
- * freed.
+ * back of the worker's line (run()). A task that returns is finished on
+ * its worker (corun__task_exit).
  *
- * Locking: see worker.h for the queues; a task's join fields are under its
- * join_lock; the idle stack under corun__S.idle_lock. */
+ * Locking: see worker.h for the queues; the idle stack is under
+ * corun__S.idle_lock. */
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -64,7 +64,7 @@ corun_task *corun_self(void) {
 
 /* ---- queues --------------------------------------------------------- */
 
-static void taskq_push(struct corun__taskq *q, struct corun_task *t) {
+void corun__taskq_push(struct corun__taskq *q, struct corun_task *t) {
   t->qnext = NULL;
   corun__lock_acquire(&q->lock);
   if (q->tail)
@@ -193,25 +193,25 @@ static void wake_this(struct corun__worker *w) {
 /* Puts t where worker `self` keeps stealable work. */
 static void push_local(struct corun__worker *self, struct corun_task *t) {
   if (corun__deque_push(&self->dq, t) < 0)
-    taskq_push(&corun__S.global, t);
+    corun__taskq_push(&corun__S.global, t);
   wake_one();
 }
 
 void corun__ready(struct corun_task *t) {
   struct corun__worker *self = corun__worker_self();
   if (t->home && t->home != self) {
-    taskq_push(&t->home->inbox, t);
+    corun__taskq_push(&t->home->inbox, t);
     wake_this(t->home);
     return;
   }
   if (!self) { /* a thread that is not a worker */
-    taskq_push(&corun__S.global, t);
+    corun__taskq_push(&corun__S.global, t);
     wake_one();
     return;
   }
   if (CORUN__UNLIKELY(corun__S.shuffle)) {
     if (t->home || corun__rand(&self->rng) & 1)
-      taskq_push(t->home ? &self->inbox : &corun__S.global, t);
+      corun__taskq_push(t->home ? &self->inbox : &corun__S.global, t);
     else
       push_local(self, t);
     wake_one();
@@ -221,7 +221,7 @@ void corun__ready(struct corun_task *t) {
   self->runnext = t;
   if (old) { /* the older one becomes stealable (or waits in the inbox) */
     if (old->home)
-      taskq_push(&self->inbox, old);
+      corun__taskq_push(&self->inbox, old);
     else
       push_local(self, old);
   }
@@ -277,36 +277,6 @@ static int work_visible(struct corun__worker *w) {
 }
 
 /* ---- idle and deadlock ----------------------------------------------- */
-
-/* Task objects come from slabs that live as long as the scheduler, so a
- * task costs no malloc in the steady state (each worker reuses freed ones,
- * owner only), and the deadlock dump finds every task by scanning them. */
-#define SLAB_TASKS 256
-struct corun__task_slab {
-  struct corun__task_slab *next;
-  struct corun_task task[SLAB_TASKS];
-};
-
-/* Prints every task that has not finished. Called when every worker is
- * asleep: nothing changes the tasks meanwhile (idle_lock orders their last
- * writes before this). */
-static void dump_deadlock(void) {
-  struct corun__sched *S = &corun__S;
-  fputs("corun: all coroutines are asleep - deadlock!\n", stderr);
-  corun__lock_acquire(&S->slab_lock);
-  for (struct corun__task_slab *sl = S->slabs; sl; sl = sl->next)
-    for (unsigned i = 0; i < SLAB_TASKS; i++) {
-      struct corun_task *t = &sl->task[i];
-      if (!t->alive)
-        continue;
-      const char *name = corun_name(t->co);
-      fprintf(stderr, "  task %llu%s%s%s: waiting for %s\n",
-              (unsigned long long)corun_id(t->co), *name ? " (" : "", name,
-              *name ? ")" : "", t->reason ? t->reason : "(running)");
-    }
-  corun__lock_release(&S->slab_lock);
-  fflush(stderr);
-}
 
 static void finish_all(int deadlock) {
   struct corun__sched *S = &corun__S;
@@ -382,7 +352,7 @@ static void idle(struct corun__worker *w) {
     if (all) {
       /* Every task finished: done. Some did not: they never can. */
       if (live > 0)
-        dump_deadlock();
+        corun__tasks_dump();
       finish_all(live > 0);
     }
     struct timespec ts, *tp = NULL;
@@ -428,33 +398,6 @@ static void idle(struct corun__worker *w) {
 
 /* ---- running tasks ---------------------------------------------------- */
 
-/* Gives task object t back to the calling worker's free list. */
-static void task_free(struct corun__worker *w, struct corun_task *t) {
-  t->qnext = w->free_tasks;
-  w->free_tasks = t;
-}
-
-/* t's body returned `result` on worker w. */
-static void task_exit(struct corun__worker *w, struct corun_task *t,
-                      void *result) {
-  corun_destroy(t->co); /* dead: frees its stack to this worker's cache */
-  t->co = NULL;
-  t->alive = 0;
-  w->live--;
-  corun__lock_acquire(&t->join_lock);
-  t->result = result;
-  t->done = 1;
-  int detached = t->detached;
-  struct corun_task *j = t->joiner;
-  if (j && !corun__claim(j))
-    j = NULL; /* the joiner was cancelled meanwhile: it deregisters */
-  corun__lock_release(&t->join_lock);
-  if (detached)
-    task_free(w, t);
-  else if (j)
-    corun__unpark(j, 0); /* t may be freed by the joiner from here on */
-}
-
 static void run(struct corun__worker *w, struct corun_task *t) {
   w->current = t;
   void *out = NULL;
@@ -463,7 +406,7 @@ static void run(struct corun__worker *w, struct corun_task *t) {
   if (CORUN__UNLIKELY(rc < 0))
     corun__panic("a task could not be resumed");
   if (rc == 0) {
-    task_exit(w, t, out);
+    corun__task_exit(w, t, out);
   } else if (t->parking) { /* finish corun__park on this side */
     t->parking = 0;
     if (t->unlock)
@@ -491,7 +434,7 @@ static void run(struct corun__worker *w, struct corun_task *t) {
       struct corun_task *oldest = w->yield_head;
       w->yield_head = oldest->qnext;
       if (oldest->home)
-        taskq_push(&w->inbox, oldest); /* pinned: it stays here */
+        corun__taskq_push(&w->inbox, oldest); /* pinned: it stays here */
       else
         push_local(w, oldest);
     }
@@ -531,141 +474,6 @@ static void *worker_thread(void *arg) {
   return NULL;
 }
 
-/* ---- spawn / join ------------------------------------------------------ */
-
-static void *task_body(void *arg) {
-  struct corun_task *t = arg;
-  return t->fn(t->arg);
-}
-
-/* Creates a task on worker w (the caller's, or the first for main). */
-static int task_new(struct corun__worker *w, struct corun_task **out,
-                    corun_fn *fn, void *arg, const corun_attr *attr,
-                    int detached) {
-  if (!w->free_tasks) {
-    struct corun__task_slab *sl = corun__malloc(sizeof *sl);
-    if (!sl)
-      return -ENOMEM;
-    for (unsigned i = 0; i < SLAB_TASKS; i++) {
-      sl->task[i].alive = 0;
-      task_free(w, &sl->task[i]);
-    }
-    corun__lock_acquire(&corun__S.slab_lock);
-    sl->next = corun__S.slabs;
-    corun__S.slabs = sl;
-    corun__lock_release(&corun__S.slab_lock);
-  }
-  struct corun_task *t = w->free_tasks;
-  int rc = corun_create(&t->co, task_body, t, attr);
-  if (rc < 0)
-    return rc; /* t stays free */
-  w->free_tasks = t->qnext;
-  /* Field by field, not memset: `rep stos` for these 200 bytes was 11 %
-   * of a spawn + join here. */
-  t->fn = fn;
-  t->arg = arg;
-  t->result = NULL;
-  t->home = NULL;
-  t->qnext = NULL;
-  atomic_init(&t->wait, CORUN__WAIT_NONE);
-  t->claimed_early = 0;
-  t->wake_code = 0;
-  t->parking = 0;
-  t->reason = NULL;
-  t->unlock = NULL;
-  t->unlock_arg = NULL;
-  t->timer.key = 0;
-  t->timer.index = CORUN__HEAP_NONE;
-  t->timer_w = NULL;
-  atomic_init(&t->cancelled, 0);
-  corun__lock_init(&t->join_lock);
-  t->done = 0;
-  t->detached = detached;
-  t->joiner = NULL;
-  t->self_waiter.prev = t->self_waiter.next = NULL;
-  t->self_waiter.queued = 0;
-  if (attr && (attr->pin || attr->shared))
-    t->home = w; /* a shared stack's tasks stay with its thread */
-  t->on_shared = attr && attr->shared;
-  t->alive = 1;
-  w->live++;
-  *out = t;
-  return 0;
-}
-
-/* Queues a new task as the spawner's worker's next (Go's newproc does
- * the same): a spawn followed by a join or a wait runs the child on the
- * same warm worker. The task it displaces from runnext becomes stealable,
- * so a burst of spawns still spreads over idle workers. */
-static void task_start(struct corun__worker *w, struct corun_task *t) {
-  if (t->home)
-    taskq_push(&w->inbox, t);
-  else
-    corun__ready(t);
-}
-
-int corun_spawn(corun_task **out, corun_fn *fn, void *arg,
-                const corun_attr *attr) {
-  if (!out || !fn)
-    return -EINVAL;
-  struct corun__worker *w = corun__worker_self();
-  if (!w || !w->current)
-    return -EPERM;
-  struct corun_task *t;
-  int rc = task_new(w, &t, fn, arg, attr, 0);
-  if (rc < 0)
-    return rc;
-  *out = t;
-  task_start(w, t);
-  return 0;
-}
-
-int corun_go(corun_fn *fn, void *arg) {
-  if (!fn)
-    return -EINVAL;
-  struct corun__worker *w = corun__worker_self();
-  if (!w || !w->current)
-    return -EPERM;
-  struct corun_task *t;
-  int rc = task_new(w, &t, fn, arg, NULL, 1);
-  if (rc < 0)
-    return rc;
-  task_start(w, t);
-  return 0;
-}
-
-int corun_join(corun_task *t, void **result) {
-  int err;
-  struct corun_task *self = corun__task_blocking(&err);
-  if (!t || t == self)
-    return -EINVAL;
-  if (!self)
-    return err;
-  corun__lock_acquire(&t->join_lock);
-  if (!t->done) {
-    t->joiner = self;
-    int rc = corun__park(self, "join", corun__unlock_cb, &t->join_lock, -1);
-    if (rc < 0) {
-      corun__lock_acquire(&t->join_lock);
-      int done = t->done;
-      if (!done) /* cancelled before t finished */
-        t->joiner = NULL;
-      corun__lock_release(&t->join_lock);
-      if (!done)
-        return rc;
-      /* t finished just as we were cancelled: the join went through. */
-    }
-    /* Woken by task_exit: its stores to t happened before its unpark,
-     * which this task's wake-up is ordered after (park/unpark). */
-  } else {
-    corun__lock_release(&t->join_lock);
-  }
-  if (result)
-    *result = t->result;
-  task_free(corun__worker_self(), t);
-  return 0;
-}
-
 /* ---- corun_main ------------------------------------------------------- */
 
 static unsigned cpu_count(void) {
@@ -701,9 +509,9 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
     S->w[i].rng = seed + 0x9E3779B97F4A7C15ULL * (i + 1);
   }
   struct corun_task *main_task;
-  if ((rc = task_new(&S->w[0], &main_task, main_fn, arg, NULL, 1)) < 0)
+  if ((rc = corun__task_new(&S->w[0], &main_task, main_fn, arg, NULL, 1)) < 0)
     goto out_free;
-  taskq_push(&S->global, main_task);
+  corun__taskq_push(&S->global, main_task);
   unsigned started = 1;
   for (; started < n; started++)
     if (pthread_create(&S->w[started].thread, NULL, worker_thread,
@@ -730,11 +538,7 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
   for (unsigned i = 0; i < n; i++)
     corun__heap_free(&S->w[i].timers);
 out_free:
-  while (S->slabs) { /* every task is finished (or abandoned: deadlock) */
-    struct corun__task_slab *sl = S->slabs;
-    S->slabs = sl->next;
-    corun__free(sl);
-  }
+  corun__tasks_free(); /* every task finished (or abandoned: deadlock) */
   corun__free(S->w);
   S->w = NULL;
 out:

@@ -104,6 +104,25 @@ struct corun__worker *corun__worker_self(void);
 /* Makes t runnable (it is not on any queue and not running). */
 void corun__ready(struct corun_task *t);
 
+/* sched.c: appends t to a locked task queue. */
+void corun__taskq_push(struct corun__taskq *q, struct corun_task *t);
+
+/* task.c: a new task on worker w (the caller's, or the first for
+ * corun_main), not yet queued; returns 0 or -errno. */
+int corun__task_new(struct corun__worker *w, struct corun_task **out,
+                    corun_fn *fn, void *arg, const corun_attr *attr,
+                    int detached);
+/* task.c: gives task object t back to worker w's free list. */
+void corun__task_free(struct corun__worker *w, struct corun_task *t);
+/* task.c: t's body returned `result` on worker w: destroy its coroutine,
+ * wake its joiner, free a detached one. */
+void corun__task_exit(struct corun__worker *w, struct corun_task *t,
+                      void *result);
+/* task.c: prints every unfinished task (deadlock; every worker asleep). */
+void corun__tasks_dump(void);
+/* task.c: frees every task object (corun_main's end). */
+void corun__tasks_free(void);
+
 /* park.c: the worker's side of a park, once task t is off its stack and
  * the unlock callback has run. */
 void corun__park_done(struct corun_task *t);
