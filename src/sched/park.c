@@ -46,6 +46,51 @@ struct corun__waiter *corun__waitq_claim(struct corun__waitq *q) {
   return NULL;
 }
 
+struct corun__waiter *corun__waitq_claim_all(struct corun__waitq *q,
+                                             size_t *nwait) {
+  struct corun__waiter *first = NULL, *last = NULL, *w;
+  while ((w = corun__waitq_claim(q)) != NULL) {
+    (*nwait)--;     /* woken with 0, it does not come back to the object */
+    w->next = NULL; /* unqueued: nobody else touches it until it runs */
+    if (last)
+      last->next = w;
+    else
+      first = w;
+    last = w;
+  }
+  return first;
+}
+
+void corun__unpark_all(struct corun__waiter *first) {
+  while (first) {
+    struct corun__waiter *w = first;
+    first = w->next;
+    w->next = NULL;
+    corun__unpark(w->task, 0); /* w may be reused from here on */
+  }
+}
+
+int corun__wait_queued(struct corun_task *t, struct corun__waitq *q,
+                       corun__lock *lock, size_t *nwait, void *elem,
+                       const char *reason, int64_t deadline) {
+  struct corun__waiter *w = &t->self_waiter;
+  w->task = t;
+  w->index = 0;
+  w->elem = elem;
+  w->result = 0;
+  corun__waitq_push(q, w);
+  (*nwait)++;
+  int rc = corun__park(t, reason, corun__unlock_cb, lock, deadline);
+  if (rc < 0) { /* nobody claimed it: leave the object */
+    corun__lock_acquire(lock);
+    if (w->queued)
+      corun__waitq_remove(q, w);
+    (*nwait)--;
+    corun__lock_release(lock);
+  }
+  return rc;
+}
+
 void corun__unlock_cb(void *lock) {
   corun__lock_release(lock);
 }

@@ -116,6 +116,27 @@ struct corun_task *corun__task_self(void);
  * is its own (not one it resumed); else NULL and *err = -EPERM. */
 struct corun_task *corun__task_blocking(int *err);
 
+/* Queues the calling task t on q (its self_waiter, with index 0 and
+ * `elem`) and parks it: the common wait of an object whose lock `lock` the
+ * caller holds (the park releases it). *nwait counts the waiters that will
+ * still take `lock`: whoever claims the waiter decrements it; when this
+ * returns an error (deadline, cancel), it has taken `lock` again, removed
+ * the waiter if still queued and decremented *nwait. Returns the claimer's
+ * code or corun__park's error. */
+int corun__wait_queued(struct corun_task *t, struct corun__waitq *q,
+                       corun__lock *lock, size_t *nwait, void *elem,
+                       const char *reason, int64_t deadline);
+
+/* Under q's lock: claims every waiter of q it can, decrementing *nwait for
+ * each, and returns them linked through `next`, longest waiter first. */
+struct corun__waiter *corun__waitq_claim_all(struct corun__waitq *q,
+                                             size_t *nwait);
+
+/* After the object's lock is released: unparks, with code 0 and in order,
+ * the claimed waiters linked through `next` from `first`. Each waiter may
+ * be reused as soon as its task runs. */
+void corun__unpark_all(struct corun__waiter *first);
+
 /* Parks the calling task (see the protocol above). `unlock` (may be NULL)
  * runs with `arg` on the scheduler side once the task is off its stack.
  * deadline: -1 none, else absolute corun_now() time (0 or a past time

@@ -224,11 +224,13 @@ static int wait_one(corun_chan *ch, struct corun_task *t, void *elem, int send,
   return rc;
 }
 
-int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline) {
+/* A send (send != 0) or a receive: done at once if it can be, else
+ * waited for (wait_one). */
+static int transfer(corun_chan *ch, void *elem, int send, int64_t deadline) {
   if (!ch || !elem)
     return -EINVAL;
   corun__lock_acquire(&ch->lock);
-  int r = try_send(ch, elem);
+  int r = send ? try_send(ch, elem) : try_recv(ch, elem);
   if (r) {
     corun__lock_release(&ch->lock);
     return r < 0 ? r : 0;
@@ -239,25 +241,15 @@ int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline) {
     corun__lock_release(&ch->lock);
     return err;
   }
-  return wait_one(ch, t, (void *)elem, 1, deadline);
+  return wait_one(ch, t, elem, send, deadline);
+}
+
+int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline) {
+  return transfer(ch, (void *)elem, 1, deadline);
 }
 
 int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline) {
-  if (!ch || !elem)
-    return -EINVAL;
-  corun__lock_acquire(&ch->lock);
-  int r = try_recv(ch, elem);
-  if (r) {
-    corun__lock_release(&ch->lock);
-    return r < 0 ? r : 0;
-  }
-  int err = -EAGAIN;
-  struct corun_task *t = deadline == 0 ? NULL : corun__task_blocking(&err);
-  if (!t) {
-    corun__lock_release(&ch->lock);
-    return err;
-  }
-  return wait_one(ch, t, elem, 0, deadline);
+  return transfer(ch, elem, 0, deadline);
 }
 
 /* ---- select ---------------------------------------------------------- */

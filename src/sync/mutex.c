@@ -369,30 +369,9 @@ int corun_cond_signal(corun_cond *c) {
 int corun_cond_broadcast(corun_cond *c) {
   if (!c)
     return -EINVAL;
-  /* Claim every waiter under the lock, wake them after it: the claimed
-   * ones are linked through their (now unqueued) waiters' `next`, which
-   * nobody else touches until their task is unparked. */
-  struct corun__waiter *list = NULL, *w;
   corun__lock_acquire(&c->lock);
-  while ((w = corun__waitq_claim(&c->q)) != NULL) {
-    c->nwait--;
-    w->next = list;
-    list = w;
-  }
+  struct corun__waiter *all = corun__waitq_claim_all(&c->q, &c->nwait);
   corun__lock_release(&c->lock);
-  /* `list` is newest first; wake the longest waiter first. */
-  struct corun__waiter *fifo = NULL;
-  while (list) {
-    w = list;
-    list = w->next;
-    w->next = fifo;
-    fifo = w;
-  }
-  while (fifo) {
-    w = fifo;
-    fifo = w->next;
-    w->next = NULL;
-    corun__unpark(w->task, 0); /* w may be reused from here on */
-  }
+  corun__unpark_all(all); /* longest waiter first */
   return 0;
 }

@@ -55,32 +55,23 @@ static void finish(corun_once *once) {
   struct bucket *b = bucket_of(once);
   __atomic_store_n(&once->state, DONE, __ATOMIC_RELEASE);
   /* From here on `once` is only an address to compare (see above). */
-  struct corun__waiter *list = NULL, *w, *next;
+  struct corun__waiter *first = NULL, *last = NULL, *w, *next;
   corun__lock_acquire(&b->lock);
   for (w = b->q.head; w; w = next) {
     next = w->next;
     if (w->elem != (void *)once)
       continue;
     corun__waitq_remove(&b->q, w);
-    if (corun__claim(w->task)) {
-      w->next = list; /* unqueued, untouched until its task is unparked */
-      list = w;
+    if (corun__claim(w->task)) { /* unqueued, untouched until it runs */
+      if (last)
+        last->next = w;
+      else
+        first = w;
+      last = w;
     } /* else cancelled: it finds itself off the queue and leaves */
   }
   corun__lock_release(&b->lock);
-  struct corun__waiter *fifo = NULL; /* longest waiter first */
-  while (list) {
-    w = list;
-    list = w->next;
-    w->next = fifo;
-    fifo = w;
-  }
-  while (fifo) {
-    w = fifo;
-    fifo = w->next;
-    w->next = NULL;
-    corun__unpark(w->task, 0); /* w may be reused from here on */
-  }
+  corun__unpark_all(first); /* longest waiter first */
 }
 
 /* Waits until once's state is DONE. */

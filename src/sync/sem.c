@@ -64,22 +64,9 @@ int corun_sem_acquire(corun_sem *s, int64_t deadline) {
     corun__lock_release(&s->lock);
     return err;
   }
-  struct corun__waiter *w = &t->self_waiter;
-  w->task = t;
-  w->index = 0;
-  w->elem = NULL;
-  w->result = 0;
-  corun__waitq_push(&s->q, w);
-  s->nwait++;
-  int rc = corun__park(t, "semaphore", corun__unlock_cb, &s->lock, deadline);
-  if (rc == 0)
-    return 0; /* a release handed us its permit */
-  corun__lock_acquire(&s->lock);
-  if (w->queued)
-    corun__waitq_remove(&s->q, w);
-  s->nwait--;
-  corun__lock_release(&s->lock);
-  return rc;
+  /* 0: a release handed us its permit. */
+  return corun__wait_queued(t, &s->q, &s->lock, &s->nwait, NULL, "semaphore",
+                            deadline);
 }
 
 int corun_sem_release(corun_sem *s) {

@@ -63,28 +63,10 @@ int corun_wg_add(corun_wg *wg, int64_t delta) {
     corun__lock_release(&wg->lock);
     return 0;
   }
-  /* At 0: claim every waiter (linked through their unqueued waiters'
-   * `next`, which nobody else touches until their task is unparked). */
-  struct corun__waiter *list = NULL, *w;
-  while ((w = corun__waitq_claim(&wg->q)) != NULL) {
-    wg->nwait--;
-    w->next = list;
-    list = w;
-  }
+  /* At 0: every waiter, woken after the lock is released. */
+  struct corun__waiter *all = corun__waitq_claim_all(&wg->q, &wg->nwait);
   corun__lock_release(&wg->lock);
-  struct corun__waiter *fifo = NULL; /* longest waiter first */
-  while (list) {
-    w = list;
-    list = w->next;
-    w->next = fifo;
-    fifo = w;
-  }
-  while (fifo) {
-    w = fifo;
-    fifo = w->next;
-    w->next = NULL;
-    corun__unpark(w->task, 0); /* w may be reused from here on */
-  }
+  corun__unpark_all(all);
   return 0;
 }
 
@@ -106,20 +88,7 @@ int corun_wg_wait(corun_wg *wg, int64_t deadline) {
     corun__lock_release(&wg->lock);
     return err;
   }
-  struct corun__waiter *w = &t->self_waiter;
-  w->task = t;
-  w->index = 0;
-  w->elem = NULL;
-  w->result = 0;
-  corun__waitq_push(&wg->q, w);
-  wg->nwait++;
-  int rc = corun__park(t, "wait group", corun__unlock_cb, &wg->lock, deadline);
-  if (rc == 0)
-    return 0; /* the count reached 0 */
-  corun__lock_acquire(&wg->lock);
-  if (w->queued)
-    corun__waitq_remove(&wg->q, w);
-  wg->nwait--;
-  corun__lock_release(&wg->lock);
-  return rc;
+  /* 0: the count reached 0. */
+  return corun__wait_queued(t, &wg->q, &wg->lock, &wg->nwait, NULL,
+                            "wait group", deadline);
 }

@@ -12,30 +12,8 @@
 
 #include "base/compiler.h"
 #include "sched/sched.h"
+#include "sync_test.h"
 #include "t.h"
-
-#define MS 1000000LL
-
-static long scaled(long n) {
-  const char *e = getenv("CORUN_TEST_SCALE");
-  double f = e && *e ? atof(e) : 1.0;
-  if (CORUN__TSAN || CORUN__ASAN || t_under_valgrind() || t_emulated())
-    f /= 10;
-  long r = (long)((double)n * f);
-  return r > 0 ? r : 1;
-}
-
-/* Yields until t is parked. */
-static void wait_parked(corun_task *t) {
-  while (atomic_load(&t->wait) != CORUN__WAIT_PARKED)
-    corun_yield(NULL);
-}
-
-static void *join_rc(corun_task *t) {
-  void *r = (void *)1;
-  T_OK(corun_join(t, &r));
-  return r;
-}
 
 static void count_fn(void *arg) {
   atomic_fetch_add((atomic_int *)arg, 1);

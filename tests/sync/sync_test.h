@@ -1,0 +1,39 @@
+/* sync_test.h: what the sync layer's tests share. */
+#ifndef CORUN_TESTS_SYNC_TEST_H
+#define CORUN_TESTS_SYNC_TEST_H
+
+#include <corun.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "base/compiler.h"
+#include "sched/sched.h"
+#include "t.h"
+
+#define MS 1000000LL
+
+/* n scaled by CORUN_TEST_SCALE, and by 1/10 under sanitizers, Valgrind
+ * and qemu; at least 1. */
+static inline long scaled(long n) {
+  const char *e = getenv("CORUN_TEST_SCALE");
+  double f = e && *e ? atof(e) : 1.0;
+  if (CORUN__TSAN || CORUN__ASAN || t_under_valgrind() || t_emulated())
+    f /= 10;
+  long r = (long)((double)n * f);
+  return r > 0 ? r : 1;
+}
+
+/* Yields until t is parked (its waiter is queued before it parks). */
+static inline void wait_parked(corun_task *t) {
+  while (atomic_load(&t->wait) != CORUN__WAIT_PARKED)
+    corun_yield(NULL);
+}
+
+/* Joins t and returns its result. */
+static inline void *join_rc(corun_task *t) {
+  void *r = (void *)1;
+  T_OK(corun_join(t, &r));
+  return r;
+}
+
+#endif
