@@ -169,22 +169,28 @@ static void wake_one(void) {
     wake_worker(w);
 }
 
+/* Under idle_lock: takes w off the idle stack if it is on it; returns
+ * whether it was. */
+static int leave_idle_stack(struct corun__worker *w) {
+  struct corun__sched *S = &corun__S;
+  if (!w->idle)
+    return 0;
+  struct corun__worker **p = &S->idle_head;
+  while (*p != w)
+    p = &(*p)->idle_next;
+  *p = w->idle_next;
+  w->idle = 0;
+  atomic_fetch_sub(&S->nidle, 1);
+  return 1;
+}
+
 /* Wakes worker w in particular (its inbox got a task), if it is idle. */
 static void wake_this(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
   if (!atomic_fetch_add(&S->nidle, 0)) /* as in wake_one() */
     return;
-  int found = 0;
   corun__lock_acquire(&S->idle_lock);
-  if (w->idle) {
-    struct corun__worker **p = &S->idle_head;
-    while (*p != w)
-      p = &(*p)->idle_next;
-    *p = w->idle_next;
-    w->idle = 0;
-    atomic_fetch_sub(&S->nidle, 1);
-    found = 1;
-  }
+  int found = leave_idle_stack(w);
   corun__lock_release(&S->idle_lock);
   if (found)
     wake_worker(w);
@@ -385,14 +391,7 @@ static void idle(struct corun__worker *w) {
     w->asleep = 0;
     S->nasleep--;
   }
-  if (w->idle) {
-    struct corun__worker **p = &S->idle_head;
-    while (*p != w)
-      p = &(*p)->idle_next;
-    *p = w->idle_next;
-    w->idle = 0;
-    atomic_fetch_sub(&S->nidle, 1);
-  }
+  leave_idle_stack(w);
   corun__lock_release(&S->idle_lock);
 }
 

@@ -219,11 +219,6 @@ static void outside(void) {
 
 int main(void) {
   outside();
-  static const corun_config cfgs[] = {{.workers = 1},
-                                      {.workers = 2},
-                                      {.workers = 4},
-                                      {.workers = 2, .shuffle = 1}};
-  for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
-    T_OK(corun_main(main_task, (void *)&cfgs[i], &cfgs[i]));
+  run_all_configs(main_task);
   return 0;
 }
