@@ -320,8 +320,9 @@ typedef struct corun_task corun_task;
 
 /* Scheduler configuration. Zero-initialise; NULL means all defaults. */
 typedef struct corun_config {
-  /* Worker threads; 0 means the number of CPUs the process may run on.
-   * The thread calling corun_main() is one of them. */
+  /* Worker threads; 0 means the environment variable CORUN_WORKERS if it
+   * holds a positive number, else the number of CPUs the process may run
+   * on. The thread calling corun_main() is one of them. */
   unsigned workers;
   /* Debug: nonzero picks the next task to run at random among the
    * runnable ones, to shake out assumptions about scheduling order.

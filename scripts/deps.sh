@@ -1,9 +1,11 @@
 #!/bin/sh
-# deps.sh <core|test|bench|cross>: installs the Debian packages a target needs,
+# deps.sh <core|test|bench|cross>: installs the Debian packages a target needs
+# (core: the compilers, liburing for the io_uring backend, http-parser for
+# the HTTP examples),
 # only those that are missing. Run by the Makefile; safe to run again.
 set -eu
 what=${1:-core}
-need="cmake gcc g++ make"
+need="cmake gcc g++ make pkgconf liburing-dev libhttp-parser-dev"
 cross="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
 gcc-riscv64-linux-gnu g++-riscv64-linux-gnu libc6-dev-riscv64-cross
 qemu-user-static pkgconf"
@@ -11,7 +13,7 @@ case "$what" in
   core) ;;
   test) need="$need valgrind gdb pkgconf libc6-dev $cross" ;;
   cross) need="$need $cross" ;;
-  bench) need="$need libboost-context-dev valgrind golang-go" ;;
+  bench) need="$need libboost-context-dev valgrind golang-go wrk nginx-light" ;;
   *) echo "deps.sh: unknown target $what" >&2; exit 2 ;;
 esac
 missing=""

@@ -475,7 +475,16 @@ static void *worker_thread(void *arg) {
 
 /* ---- corun_main ------------------------------------------------------- */
 
-static unsigned cpu_count(void) {
+/* The default number of workers: CORUN_WORKERS if set to a positive
+ * number, else the CPUs this process may run on. */
+static unsigned default_workers(void) {
+  const char *env = getenv("CORUN_WORKERS");
+  if (env && *env) {
+    char *end;
+    unsigned long v = strtoul(env, &end, 10);
+    if (!*end && v > 0)
+      return v > 1024 ? 1024 : (unsigned)v;
+  }
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
     return (unsigned)CPU_COUNT(&set);
@@ -490,7 +499,7 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
   if (!atomic_compare_exchange_strong(&sched_running, &expect, 1))
     return -EBUSY;
   struct corun__sched *S = &corun__S;
-  unsigned n = cfg && cfg->workers ? cfg->workers : cpu_count();
+  unsigned n = cfg && cfg->workers ? cfg->workers : default_workers();
   if (n > 1024)
     n = 1024;
   memset(S, 0, sizeof *S);
