@@ -36,7 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h> /* struct sockaddr, socklen_t (layer io) */
-#include <sys/types.h>  /* ssize_t */
+#include <sys/types.h>  /* ssize_t, off_t */
+#include <sys/uio.h>    /* struct iovec (layer io) */
 
 #ifdef __cplusplus
 extern "C" {
@@ -557,6 +558,10 @@ CORUN_API int corun_once_do(corun_once *once, void (*fn)(void *arg),
  * use. Results: the system call's (a count, or 0) on success, -errno on
  * failure; errno is left alone. Partial reads and writes behave as the
  * system calls do (corun_write_all loops).
+ * Writes to sockets never raise SIGPIPE: a peer that has gone gives
+ * -EPIPE (corun_write is send(2) with MSG_NOSIGNAL on a socket).
+ * Regular files, which never say EAGAIN but may block on the disk, are
+ * read and written through io_uring or a helper thread.
  * Common errors: -ETIMEDOUT (deadline), -ECANCELED (task cancelled),
  * -EAGAIN (deadline 0 and it would block), -EPERM (not in a task: an
  * error, never a hang), -EBADF (corun_close()d while waiting), -EBUSY
@@ -564,7 +569,15 @@ CORUN_API int corun_once_do(corun_once *once, void (*fn)(void *arg),
  * system call's own.
  * An fd used with these calls must be closed with corun_close(), which
  * wakes tasks waiting on it; a new fd that reuses the number starts clean.
- * Linux epoll, edge-triggered, behind it (io_uring is to come).
+ *
+ * Behind it: io_uring where the kernel allows it (the whole request is
+ * submitted and the task parks until it completes), else epoll,
+ * edge-triggered. CORUN_POLLER=epoll or CORUN_POLLER=uring in the
+ * environment forces one (forcing io_uring where it cannot start makes IO
+ * calls fail with -ENOSYS). With io_uring, a buffer stays the kernel's
+ * until the request completes: a call cut short by its deadline or a
+ * cancel first cancels the request and waits for it, and if the request
+ * completed anyway, returns its result (no data is lost).
  * ------------------------------------------------------------------- */
 
 
@@ -577,19 +590,41 @@ CORUN_API int corun_once_do(corun_once *once, void (*fn)(void *arg),
 CORUN_API int corun_wait_fd(int fd, int events, int64_t deadline);
 /* read(2). */
 CORUN_API ssize_t corun_read(int fd, void *buf, size_t n, int64_t deadline);
-/* write(2). */
+/* write(2) (on a socket: send(2) with MSG_NOSIGNAL). */
 CORUN_API ssize_t corun_write(int fd, const void *buf, size_t n,
                               int64_t deadline);
 /* Writes all n bytes unless an error comes first; returns n, or the bytes
  * written before the error if any were, else the error. */
 CORUN_API ssize_t corun_write_all(int fd, const void *buf, size_t n,
                                   int64_t deadline);
+/* pread(2): at offset off (-EINVAL if negative), the file position
+ * unchanged. */
+CORUN_API ssize_t corun_pread(int fd, void *buf, size_t n, off_t off,
+                              int64_t deadline);
+/* pwrite(2): at offset off (-EINVAL if negative). */
+CORUN_API ssize_t corun_pwrite(int fd, const void *buf, size_t n, off_t off,
+                               int64_t deadline);
+/* readv(2). */
+CORUN_API ssize_t corun_readv(int fd, const struct iovec *iov, int iovcnt,
+                              int64_t deadline);
+/* writev(2) (on a socket: sendmsg(2) with MSG_NOSIGNAL). */
+CORUN_API ssize_t corun_writev(int fd, const struct iovec *iov, int iovcnt,
+                               int64_t deadline);
 /* recv(2). */
 CORUN_API ssize_t corun_recv(int fd, void *buf, size_t n, int flags,
                              int64_t deadline);
 /* send(2), with MSG_NOSIGNAL (a closed peer gives -EPIPE, no SIGPIPE). */
 CORUN_API ssize_t corun_send(int fd, const void *buf, size_t n, int flags,
                              int64_t deadline);
+/* recvfrom(2): the sender's address in sa (*salen: its size, updated;
+ * sa may be NULL). -EFAULT if sa is given without salen. */
+CORUN_API ssize_t corun_recvfrom(int fd, void *buf, size_t n, int flags,
+                                 struct sockaddr *sa, socklen_t *salen,
+                                 int64_t deadline);
+/* sendto(2), with MSG_NOSIGNAL. */
+CORUN_API ssize_t corun_sendto(int fd, const void *buf, size_t n, int flags,
+                               const struct sockaddr *sa, socklen_t salen,
+                               int64_t deadline);
 /* accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC: returns the new fd. */
 CORUN_API int corun_accept(int fd, struct sockaddr *sa, socklen_t *len,
                            int64_t deadline);

@@ -1,13 +1,20 @@
 /* io.c: blocking-style IO for tasks: each call tries the system call and,
- * when it would block, parks the task until the fd is ready (poll.h) or
- * the deadline passes. The worker thread never blocks.
+ * when it would block, waits through the event loop (poll.h): for
+ * readiness (epoll) and then tries again, or for the completion of the
+ * whole request (io_uring). Regular files, which never say EAGAIN but may
+ * block on the disk, go to io_uring or, under epoll, to the helper pool
+ * (pool.c). The worker thread never blocks (except for a regular-file
+ * call of a task on a shared stack under epoll: its buffer may be
+ * swapped out while it waits, so the call is made on the worker).
  * Layer: io (uses base, sched, poll). Locking: none of its own.
  *
  * Every call here returns -errno and leaves errno alone (DESIGN.md): the
- * system call's errno is read right after it, in the same task, before
- * anything can switch. */
+ * system call's errno is read right after it, on the thread that made it,
+ * before anything can switch. */
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "base/compiler.h"
@@ -26,60 +33,244 @@ CORUN__NOINLINE int *corun__errno_here(void) {
   return &errno;
 }
 
-/* Runs `call` (an expression giving a ssize_t, -1 with errno on failure)
- * until it succeeds, fails with something other than EAGAIN, or the wait
- * for direction dir ends with an error. errno is read and restored around
- * the call, on the thread that made it. */
-#define RETRY_IO(fd, dir, deadline, call)                                      \
-  do {                                                                         \
-    for (;;) {                                                                 \
-      uint32_t seq_;                                                           \
-      int prc_ = corun__poll_prepare(fd, dir, &seq_);                          \
-      if (prc_ < 0) /* -EPERM outside a task: an error, not a hang */          \
-        return prc_;                                                           \
-      int *ep_ = corun__errno_here();                                          \
-      int saved_ = *ep_;                                                       \
-      ssize_t r_ = (call);                                                     \
-      int e_ = *ep_;                                                           \
-      *ep_ = saved_;                                                           \
-      if (r_ >= 0)                                                             \
-        return r_;                                                             \
-      if (e_ == EINTR)                                                         \
-        continue;                                                              \
-      if (e_ != EAGAIN && e_ != EWOULDBLOCK)                                   \
-        return -e_;                                                            \
-      if (deadline == 0)                                                       \
-        return -EAGAIN;                                                        \
-      if (prc_ == 1) /* not pollable, yet EAGAIN: a non-blocking file */       \
-        return -EAGAIN;                                                        \
-      int w_ = corun__poll_wait(fd, dir, seq_, deadline);                      \
-      if (w_ < 0)                                                              \
-        return w_;                                                             \
-    }                                                                          \
-  } while (0)
+/* Makes io's system call once (non-blocking for sockets and pipes):
+ * returns its result, or -errno. errno is restored. */
+static ssize_t sys_io(const struct corun__io *io) {
+  int *ep = corun__errno_here();
+  int saved = *ep;
+  ssize_t r;
+  switch (io->op) {
+  case CORUN__OP_READ:
+    r = io->off < 0 ? read(io->fd, io->buf, io->len)
+                    : pread(io->fd, io->buf, io->len, io->off);
+    break;
+  case CORUN__OP_WRITE:
+    r = io->off < 0 ? write(io->fd, io->buf, io->len)
+                    : pwrite(io->fd, io->buf, io->len, io->off);
+    break;
+  case CORUN__OP_READV:
+    r = io->off < 0 ? readv(io->fd, io->iov, io->iovcnt)
+                    : preadv(io->fd, io->iov, io->iovcnt, io->off);
+    break;
+  case CORUN__OP_WRITEV:
+    r = io->off < 0 ? writev(io->fd, io->iov, io->iovcnt)
+                    : pwritev(io->fd, io->iov, io->iovcnt, io->off);
+    break;
+  case CORUN__OP_RECV:
+    r = recv(io->fd, io->buf, io->len, io->flags);
+    break;
+  case CORUN__OP_SEND:
+    r = send(io->fd, io->buf, io->len, io->flags);
+    break;
+  case CORUN__OP_RECVMSG:
+    r = recvmsg(io->fd, io->msg, io->flags);
+    break;
+  case CORUN__OP_SENDMSG:
+    r = sendmsg(io->fd, io->msg, io->flags);
+    break;
+  default: /* CORUN__OP_ACCEPT */
+    r = accept4(io->fd, io->sa, io->salen, io->flags);
+    break;
+  }
+  if (r < 0)
+    r = -*ep;
+  *ep = saved;
+  return r;
+}
+
+/* A regular-file call on a helper thread (pool.c). */
+struct file_job {
+  struct corun__job job; /* first: the pool hands back the job */
+  const struct corun__io *io;
+  ssize_t result;
+};
+
+static void file_job_run(struct corun__job *j) {
+  struct file_job *f = (struct file_job *)j;
+  f->result = sys_io(f->io);
+}
+
+/* io on a regular file (it never says EAGAIN, but may block). */
+static ssize_t file_io(const struct corun__io *io, int dir, int64_t deadline) {
+  if (corun__poll_submits())
+    return corun__poll_submit(io, dir, deadline);
+  struct corun_task *t = corun__task_self();
+  if (t && t->on_shared)
+    return sys_io(io); /* its buffer may be swapped out while it waits */
+  /* The helper writes the caller's buffer: the task waits for it to the
+   * end (no release: no deadline, no cancel), as with io_uring. */
+  struct file_job f = {.job = {.run = file_job_run}, .io = io};
+  int rc = corun__pool_call(&f.job, "file io", -1);
+  return rc < 0 ? rc : f.result;
+}
+
+/* write(2) on a socket raises SIGPIPE when the peer has gone, which kills
+ * a server that did not ignore it; corun's writes to sockets are sends
+ * with MSG_NOSIGNAL instead, and report -EPIPE. */
+static struct corun__io as_send(const struct corun__io *io,
+                                struct msghdr *m) {
+  struct corun__io s = *io;
+  if (io->op == CORUN__OP_WRITE) {
+    s.op = CORUN__OP_SEND;
+  } else {
+    memset(m, 0, sizeof *m);
+    m->msg_iov = (struct iovec *)io->iov;
+    m->msg_iovlen = (size_t)io->iovcnt;
+    s.op = CORUN__OP_SENDMSG;
+    s.msg = m;
+  }
+  s.flags = MSG_NOSIGNAL;
+  return s;
+}
+
+/* Makes io's call until it succeeds, fails with something other than
+ * EAGAIN, or the wait for direction dir ends with an error. */
+static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
+  struct corun__io sock_io;
+  struct msghdr m;
+  for (;;) {
+    uint32_t seq;
+    int kind = corun__poll_prepare(io->fd, dir, &seq);
+    if (kind < 0) /* -EPERM outside a task: an error, not a hang */
+      return kind;
+    if (kind == CORUN__FD_FILE && deadline != 0)
+      return file_io(io, dir, deadline);
+    if (kind == CORUN__FD_SOCKET && io->off < 0 &&
+        (io->op == CORUN__OP_WRITE || io->op == CORUN__OP_WRITEV)) {
+      sock_io = as_send(io, &m);
+      io = &sock_io;
+    }
+    ssize_t r = sys_io(io);
+    if (r >= 0)
+      return r;
+    if (r == -EINTR)
+      continue;
+    if (r != -EAGAIN && r != -EWOULDBLOCK)
+      return r;
+    if (deadline == 0 || kind == CORUN__FD_FILE) /* a non-blocking file */
+      return -EAGAIN;
+    if (corun__poll_submits())
+      return corun__poll_submit(io, dir, deadline);
+    int w = corun__poll_wait(io->fd, dir, seq, deadline);
+    if (w < 0)
+      return w;
+  }
+}
 
 ssize_t corun_read(int fd, void *buf, size_t n, int64_t deadline) {
-  RETRY_IO(fd, CORUN__POLL_IN, deadline, read(fd, buf, n));
+  struct corun__io io = {
+      .op = CORUN__OP_READ, .fd = fd, .buf = buf, .len = n, .off = -1};
+  return run_io(&io, CORUN__POLL_IN, deadline);
 }
 
 ssize_t corun_write(int fd, const void *buf, size_t n, int64_t deadline) {
-  RETRY_IO(fd, CORUN__POLL_OUT, deadline, write(fd, buf, n));
+  struct corun__io io = {.op = CORUN__OP_WRITE,
+                         .fd = fd,
+                         .buf = (void *)buf,
+                         .len = n,
+                         .off = -1};
+  return run_io(&io, CORUN__POLL_OUT, deadline);
+}
+
+ssize_t corun_pread(int fd, void *buf, size_t n, off_t off, int64_t deadline) {
+  if (off < 0)
+    return -EINVAL;
+  struct corun__io io = {
+      .op = CORUN__OP_READ, .fd = fd, .buf = buf, .len = n, .off = off};
+  return run_io(&io, CORUN__POLL_IN, deadline);
+}
+
+ssize_t corun_pwrite(int fd, const void *buf, size_t n, off_t off,
+                     int64_t deadline) {
+  if (off < 0)
+    return -EINVAL;
+  struct corun__io io = {.op = CORUN__OP_WRITE,
+                         .fd = fd,
+                         .buf = (void *)buf,
+                         .len = n,
+                         .off = off};
+  return run_io(&io, CORUN__POLL_OUT, deadline);
+}
+
+ssize_t corun_readv(int fd, const struct iovec *iov, int iovcnt,
+                    int64_t deadline) {
+  struct corun__io io = {.op = CORUN__OP_READV,
+                         .fd = fd,
+                         .iov = iov,
+                         .iovcnt = iovcnt,
+                         .off = -1};
+  return run_io(&io, CORUN__POLL_IN, deadline);
+}
+
+ssize_t corun_writev(int fd, const struct iovec *iov, int iovcnt,
+                     int64_t deadline) {
+  struct corun__io io = {.op = CORUN__OP_WRITEV,
+                         .fd = fd,
+                         .iov = iov,
+                         .iovcnt = iovcnt,
+                         .off = -1};
+  return run_io(&io, CORUN__POLL_OUT, deadline);
 }
 
 ssize_t corun_recv(int fd, void *buf, size_t n, int flags, int64_t deadline) {
-  RETRY_IO(fd, CORUN__POLL_IN, deadline, recv(fd, buf, n, flags));
+  struct corun__io io = {
+      .op = CORUN__OP_RECV, .fd = fd, .flags = flags, .buf = buf, .len = n};
+  return run_io(&io, CORUN__POLL_IN, deadline);
 }
 
 ssize_t corun_send(int fd, const void *buf, size_t n, int flags,
                    int64_t deadline) {
-  RETRY_IO(fd, CORUN__POLL_OUT, deadline,
-           send(fd, buf, n, flags | MSG_NOSIGNAL));
+  struct corun__io io = {.op = CORUN__OP_SEND,
+                         .fd = fd,
+                         .flags = flags | MSG_NOSIGNAL,
+                         .buf = (void *)buf,
+                         .len = n};
+  return run_io(&io, CORUN__POLL_OUT, deadline);
+}
+
+/* recvfrom and sendto are recvmsg and sendmsg with one buffer: io_uring
+ * has no recvfrom. */
+ssize_t corun_recvfrom(int fd, void *buf, size_t n, int flags,
+                       struct sockaddr *sa, socklen_t *salen,
+                       int64_t deadline) {
+  if (sa && !salen)
+    return -EFAULT;
+  struct iovec v = {buf, n};
+  struct msghdr m = {.msg_name = sa,
+                     .msg_namelen = sa ? *salen : 0,
+                     .msg_iov = &v,
+                     .msg_iovlen = 1};
+  struct corun__io io = {
+      .op = CORUN__OP_RECVMSG, .fd = fd, .flags = flags, .msg = &m};
+  ssize_t r = run_io(&io, CORUN__POLL_IN, deadline);
+  if (r >= 0 && sa)
+    *salen = m.msg_namelen;
+  return r;
+}
+
+ssize_t corun_sendto(int fd, const void *buf, size_t n, int flags,
+                     const struct sockaddr *sa, socklen_t salen,
+                     int64_t deadline) {
+  struct iovec v = {(void *)buf, n};
+  struct msghdr m = {.msg_name = (void *)sa,
+                     .msg_namelen = sa ? salen : 0,
+                     .msg_iov = &v,
+                     .msg_iovlen = 1};
+  struct corun__io io = {.op = CORUN__OP_SENDMSG,
+                         .fd = fd,
+                         .flags = flags | MSG_NOSIGNAL,
+                         .msg = &m};
+  return run_io(&io, CORUN__POLL_OUT, deadline);
 }
 
 int corun_accept(int fd, struct sockaddr *sa, socklen_t *len,
                  int64_t deadline) {
-  RETRY_IO(fd, CORUN__POLL_IN, deadline,
-           accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+  struct corun__io io = {.op = CORUN__OP_ACCEPT,
+                         .fd = fd,
+                         .flags = SOCK_NONBLOCK | SOCK_CLOEXEC,
+                         .sa = sa,
+                         .salen = len};
+  return (int)run_io(&io, CORUN__POLL_IN, deadline);
 }
 
 ssize_t corun_write_all(int fd, const void *buf, size_t n, int64_t deadline) {
@@ -102,7 +293,7 @@ int corun_wait_fd(int fd, int events, int64_t deadline) {
   int rc = corun__poll_prepare(fd, dir, &seq);
   if (rc < 0)
     return rc;
-  if (rc == 1)
+  if (rc == CORUN__FD_FILE)
     return 0; /* a regular file is always ready */
   if (deadline == 0)
     return -EAGAIN;

@@ -2,133 +2,50 @@
  * Layer: io (uses base, sched, poll, io.c's calls).
  *
  * Name resolution. getaddrinfo() blocks (DNS, /etc/hosts, NSS modules),
- * so it never runs on a worker: a task hands the request to a small pool
- * of helper threads and parks until a helper has answered. Numeric
- * addresses skip the pool. The helpers start at a scheduler's first
- * lookup and stop when that corun_main ends (they sleep on a condition
- * variable when idle).
+ * so it never runs on a worker: a task hands the request to the helper
+ * pool (pool.c) and parks until a helper has answered. Numeric addresses
+ * skip the pool. A task that gives up (deadline, cancel) abandons its
+ * request, which the helper frees.
  *
- * Locking: the pool's queue under `pool.mu`; a request's completion goes
- * through park/unpark (the helper claims the parked task). */
+ * Locking: none of its own. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "base/lock.h"
 #include "corun.h"
 #include "io/io.h"
 #include "sched/sched.h"
 
-#define HELPERS 2
-
 struct request {
-  struct request *next;
+  struct corun__job job; /* first: the pool's callbacks get the job */
   char *host; /* a copy: the caller may give up and free its own */
   char port[8];
   int passive;
   struct addrinfo *result; /* the answer */
   int gai;                 /* getaddrinfo's return */
-  struct corun_task *task; /* parked, waiting for the answer */
-  corun__lock lock;        /* the park's unlock; the helper's claim */
-  int done;
-  int abandoned; /* its task gave up (deadline, cancel): the helper frees */
 };
 
-static void request_free(struct request *r) {
+static void request_free(struct corun__job *j) {
+  struct request *r = (struct request *)j;
   if (r->result)
     freeaddrinfo(r->result);
   corun__free(r->host);
   corun__free(r);
 }
 
-static struct {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  struct request *head, *tail;
-  int started; /* helpers running */
-  int stop;    /* the scheduler ended: helpers finish the queue and exit */
-  pthread_t th[HELPERS];
-} pool = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, {0}};
-
-static void *helper(void *unused) {
-  (void)unused;
-  for (;;) {
-    pthread_mutex_lock(&pool.mu);
-    while (!pool.head && !pool.stop)
-      pthread_cond_wait(&pool.cv, &pool.mu);
-    if (!pool.head) { /* stopping, nothing left */
-      pthread_mutex_unlock(&pool.mu);
-      return NULL;
-    }
-    struct request *r = pool.head;
-    pool.head = r->next;
-    if (!pool.head)
-      pool.tail = NULL;
-    pthread_mutex_unlock(&pool.mu);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = r->passive ? AI_PASSIVE : 0};
-    r->gai = getaddrinfo(r->host, r->port, &hints, &r->result);
-    corun__lock_acquire(&r->lock);
-    r->done = 1;
-    int abandoned = r->abandoned;
-    struct corun_task *t = r->task;
-    int won = t && corun__claim(t);
-    corun__lock_release(&r->lock);
-    if (abandoned)
-      request_free(r);
-    else if (won)
-      corun__unpark(t, 0);
-  }
-  return NULL;
-}
-
-/* The scheduler ended (every task finished): the helpers answer what is
- * queued (abandoned lookups) and exit, so that no thread and none of the
- * resolver's per-thread memory outlives corun_main. */
-static void pool_stop(void) {
-  pthread_mutex_lock(&pool.mu);
-  int n = pool.started;
-  pool.stop = 1;
-  pthread_cond_broadcast(&pool.cv);
-  pthread_mutex_unlock(&pool.mu);
-  for (int i = 0; i < n; i++)
-    pthread_join(pool.th[i], NULL);
-  pthread_mutex_lock(&pool.mu);
-  pool.started = 0;
-  pool.stop = 0;
-  pthread_mutex_unlock(&pool.mu);
-}
-
-/* Starts the helpers for this scheduler if they are not running. Returns
- * 0, -ENOMEM or -EAGAIN. */
-static int pool_start(void) {
-  int rc = 0;
-  pthread_mutex_lock(&pool.mu);
-  if (!pool.started) {
-    if (corun__sched_at_end(pool_stop) < 0) {
-      rc = -ENOMEM;
-    } else {
-      for (int i = 0; i < HELPERS; i++) {
-        if (pthread_create(&pool.th[i], NULL, helper, NULL) != 0)
-          break;
-        pool.started++;
-      }
-      if (!pool.started)
-        rc = -EAGAIN;
-    }
-  }
-  pthread_mutex_unlock(&pool.mu);
-  return rc;
+static void request_run(struct corun__job *j) {
+  struct request *r = (struct request *)j;
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
+                           .ai_flags = r->passive ? AI_PASSIVE : 0};
+  r->gai = getaddrinfo(r->host, r->port, &hints, &r->result);
 }
 
 /* Maps getaddrinfo's errors to -errno. */
@@ -172,12 +89,6 @@ static int resolve(const char *host, int port, int passive, int64_t deadline,
   hints.ai_flags |= AI_NUMERICHOST;
   if (getaddrinfo(host, ports, &hints, out) == 0)
     return 0; /* a numeric address: no lookup either */
-  int err;
-  struct corun_task *t = corun__task_blocking(&err);
-  if (!t)
-    return err;
-  if ((err = pool_start()) < 0)
-    return err;
   struct request *r = corun__malloc(sizeof *r);
   size_t hl = strlen(host) + 1;
   char *h = corun__malloc(hl);
@@ -191,33 +102,18 @@ static int resolve(const char *host, int port, int passive, int64_t deadline,
   r->host = h;
   memcpy(r->port, ports, sizeof r->port);
   r->passive = passive;
-  corun__lock_init(&r->lock);
-  corun__lock_acquire(&r->lock);
-  r->task = t;
-  corun__external_begin(); /* a helper thread will wake it: no deadlock */
-  pthread_mutex_lock(&pool.mu);
-  if (pool.tail)
-    pool.tail->next = r;
-  else
-    pool.head = r;
-  pool.tail = r;
-  pthread_cond_signal(&pool.cv);
-  pthread_mutex_unlock(&pool.mu);
-  int rc =
-      corun__park(t, "name resolution", corun__unlock_cb, &r->lock, deadline);
-  corun__lock_acquire(&r->lock);
-  int done = r->done;
-  r->task = NULL;
-  if (!done)
-    r->abandoned = 1; /* the helper frees it when it answers */
-  corun__lock_release(&r->lock);
-  corun__external_end();
-  if (!done)
-    return rc < 0 ? rc : -EINTR;
+  r->job.run = request_run;
+  r->job.release = request_free; /* the lookup may be abandoned */
+  int rc = corun__pool_call(&r->job, "name resolution", deadline);
+  if (rc < 0) {
+    if (rc != -ETIMEDOUT && rc != -ECANCELED) /* never queued */
+      request_free(&r->job);
+    return rc;
+  }
   int gai = r->gai;
   *out = r->result;
   r->result = NULL;
-  request_free(r);
+  request_free(&r->job);
   return gai ? resolve_error(gai) : 0;
 }
 

@@ -1,38 +1,96 @@
 /* poll.h: the event loop's contract with the io layer.
- * Layer: poll (uses base, coro, sched). One backend per file; epoll.c is
- * the only one so far (io_uring is the next).
+ * Layer: poll (uses base, coro, sched).
  *
- * Readiness, edge-triggered. Each fd is registered once, at its first
- * wait, for input and output together; its record counts the readiness
- * events seen per direction (`seq`). An IO call reads that count, tries
- * the system call, and only if it says EAGAIN waits for a count newer
- * than the one it read: an event that arrives between the try and the
- * wait is never lost.
+ * Two backends, one per scheduler, picked when its first IO waits
+ * (poll.c): io_uring (uring.c) when the kernel allows it, else epoll
+ * (epoll.c); the environment variable CORUN_POLLER=epoll or =uring forces
+ * one (forcing io_uring where it cannot start makes IO calls fail with
+ * -ENOSYS rather than quietly measure the other backend).
  *
- * Lifetime. An fd waited on must be closed with corun_close(), which wakes
- * its waiters with -EBADF and forgets the registration, so that a new fd
- * reusing the number starts clean and no stale event reaches it (events
- * carry the record's generation).
+ * Every IO call first tries its system call on the non-blocking fd; only
+ * when that says EAGAIN does it wait:
+ *   - epoll: readiness, edge-triggered. Each fd is registered once, at its
+ *     first wait, for input and output together; its record counts the
+ *     readiness events seen per direction (`seq`). An IO call reads that
+ *     count before its try and waits for a newer one, so an event that
+ *     arrives between the try and the wait is never lost.
+ *   - io_uring: the whole request (read, recv, accept, ...) is submitted
+ *     and the task parks until its completion; the kernel does the IO
+ *     when the fd is ready. The request's buffer stays the kernel's until
+ *     the completion arrives: a deadline or a cancel first cancels the
+ *     request, then still waits for its completion (and a request that
+ *     completed anyway returns its data, never drops it).
+ * Tasks on shared stacks never hand their memory to the kernel (it may be
+ * swapped out while they wait): under io_uring they wait for readiness
+ * (a poll request) and then make the system call themselves.
  *
- * Locking: one corun__lock per fd record; waiters park under it. */
+ * Regular files are never "not ready": their IO goes through io_uring or,
+ * under epoll, through the io layer's helper threads (io.c).
+ *
+ * Lifetime. An fd waited on must be closed with corun_close(), which
+ * wakes its waiters with -EBADF and forgets the fd, so that a new fd
+ * reusing the number starts clean: no readiness event or completion of
+ * the old one ever reaches it.
+ *
+ * Locking: one corun__lock per fd record (poll.c); each backend has its
+ * own below it. */
 #ifndef CORUN_POLL_POLL_H
 #define CORUN_POLL_POLL_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #define CORUN__POLL_IN 0
 #define CORUN__POLL_OUT 1
 
-/* Prepares fd for waiting in direction dir (registering it, making it
- * non-blocking) and stores its current readiness count in *seq. Returns 0,
- * 1 if fd cannot be polled (a regular file: IO on it never says EAGAIN),
- * or -errno (-EPERM outside a task, -ENOMEM, -EBADF). */
+/* One IO request, as the io layer makes it and io_uring takes it. */
+enum {
+  CORUN__OP_READ,    /* buf, len, off (-1: the file position) */
+  CORUN__OP_WRITE,   /* buf, len, off */
+  CORUN__OP_READV,   /* iov, iovcnt, off */
+  CORUN__OP_WRITEV,  /* iov, iovcnt, off */
+  CORUN__OP_RECV,    /* buf, len, flags */
+  CORUN__OP_SEND,    /* buf, len, flags */
+  CORUN__OP_RECVMSG, /* msg, flags */
+  CORUN__OP_SENDMSG, /* msg, flags */
+  CORUN__OP_ACCEPT,  /* sa, salen, flags (accept4's) */
+  CORUN__OP_POLL     /* flags: POLLIN or POLLOUT; result: revents */
+};
+
+struct corun__io {
+  int op;
+  int fd;
+  int flags;
+  int iovcnt;
+  void *buf;
+  size_t len;
+  const struct iovec *iov;
+  struct msghdr *msg;
+  struct sockaddr *sa;
+  socklen_t *salen;
+  off_t off;
+};
+
+/* What corun__poll_prepare found fd to be. */
+#define CORUN__FD_POLLABLE 0 /* a pipe, a terminal, an eventfd, ... */
+#define CORUN__FD_FILE 1     /* a regular file, or not pollable: IO on it
+                                never says EAGAIN */
+#define CORUN__FD_SOCKET 2   /* a socket (pollable) */
+
+/* Prepares fd for IO in direction dir (the first time: starts the
+ * backend, makes fd non-blocking, registers it) and stores its current
+ * readiness count in *seq. Returns its kind (CORUN__FD_*) or -errno
+ * (-EPERM outside a task, -ENOMEM, -EBADF, -ENOSYS: the backend forced by
+ * CORUN_POLLER cannot start). */
 int corun__poll_prepare(int fd, int dir, uint32_t *seq);
 
-/* Parks the calling task until fd's readiness count for dir differs from
- * seq, or the deadline. Returns 0 (try the IO again), -ETIMEDOUT,
- * -ECANCELED, -EBADF (corun_close()d meanwhile), -EBUSY (another task
- * already waits on fd in that direction). */
+/* Parks the calling task until fd is ready in direction dir (epoll: its
+ * readiness count differs from seq), or the deadline. Returns 0 (try the
+ * IO again), -ETIMEDOUT, -ECANCELED, -EBADF (corun_close()d meanwhile),
+ * -EBUSY (another task already waits on fd in that direction). */
 int corun__poll_wait(int fd, int dir, uint32_t seq, int64_t deadline);
 
 /* Whether fd is ready in direction dir right now (poll(2), no wait): for
@@ -41,8 +99,24 @@ int corun__poll_wait(int fd, int dir, uint32_t seq, int64_t deadline);
  * before. */
 int corun__poll_ready_now(int fd, int dir);
 
-/* Wakes fd's waiters with -EBADF and forgets the registration (before the
- * caller closes fd). */
+/* Whether the calling task's IO goes to the backend as whole requests
+ * (corun__poll_submit): io_uring, and the task is not on a shared stack. */
+int corun__poll_submits(void);
+
+/* Submits io (its fd prepared, direction dir) and parks until it
+ * completes or the deadline passes. Returns the request's result (a
+ * count, an fd, revents), or -errno: the request's error, -ETIMEDOUT or
+ * -ECANCELED (the request was cancelled before it did anything), -EBADF
+ * (corun_close()d meanwhile), -EBUSY (as corun__poll_wait). */
+ssize_t corun__poll_submit(const struct corun__io *io, int dir,
+                           int64_t deadline);
+
+/* Wakes fd's waiters with -EBADF and forgets the fd (before the caller
+ * closes it). */
 void corun__poll_forget(int fd);
+
+/* The name of the backend the running scheduler uses ("epoll",
+ * "io_uring"), or NULL when none has started yet. For tests and tools. */
+const char *corun__poll_backend_name(void);
 
 #endif

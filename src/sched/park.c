@@ -172,7 +172,7 @@ int corun__park(struct corun_task *t, const char *reason,
   struct corun__worker *w = corun__worker_self();
   atomic_store(&t->wait, CORUN__WAIT_PARKING); /* claimable from now on */
   int rc;
-  if (atomic_load(&t->cancelled) &&
+  if (atomic_load(&t->cancelled) && !atomic_load(&t->nocancel) &&
       (rc = park_cut_short(t, unlock, arg, -ECANCELED)) != -1)
     return rc;
   if (deadline >= 0) {
@@ -189,6 +189,17 @@ int corun__park(struct corun_task *t, const char *reason,
   atomic_store(&t->wait, CORUN__WAIT_NONE);
   t->reason = NULL;
   return t->wake_code;
+}
+
+int corun__park_nocancel(struct corun_task *t, const char *reason,
+                         void (*unlock)(void *), void *arg) {
+  /* Set before the park: a corun_cancel that read it clear may still
+   * claim this park (the caller's loop parks again), but one that comes
+   * later sees it and does not. */
+  atomic_store(&t->nocancel, 1);
+  int rc = corun__park(t, reason, unlock, arg, -1);
+  atomic_store(&t->nocancel, 0);
+  return rc;
 }
 
 void corun__unpark(struct corun_task *t, int code) {
@@ -219,7 +230,7 @@ int corun_cancel(corun_task *t) {
   if (!t)
     return -EINVAL;
   atomic_store(&t->cancelled, 1);
-  if (corun__claim(t))
+  if (!atomic_load(&t->nocancel) && corun__claim(t))
     corun__unpark(t, -ECANCELED);
   return 0;
 }

@@ -243,8 +243,13 @@ static struct corun_task *pick(struct corun__worker *w) {
       (t = taskq_pop(&S->global)))
     return t;
   if (++w->tick % 61 == 0) { /* now and then: IO, then the global queue */
-    if (atomic_load_explicit(&S->poller, memory_order_relaxed))
+    const struct corun__poller *p =
+        atomic_load_explicit(&S->poller, memory_order_relaxed);
+    if (p) {
+      if (p->flush)
+        p->flush();
       poll_io(0);
+    }
     if ((t = taskq_pop(&S->global)))
       return t;
   }
@@ -310,8 +315,12 @@ static void finish_all(int deadlock) {
  * when the scheduler is done. */
 static void idle(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
+  const struct corun__poller *p = atomic_load(&S->poller);
+  if (p && p->flush) /* before anything else: our tasks wait on these */
+    p->flush();
   /* Spin a little first: a task readied a moment from now is then picked
-   * up without a futex wake-up (and wakers skip the wake-up meanwhile). */
+   * up without a futex wake-up (and wakers skip the wake-up meanwhile).
+   * IO that completes meanwhile counts too. */
   atomic_fetch_add(&S->nspinning, 1);
   int64_t until = corun__clock_ns() + SPIN_NS;
   int seen = 0;
@@ -320,8 +329,12 @@ static void idle(struct corun__worker *w) {
       seen = 1;
       break;
     }
-    if (i % 64 == 63 && corun__clock_ns() > until)
-      break;
+    if (i % 64 == 63) {
+      if (corun__clock_ns() > until)
+        break;
+      if (i % 256 == 255 && p)
+        poll_io(0);
+    }
     corun__cpu_relax();
   }
   atomic_fetch_sub(&S->nspinning, 1);
@@ -346,7 +359,7 @@ static void idle(struct corun__worker *w) {
      * dropped by then, but the task is not visible to others). */
     corun__lock_acquire(&S->idle_lock);
     w->asleep = 1;
-    const struct corun__poller *p = atomic_load(&S->poller);
+    p = atomic_load(&S->poller); /* maybe installed meanwhile */
     int all = ++S->nasleep == S->n && atomic_load(&S->timers) == 0 &&
               !work_visible(w) && !(p && p->pending() > 0) &&
               atomic_load(&S->external) == 0;

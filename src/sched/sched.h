@@ -98,6 +98,8 @@ struct corun_task {
   struct corun__heap_node timer; /* deadline, in timer_w's heap */
   struct corun__worker *timer_w; /* whose heap holds `timer`, or NULL */
   atomic_int cancelled;
+  /* In corun__park_nocancel: corun_cancel leaves this park alone. */
+  atomic_int nocancel;
   /* Join. */
   corun__lock join_lock;
   int done;                  /* the body returned: `result` is valid */
@@ -146,6 +148,15 @@ void corun__unpark_all(struct corun__waiter *first);
 int corun__park(struct corun_task *t, const char *reason,
                 void (*unlock)(void *), void *arg, int64_t deadline);
 
+/* corun__park with no deadline that corun_cancel does not end (it still
+ * marks the task cancelled, for its later calls): for waits that must see
+ * their event whatever happens, such as the completion of an IO whose
+ * buffer the kernel still holds. It may return early (a cancel that raced
+ * with the start of the park): the caller loops until its condition holds,
+ * under its lock. Returns the claimer's code. */
+int corun__park_nocancel(struct corun_task *t, const char *reason,
+                         void (*unlock)(void *), void *arg);
+
 /* Claims t's current park; 1 if this caller won (it must then unpark t),
  * 0 if t is not parked or another claim won. */
 static inline int corun__claim(struct corun_task *t) {
@@ -187,6 +198,11 @@ struct corun__poller {
   long (*pending)(void);
   /* The scheduler is ending: free everything (every task has finished). */
   void (*fini)(void);
+  /* NULL, or hands requests queued since the last call to the kernel: a
+   * backend that batches submissions needs it called by every worker
+   * before it sleeps and now and then while it is busy (unlike poll,
+   * which one worker at a time runs). */
+  void (*flush)(void);
 };
 
 /* A task is about to park waiting for something outside the scheduler

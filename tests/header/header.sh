@@ -115,7 +115,7 @@ grep -q 'corun_resume' "$tmp/tok" || err "comment-stripped header looks empty"
 grep -q 'Python' "$tmp/tok" && err "comments were not stripped"
 
 # Macros: what corun.h adds to what the system headers it includes define.
-sys='#include <stddef.h>\n#include <stdint.h>\n#include <sys/socket.h>\n#include <sys/types.h>\n'
+sys='#include <stddef.h>\n#include <stdint.h>\n#include <sys/socket.h>\n#include <sys/types.h>\n#include <sys/uio.h>\n'
 printf "$sys" > "$tmp/base.c"
 printf "$sys"'#include <corun.h>\n' > "$tmp/with.c"
 for lang in c c++; do

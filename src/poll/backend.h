@@ -1,0 +1,68 @@
+/* backend.h: what poll.c shares with the two backends, epoll.c and
+ * uring.c. Internal to the poll layer.
+ * Layer: poll (uses base, sched).
+ *
+ * Records. One per fd number, in chunks allocated on demand and never
+ * moved (a two-level table: lock-free lookups). A record holds the fd's
+ * generation (0: not prepared; bumped at each preparation, so an event
+ * tagged with an old generation is recognised as stale), whether it is a
+ * regular file, the readiness counts (epoll) and at most one waiting task
+ * per direction.
+ *
+ * Locking: a record's lock guards its fields. A backend's own lock, if
+ * any, is taken inside it (record, then backend), never the other way. */
+#ifndef CORUN_POLL_BACKEND_H
+#define CORUN_POLL_BACKEND_H
+
+#include <sys/types.h>
+
+#include "base/lock.h"
+#include "poll/poll.h"
+#include "sched/sched.h"
+
+struct corun__fdrec {
+  corun__lock lock;
+  uint32_t gen;    /* 0: not prepared (never seen, or corun_close()d) */
+  int kind;        /* CORUN__FD_* (poll.h) */
+  uint32_t seq[2]; /* epoll: readiness events seen, per direction */
+  /* The task waiting in each direction (for readiness, or with a request
+   * in flight), so that corun_close can wake it. */
+  struct corun_task *waiter[2];
+};
+
+/* fd's record, made if `make` (NULL: fd out of range, or no memory). */
+struct corun__fdrec *corun__fdrec_of(int fd, int make);
+
+struct corun__backend {
+  const char *name;
+  /* Makes the backend's instance for the running scheduler and installs
+   * its poller (sched.h). Returns 0 or -errno. */
+  int (*start)(void);
+  /* fd (non-blocking, not a regular file) is prepared with generation gen:
+   * register it. Returns 0, 1 if it cannot be polled, or -errno. */
+  int (*add)(int fd, uint32_t gen);
+  /* With r locked (fd prepared, no waiter in dir): parks t until fd is
+   * ready in dir (epoll: seq is out of date) or the deadline. Releases r's
+   * lock. Returns as corun__poll_wait. */
+  int (*wait)(struct corun__fdrec *r, int fd, int dir, uint32_t seq,
+              int64_t deadline, struct corun_task *t);
+  /* With r locked: submits io and parks t until it completes, as
+   * corun__poll_submit. Releases r's lock. NULL: readiness only. */
+  ssize_t (*submit)(struct corun__fdrec *r, const struct corun__io *io,
+                    int dir, int64_t deadline, struct corun_task *t);
+  /* With r locked, before fd is closed: ends the waits of r's waiters
+   * (they return -EBADF) and unregisters fd. */
+  void (*forget)(struct corun__fdrec *r, int fd);
+};
+
+extern const struct corun__backend corun__epoll_backend;
+#ifdef CORUN_HAVE_URING
+extern const struct corun__backend corun__uring_backend;
+#endif
+
+/* Called by the backend's poller fini (the scheduler is ending, every task
+ * has finished): forgets every record and the backend, so the next
+ * scheduler starts afresh. */
+void corun__poll_ended(void);
+
+#endif

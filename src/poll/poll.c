@@ -1,0 +1,207 @@
+/* poll.c: the event loop's common part: the fd records, the choice of
+ * backend and the entry points of poll.h, which lock an fd's record and
+ * hand over to the backend (backend.h).
+ * Layer: poll (uses base, sched).
+ *
+ * Choice. The first IO wait of a scheduler starts a backend: the one
+ * CORUN_POLLER names ("epoll", "uring"), else io_uring if it starts, else
+ * epoll. It stays until corun_main ends (the poller's fini calls
+ * corun__poll_ended), and the next scheduler chooses again.
+ *
+ * Locking: `start_lock` guards the choice and chunk allocation; each
+ * record's lock its fields. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/alloc.h"
+#include "poll/backend.h"
+
+#define CHUNK 1024
+#define CHUNKS (1 << 14) /* fds up to 16 Mi */
+
+static corun__lock start_lock = CORUN__LOCK_INIT;
+static const struct corun__backend *_Atomic active;
+static uint32_t next_gen;
+static struct corun__fdrec *_Atomic chunk[CHUNKS];
+
+struct corun__fdrec *corun__fdrec_of(int fd, int make) {
+  if (fd < 0 || fd >= CHUNK * CHUNKS)
+    return NULL;
+  struct corun__fdrec *c =
+      atomic_load_explicit(&chunk[fd / CHUNK], memory_order_acquire);
+  if (!c && make) {
+    corun__lock_acquire(&start_lock);
+    c = atomic_load_explicit(&chunk[fd / CHUNK], memory_order_relaxed);
+    if (!c && (c = corun__malloc(CHUNK * sizeof *c)) != NULL) {
+      memset(c, 0, CHUNK * sizeof *c);
+      atomic_store_explicit(&chunk[fd / CHUNK], c, memory_order_release);
+    }
+    corun__lock_release(&start_lock);
+  }
+  return c ? &c[fd % CHUNK] : NULL;
+}
+
+/* Starts the backend for this scheduler if none runs; returns it, or NULL
+ * with *err set. */
+static const struct corun__backend *backend(int *err) {
+  const struct corun__backend *b = atomic_load(&active);
+  if (b)
+    return b;
+  corun__lock_acquire(&start_lock);
+  if (!(b = atomic_load(&active))) {
+    const char *env = getenv("CORUN_POLLER");
+    int want_epoll = env && !strcmp(env, "epoll");
+    int want_uring = env && (!strcmp(env, "uring") || !strcmp(env, "io_uring"));
+    *err = -ENOSYS;
+#ifdef CORUN_HAVE_URING
+    if (!want_epoll && (*err = corun__uring_backend.start()) == 0)
+      b = &corun__uring_backend;
+#endif
+    if (!b && !want_uring && (*err = corun__epoll_backend.start()) == 0)
+      b = &corun__epoll_backend;
+    if (b)
+      atomic_store(&active, b);
+  }
+  corun__lock_release(&start_lock);
+  return b;
+}
+
+void corun__poll_ended(void) {
+  corun__lock_acquire(&start_lock);
+  for (int i = 0; i < CHUNKS; i++) {
+    struct corun__fdrec *c = atomic_load(&chunk[i]);
+    if (c)
+      for (int j = 0; j < CHUNK; j++)
+        c[j].gen = 0; /* the fds may live on: prepared again next time */
+  }
+  atomic_store(&active, NULL);
+  corun__lock_release(&start_lock);
+}
+
+const char *corun__poll_backend_name(void) {
+  const struct corun__backend *b = atomic_load(&active);
+  return b ? b->name : NULL;
+}
+
+int corun__poll_prepare(int fd, int dir, uint32_t *seq) {
+  int err;
+  const struct corun__backend *b;
+  if (!corun__task_blocking(&err) || !(b = backend(&err)))
+    return err;
+  struct corun__fdrec *r = corun__fdrec_of(fd, 1);
+  if (!r)
+    return fd < 0 ? -EBADF : -ENOMEM;
+  corun__lock_acquire(&r->lock);
+  if (!r->gen) {
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+      goto fail;
+    /* Regular files and block devices are always "ready" and their flags
+     * stay the user's (O_NONBLOCK would make io_uring's reads of
+     * uncached data fail with EAGAIN). */
+    int kind = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) ||
+                       S_ISDIR(st.st_mode)
+                   ? CORUN__FD_FILE
+               : S_ISSOCK(st.st_mode) ? CORUN__FD_SOCKET
+                                      : CORUN__FD_POLLABLE;
+    if (kind != CORUN__FD_FILE) {
+      int fl = fcntl(fd, F_GETFL);
+      if (fl < 0 ||
+          (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+        goto fail;
+    }
+    uint32_t gen = __atomic_add_fetch(&next_gen, 1, __ATOMIC_RELAXED);
+    if (!gen) /* 0 means "not prepared" */
+      gen = __atomic_add_fetch(&next_gen, 1, __ATOMIC_RELAXED);
+    if (kind != CORUN__FD_FILE && (err = b->add(fd, gen)) != 0) {
+      if (err < 0) {
+        corun__lock_release(&r->lock);
+        return err;
+      }
+      kind = CORUN__FD_FILE; /* not pollable (a character device, say) */
+    }
+    r->gen = gen;
+    r->kind = kind;
+  }
+  *seq = r->seq[dir];
+  int rc = r->kind;
+  corun__lock_release(&r->lock);
+  return rc;
+fail:
+  err = -errno;
+  corun__lock_release(&r->lock);
+  return err;
+}
+
+/* Locks fd's record for a wait of t in dir, or returns an error: -EBADF
+ * (not prepared: corun_close()d meanwhile), -EBUSY (a waiter already). */
+static int lock_for_wait(int fd, int dir, struct corun__fdrec **out) {
+  struct corun__fdrec *r = corun__fdrec_of(fd, 0);
+  if (!r)
+    return -EBADF;
+  corun__lock_acquire(&r->lock);
+  int rc = !r->gen ? -EBADF : r->waiter[dir] && r->kind != CORUN__FD_FILE ? -EBUSY : 0;
+  if (rc < 0)
+    corun__lock_release(&r->lock);
+  *out = r;
+  return rc;
+}
+
+int corun__poll_wait(int fd, int dir, uint32_t seq, int64_t deadline) {
+  int err;
+  struct corun_task *t = corun__task_blocking(&err);
+  const struct corun__backend *b = atomic_load(&active);
+  if (!t)
+    return err;
+  struct corun__fdrec *r;
+  if (!b || (err = lock_for_wait(fd, dir, &r)) < 0)
+    return b ? err : -EBADF;
+  return b->wait(r, fd, dir, seq, deadline, t);
+}
+
+int corun__poll_submits(void) {
+  const struct corun__backend *b = atomic_load(&active);
+  struct corun_task *t = corun__task_self();
+  return b && b->submit && t && !t->on_shared;
+}
+
+ssize_t corun__poll_submit(const struct corun__io *io, int dir,
+                           int64_t deadline) {
+  int err;
+  struct corun_task *t = corun__task_blocking(&err);
+  const struct corun__backend *b = atomic_load(&active);
+  if (!t)
+    return err;
+  if (!b || !b->submit)
+    return -ENOSYS;
+  struct corun__fdrec *r;
+  if ((err = lock_for_wait(io->fd, dir, &r)) < 0)
+    return err;
+  return b->submit(r, io, dir, deadline, t);
+}
+
+int corun__poll_ready_now(int fd, int dir) {
+  struct pollfd p = {fd, dir == CORUN__POLL_IN ? POLLIN : POLLOUT, 0};
+  int saved = errno;
+  int n = poll(&p, 1, 0);
+  errno = saved;
+  return n > 0; /* readiness, or HUP/ERR/NVAL: the IO call will say */
+}
+
+void corun__poll_forget(int fd) {
+  struct corun__fdrec *r = corun__fdrec_of(fd, 0);
+  const struct corun__backend *b = atomic_load(&active);
+  if (!r || !b)
+    return;
+  corun__lock_acquire(&r->lock);
+  if (r->gen) {
+    if (r->kind != CORUN__FD_FILE)
+      b->forget(r, fd);
+    r->gen = 0;
+  }
+  corun__lock_release(&r->lock);
+}

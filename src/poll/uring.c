@@ -1,0 +1,370 @@
+/* uring.c: the io_uring backend (backend.h): completion-based.
+ * Layer: poll (uses base, coro, sched). Built when liburing is found.
+ *
+ * One ring per scheduler, made when its first IO waits and freed when
+ * corun_main ends. A task that must wait submits its whole request (the
+ * kernel does the IO once the fd is ready) and parks; the worker that
+ * polls reaps completions and unparks their tasks. A request's state
+ * lives in its task's self_waiter (off the task's stack, which may move
+ * with a shared stack): `queued` while in flight, then `result` (the
+ * completion's res); `index` is set when corun_close cancelled it.
+ *
+ * Hand-off without a lock. The reaper stores the result, clears `queued`
+ * and claims the task; the task's park, once its switch is done, looks at
+ * `queued` (check_done) and claims itself if the completion came first.
+ * Both sides use sequentially consistent order (clear, then claim; park
+ * state, then look), so at least one sees the other: no lost wake-up,
+ * and the submission's lock is not held across the task's switch.
+ *
+ * Ownership. Until its completion is reaped the kernel may write the
+ * request's buffer, so a task never leaves a request behind: a deadline
+ * or a cancel submits an ASYNC_CANCEL for it and then waits, uncancellably
+ * (corun__park_nocancel), for the completion, which is either -ECANCELED
+ * or the request's real result (then returned: no data is dropped).
+ *
+ * Waking. Another thread interrupts a worker blocked in io_uring_enter by
+ * writing an eventfd that has a multishot poll request on the ring.
+ *
+ * Submissions are batched: a request is queued, and its worker hands the
+ * queue to the kernel (ur_flush) before it sleeps and every few dispatches
+ * while busy (sched.c), so one io_uring_enter carries the requests of
+ * many tasks and a request never sits queued while every worker sleeps.
+ * Cancels are submitted at once.
+ *
+ * Locking: `U.lock` guards the submission queue; it nests inside an fd
+ * record's lock. The completion queue is reaped by the one worker that
+ * polls (sched.c). A request's state: see "Hand-off" above. */
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "poll/backend.h"
+
+#ifdef CORUN_HAVE_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+
+#define ENTRIES 256
+#define WAKE_TAG 1 /* user_data of the eventfd's poll; 0: a cancel's own */
+
+static struct {
+  corun__lock lock;
+  struct io_uring ring;
+  int evfd;
+  atomic_long pending; /* requests of tasks in flight */
+} U = {.lock = CORUN__LOCK_INIT, .evfd = -1};
+
+/* A free submission entry, under U.lock: when the queue is full, what is
+ * in it is submitted first. NULL only if the kernel takes none. */
+static struct io_uring_sqe *sqe_get(void) {
+  struct io_uring_sqe *s = io_uring_get_sqe(&U.ring);
+  if (!s) {
+    io_uring_submit(&U.ring);
+    s = io_uring_get_sqe(&U.ring);
+  }
+  return s;
+}
+
+/* Arms (again) the eventfd's multishot poll, under U.lock. */
+static void arm_wake(void) {
+  struct io_uring_sqe *s = sqe_get();
+  if (s) {
+    io_uring_prep_poll_multishot(s, U.evfd, POLLIN);
+    io_uring_sqe_set_data64(s, WAKE_TAG);
+  }
+}
+
+/* ---- the scheduler's side (sched.h: struct corun__poller) ------------- */
+
+/* Hands every completion to its task (the one polling worker). */
+static void reap(void) {
+  struct io_uring_cqe *cqe;
+  unsigned head, n = 0;
+  int rearm = 0;
+  io_uring_for_each_cqe(&U.ring, head, cqe) {
+    n++;
+    uint64_t tag = cqe->user_data;
+    if (tag == 0)
+      continue; /* an ASYNC_CANCEL's own completion */
+    if (tag == WAKE_TAG) {
+      uint64_t v;
+      ssize_t rd = read(U.evfd, &v, sizeof v); /* drain */
+      (void)rd;
+      rearm |= !(cqe->flags & IORING_CQE_F_MORE); /* the kernel ended it */
+      continue;
+    }
+    struct corun_task *t = (struct corun_task *)(uintptr_t)tag;
+    t->self_waiter.result = cqe->res;
+    atomic_fetch_sub(&U.pending, 1);
+    __atomic_store_n(&t->self_waiter.queued, 0, __ATOMIC_SEQ_CST);
+    atomic_thread_fence(memory_order_seq_cst); /* then look at its park */
+    if (corun__claim(t)) /* else: awake already, or check_done's to do */
+      corun__unpark(t, 0);
+  }
+  io_uring_cq_advance(&U.ring, n);
+  if (rearm) {
+    corun__lock_acquire(&U.lock);
+    arm_wake();
+    io_uring_submit(&U.ring);
+    corun__lock_release(&U.lock);
+  }
+}
+
+static void ur_poll(int64_t timeout_ns) {
+  if (timeout_ns != 0 && !io_uring_cq_ready(&U.ring)) {
+    struct __kernel_timespec ts;
+    struct io_uring_getevents_arg arg;
+    memset(&arg, 0, sizeof arg);
+    if (timeout_ns > 0) {
+      ts.tv_sec = timeout_ns / 1000000000;
+      ts.tv_nsec = timeout_ns % 1000000000;
+      arg.ts = (uint64_t)(uintptr_t)&ts;
+    }
+    /* Waits for one completion; submits nothing (submissions are made
+     * under U.lock by whoever queues them). */
+    syscall(SYS_io_uring_enter, U.ring.ring_fd, 0, 1,
+            IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof arg);
+  }
+  if (io_uring_cq_ready(&U.ring))
+    reap();
+}
+
+static void ur_wake(void) {
+  uint64_t one = 1;
+  ssize_t wr = write(U.evfd, &one, sizeof one);
+  (void)wr; /* a full counter (EAGAIN) is already a pending wake-up */
+}
+
+static long ur_pending(void) {
+  return atomic_load_explicit(&U.pending, memory_order_relaxed);
+}
+
+/* corun_main is ending: every task finished, no request is in flight. */
+static void ur_fini(void) {
+  io_uring_queue_exit(&U.ring);
+  close(U.evfd);
+  U.evfd = -1;
+  corun__poll_ended();
+}
+
+/* Submits what tasks have queued (sched.h: every worker calls it before
+ * it sleeps, and now and then while busy). */
+static void ur_flush(void) {
+  if (!io_uring_sq_ready(&U.ring))
+    return;
+  corun__lock_acquire(&U.lock);
+  io_uring_submit(&U.ring);
+  corun__lock_release(&U.lock);
+}
+
+static const struct corun__poller uring_poller = {ur_poll, ur_wake, ur_pending,
+                                                  ur_fini, ur_flush};
+
+/* ---- the backend (backend.h) -------------------------------------------- */
+
+static int ur_start(void) {
+  int rc = io_uring_queue_init(ENTRIES, &U.ring, 0);
+  if (rc < 0)
+    return rc; /* -ENOSYS, -EPERM (seccomp, io_uring_disabled), -ENOMEM */
+  if ((U.evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+    rc = -errno;
+  } else {
+    corun__lock_acquire(&U.lock);
+    arm_wake();
+    rc = io_uring_submit(&U.ring);
+    corun__lock_release(&U.lock);
+    if (rc >= 0 && (rc = corun__sched_set_poller(&uring_poller)) == 0)
+      return 0;
+    close(U.evfd);
+    U.evfd = -1;
+  }
+  io_uring_queue_exit(&U.ring);
+  return rc;
+}
+
+static int ur_add(int fd, uint32_t gen) {
+  (void)fd, (void)gen; /* requests name their fd: nothing to register */
+  return 0;
+}
+
+/* Fills s from io. */
+static void prep(struct io_uring_sqe *s, const struct corun__io *io) {
+  /* One request moves at most 1 GiB: a partial count, as read(2) may. */
+  unsigned len = io->len > (1u << 30) ? 1u << 30 : (unsigned)io->len;
+  __u64 off = (__u64)io->off; /* -1: the file position */
+  switch (io->op) {
+  case CORUN__OP_READ:
+    io_uring_prep_read(s, io->fd, io->buf, len, off);
+    break;
+  case CORUN__OP_WRITE:
+    io_uring_prep_write(s, io->fd, io->buf, len, off);
+    break;
+  case CORUN__OP_READV:
+    io_uring_prep_readv(s, io->fd, io->iov, (unsigned)io->iovcnt, off);
+    break;
+  case CORUN__OP_WRITEV:
+    io_uring_prep_writev(s, io->fd, io->iov, (unsigned)io->iovcnt, off);
+    break;
+  case CORUN__OP_RECV:
+    io_uring_prep_recv(s, io->fd, io->buf, len, io->flags);
+    break;
+  case CORUN__OP_SEND:
+    io_uring_prep_send(s, io->fd, io->buf, len, io->flags);
+    break;
+  case CORUN__OP_RECVMSG:
+    io_uring_prep_recvmsg(s, io->fd, io->msg, (unsigned)io->flags);
+    break;
+  case CORUN__OP_SENDMSG:
+    io_uring_prep_sendmsg(s, io->fd, io->msg, (unsigned)io->flags);
+    break;
+  case CORUN__OP_ACCEPT:
+    io_uring_prep_accept(s, io->fd, io->sa, io->salen, io->flags);
+    break;
+  default: /* CORUN__OP_POLL */
+    io_uring_prep_poll_add(s, io->fd, (unsigned)io->flags);
+    break;
+  }
+}
+
+/* The park's unlock, on the worker once the task is off its stack: if the
+ * completion was reaped before the park could be claimed, the task
+ * claims itself (see "Hand-off"). */
+static void check_done(void *task) {
+  struct corun_task *t = task;
+  if (!__atomic_load_n(&t->self_waiter.queued, __ATOMIC_SEQ_CST) &&
+      corun__claim(t))
+    corun__unpark(t, 0);
+}
+
+/* Submits a cancel of t's request, under U.lock. */
+static void cancel_request(struct corun_task *t) {
+  struct io_uring_sqe *s = sqe_get();
+  if (s) {
+    io_uring_prep_cancel64(s, (uint64_t)(uintptr_t)t, 0);
+    io_uring_sqe_set_data64(s, 0);
+  }
+  io_uring_submit(&U.ring);
+}
+
+/* Valgrind cannot see the kernel write a buffer after the system call
+ * that submitted the request has returned: tell memcheck what the
+ * completed request wrote. */
+static void tell_valgrind(const struct corun__io *io, ssize_t res) {
+#ifdef CORUN_HAVE_VALGRIND
+  if (!RUNNING_ON_VALGRIND || res <= 0)
+    return;
+  const struct iovec *v = io->iov;
+  size_t nv = (size_t)io->iovcnt;
+  switch (io->op) {
+  case CORUN__OP_READ:
+  case CORUN__OP_RECV:
+    VALGRIND_MAKE_MEM_DEFINED(io->buf, (size_t)res);
+    return;
+  case CORUN__OP_RECVMSG:
+    v = io->msg->msg_iov;
+    nv = io->msg->msg_iovlen;
+    if (io->msg->msg_name)
+      VALGRIND_MAKE_MEM_DEFINED(io->msg->msg_name, io->msg->msg_namelen);
+    break;
+  case CORUN__OP_READV:
+    break;
+  case CORUN__OP_ACCEPT:
+    if (io->sa && io->salen)
+      VALGRIND_MAKE_MEM_DEFINED(io->sa, *io->salen);
+    return;
+  default:
+    return;
+  }
+  for (size_t i = 0; i < nv && res > 0; i++) {
+    size_t n = v[i].iov_len < (size_t)res ? v[i].iov_len : (size_t)res;
+    VALGRIND_MAKE_MEM_DEFINED(v[i].iov_base, n);
+    res -= (ssize_t)n;
+  }
+#else
+  (void)io, (void)res;
+#endif
+}
+
+static ssize_t ur_submit(struct corun__fdrec *r, const struct corun__io *io,
+                         int dir, int64_t deadline, struct corun_task *t) {
+  struct corun__waiter *w = &t->self_waiter;
+  int regular = r->kind == CORUN__FD_FILE;
+  /* Prepared under r's lock: corun_close either finds the request in
+   * flight (and cancels it) or finds no waiter and the fd gone before it
+   * is made. */
+  corun__lock_acquire(&U.lock);
+  struct io_uring_sqe *s = sqe_get();
+  if (!s) {
+    corun__lock_release(&U.lock);
+    corun__lock_release(&r->lock);
+    return -EAGAIN;
+  }
+  prep(s, io);
+  io_uring_sqe_set_data64(s, (uint64_t)(uintptr_t)t);
+  w->result = 0;
+  __atomic_store_n(&w->index, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&w->queued, 1, __ATOMIC_RELAXED);
+  atomic_fetch_add(&U.pending, 1);
+  if (!regular) /* files complete by themselves: no corun_close cancel */
+    r->waiter[dir] = t;
+  corun__lock_release(&r->lock);
+  corun__lock_release(&U.lock); /* submitted in a batch: ur_flush */
+  int rc = corun__park(t, dir == CORUN__POLL_IN ? "fd readable" : "fd writable",
+                       check_done, t, deadline);
+  if (__atomic_load_n(&w->queued, __ATOMIC_SEQ_CST)) {
+    /* A deadline or a cancel: the kernel still holds the request. */
+    corun__lock_acquire(&U.lock);
+    cancel_request(t);
+    corun__lock_release(&U.lock);
+    while (__atomic_load_n(&w->queued, __ATOMIC_SEQ_CST))
+      corun__park_nocancel(t, "io cancel", check_done, t);
+  }
+  int res = w->result;
+  tell_valgrind(io, res);
+  if (!regular) {
+    corun__lock_acquire(&r->lock); /* after ur_forget, if it is under way */
+    if (r->waiter[dir] == t)
+      r->waiter[dir] = NULL;
+    corun__lock_release(&r->lock);
+  }
+  if (res != -ECANCELED)
+    return res; /* done (maybe after its deadline: the data counts) */
+  return __atomic_load_n(&w->index, __ATOMIC_SEQ_CST) ? -EBADF
+         : rc < 0                                     ? rc
+                                                      : -ECANCELED;
+}
+
+static int ur_wait(struct corun__fdrec *r, int fd, int dir, uint32_t seq,
+                   int64_t deadline, struct corun_task *t) {
+  (void)seq; /* a poll request looks at the fd's state when it starts */
+  struct corun__io io = {.op = CORUN__OP_POLL,
+                         .fd = fd,
+                         .flags = dir == CORUN__POLL_IN ? POLLIN : POLLOUT};
+  ssize_t rc = ur_submit(r, &io, dir, deadline, t);
+  return rc < 0 ? (int)rc : 0;
+}
+
+/* A waiter found here cannot leave ur_submit (it takes r's lock last)
+ * and so cannot start another request before this cancel is submitted:
+ * the cancel never hits a later request of the same task. */
+static void ur_forget(struct corun__fdrec *r, int fd) {
+  (void)fd;
+  corun__lock_acquire(&U.lock);
+  for (int dir = 0; dir < 2; dir++) {
+    struct corun_task *t = r->waiter[dir];
+    if (t && __atomic_load_n(&t->self_waiter.queued, __ATOMIC_SEQ_CST)) {
+      /* its -ECANCELED then means -EBADF */
+      __atomic_store_n(&t->self_waiter.index, 1, __ATOMIC_SEQ_CST);
+      cancel_request(t);
+    }
+    r->waiter[dir] = NULL; /* the number may be reused at once */
+  }
+  corun__lock_release(&U.lock);
+}
+
+const struct corun__backend corun__uring_backend = {
+    "io_uring", ur_start, ur_add, ur_wait, ur_submit, ur_forget};
