@@ -178,7 +178,7 @@ struct client {
 };
 
 /* Sends A "GET /req/<i>" and checks the whole reply. */
-static void *client(void *arg) {
+static void *ab_client(void *arg) {
   struct client *c = arg;
   char req[128], body[128], want[512], got[sizeof want];
   int rn = snprintf(req, sizeof req,
@@ -227,7 +227,7 @@ void *ab_self_test(void *arg) {
   long started = 0;
   for (; started < r->clients; started++) {
     c[started] = (struct client){.r = r, .port = la.port, .i = started};
-    if ((rc = corun_spawn(&t[started], client, &c[started], NULL)) < 0)
+    if ((rc = corun_spawn(&t[started], ab_client, &c[started], NULL)) < 0)
       break;
   }
   for (long i = 0; i < started; i++) {
@@ -250,11 +250,6 @@ out:
 }
 
 #ifndef CORUN_EXAMPLE_NO_MAIN
-static void die(const char *what, int rc) {
-  fprintf(stderr, "ab_service: %s: %s\n", what, corun_strerror(rc));
-  exit(1);
-}
-
 /* ---- b PORT DELAY_MS / a PORT B_PORT ------------------------------------ */
 
 struct serve_args {
@@ -263,7 +258,7 @@ struct serve_args {
   int arg; /* B's delay, or A's B port */
 };
 
-static void *serve(void *arg) {
+static void *serve_role(void *arg) {
   struct serve_args *s = arg;
   struct b_service b = {.delay_ms = s->arg};
   struct a_service a;
@@ -273,11 +268,11 @@ static void *serve(void *arg) {
     rc = http_conn_listen(&l, s->port, b_session, &b);
   } else {
     if ((rc = a_init(&a, s->arg)) < 0)
-      die("channel", rc);
+      http_conn_die("channel", rc);
     rc = http_conn_listen(&l, s->port, a_session, &a);
   }
   if (rc < 0)
-    die("listen", rc);
+    http_conn_die("listen", rc);
   if (s->role == 'b')
     printf("ab_service: B on 127.0.0.1:%d answers after %d ms\n", l.port,
            s->arg);
@@ -294,9 +289,9 @@ int main(int argc, char **argv) {
     struct serve_args s = {argv[1][0], atoi(argv[2]), atoi(argv[3])};
     if (s.port <= 0 || s.port > 65535 || s.arg < 0)
       return 2;
-    int rc = corun_main(serve, &s, NULL);
+    int rc = corun_main(serve_role, &s, NULL);
     if (rc < 0)
-      die("corun_main", rc);
+      http_conn_die("corun_main", rc);
     return 0;
   }
   struct ab_run r = {.clients = argc > 1 ? atol(argv[1]) : 1000,
@@ -308,9 +303,9 @@ int main(int argc, char **argv) {
   }
   int rc = corun_main(ab_self_test, &r, NULL);
   if (rc < 0)
-    die("corun_main", rc);
+    http_conn_die("corun_main", rc);
   if (r.error < 0)
-    die("self-test", r.error);
+    http_conn_die("self-test", r.error);
   printf("ab_service: %ld clients at once, each one request to A, which "
          "calls B (%d ms delay): %ld/%ld replies right, %.3f s "
          "(one after another: %.1f s)\n",

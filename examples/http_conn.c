@@ -1,6 +1,9 @@
 /* http_conn.c: the HTTP/1.1 server side shared by http_server.c and
  * ab_service.c (see http_conn.h): the accept loop, the per-connection
  * parse-answer-write loop on libhttp-parser, and two IO helpers. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* program_invocation_short_name */
+#endif
 #include "http_conn.h"
 
 #include <errno.h>
@@ -97,6 +100,12 @@ ssize_t http_conn_read_full(int fd, void *buf, size_t n, int64_t deadline) {
   return (ssize_t)got;
 }
 
+_Noreturn void http_conn_die(const char *what, int rc) {
+  fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what,
+          corun_strerror(rc));
+  exit(1);
+}
+
 static int flush(struct http_conn *c) {
   if (c->out_len == 0)
     return 0;
@@ -187,7 +196,9 @@ static int parse_and_answer(struct http_conn *c, size_t n,
 }
 
 void http_conn_serve(int fd, http_conn_handler_fn *handler, void *ctx) {
-  struct http_conn c; /* ~14 KiB on the task's stack; only fields reset */
+  /* ~14 KiB on the task's stack: only the fields are set, the buffers
+   * are left as they are (no memset per connection). */
+  struct http_conn c;
   http_parser_init(&c.parser, HTTP_REQUEST);
   c.parser.data = &c;
   c.fd = fd;

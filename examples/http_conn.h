@@ -130,4 +130,8 @@ int http_conn_send_all(int fd, const void *buf, size_t n, int64_t deadline);
  * read (< n only at end of stream), or -errno if an error came first. */
 ssize_t http_conn_read_full(int fd, void *buf, size_t n, int64_t deadline);
 
+/* Prints "<program>: <what>: <error text of rc>" on stderr and exits with
+ * status 1: the examples' way out of a failure they cannot work around. */
+_Noreturn void http_conn_die(const char *what, int rc);
+
 #endif

@@ -63,19 +63,14 @@ void http_server_session(int fd, void *ctx) {
 
 #define SEC 1000000000LL
 
-static void die(const char *what, int rc) {
-  fprintf(stderr, "http_server: %s: %s\n", what, corun_strerror(rc));
-  exit(1);
-}
-
 /* ---- serve PORT --------------------------------------------------------- */
 
-static void *serve(void *arg) {
+static void *serve_hello(void *arg) {
   int port = *(int *)arg;
   struct http_conn_listener l;
   int rc = http_conn_listen(&l, port, http_server_session, NULL);
   if (rc < 0)
-    die("listen", rc);
+    http_conn_die("listen", rc);
   printf("http_server: serving on http://127.0.0.1:%d/\n", l.port);
   fflush(stdout);
   corun_join(l.loop, NULL); /* the accept loop runs until we are killed */
@@ -143,7 +138,7 @@ static int client_conn(struct run *r, long id) {
   return ok ? 0 : -1;
 }
 
-static void *client(void *arg) {
+static void *client_task(void *arg) {
   struct client *c = arg;
   if (client_conn(c->r, c->id) < 0)
     atomic_fetch_add(&c->r->failures, 1);
@@ -155,17 +150,17 @@ static void *self_test(void *arg) {
   struct http_conn_listener l;
   int rc = http_conn_listen(&l, 0, http_server_session, NULL);
   if (rc < 0)
-    die("listen", rc);
+    http_conn_die("listen", rc);
   r->port = l.port;
   corun_task **t = calloc((size_t)r->conns, sizeof *t);
   struct client *c = calloc((size_t)r->conns, sizeof *c);
   if (!t || !c)
-    die("calloc", -ENOMEM);
+    http_conn_die("calloc", -ENOMEM);
   int64_t t0 = corun_now();
   for (long i = 0; i < r->conns; i++) {
     c[i] = (struct client){r, i};
-    if ((rc = corun_spawn(&t[i], client, &c[i], NULL)) < 0)
-      die("spawn", rc);
+    if ((rc = corun_spawn(&t[i], client_task, &c[i], NULL)) < 0)
+      http_conn_die("spawn", rc);
   }
   for (long i = 0; i < r->conns; i++)
     corun_join(t[i], NULL);
@@ -190,9 +185,9 @@ int main(int argc, char **argv) {
     int port = atoi(argv[2]);
     if (port <= 0 || port > 65535)
       return 2;
-    int rc = corun_main(serve, &port, NULL);
+    int rc = corun_main(serve_hello, &port, NULL);
     if (rc < 0)
-      die("corun_main", rc);
+      http_conn_die("corun_main", rc);
     return 0;
   }
   struct run r = {.conns = argc > 1 ? atol(argv[1]) : 50,
@@ -204,7 +199,7 @@ int main(int argc, char **argv) {
   atomic_init(&r.failures, 0);
   int rc = corun_main(self_test, &r, NULL);
   if (rc < 0)
-    die("corun_main", rc);
+    http_conn_die("corun_main", rc);
   return atomic_load(&r.failures) != 0;
 }
 #endif
