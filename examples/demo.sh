@@ -38,6 +38,12 @@ run fan_out "fan-out/fan-in of CPU-bound tasks on 1 and 2 workers (seeds/000)" \
   300000
 run echo_server "a TCP echo server, a task per connection, checked by client tasks" \
   50 200
+# The HTTP examples need libhttp-parser; the build leaves them out without it.
+if [ -x "$bin/http_server" ]; then
+  run http_server "an HTTP/1.1 keep-alive server, a task per connection, checked by client tasks" \
+    50 100
+  run ab_service "service A calls service B (100 ms) per request: 1,000 requests at once"
+fi
 run switch_cost "one resume+yield round trip"
 
 if [ -n "$failed" ]; then
