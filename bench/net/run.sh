@@ -14,7 +14,9 @@
 # its threads, plus its child processes, i.e. nginx's worker, from
 # /proc/PID/stat, in clock ticks) divides the work done by what it cost the
 # server: requests (or messages) per server CPU second. The tick is 10 ms
-# (CLK_TCK 100): well below 1 % of a 10 s run.
+# (CLK_TCK 100): well below 1 % of a 10 s run. The table also shows the
+# load generator's CPU % and what other programs took from the two CPUs
+# (other%): this is a shared machine, and a disturbed row is flagged.
 #
 # Tests, each run NET_RUNS times per server; the servers take turns within
 # a round, and the order rotates from round to round, so a noisy phase of
@@ -124,12 +126,22 @@ stop_pid() {
 # The load generator runs in the background and the script waits for it:
 # a trapped signal interrupts `wait` at once (not so a foreground child),
 # and cleanup stops it too.
+# Its CPU time goes to $tmp/load_ticks: the shell's `times` (run in this
+# shell, not a subshell) sums the children it has waited for, and the load
+# generator is the only one waited for in between.
 load_pid=
 load() {
+  times >"$tmp/times0"
   "$@" &
   load_pid=$!
   wait "$load_pid"
   load_pid=
+  times >"$tmp/times1"
+  awk -v clk="$clk" 'FNR == 2 {
+      for (i = 1; i <= 2; i++) { split($i, m, "m"); sub(/s$/, "", m[2]); t[FILENAME] += m[1] * 60 + m[2] }
+    }
+    END { printf "%d\n", (t[ARGV[2]] - t[ARGV[1]]) * clk + 0.5 }' \
+    "$tmp/times0" "$tmp/times1" >"$tmp/load_ticks"
 }
 cleanup() {
   local pid
@@ -286,17 +298,22 @@ ticks() {
   echo "$total"
 }
 
-# Busy ticks so far of the server's CPU (user, nice, system, irq, softirq,
-# steal from /proc/stat, in the same clock ticks): minus the server's own
-# ticks, what other programs (and the hypervisor) took from that CPU
-# during a run, the "other%" column. 0 when not pinned.
+# Busy ticks so far of the two benchmark CPUs (user, nice, system, irq,
+# softirq, steal from /proc/stat, in the same clock ticks; all CPUs when not
+# pinned). Minus the server's and the load generator's own ticks, it is
+# what other programs (and the hypervisor) took from those CPUs during a
+# run: the "other%" column. (The kernel charges a tick spent in softirq to
+# both the softirq column and the running task, here the server or the
+# load generator doing its own network work: nothing is counted twice.)
 cpu_busy() {
-  [ "$server_cpu" = none ] && { echo 0; return; }
-  awk -v c="cpu$server_cpu" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+  awk -v a="cpu$server_cpu" -v b="cpu$load_cpu" -v all="$([ "$server_cpu" = none ] && echo 1)" '
+    (all && $1 == "cpu") || (!all && ($1 == a || $1 == b)) { s += $2 + $3 + $4 + $7 + $8 + $9 }
+    END { print s + 0 }' /proc/stat
 }
 
 # ---- measuring ------------------------------------------------------------------------
-samples=$tmp/samples # test server run rate count ticks p99_us errors busy_ticks
+# test server run rate count server_ticks p99_us errors busy_ticks load_ticks
+samples=$tmp/samples
 : >"$samples"
 
 # The last sample, on stderr, to watch a run go.
@@ -335,7 +352,7 @@ run_http() {
     return
   fi
   [ "$err" != 0 ] && echo "net/run.sh: NOTE: $1 -c$2 run $3: $err wrk errors (socket errors + non-2xx)" >&2
-  echo "http$2 $1 $3 $rps $req $((t1 - t0)) $(to_us "$p99") $err $((b1 - b0))" >>"$samples"
+  echo "http$2 $1 $3 $rps $req $((t1 - t0)) $(to_us "$p99") $err $((b1 - b0)) $(cat "$tmp/load_ticks")" >>"$samples"
   progress
 }
 
@@ -357,7 +374,7 @@ run_echo() {
     return
   fi
   [ "$(kv errors)" != 0 ] && { echo "net/run.sh: WARNING: echo_load against $1:" >&2; sed 's/^/  /' "$out" | head -n 5 >&2; }
-  echo "echo$echo_conns $1 $2 $(kv msgs_per_s) $(kv msgs) $((t1 - t0)) $(kv p99_us) $(kv errors) $((b1 - b0))" >>"$samples"
+  echo "echo$echo_conns $1 $2 $(kv msgs_per_s) $(kv msgs) $((t1 - t0)) $(kv p99_us) $(kv errors) $((b1 - b0)) $(cat "$tmp/load_ticks")" >>"$samples"
   progress
 }
 
@@ -427,9 +444,11 @@ fi
 # One line per test and server:
 #   test server n rate_med rate_min rate_max percpu_med percpu_min percpu_max
 #   p99_med p99_min p99_max cpu_pct_med errors_total other_pct_med
+#   load_pct_med
 # (rates per second and per server CPU second; p99 in microseconds; CPU%:
-# the server's CPU time over the run's nominal length; other%: the rest of
-# the server CPU's busy time, i.e. other programs on that CPU.)
+# the server's CPU time over the run's nominal length; load%: the same for
+# the load generator; other%: the rest of the two CPUs' busy time, i.e.
+# other programs, in % of one CPU.)
 agg=$tmp/agg
 awk -v clk="$clk" -v secs="$secs" '
   function sort(a, n,   i, j, x) {
@@ -449,8 +468,9 @@ awk -v clk="$clk" -v secs="$secs" '
     percpu[k, i] = (cpu > 0) ? $5 / cpu : 0
     p99[k, i] = $7
     pct[k, i] = 100 * cpu / secs
-    o = 100 * ($9 - $6) / clk / secs
+    o = 100 * ($9 - $6 - $10) / clk / secs
     oth[k, i] = (o > 0) ? o : 0
+    lpct[k, i] = 100 * $10 / clk / secs
     errs[k] += $8
   }
   END {
@@ -458,12 +478,12 @@ awk -v clk="$clk" -v secs="$secs" '
       k = order[q]; m = n[k]
       for (i = 1; i <= m; i++) {
         a[i] = rate[k, i]; b[i] = percpu[k, i]; c[i] = p99[k, i]
-        d[i] = pct[k, i]; e[i] = oth[k, i]
+        d[i] = pct[k, i]; e[i] = oth[k, i]; f[i] = lpct[k, i]
       }
-      sort(a, m); sort(b, m); sort(c, m); sort(d, m); sort(e, m)
-      printf "%s %d %.0f %.0f %.0f %.0f %.0f %.0f %.1f %.1f %.1f %.0f %d %.0f\n", k, m,
+      sort(a, m); sort(b, m); sort(c, m); sort(d, m); sort(e, m); sort(f, m)
+      printf "%s %d %.0f %.0f %.0f %.0f %.0f %.0f %.1f %.1f %.1f %.0f %d %.0f %.0f\n", k, m,
              med(a, m), a[1], a[m], med(b, m), b[1], b[m], med(c, m), c[1], c[m],
-             med(d, m), errs[k], med(e, m)
+             med(d, m), errs[k], med(e, m), med(f, m)
     }
   }' "$samples" >"$agg"
 
@@ -477,7 +497,7 @@ tests=()
 
 # A median other% above this flags the row as disturbed (NET_NOISY).
 noisy_pct=${NET_NOISY:-10}
-hfmt="%-6s %8s  %-15s  %10s  %-15s  %7s  %-13s %4s %6s  %s\n"
+hfmt="%-6s %8s  %-15s  %10s  %-15s  %7s  %-13s %4s %5s %6s  %s\n"
 echo
 for t in "${tests[@]}"; do
   case $t in
@@ -488,7 +508,7 @@ for t in "${tests[@]}"; do
            echo "TCP echo, closed loop: echo_load -c $echo_conns -s $echo_size -d $secs, $runs runs"
            servers=("${echo_servers[@]}") ;;
   esac
-  printf "$hfmt" server "$unit/s" "min..max" "$unit/CPU-s" "min..max" "p99 ms" "min..max" CPU% other% errors
+  printf "$hfmt" server "$unit/s" "min..max" "$unit/CPU-s" "min..max" "p99 ms" "min..max" CPU% load% other% errors
   for s in "${servers[@]}"; do
     if [ -z "$(get "$t" "$s" 3)" ]; then
       printf "%-6s %s\n" "$s" "${why_na[$kind.$s]:-n/a (no samples)}"
@@ -496,10 +516,10 @@ for t in "${tests[@]}"; do
     fi
     awk -v t="$t" -v s="$s" -v f="$hfmt" '$1 == t && $2 == s {
       printf f, s, $4, $5 ".." $6, $7, $8 ".." $9, sprintf("%.2f", $10 / 1000),
-             sprintf("%.2f..%.2f", $11 / 1000, $12 / 1000), $13, $15, $14 }' "$agg"
+             sprintf("%.2f..%.2f", $11 / 1000, $12 / 1000), $13, $16, $15, $14 }' "$agg"
   done
   noisy=$(awk -v t="$t" -v lim="$noisy_pct" '$1 == t && $15 > lim { printf " %s (%d%%)", $2, $15 }' "$agg")
-  [ -n "$noisy" ] && echo "NOTE: disturbed: other programs used the server CPU during the runs of:$noisy; run again on a quiet machine"
+  [ -n "$noisy" ] && echo "NOTE: disturbed: other programs used the benchmark CPUs during the runs of:$noisy; run again on a quiet machine"
   echo
 done
 
@@ -599,11 +619,11 @@ jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
         printf '\n      "%s": {"status": %s}' "$s" "$(jstr "${why_na[$kind.$s]:-n/a (no samples)}")"
         continue
       fi
-      printf '\n      "%s": {"runs": %s, "per_second": {"median": %s, "min": %s, "max": %s}, "per_cpu_second": {"median": %s, "min": %s, "max": %s}, "p99_us": {"median": %s, "min": %s, "max": %s}, "server_cpu_pct": %s, "errors": %s, "other_on_server_cpu_pct": %s}' \
+      printf '\n      "%s": {"runs": %s, "per_second": {"median": %s, "min": %s, "max": %s}, "per_cpu_second": {"median": %s, "min": %s, "max": %s}, "p99_us": {"median": %s, "min": %s, "max": %s}, "server_cpu_pct": %s, "errors": %s, "other_pct": %s, "load_cpu_pct": %s}' \
         "$s" $(get "$t" "$s" 3) $(get "$t" "$s" 4) $(get "$t" "$s" 5) $(get "$t" "$s" 6) \
         $(get "$t" "$s" 7) $(get "$t" "$s" 8) $(get "$t" "$s" 9) \
         $(get "$t" "$s" 10) $(get "$t" "$s" 11) $(get "$t" "$s" 12) \
-        $(get "$t" "$s" 13) $(get "$t" "$s" 14) $(get "$t" "$s" 15)
+        $(get "$t" "$s" 13) $(get "$t" "$s" 14) $(get "$t" "$s" 15) $(get "$t" "$s" 16)
     done
     printf '\n    }'
   done
