@@ -15,6 +15,8 @@
 #                      valgrind --tool=callgrind (deterministic)
 #   BENCH_CG_N=20000   callgrind: operations of the short run (the long run
 #                      does twice as many; the difference cancels set-up)
+#   BENCH_NET=0        skip the network benchmark (net/run.sh, ~6 min; its
+#                      own knobs are NET_*, see net/run.sh)
 #
 # A missed target is reported as MISS and is not an error: benchmarks are
 # not tests. The script fails only when it cannot run the corun benchmark.
@@ -326,6 +328,23 @@ if [ "${BENCH_SCHED:-1}" != 0 ] && [ -x "$bin/bench_sched" ]; then
   grep ' sleep_1ms_late_us ' "$tmp/sched_corun.txt" | sed 's/^/  /' || true
 fi
 
+# ---- network: HTTP and TCP echo servers ---------------------------------------------
+# net/run.sh (corun's servers vs a hand-written epoll server, nginx and Go,
+# server on CPU 0 and load generator on CPU 1; about 6 minutes with the
+# defaults NET_SECONDS=10 NET_RUNS=3) prints its own table and writes
+# bench/net_results.json (or $NET_JSON); a copy goes into results.json
+# under "net". BENCH_NET=0 skips it.
+net_json=null
+if [ "${BENCH_NET:-1}" != 0 ]; then
+  echo
+  net_file=${NET_JSON:-$here/net_results.json}
+  if NET_JSON=$net_file bash "$here/net/run.sh" "$build" && [ -s "$net_file" ]; then
+    net_json=$(sed '2,$s/^/  /' "$net_file")
+  else
+    echo "run.sh: WARNING: bench/net/run.sh failed; no network figures" >&2
+  fi
+fi
+
 # ---- results.json ----------------------------------------------------------------
 {
   echo "{"
@@ -356,7 +375,8 @@ fi
   echo "  \"comparisons\": [$cmp_json"
   echo "  ],"
   echo "  \"callgrind\": $cg_json,"
-  echo "  \"memory\": $mem_json"
+  echo "  \"memory\": $mem_json,"
+  echo "  \"net\": $net_json"
   echo "}"
 } >"$json"
 echo

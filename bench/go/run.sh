@@ -8,11 +8,8 @@
 # Go is optional for the project: without it this prints a note on stderr
 # and exits 0, so a caller can run it unconditionally.
 #
-# The Go caches live under /tmp, per user, and the proxy is off: the build
-# needs no network and no writable home, so it works offline and as any
-# user. -buildvcs=false because stamping runs git, which refuses a checkout
-# owned by another user (and git need not be installed). The binary goes to ${BUILD_DIR:-/tmp}/corun-go-sched, not into the
-# source tree.
+# The build is offline and needs no writable home (env.sh). The binary
+# goes to ${BUILD_DIR:-/tmp}/corun-go-sched, not into the source tree.
 set -eu
 
 if ! command -v go >/dev/null 2>&1; then
@@ -23,18 +20,9 @@ fi
 here=$(cd "$(dirname "$0")" && pwd)
 build_dir=${BUILD_DIR:-/tmp}
 bin=$build_dir/corun-go-sched
-gotmp=/tmp/corun-go-$(id -u)
+. "$here/env.sh"
 
-GOPATH=$gotmp/path
-GOCACHE=$gotmp/cache
-GOFLAGS='-mod=mod -buildvcs=false'
-GOPROXY=off
-GOSUMDB=off
-GOENV=off
-GO111MODULE=on
-export GOPATH GOCACHE GOFLAGS GOPROXY GOSUMDB GOENV GO111MODULE
-
-mkdir -p "$build_dir" "$GOPATH" "$GOCACHE"
+mkdir -p "$build_dir"
 (cd "$here" && go build -o "$bin" .)
 
 for procs in 1 2; do

@@ -1,0 +1,240 @@
+/* epoll_http.c: a minimal hand-written epoll HTTP/1.1 keep-alive server,
+ * the practical upper limit the network benchmark (bench/net/run.sh)
+ * measures corun's HTTP server against. It does the least work a server
+ * that answers wrk correctly can do, so that "corun / epoll_http" reads as
+ * "how much of the machine's ceiling corun reaches".
+ *
+ * Usage: epoll_http PORT    serve on 127.0.0.1:PORT until killed.
+ *
+ * What it does, and why each choice is the fast one:
+ * - One thread, one epoll instance, level-triggered. Level-triggered lets
+ *   a connection be served with exactly one read() and one write() per
+ *   wake-up: a read that returns less than the free space means the socket
+ *   is drained, and if it did not, epoll_wait simply reports the socket
+ *   again. Edge-triggered would need one more read() per wake-up, to see
+ *   EAGAIN before it may go back to epoll_wait.
+ * - Each connection has a fixed input buffer (BUF_SIZE). A request is
+ *   counted at each "\r\n\r\n": the server does not parse, it only finds
+ *   the ends of header blocks (GET requests have no body). Bytes after the
+ *   last complete request stay in the buffer for the next read, so requests
+ *   split across reads and pipelined requests both work. A header block
+ *   larger than the buffer closes the connection.
+ * - Every request gets the same fixed response (RESPONSE: 200, a 13-byte
+ *   text/plain body "Hello, World!", Content-Length, no Date). All pending
+ *   responses of a read go out in one write(). Because the output is the
+ *   same response repeated, a connection's unsent output is fully described
+ *   by how many bytes are still owed and where in the response the next
+ *   byte is (owed, phase): it is sent from a static buffer holding REPEAT
+ *   copies, and no connection needs an output buffer.
+ * - When the socket's send buffer is full (write() short or EAGAIN), the
+ *   connection stops reading (its interest becomes EPOLLOUT) until it has
+ *   caught up: a client that pipelines without reading cannot make the
+ *   server buffer without bound.
+ * - TCP_NODELAY on every connection, as nginx and Go set it.
+ * - Listening backlog 4096 (wrk opens 1,000 connections at once).
+ *
+ * Not handled, on purpose: "Connection: close", HTTP/1.0, request bodies.
+ * wrk sends none of these. On a read error or EOF the connection is closed.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define BUF_SIZE 4096  /* per-connection input buffer */
+#define MAX_EVENTS 512 /* events per epoll_wait */
+#define REPEAT 256     /* copies of the response in the output buffer */
+
+static const char RESPONSE[] = "HTTP/1.1 200 OK\r\n"
+                               "Content-Type: text/plain\r\n"
+                               "Content-Length: 13\r\n"
+                               "\r\n"
+                               "Hello, World!";
+#define RESP_LEN (sizeof RESPONSE - 1)
+
+/* REPEAT copies of RESPONSE back to back: any run of up to
+ * (REPEAT - 1) * RESP_LEN bytes of the endless repetition, starting at any
+ * phase, is one contiguous slice of it. */
+static char out_buf[REPEAT * RESP_LEN];
+
+struct conn {
+  int fd;
+  size_t len;   /* bytes in buf */
+  size_t owed;  /* response bytes not yet written */
+  size_t phase; /* offset in RESPONSE of the next byte owed */
+  char buf[BUF_SIZE];
+};
+
+static int epfd;
+
+static void die(const char *what) {
+  fprintf(stderr, "epoll_http: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+static void conn_close(struct conn *c) {
+  close(c->fd); /* also removes it from the epoll set */
+  free(c);
+}
+
+static void set_interest(struct conn *c, uint32_t events) {
+  struct epoll_event ev = {.events = events, .data.ptr = c};
+  if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+    die("epoll_ctl");
+}
+
+/* Writes what the connection owes. Returns 0 when all is written, 1 when
+ * the socket is full (the rest waits for EPOLLOUT), -1 on error. */
+static int flush(struct conn *c) {
+  while (c->owed > 0) {
+    size_t n = c->owed;
+    size_t max = sizeof out_buf - c->phase;
+    if (n > max)
+      n = max;
+    ssize_t w = write(c->fd, out_buf + c->phase, n);
+    if (w < 0)
+      return errno == EAGAIN ? 1 : -1;
+    c->owed -= (size_t)w;
+    c->phase = (c->phase + (size_t)w) % RESP_LEN;
+    if ((size_t)w < n)
+      return 1; /* short write: the send buffer is full */
+  }
+  return 0;
+}
+
+/* Counts the complete requests in c->buf, keeps the incomplete tail.
+ * `from` is where the bytes not yet scanned start. */
+static size_t take_requests(struct conn *c, size_t from) {
+  size_t n = 0, done = 0;
+  /* A terminator may straddle the old and the new bytes. */
+  size_t pos = from >= 3 ? from - 3 : 0;
+  for (;;) {
+    char *p = memmem(c->buf + pos, c->len - pos, "\r\n\r\n", 4);
+    if (!p)
+      break;
+    n++;
+    pos = (size_t)(p - c->buf) + 4;
+    done = pos;
+  }
+  if (done > 0) {
+    c->len -= done;
+    if (c->len > 0)
+      memmove(c->buf, c->buf + done, c->len);
+  }
+  return n;
+}
+
+static void on_readable(struct conn *c) {
+  size_t old = c->len;
+  ssize_t r = read(c->fd, c->buf + old, sizeof c->buf - old);
+  if (r <= 0) {
+    if (r < 0 && errno == EAGAIN)
+      return;
+    conn_close(c);
+    return;
+  }
+  c->len += (size_t)r;
+  size_t n = take_requests(c, old);
+  if (n == 0) {
+    if (c->len == sizeof c->buf)
+      conn_close(c); /* a header block larger than the buffer */
+    return;
+  }
+  c->owed += n * RESP_LEN;
+  int rc = flush(c);
+  if (rc < 0)
+    conn_close(c);
+  else if (rc > 0)
+    set_interest(c, EPOLLOUT);
+}
+
+static void on_writable(struct conn *c) {
+  int rc = flush(c);
+  if (rc < 0)
+    conn_close(c);
+  else if (rc == 0)
+    set_interest(c, EPOLLIN); /* caught up: read again */
+}
+
+static void on_accept(int lfd) {
+  for (;;) {
+    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+        return;
+      if (errno == EMFILE || errno == ENFILE)
+        return; /* retried at the next readiness of the listener */
+      die("accept4");
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct conn *c = malloc(sizeof *c);
+    if (!c) {
+      close(fd);
+      continue;
+    }
+    c->fd = fd;
+    c->len = c->owed = c->phase = 0;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+      die("epoll_ctl");
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2 || atoi(argv[1]) <= 0 || atoi(argv[1]) > 65535) {
+    fprintf(stderr, "usage: epoll_http PORT\n");
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN); /* a peer that closed: write() gets EPIPE */
+  for (size_t i = 0; i < REPEAT; i++)
+    memcpy(out_buf + i * RESP_LEN, RESPONSE, RESP_LEN);
+
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (lfd < 0)
+    die("socket");
+  int one = 1;
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)atoi(argv[1])),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0)
+    die("bind");
+  if (listen(lfd, 4096) < 0)
+    die("listen");
+
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0)
+    die("epoll_create1");
+  /* The listener is the one entry whose data.ptr is NULL. */
+  struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &lev) < 0)
+    die("epoll_ctl");
+
+  struct epoll_event evs[MAX_EVENTS];
+  for (;;) {
+    int n = epoll_wait(epfd, evs, MAX_EVENTS, -1);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      die("epoll_wait");
+    }
+    for (int i = 0; i < n; i++) {
+      struct conn *c = evs[i].data.ptr;
+      if (!c)
+        on_accept(lfd);
+      else if (c->owed > 0)
+        on_writable(c); /* waiting to send the rest */
+      else
+        on_readable(c); /* EPOLLIN, or EPOLLERR/EPOLLHUP: read() tells */
+    }
+  }
+}
