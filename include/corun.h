@@ -634,9 +634,55 @@ CORUN_API int corun_accept(int fd, struct sockaddr *sa, socklen_t *len,
  * and connect(2)'s others. */
 CORUN_API int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
                             int64_t deadline);
+/* recvmsg(2). */
+CORUN_API ssize_t corun_recvmsg(int fd, struct msghdr *msg, int flags,
+                                int64_t deadline);
+/* sendmsg(2), with MSG_NOSIGNAL. */
+CORUN_API ssize_t corun_sendmsg(int fd, const struct msghdr *msg, int flags,
+                                int64_t deadline);
 /* Wakes every task waiting on fd (their calls return -EBADF), forgets it,
- * and close(2)s it. Returns 0 or close(2)'s -errno. */
+ * and close(2)s it. Returns 0 or close(2)'s -errno.
+ * Only tasks already waiting are woken: a task that is about to use fd
+ * (not parked yet) may then use a new fd that reuses the number. Stop
+ * such tasks first (corun_cancel, or shutdown(2) on a listening socket,
+ * then join) when fds are closed under them. */
 CORUN_API int corun_close(int fd);
+/* Wakes every task waiting on fd (their calls return -EBADF) and forgets
+ * fd, without closing it: for code that closes or replaces fds by other
+ * means (dup2 onto it, a library's own close). */
+CORUN_API void corun_fd_release(int fd);
+
+/* Runs fn(arg) on one of corun's helper threads while the calling task
+ * parks: for calls that block with no fd to wait on (a resolver, a
+ * library's blocking call, heavy file work). It waits for fn to return
+ * whatever happens, since fn may use the task's memory: a cancel takes
+ * effect at the task's next blocking call. A task on a shared stack runs
+ * fn itself, on its worker (its stack may be swapped out while it waits).
+ * Returns 0 once fn has run. Errors: -EINVAL fn is NULL; -EPERM not in a
+ * task; -EAGAIN or -ENOMEM no helper thread could start. */
+CORUN_API int corun_offload(void (*fn)(void *arg), void *arg);
+
+/* ---------------------------------------------------------------------
+ * Layer hook: libcorun_hook (optional)
+ *
+ * Linked (or LD_PRELOADed), libcorun_hook interposes libc's blocking
+ * calls (socket IO, poll, select, sleeps, connect, accept, name lookups,
+ * pread/pwrite): inside a task they park the task instead of blocking
+ * the worker, honouring the program's O_NONBLOCK, SO_RCVTIMEO and
+ * SO_SNDTIMEO and setting errno as libc would; outside a task they are
+ * libc's. See README.md, "Hooks".
+ * ------------------------------------------------------------------- */
+
+/* Turns the calling task's hooks on (nonzero) or off (0): with them off,
+ * every hooked call behaves exactly as libc's. Tasks start with hooks on.
+ * Returns the previous setting (as corun_hooks_enabled), or -EPERM
+ * outside a task.
+ * Without libcorun_hook it has no other effect. */
+CORUN_API int corun_hooks_set(int enabled);
+/* The calling task's setting: 1 on, 0 off, -EPERM outside a task; 2
+ * while corun itself makes a system call for the task (libcorun_hook
+ * passes such calls to the kernel untouched). */
+CORUN_API int corun_hooks_enabled(void);
 
 /* A listening TCP socket on host:port (host NULL or "": every local
  * address; port 0: any free port, see getsockname(2)), with SO_REUSEADDR

@@ -39,6 +39,11 @@ static ssize_t sys_io(const struct corun__io *io) {
   int *ep = corun__errno_here();
   int saved = *ep;
   ssize_t r;
+  /* (CORUN__LIBC for the whole switch) */
+  struct corun_task *t = corun__task_self();
+  int hooks_off = t ? t->hooks_off : 0;
+  if (t)
+    t->hooks_off = 2;
   switch (io->op) {
   case CORUN__OP_READ:
     r = io->off < 0 ? read(io->fd, io->buf, io->len)
@@ -72,6 +77,8 @@ static ssize_t sys_io(const struct corun__io *io) {
     r = accept4(io->fd, io->sa, io->salen, io->flags);
     break;
   }
+  if (t)
+    t->hooks_off = hooks_off;
   if (r < 0)
     r = -*ep;
   *ep = saved;
@@ -263,6 +270,22 @@ ssize_t corun_sendto(int fd, const void *buf, size_t n, int flags,
   return run_io(&io, CORUN__POLL_OUT, deadline);
 }
 
+ssize_t corun_recvmsg(int fd, struct msghdr *msg, int flags,
+                      int64_t deadline) {
+  struct corun__io io = {
+      .op = CORUN__OP_RECVMSG, .fd = fd, .flags = flags, .msg = msg};
+  return run_io(&io, CORUN__POLL_IN, deadline);
+}
+
+ssize_t corun_sendmsg(int fd, const struct msghdr *msg, int flags,
+                      int64_t deadline) {
+  struct corun__io io = {.op = CORUN__OP_SENDMSG,
+                         .fd = fd,
+                         .flags = flags | MSG_NOSIGNAL,
+                         .msg = (struct msghdr *)msg};
+  return run_io(&io, CORUN__POLL_OUT, deadline);
+}
+
 int corun_accept(int fd, struct sockaddr *sa, socklen_t *len,
                  int64_t deadline) {
   struct corun__io io = {.op = CORUN__OP_ACCEPT,
@@ -295,13 +318,11 @@ int corun_wait_fd(int fd, int events, int64_t deadline) {
     return rc;
   if (rc == CORUN__FD_FILE)
     return 0; /* a regular file is always ready */
-  if (deadline == 0)
-    return -EAGAIN;
   /* Edge-triggered: the fd may be ready already with no event to come.
    * A zero-timeout poll(2) tells; only then wait for the next event. */
-  return corun__poll_ready_now(fd, dir)
-             ? 0
-             : corun__poll_wait(fd, dir, seq, deadline);
+  if (corun__poll_ready_now(fd, dir))
+    return 0;
+  return deadline == 0 ? -EAGAIN : corun__poll_wait(fd, dir, seq, deadline);
 }
 
 int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
@@ -312,7 +333,7 @@ int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
     return rc;
   int *ep = corun__errno_here();
   int saved = *ep;
-  int ok = connect(fd, sa, len) == 0;
+  int ok = CORUN__LIBC(connect(fd, sa, len)) == 0;
   int e = *ep;
   *ep = saved;
   if (ok)
@@ -343,11 +364,15 @@ int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
   }
 }
 
+void corun_fd_release(int fd) {
+  corun__poll_forget(fd);
+}
+
 int corun_close(int fd) {
   corun__poll_forget(fd);
   int *ep = corun__errno_here();
   int saved = *ep;
-  int rc = close(fd) == 0 ? 0 : -*ep;
+  int rc = CORUN__LIBC(close(fd)) == 0 ? 0 : -*ep;
   *ep = saved;
   return rc;
 }

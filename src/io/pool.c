@@ -6,6 +6,8 @@
  * corun_main ends (they sleep on a condition variable when idle).
  * Layer: io (uses base, sched).
  *
+ * corun_offload runs a caller's function there the same way.
+ *
  * A job that only writes memory of its own (a lookup's answer) may be
  * abandoned by its task at a deadline or a cancel: the helper frees it
  * when it is done. A job that writes the task's memory (a read into the
@@ -138,4 +140,31 @@ int corun__pool_call(struct corun__job *j, const char *reason,
   if (!done)
     return rc < 0 ? rc : -EINTR;
   return 0;
+}
+
+/* corun_offload's job: the caller's function. */
+struct offload {
+  struct corun__job job; /* first: the pool hands back the job */
+  void (*fn)(void *);
+  void *arg;
+};
+
+static void offload_run(struct corun__job *j) {
+  struct offload *o = (struct offload *)j;
+  o->fn(o->arg);
+}
+
+int corun_offload(void (*fn)(void *arg), void *arg) {
+  if (!fn)
+    return -EINVAL;
+  int err;
+  struct corun_task *t = corun__task_blocking(&err);
+  if (!t)
+    return err;
+  if (t->on_shared) { /* its memory may be swapped out while it waits */
+    fn(arg);
+    return 0;
+  }
+  struct offload o = {.job = {.run = offload_run}, .fn = fn, .arg = arg};
+  return corun__pool_call(&o.job, "offload", -1);
 }

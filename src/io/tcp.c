@@ -83,11 +83,11 @@ static int resolve(const char *host, int port, int passive, int64_t deadline,
                            .ai_flags =
                                AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
   if (!host || !*host) { /* every local address: no lookup */
-    int gai = getaddrinfo(NULL, ports, &hints, out);
+    int gai = CORUN__LIBC(getaddrinfo(NULL, ports, &hints, out));
     return gai ? resolve_error(gai) : 0;
   }
   hints.ai_flags |= AI_NUMERICHOST;
-  if (getaddrinfo(host, ports, &hints, out) == 0)
+  if (CORUN__LIBC(getaddrinfo(host, ports, &hints, out)) == 0)
     return 0; /* a numeric address: no lookup either */
   struct request *r = corun__malloc(sizeof *r);
   size_t hl = strlen(host) + 1;
@@ -132,8 +132,9 @@ static int each_address(const char *host, int port, int passive,
     return rc;
   rc = -EADDRNOTAVAIL;
   for (struct addrinfo *a = ai; a; a = a->ai_next) {
-    int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    a->ai_protocol);
+    int fd = CORUN__LIBC(socket(
+        a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+        a->ai_protocol));
     if (fd < 0) {
       rc = -*corun__errno_here();
       continue;

@@ -32,8 +32,8 @@ static void wake_one_dir(struct corun__fdrec *r, int dir, int code) {
   struct corun_task *t = r->waiter[dir];
   if (t && corun__claim(t)) {
     r->waiter[dir] = NULL;
-    atomic_fetch_sub(&P.pending, 1);
     corun__unpark(t, code);
+    atomic_fetch_sub(&P.pending, 1); /* after: see sched.c's idle() */
   }
 }
 

@@ -109,9 +109,9 @@ int corun__poll_prepare(int fd, int dir, uint32_t *seq) {
                : S_ISSOCK(st.st_mode) ? CORUN__FD_SOCKET
                                       : CORUN__FD_POLLABLE;
     if (kind != CORUN__FD_FILE) {
-      int fl = fcntl(fd, F_GETFL);
-      if (fl < 0 ||
-          (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+      int fl = CORUN__LIBC(fcntl(fd, F_GETFL));
+      if (fl < 0 || (!(fl & O_NONBLOCK) &&
+                     CORUN__LIBC(fcntl(fd, F_SETFL, fl | O_NONBLOCK)) < 0))
         goto fail;
     }
     uint32_t gen = __atomic_add_fetch(&next_gen, 1, __ATOMIC_RELAXED);
@@ -187,7 +187,7 @@ ssize_t corun__poll_submit(const struct corun__io *io, int dir,
 int corun__poll_ready_now(int fd, int dir) {
   struct pollfd p = {fd, dir == CORUN__POLL_IN ? POLLIN : POLLOUT, 0};
   int saved = errno;
-  int n = poll(&p, 1, 0);
+  int n = CORUN__LIBC(poll(&p, 1, 0));
   errno = saved;
   return n > 0; /* readiness, or HUP/ERR/NVAL: the IO call will say */
 }

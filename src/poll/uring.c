@@ -9,12 +9,13 @@
  * with a shared stack): `queued` while in flight, then `result` (the
  * completion's res); `index` is set when corun_close cancelled it.
  *
- * Hand-off without a lock. The reaper stores the result, clears `queued`
- * and claims the task; the task's park, once its switch is done, looks at
- * `queued` (check_done) and claims itself if the completion came first.
- * Both sides use sequentially consistent order (clear, then claim; park
- * state, then look), so at least one sees the other: no lost wake-up,
- * and the submission's lock is not held across the task's switch.
+ * Hand-off. A completion is handed to its task under a small lock of the
+ * task's own (one of `task_locks`, by address): the reaper stores the
+ * result, clears `queued` and claims the task under it, and the task
+ * looks at `queued` and parks under it. So the task never misses its
+ * completion, and once it has seen `queued` clear the reaper is done with
+ * it: no stale claim can hit a later park of the task (sched.h). The
+ * submission queue's lock is not held across the task's switch.
  *
  * Ownership. Until its completion is reaped the kernel may write the
  * request's buffer, so a task never leaves a request behind: a deadline
@@ -33,7 +34,8 @@
  *
  * Locking: `U.lock` guards the submission queue; it nests inside an fd
  * record's lock. The completion queue is reaped by the one worker that
- * polls (sched.c). A request's state: see "Hand-off" above. */
+ * polls (sched.c). A request's state is under its task's lock (see
+ * "Hand-off"), taken alone. */
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
@@ -49,6 +51,7 @@
 #endif
 
 #define ENTRIES 256
+#define TASK_LOCKS 64
 #define WAKE_TAG 1 /* user_data of the eventfd's poll; 0: a cancel's own */
 
 static struct {
@@ -56,14 +59,29 @@ static struct {
   struct io_uring ring;
   int evfd;
   atomic_long pending; /* requests of tasks in flight */
+  atomic_int unsubmitted; /* requests queued since the last submit */
 } U = {.lock = CORUN__LOCK_INIT, .evfd = -1};
+
+static corun__lock task_locks[TASK_LOCKS];
+
+/* The lock of t's request state (see "Hand-off"). Tasks are 64-byte
+ * aligned objects: the bits above those pick the lock. */
+static corun__lock *task_lock(const struct corun_task *t) {
+  return &task_locks[((uintptr_t)t >> 6) % TASK_LOCKS];
+}
+
+/* Hands the queued requests to the kernel, under U.lock. */
+static void submit(void) {
+  io_uring_submit(&U.ring);
+  atomic_store_explicit(&U.unsubmitted, 0, memory_order_relaxed);
+}
 
 /* A free submission entry, under U.lock: when the queue is full, what is
  * in it is submitted first. NULL only if the kernel takes none. */
 static struct io_uring_sqe *sqe_get(void) {
   struct io_uring_sqe *s = io_uring_get_sqe(&U.ring);
   if (!s) {
-    io_uring_submit(&U.ring);
+    submit();
     s = io_uring_get_sqe(&U.ring);
   }
   return s;
@@ -98,18 +116,20 @@ static void reap(void) {
       continue;
     }
     struct corun_task *t = (struct corun_task *)(uintptr_t)tag;
+    corun__lock *l = task_lock(t);
+    corun__lock_acquire(l);
     t->self_waiter.result = cqe->res;
-    atomic_fetch_sub(&U.pending, 1);
-    __atomic_store_n(&t->self_waiter.queued, 0, __ATOMIC_SEQ_CST);
-    atomic_thread_fence(memory_order_seq_cst); /* then look at its park */
-    if (corun__claim(t)) /* else: awake already, or check_done's to do */
+    t->self_waiter.queued = 0;
+    if (corun__claim(t)) /* else: awake already (deadline, cancel) */
       corun__unpark(t, 0);
+    corun__lock_release(l);
+    atomic_fetch_sub(&U.pending, 1); /* after: see sched.c's idle() */
   }
   io_uring_cq_advance(&U.ring, n);
   if (rearm) {
     corun__lock_acquire(&U.lock);
     arm_wake();
-    io_uring_submit(&U.ring);
+    submit();
     corun__lock_release(&U.lock);
   }
 }
@@ -154,10 +174,10 @@ static void ur_fini(void) {
 /* Submits what tasks have queued (sched.h: every worker calls it before
  * it sleeps, and now and then while busy). */
 static void ur_flush(void) {
-  if (!io_uring_sq_ready(&U.ring))
-    return;
+  if (!atomic_load_explicit(&U.unsubmitted, memory_order_relaxed))
+    return; /* (the queue itself is read under the lock only) */
   corun__lock_acquire(&U.lock);
-  io_uring_submit(&U.ring);
+  submit();
   corun__lock_release(&U.lock);
 }
 
@@ -176,6 +196,7 @@ static int ur_start(void) {
     corun__lock_acquire(&U.lock);
     arm_wake();
     rc = io_uring_submit(&U.ring);
+    atomic_store_explicit(&U.unsubmitted, 0, memory_order_relaxed);
     corun__lock_release(&U.lock);
     if (rc >= 0 && (rc = corun__sched_set_poller(&uring_poller)) == 0)
       return 0;
@@ -230,16 +251,6 @@ static void prep(struct io_uring_sqe *s, const struct corun__io *io) {
   }
 }
 
-/* The park's unlock, on the worker once the task is off its stack: if the
- * completion was reaped before the park could be claimed, the task
- * claims itself (see "Hand-off"). */
-static void check_done(void *task) {
-  struct corun_task *t = task;
-  if (!__atomic_load_n(&t->self_waiter.queued, __ATOMIC_SEQ_CST) &&
-      corun__claim(t))
-    corun__unpark(t, 0);
-}
-
 /* Submits a cancel of t's request, under U.lock. */
 static void cancel_request(struct corun_task *t) {
   struct io_uring_sqe *s = sqe_get();
@@ -247,7 +258,7 @@ static void cancel_request(struct corun_task *t) {
     io_uring_prep_cancel64(s, (uint64_t)(uintptr_t)t, 0);
     io_uring_sqe_set_data64(s, 0);
   }
-  io_uring_submit(&U.ring);
+  submit();
 }
 
 /* Valgrind cannot see the kernel write a buffer after the system call
@@ -305,25 +316,33 @@ static ssize_t ur_submit(struct corun__fdrec *r, const struct corun__io *io,
   }
   prep(s, io);
   io_uring_sqe_set_data64(s, (uint64_t)(uintptr_t)t);
+  corun__lock *l = task_lock(t);
+  corun__lock_acquire(l); /* (released by the park, after the switch) */
   w->result = 0;
-  __atomic_store_n(&w->index, 0, __ATOMIC_RELAXED);
-  __atomic_store_n(&w->queued, 1, __ATOMIC_RELAXED);
+  w->index = 0;
+  w->queued = 1;
   atomic_fetch_add(&U.pending, 1);
   if (!regular) /* files complete by themselves: no corun_close cancel */
     r->waiter[dir] = t;
   corun__lock_release(&r->lock);
+  atomic_store_explicit(&U.unsubmitted, 1, memory_order_relaxed);
   corun__lock_release(&U.lock); /* submitted in a batch: ur_flush */
   int rc = corun__park(t, dir == CORUN__POLL_IN ? "fd readable" : "fd writable",
-                       check_done, t, deadline);
-  if (__atomic_load_n(&w->queued, __ATOMIC_SEQ_CST)) {
-    /* A deadline or a cancel: the kernel still holds the request. */
+                       corun__unlock_cb, l, deadline);
+  corun__lock_acquire(l);
+  if (w->queued) { /* a deadline or a cancel: the kernel still holds it */
+    corun__lock_release(l);
     corun__lock_acquire(&U.lock);
     cancel_request(t);
     corun__lock_release(&U.lock);
-    while (__atomic_load_n(&w->queued, __ATOMIC_SEQ_CST))
-      corun__park_nocancel(t, "io cancel", check_done, t);
+    corun__lock_acquire(l);
+    while (w->queued) {
+      corun__park_nocancel(t, "io cancel", corun__unlock_cb, l);
+      corun__lock_acquire(l);
+    }
   }
-  int res = w->result;
+  int res = w->result, closed = w->index;
+  corun__lock_release(l);
   tell_valgrind(io, res);
   if (!regular) {
     corun__lock_acquire(&r->lock); /* after ur_forget, if it is under way */
@@ -333,9 +352,7 @@ static ssize_t ur_submit(struct corun__fdrec *r, const struct corun__io *io,
   }
   if (res != -ECANCELED)
     return res; /* done (maybe after its deadline: the data counts) */
-  return __atomic_load_n(&w->index, __ATOMIC_SEQ_CST) ? -EBADF
-         : rc < 0                                     ? rc
-                                                      : -ECANCELED;
+  return closed ? -EBADF : rc < 0 ? rc : -ECANCELED;
 }
 
 static int ur_wait(struct corun__fdrec *r, int fd, int dir, uint32_t seq,
@@ -356,10 +373,15 @@ static void ur_forget(struct corun__fdrec *r, int fd) {
   corun__lock_acquire(&U.lock);
   for (int dir = 0; dir < 2; dir++) {
     struct corun_task *t = r->waiter[dir];
-    if (t && __atomic_load_n(&t->self_waiter.queued, __ATOMIC_SEQ_CST)) {
-      /* its -ECANCELED then means -EBADF */
-      __atomic_store_n(&t->self_waiter.index, 1, __ATOMIC_SEQ_CST);
-      cancel_request(t);
+    if (t) {
+      corun__lock *l = task_lock(t);
+      corun__lock_acquire(l);
+      int in_flight = t->self_waiter.queued;
+      if (in_flight)
+        t->self_waiter.index = 1; /* its -ECANCELED then means -EBADF */
+      corun__lock_release(l);
+      if (in_flight)
+        cancel_request(t);
     }
     r->waiter[dir] = NULL; /* the number may be reused at once */
   }

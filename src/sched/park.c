@@ -235,6 +235,22 @@ int corun_cancel(corun_task *t) {
   return 0;
 }
 
+int corun_hooks_set(int enabled) {
+  struct corun_task *t = corun__task_self();
+  if (!t)
+    return -EPERM;
+  int was = corun_hooks_enabled();
+  t->hooks_off = !enabled;
+  return was;
+}
+
+int corun_hooks_enabled(void) {
+  struct corun_task *t = corun__task_self();
+  if (!t)
+    return -EPERM;
+  return t->hooks_off == 0 ? 1 : t->hooks_off == 1 ? 0 : 2;
+}
+
 int corun_cancelled(void) {
   struct corun_task *t = corun__task_self();
   return t ? atomic_load(&t->cancelled) : 0;

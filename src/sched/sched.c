@@ -223,6 +223,16 @@ void corun__ready(struct corun_task *t) {
     wake_one();
     return;
   }
+  if (CORUN__UNLIKELY(self->asleep)) {
+    /* Readied by IO this worker polled while counted asleep: where other
+     * workers see it, or one going idle now could find every worker
+     * asleep, no IO pending and no work, and declare a deadlock. */
+    if (t->home)
+      corun__taskq_push(&self->inbox, t);
+    else
+      push_local(self, t);
+    return;
+  }
   struct corun_task *old = self->runnext;
   self->runnext = t;
   if (old) { /* the older one becomes stealable (or waits in the inbox) */
@@ -360,9 +370,11 @@ static void idle(struct corun__worker *w) {
     corun__lock_acquire(&S->idle_lock);
     w->asleep = 1;
     p = atomic_load(&S->poller); /* maybe installed meanwhile */
+    /* IO first: a poller readies a task (where work_visible sees it)
+     * before it drops its pending count. */
     int all = ++S->nasleep == S->n && atomic_load(&S->timers) == 0 &&
-              !work_visible(w) && !(p && p->pending() > 0) &&
-              atomic_load(&S->external) == 0;
+              !(p && p->pending() > 0) && atomic_load(&S->external) == 0 &&
+              !work_visible(w);
     long live = 0;
     if (all) /* every worker wrote its count before taking idle_lock */
       for (unsigned i = 0; i < S->n; i++)

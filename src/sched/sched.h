@@ -100,6 +100,10 @@ struct corun_task {
   atomic_int cancelled;
   /* In corun__park_nocancel: corun_cancel leaves this park alone. */
   atomic_int nocancel;
+  /* libcorun_hook's mode for this task's calls: 0 through corun, 1 off
+   * (the task's choice: libc's behaviour), 2 corun itself is making the
+   * call (CORUN__LIBC: straight to the system call). */
+  int hooks_off;
   /* Join. */
   corun__lock join_lock;
   int done;                  /* the body returned: `result` is valid */
@@ -147,6 +151,21 @@ void corun__unpark_all(struct corun__waiter *first);
  * (-ECANCELED, unlock run). */
 int corun__park(struct corun_task *t, const char *reason,
                 void (*unlock)(void *), void *arg, int64_t deadline);
+
+/* Evaluates the libc call `expr` with the calling task's hooks off: corun's
+ * own system calls must reach libc, not come back into corun through
+ * libcorun_hook's wrappers (with the wrong deadline, or recursing). */
+#define CORUN__LIBC(expr)                                                      \
+  __extension__({                                                              \
+    struct corun_task *t_ = corun__task_self();                                \
+    int o_ = t_ ? t_->hooks_off : 0;                                           \
+    if (t_)                                                                    \
+      t_->hooks_off = 2;                                                       \
+    __typeof__(expr) r_ = (expr);                                              \
+    if (t_)                                                                    \
+      t_->hooks_off = o_;                                                      \
+    r_;                                                                        \
+  })
 
 /* corun__park with no deadline that corun_cancel does not end (it still
  * marks the task cancelled, for its later calls): for waits that must see
