@@ -11,8 +11,9 @@
  *    SIGKILLed; the server task sees EOF or a reset and ends;
  *  - write to a closed peer: corun_send gives -EPIPE or -ECONNRESET, and
  *    no SIGPIPE (the default disposition is kept: one would kill the
- *    test); corun_write and corun_write_all are checked for SIGPIPE with a
- *    counting handler (a SIGPIPE there is a known bug, see below).
+ *    test); corun_write and corun_write_all are checked with a handler
+ *    counting SIGPIPE: they must raise none either (they send with
+ *    MSG_NOSIGNAL on sockets).
  * Everything runs with 1 and with 2 workers; /proc/self/fd has as many
  * entries at the end as at the start. */
 #include <fcntl.h>
