@@ -329,6 +329,15 @@ typedef struct corun_config {
    * runnable ones, to shake out assumptions about scheduling order.
    * The environment variable CORUN_SHUFFLE=1 sets it too. */
   int shuffle;
+  /* The monitor: a worker kept in one task longer than this many
+   * milliseconds (a blocking call that is not hooked, a long computation)
+   * is found blocked; the tasks queued on it that can move go to other
+   * workers, its timers are fired for it, and a spare worker starts if
+   * fewer than `workers` are free (so more threads than `workers` may run
+   * tasks while some are blocked). 0 means the environment variable
+   * CORUN_BLOCK_MS, else 10; negative turns the monitor off. Tasks pinned
+   * to a blocked worker (and those on its shared stacks) wait for it. */
+  int block_ms;
 } corun_config;
 
 /* Runs main_fn(arg) as the first task on a new scheduler and returns when

@@ -150,7 +150,7 @@ static int poll_io(int64_t timeout_ns) {
 }
 
 /* Stealable work was just published: make sure some worker will look. */
-static void wake_one(void) {
+void corun__wake_one(void) {
   struct corun__sched *S = &corun__S;
   /* A read-modify-write, not a load: it is ordered after the publication
    * of the work and against the idle side's increment (worker.h: no lost
@@ -187,7 +187,7 @@ static int leave_idle_stack(struct corun__worker *w) {
 /* Wakes worker w in particular (its inbox got a task), if it is idle. */
 static void wake_this(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
-  if (!atomic_fetch_add(&S->nidle, 0)) /* as in wake_one() */
+  if (!atomic_fetch_add(&S->nidle, 0)) /* as in corun__wake_one() */
     return;
   corun__lock_acquire(&S->idle_lock);
   int found = leave_idle_stack(w);
@@ -200,7 +200,7 @@ static void wake_this(struct corun__worker *w) {
 static void push_local(struct corun__worker *self, struct corun_task *t) {
   if (corun__deque_push(&self->dq, t) < 0)
     corun__taskq_push(&corun__S.global, t);
-  wake_one();
+  corun__wake_one();
 }
 
 void corun__ready(struct corun_task *t) {
@@ -212,7 +212,7 @@ void corun__ready(struct corun_task *t) {
   }
   if (!self) { /* a thread that is not a worker */
     corun__taskq_push(&corun__S.global, t);
-    wake_one();
+    corun__wake_one();
     return;
   }
   if (CORUN__UNLIKELY(corun__S.shuffle)) {
@@ -220,21 +220,24 @@ void corun__ready(struct corun_task *t) {
       corun__taskq_push(t->home ? &self->inbox : &corun__S.global, t);
     else
       push_local(self, t);
-    wake_one();
+    corun__wake_one();
     return;
   }
-  if (CORUN__UNLIKELY(self->asleep)) {
+  if (CORUN__UNLIKELY(self->asleep ||
+                      atomic_load_explicit(&self->blocked,
+                                           memory_order_relaxed))) {
     /* Readied by IO this worker polled while counted asleep: where other
      * workers see it, or one going idle now could find every worker
-     * asleep, no IO pending and no work, and declare a deadlock. */
+     * asleep, no IO pending and no work, and declare a deadlock. Readied
+     * by a task the monitor found blocking this worker: where others
+     * can take it. */
     if (t->home)
       corun__taskq_push(&self->inbox, t);
     else
       push_local(self, t);
     return;
   }
-  struct corun_task *old = self->runnext;
-  self->runnext = t;
+  struct corun_task *old = atomic_exchange(&self->runnext, t);
   if (old) { /* the older one becomes stealable (or waits in the inbox) */
     if (old->home)
       corun__taskq_push(&self->inbox, old);
@@ -263,10 +266,9 @@ static struct corun_task *pick(struct corun__worker *w) {
     if ((t = taskq_pop(&S->global)))
       return t;
   }
-  if ((t = w->runnext)) {
-    w->runnext = NULL;
-    return t;
-  }
+  if (atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
+      (t = atomic_exchange(&w->runnext, NULL)))
+    return t; /* (an exchange: the monitor may take it meanwhile) */
   if ((t = taskq_pop(&w->inbox)) || (t = corun__deque_pop(&w->dq)))
     return t;
   if ((t = w->yield_head)) { /* what was queued before them had its turn */
@@ -275,10 +277,11 @@ static struct corun_task *pick(struct corun__worker *w) {
   }
   if ((t = taskq_pop(&S->global)))
     return t;
-  if (S->n > 1) { /* steal, from a random victim onwards */
-    unsigned start = corun__rand_below(&w->rng, S->n);
-    for (unsigned i = 0; i < S->n; i++) {
-      struct corun__worker *v = &S->w[(start + i) % S->n];
+  unsigned n = atomic_load_explicit(&S->n, memory_order_relaxed);
+  if (n > 1) { /* steal, from a random victim onwards */
+    unsigned start = corun__rand_below(&w->rng, n);
+    for (unsigned i = 0; i < n; i++) {
+      struct corun__worker *v = &S->w[(start + i) % n];
       if (v != w && (t = corun__deque_steal(&v->dq)))
         return t;
     }
@@ -289,9 +292,11 @@ static struct corun_task *pick(struct corun__worker *w) {
 /* Whether some work that w could take is visible. */
 static int work_visible(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
-  if (w->runnext || w->yield_head || atomic_load(&S->global.len))
+  if (atomic_load(&w->runnext) || w->yield_head ||
+      atomic_load(&S->global.len))
     return 1;
-  for (unsigned i = 0; i < S->n; i++) /* other inboxes: for deadlocks */
+  unsigned n = atomic_load(&S->n);
+  for (unsigned i = 0; i < n; i++) /* other inboxes: for deadlocks */
     if (corun__deque_busy(&S->w[i].dq) || atomic_load(&S->w[i].inbox.len))
       return 1;
   return 0;
@@ -372,12 +377,13 @@ static void idle(struct corun__worker *w) {
     p = atomic_load(&S->poller); /* maybe installed meanwhile */
     /* IO first: a poller readies a task (where work_visible sees it)
      * before it drops its pending count. */
-    int all = ++S->nasleep == S->n && atomic_load(&S->timers) == 0 &&
+    int all = ++S->nasleep == atomic_load(&S->n) &&
+              atomic_load(&S->timers) == 0 &&
               !(p && p->pending() > 0) && atomic_load(&S->external) == 0 &&
               !work_visible(w);
     long live = 0;
     if (all) /* every worker wrote its count before taking idle_lock */
-      for (unsigned i = 0; i < S->n; i++)
+      for (unsigned i = 0; i < atomic_load(&S->n); i++)
         live += S->w[i].live;
     corun__lock_release(&S->idle_lock);
     if (all) {
@@ -425,7 +431,17 @@ static void idle(struct corun__worker *w) {
 static void run(struct corun__worker *w, struct corun_task *t) {
   w->current = t;
   void *out = NULL;
+  /* Odd while the task runs: the monitor watches for a count that stays
+   * odd too long (a task blocking this worker). Relaxed: a plain store. */
+  unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
+  atomic_store_explicit(&w->dispatch, d + 1, memory_order_relaxed);
+  if (CORUN__UNLIKELY(
+          atomic_load_explicit(&corun__S.monitor_asleep, memory_order_relaxed)))
+    corun__monitor_wake();
   int rc = corun_resume(t->co, NULL, &out);
+  atomic_store_explicit(&w->dispatch, d + 2, memory_order_relaxed);
+  if (CORUN__UNLIKELY(atomic_load_explicit(&w->blocked, memory_order_relaxed)))
+    corun__monitor_back(w);
   w->current = NULL;
   if (CORUN__UNLIKELY(rc < 0))
     corun__panic("a task could not be resumed");
@@ -500,6 +516,20 @@ static void *worker_thread(void *arg) {
 
 /* ---- corun_main ------------------------------------------------------- */
 
+/* Spare workers the monitor may start for blocked ones (monitor.c). */
+#define SPARES 32
+
+int corun__worker_spawn_spare(void) {
+  struct corun__sched *S = &corun__S;
+  unsigned i = atomic_load(&S->n);
+  if (i >= S->cap)
+    return -EAGAIN;
+  if (pthread_create(&S->w[i].thread, NULL, worker_thread, &S->w[i]) != 0)
+    return -EAGAIN;
+  atomic_store(&S->n, i + 1); /* (idle_lock held: the deadlock count) */
+  return 0;
+}
+
 /* The default number of workers: CORUN_WORKERS if set to a positive
  * number, else the CPUs this process may run on. */
 static unsigned default_workers(void) {
@@ -528,16 +558,18 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
   if (n > 1024)
     n = 1024;
   memset(S, 0, sizeof *S);
-  S->n = n;
+  atomic_store(&S->n, n);
+  S->target = n;
+  S->cap = n + SPARES;
   const char *env = getenv("CORUN_SHUFFLE");
   S->shuffle = (cfg && cfg->shuffle) || (env && *env && *env != '0');
   int rc = -ENOMEM;
-  S->w = corun__malloc(n * sizeof *S->w);
+  S->w = corun__malloc(S->cap * sizeof *S->w);
   if (!S->w)
     goto out;
-  memset(S->w, 0, n * sizeof *S->w);
+  memset(S->w, 0, S->cap * sizeof *S->w);
   uint64_t seed = (uint64_t)corun__clock_ns() | 1;
-  for (unsigned i = 0; i < n; i++) {
+  for (unsigned i = 0; i < S->cap; i++) {
     S->w[i].index = i;
     S->w[i].rng = seed + 0x9E3779B97F4A7C15ULL * (i + 1);
   }
@@ -558,8 +590,11 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
     rc = -EAGAIN;
     goto out_free;
   }
+  /* (without it, for want of a thread: no spare workers, nothing else) */
+  corun__monitor_start(cfg ? cfg->block_ms : 0);
   worker_loop(&S->w[0]);
-  for (unsigned i = 1; i < started; i++)
+  corun__monitor_stop(); /* no spare is started after this */
+  for (unsigned i = 1; i < atomic_load(&S->n); i++)
     pthread_join(S->w[i].thread, NULL);
   rc = S->deadlock ? -EDEADLK : 0;
   const struct corun__poller *poller = atomic_load(&S->poller);
@@ -568,7 +603,7 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
   for (unsigned i = 0; i < sizeof S->at_end / sizeof S->at_end[0]; i++)
     if (S->at_end[i])
       S->at_end[i]();
-  for (unsigned i = 0; i < n; i++)
+  for (unsigned i = 0; i < atomic_load(&S->n); i++)
     corun__heap_free(&S->w[i].timers);
 out_free:
   corun__tasks_free(); /* every task finished (or abandoned: deadlock) */

@@ -5,7 +5,9 @@
  *
  * Where a runnable task waits (checked in this order by its worker):
  *  - runnext: the task the worker woke last (a message's receiver runs
- *    right after its sender, on the same warm cache); owner only;
+ *    right after its sender, on the same warm cache); the owner's, but
+ *    exchanged atomically because the monitor takes it from a worker
+ *    that is blocked (monitor.c);
  *  - inbox: tasks pinned to this worker, pushed by anyone, locked;
  *  - deque: the worker's work-stealing deque (deque.h);
  *  - the yield line: tasks that called corun_yield(), FIFO (owner only,
@@ -46,7 +48,12 @@ struct corun__worker {
   unsigned index;
   pthread_t thread;
   struct corun_task *current; /* the task it runs now, or NULL */
-  struct corun_task *runnext;
+  struct corun_task *_Atomic runnext;
+  /* Dispatches: odd while a task runs, even in the scheduler (monitor.c
+   * sees a worker stuck in one task), and whether the monitor found it
+   * blocked (its queued work has been handed to others). */
+  atomic_ulong dispatch;
+  atomic_int blocked;
   struct corun__taskq inbox;
   uint64_t rng;
   uint32_t tick;
@@ -69,8 +76,14 @@ struct corun__worker {
 } __attribute__((aligned(64)));
 
 struct corun__sched {
-  unsigned n;                 /* workers */
-  struct corun__worker *w;    /* n of them */
+  /* Workers running: the configured number, plus spares the monitor
+   * started for blocked ones (monitor.c). Only grows, under idle_lock;
+   * read without it where a stale value is harmless (every slot of `w`
+   * up to `cap` is a valid, empty worker from the start). */
+  atomic_uint n;
+  unsigned target;            /* the configured number of workers */
+  unsigned cap;               /* slots in w: target + spares allowed */
+  struct corun__worker *w;    /* cap of them */
   struct corun__taskq global; /* see above */
   corun__lock idle_lock;
   struct corun__worker *idle_head;
@@ -90,7 +103,27 @@ struct corun__sched {
   atomic_int done;    /* every task finished, or deadlock */
   int deadlock;       /* done because of a deadlock */
   int shuffle;        /* corun_config.shuffle */
+  /* The monitor (monitor.c). */
+  pthread_t monitor;
+  int monitor_started;
+  atomic_uint monitor_word; /* futex: 1 wakes it */
+  atomic_int monitor_asleep; /* no task was running: it waits for one */
+  atomic_uint nblocked;      /* workers found blocked, not yet back */
 };
+
+/* monitor.c: starts the monitor thread (0 or -errno; block_ms as in
+ * corun_config), and stops it. */
+int corun__monitor_start(int block_ms);
+void corun__monitor_stop(void);
+/* monitor.c: a worker starts a task while the monitor waits for one. */
+void corun__monitor_wake(void);
+/* monitor.c: worker w is back from a task the monitor found blocked. */
+void corun__monitor_back(struct corun__worker *w);
+/* sched.c: starts a spare worker in slot S->n (idle_lock held); returns
+ * 0 or -errno. */
+int corun__worker_spawn_spare(void);
+/* sched.c: wakes an idle worker if none is spinning (work was published). */
+void corun__wake_one(void);
 
 /* The one scheduler (corun_main runs one at a time). */
 extern struct corun__sched corun__S;

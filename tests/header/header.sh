@@ -48,7 +48,7 @@ int use_header(void) {
   s = corun_strerror(rc);
   rc += corun_destroy(co);
   name[0] = s[0];
-  corun_config cfg = {2, 0};
+  corun_config cfg = {2, 0, 0};
   corun_task *t = corun_self();
   corun_chan *ch = 0;
   long v = 0;

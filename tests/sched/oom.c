@@ -65,6 +65,10 @@ int main(void) {
   int rc = corun_main(never, NULL, &cfg);
   T_TRUE(rc == 0 || rc == -ENOMEM);
   corun__alloc_fail_after(-1);
+  /* The monitor off: a spare worker it started (the sweep of 3000 spawns
+   * may keep a worker busy past its threshold under TSan or Valgrind)
+   * would spend the allocation budget on its own state. */
+  cfg.block_ms = -1;
   for (unsigned w = 1; w <= 2; w++) {
     cfg.workers = w;
     T_EQ(corun_main(main_task, NULL, &cfg), 0);

@@ -1,0 +1,182 @@
+/* monitor.c: the scheduler's monitor, which notices a worker that a task
+ * keeps from its scheduler (a blocking call that is not hooked, a long
+ * computation) and makes sure the rest of the program goes on, as Go's
+ * sysmon hands a thread's work off when it blocks.
+ * Layer: sched (uses base, coro).
+ *
+ * Detection. Each worker counts its dispatches: odd while a task runs
+ * (sched.c's run()). A worker whose count stays the same odd value for
+ * longer than the threshold (corun_config.block_ms, CORUN_BLOCK_MS,
+ * default 10 ms; negative or 0 in the variable turns the monitor off) is
+ * blocked. The monitor then
+ *   - marks it blocked: tasks that its running task readies go where
+ *     other workers can take them, not to its runnext;
+ *   - takes its runnext task and puts it on the global queue; its deque
+ *     is stealable already;
+ *   - fires its due timers from then on (its heap would otherwise wait
+ *     for it), every few milliseconds;
+ *   - wakes an idle worker, or, if none is idle or spinning and fewer
+ *     than the configured number of workers are free, starts a spare
+ *     worker (up to a fixed number), which stays for the rest of
+ *     corun_main and sleeps when there is nothing to do.
+ * What stays with a blocked worker: tasks pinned to it (its inbox; tasks
+ * on shared stacks are pinned) and its yield line (tasks that called
+ * corun_yield(), which only the worker touches); they run when it is
+ * back.
+ *
+ * Cost. While any task runs, the monitor looks every threshold/2; when
+ * none does, it sleeps on its futex until a worker starts one (run()
+ * checks `monitor_asleep`), or 100 ms: an idle program wakes it ten
+ * times a second, for a few microseconds each.
+ *
+ * Locking: the workers' counts and flags are atomics; a spare is started
+ * under idle_lock (the deadlock check counts the workers under it). */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "sched/worker.h"
+
+/* What the monitor saw of each worker last time. */
+struct seen {
+  unsigned long dispatch;
+  int64_t since; /* when it was first seen with this count */
+};
+
+static struct seen *seen;
+static int64_t threshold_ns;
+
+static void futex_wait(atomic_uint *word, const struct timespec *ts) {
+  syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0, ts, NULL, 0);
+}
+
+void corun__monitor_wake(void) {
+  struct corun__sched *S = &corun__S;
+  if (atomic_exchange(&S->monitor_asleep, 0)) {
+    atomic_store(&S->monitor_word, 1);
+    syscall(SYS_futex, &S->monitor_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL,
+            0);
+  }
+}
+
+void corun__monitor_back(struct corun__worker *w) {
+  if (atomic_exchange(&w->blocked, 0))
+    atomic_fetch_sub(&corun__S.nblocked, 1);
+}
+
+/* w has been in one task too long: hand off what can move. */
+static void hand_off(struct corun__worker *w) {
+  struct corun__sched *S = &corun__S;
+  atomic_store(&w->blocked, 1);
+  atomic_fetch_add(&S->nblocked, 1);
+  struct corun_task *t = atomic_exchange(&w->runnext, NULL);
+  if (t) {
+    if (t->home == w) /* pinned to it: it waits in the inbox */
+      corun__taskq_push(&w->inbox, t);
+    else
+      corun__taskq_push(&S->global, t);
+  }
+  corun__timers_run(w);
+  /* Someone must take the work over: an idle worker, else a spare when
+   * fewer than the configured number of workers are free. */
+  corun__lock_acquire(&S->idle_lock);
+  unsigned n = atomic_load(&S->n);
+  int need_spare = !atomic_load(&S->nidle) && !atomic_load(&S->nspinning) &&
+                   n - atomic_load(&S->nblocked) < S->target;
+  if (need_spare)
+    corun__worker_spawn_spare();
+  corun__lock_release(&S->idle_lock);
+  if (!need_spare)
+    corun__wake_one();
+}
+
+static void *monitor(void *unused) {
+  (void)unused;
+  struct corun__sched *S = &corun__S;
+  while (!atomic_load(&S->done)) {
+    int64_t now = corun__clock_ns();
+    int running = 0;
+    unsigned n = atomic_load(&S->n);
+    for (unsigned i = 0; i < n; i++) {
+      struct corun__worker *w = &S->w[i];
+      unsigned long d = atomic_load_explicit(&w->dispatch,
+                                             memory_order_relaxed);
+      if (!(d & 1)) { /* in its scheduler */
+        seen[i].dispatch = d;
+        continue;
+      }
+      running = 1;
+      if (d != seen[i].dispatch) {
+        seen[i] = (struct seen){d, now};
+      } else if (atomic_load(&w->blocked)) {
+        corun__timers_run(w); /* still blocked: its timers are ours */
+      } else if (now - seen[i].since >= threshold_ns) {
+        hand_off(w);
+      }
+    }
+    atomic_store(&S->monitor_word, 0);
+    if (!running) {
+      /* Nothing runs: sleep until a worker starts a task (run()). A task
+       * that started between the look and now has seen monitor_asleep
+       * clear, so look again after announcing. */
+      atomic_store(&S->monitor_asleep, 1);
+      int any = 0;
+      for (unsigned i = 0; i < atomic_load(&S->n); i++)
+        any |= (int)(atomic_load(&S->w[i].dispatch) & 1);
+      /* (100 ms at most: run()'s look at monitor_asleep is a relaxed
+       * load after a relaxed store, so in a rare race it may miss us;
+       * the timeout bounds the delay that costs, at 10 wake-ups a
+       * second while the program idles.) */
+      struct timespec idle = {0, 100000000};
+      if (!any && !atomic_load(&S->done))
+        futex_wait(&S->monitor_word, &idle);
+      atomic_store(&S->monitor_asleep, 0);
+    } else {
+      int64_t half = threshold_ns / 2;
+      struct timespec ts = {half / 1000000000, half % 1000000000};
+      futex_wait(&S->monitor_word, &ts);
+    }
+  }
+  return NULL;
+}
+
+int corun__monitor_start(int block_ms) {
+  struct corun__sched *S = &corun__S;
+  const char *env = getenv("CORUN_BLOCK_MS");
+  long ms = block_ms ? block_ms : env && *env ? strtol(env, NULL, 10) : 10;
+  if (ms <= 0)
+    return 0; /* turned off */
+  threshold_ns = ms * 1000000;
+  seen = corun__malloc(S->cap * sizeof *seen);
+  if (!seen)
+    return -ENOMEM;
+  for (unsigned i = 0; i < S->cap; i++)
+    seen[i] = (struct seen){0, 0};
+  if (pthread_create(&S->monitor, NULL, monitor, NULL) != 0) {
+    corun__free(seen);
+    seen = NULL;
+    return -EAGAIN;
+  }
+  S->monitor_started = 1;
+  return 0;
+}
+
+void corun__monitor_stop(void) {
+  struct corun__sched *S = &corun__S;
+  if (!S->monitor_started)
+    return;
+  /* S->done is set: wake it wherever it sleeps. */
+  atomic_store(&S->monitor_word, 1);
+  syscall(SYS_futex, &S->monitor_word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
+          NULL, 0);
+  pthread_join(S->monitor, NULL);
+  S->monitor_started = 0;
+  corun__free(seen);
+  seen = NULL;
+}

@@ -1,0 +1,112 @@
+/* monitor.c: the scheduler's monitor (src/sched/monitor.c) keeps a
+ * program going while a task blocks its worker with a call corun cannot
+ * see (a raw system call here, as an unhooked library would make):
+ *   - on ONE worker, a task queued behind the blocked one runs (on a
+ *     spare worker) before the blocking call returns;
+ *   - a task sleeping with a corun timer on the blocked worker wakes and
+ *     finishes before the blocking call returns (its timer fired by the
+ *     monitor);
+ *   - afterwards the scheduler behaves as before: corun_main returns 0,
+ *     and a real deadlock is still reported (spare workers counted);
+ *   - with the monitor off (block_ms < 0) the queued task cannot run
+ *     until the blocking call returns: the behaviour it adds.
+ * The blocking call lasts 400 ms against a 10 ms threshold (40x: the
+ * check is "ran during the call", not how fast). */
+#include <corun.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "t.h"
+
+#define MS 1000000LL
+
+static atomic_int queued_ran, sleeper_done;
+
+/* A blocking call corun cannot see: the kernel's nanosleep, directly. */
+static void block_worker(void) {
+  struct timespec ts = {0, 400 * MS};
+  while (syscall(SYS_nanosleep, &ts, &ts) != 0)
+    ;
+}
+
+static void *queued(void *arg) {
+  (void)arg;
+  atomic_store(&queued_ran, 1);
+  return NULL;
+}
+
+static void *sleeper(void *arg) {
+  (void)arg;
+  T_OK(corun_sleep(20 * MS)); /* its timer is on the worker about to block */
+  atomic_store(&sleeper_done, 1);
+  return NULL;
+}
+
+struct run {
+  int seen[2];
+  corun_task *q;
+};
+
+static void *blocker(void *arg) {
+  struct run *r = arg;
+  /* `queued` goes to this worker's runnext, behind this task */
+  T_OK(corun_spawn(&r->q, queued, NULL, NULL));
+  block_worker();
+  r->seen[0] = atomic_load(&queued_ran);
+  r->seen[1] = atomic_load(&sleeper_done);
+  return NULL;
+}
+
+static void *main_task(void *arg) {
+  struct run *r = arg;
+  atomic_store(&queued_ran, 0);
+  atomic_store(&sleeper_done, 0);
+  corun_task *s, *b;
+  T_OK(corun_spawn(&s, sleeper, NULL, NULL));
+  corun_yield(NULL); /* the sleeper parks, its timer on this worker */
+  T_OK(corun_spawn(&b, blocker, r, NULL));
+  /* The blocker runs next and blocks its worker; `queued` waits behind
+   * it unless the monitor moves it. */
+  T_OK(corun_join(b, NULL));
+  T_OK(corun_join(r->q, NULL));
+  T_OK(corun_join(s, NULL));
+  return NULL;
+}
+
+static void *deadlock_task(void *arg) {
+  (void)arg;
+  corun_chan *ch;
+  T_OK(corun_chan_make(&ch, sizeof(int), 0));
+  int v;
+  corun_chan_recv(ch, &v, -1); /* nobody sends: a real deadlock */
+  return NULL;
+}
+
+static void *block_then_deadlock(void *arg) {
+  (void)arg;
+  block_worker(); /* spares start */
+  return deadlock_task(NULL);
+}
+
+int main(void) {
+  struct run r;
+  /* the monitor on (the default threshold, 10 ms) */
+  T_OK(corun_main(main_task, &r, &(corun_config){.workers = 1}));
+  T_EQ(r.seen[0], 1); /* the queued task ran during the blocking call */
+  T_EQ(r.seen[1], 1); /* the sleeper's timer fired during it */
+  T_OK(corun_main(main_task, &r, &(corun_config){.workers = 2}));
+  T_EQ(r.seen[0], 1);
+  T_EQ(r.seen[1], 1);
+  /* off: nothing else runs on the one blocked worker */
+  T_OK(corun_main(main_task, &r,
+                  &(corun_config){.workers = 1, .block_ms = -1}));
+  T_EQ(r.seen[0], 0);
+  T_EQ(r.seen[1], 0);
+  /* a deadlock after spares were started is still one */
+  T_EQ(corun_main(block_then_deadlock, NULL, &(corun_config){.workers = 1}),
+       -EDEADLK);
+  return 0;
+}
