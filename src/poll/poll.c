@@ -54,10 +54,10 @@ static const struct corun__backend *backend(int *err) {
   corun__lock_acquire(&start_lock);
   if (!(b = atomic_load(&active))) {
     const char *env = getenv("CORUN_POLLER");
-    int want_epoll = env && !strcmp(env, "epoll");
     int want_uring = env && (!strcmp(env, "uring") || !strcmp(env, "io_uring"));
     *err = -ENOSYS;
 #ifdef CORUN_HAVE_URING
+    int want_epoll = env && !strcmp(env, "epoll");
     if (!want_epoll && (*err = corun__uring_backend.start()) == 0)
       b = &corun__uring_backend;
 #endif
