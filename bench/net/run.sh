@@ -22,7 +22,9 @@
 # a round, and the order rotates from round to round, so a noisy phase of
 # the machine spreads over all of them:
 #   http  wrk -t1 -c{100,1000} -d${NET_SECONDS}s --latency, keep-alive GET /,
-#         13-byte body; corun (examples/http_server.c, CORUN_WORKERS=1),
+#         13-byte body; corun (examples/http_server.c, CORUN_WORKERS=1,
+#         its default event loop: io_uring where it starts; corun-epoll
+#         is the same with CORUN_POLLER=epoll),
 #         epoll (net/epoll_http.c), nginx (1 worker, `return 200`),
 #         go (go/http.go, GOMAXPROCS=1)
 #   echo  echo_load -c 100 -s 64: closed loop, 64-byte messages; corun
@@ -187,6 +189,8 @@ fi
 declare -A why_na
 [ -z "$corun_http" ] && why_na[http.corun]="n/a (not built)"
 [ -z "$corun_echo" ] && why_na[echo.corun]="n/a (not built)"
+[ -z "$corun_http" ] && why_na[http.corun-epoll]="n/a (not built)"
+[ -z "$corun_echo" ] && why_na[echo.corun-epoll]="n/a (not built)"
 [ -z "$nginx" ] && why_na[http.nginx]="n/a (nginx not installed)"
 [ -z "$go_http" ] && why_na[http.go]="n/a (Go not installed)"
 [ -z "$go_echo" ] && why_na[echo.go]="n/a (Go not installed)"
@@ -260,12 +264,16 @@ start_server() {
     p=$(free_port)
     case $key in
       http.corun) cmd=(env CORUN_WORKERS=1 "$corun_http" serve "$p") ;;
+      http.corun-epoll) cmd=(env CORUN_WORKERS=1 CORUN_POLLER=epoll
+                             "$corun_http" serve "$p") ;;
       http.epoll) cmd=("$bin/epoll_http" "$p") ;;
       http.nginx) nginx_conf "$p"
                   cmd=("$nginx" -p "$tmp/nginx/" -e "$tmp/nginx/error.log"
                        -c "$tmp/nginx/nginx.conf") ;;
       http.go) cmd=(env GOMAXPROCS=1 "$go_http" "$p") ;;
       echo.corun) cmd=(env CORUN_WORKERS=1 "$corun_echo" serve "$p") ;;
+      echo.corun-epoll) cmd=(env CORUN_WORKERS=1 CORUN_POLLER=epoll
+                             "$corun_echo" serve "$p") ;;
       echo.epoll) cmd=("$bin/epoll_echo" "$p") ;;
       echo.go) cmd=(env GOMAXPROCS=1 "$go_echo" "$p") ;;
     esac
@@ -393,8 +401,9 @@ date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 echo "network benchmark  $date  commit $commit"
 echo "servers on CPU $server_cpu, load generator on CPU $load_cpu; $runs runs x ${secs} s per server and test, medians; warm-up ${warmup} s"
 
-http_servers=(corun epoll nginx go)
-echo_servers=(corun epoll go)
+# corun: its default backend (io_uring here); corun-epoll: forced epoll.
+http_servers=(corun corun-epoll epoll nginx go)
+echo_servers=(corun corun-epoll epoll go)
 if [[ " $only " == *" http "* ]]; then
   if [ $have_wrk = 0 ]; then
     echo "net/run.sh: NOTE: wrk not installed (apt-get install wrk): no HTTP figures" >&2
@@ -497,7 +506,7 @@ tests=()
 
 # A median other% above this flags the row as disturbed (NET_NOISY).
 noisy_pct=${NET_NOISY:-10}
-hfmt="%-6s %8s  %-15s  %10s  %-15s  %7s  %-13s %4s %5s %6s  %s\n"
+hfmt="%-11s %8s  %-15s  %10s  %-15s  %7s  %-13s %4s %5s %6s  %s\n"
 echo
 for t in "${tests[@]}"; do
   case $t in
@@ -511,7 +520,7 @@ for t in "${tests[@]}"; do
   printf "$hfmt" server "$unit/s" "min..max" "$unit/CPU-s" "min..max" "p99 ms" "min..max" CPU% load% other% errors
   for s in "${servers[@]}"; do
     if [ -z "$(get "$t" "$s" 3)" ]; then
-      printf "%-6s %s\n" "$s" "${why_na[$kind.$s]:-n/a (no samples)}"
+      printf "%-11s %s\n" "$s" "${why_na[$kind.$s]:-n/a (no samples)}"
       continue
     fi
     awk -v t="$t" -v s="$s" -v f="$hfmt" '$1 == t && $2 == s {

@@ -68,6 +68,7 @@ struct corun__worker {
   int idle;                        /* on the idle stack (idle_lock) */
   int asleep; /* past its last look for work, about to sleep (idle_lock) */
   atomic_int in_poll; /* blocked in the poller rather than its futex */
+  int in_poller;      /* inside the poller's poll() (owner only) */
   /* Task objects free for reuse (owner only), and the tasks this worker
    * started minus those it finished (owner only; the sum over workers is
    * read only when all are asleep, under idle_lock). */
