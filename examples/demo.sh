@@ -44,6 +44,15 @@ if [ -x "$bin/http_server" ]; then
     50 100
   run ab_service "service A calls service B (100 ms) per request: 1,000 requests at once"
 fi
+# hooked_redis needs hiredis to build and redis-server to run.
+if [ ! -x "$bin/hooked_redis" ]; then
+  echo "== hooked_redis: skipped (not built: libhiredis-dev missing)"
+elif [ ! -x /usr/bin/redis-server ]; then
+  echo "== hooked_redis: skipped (/usr/bin/redis-server missing; Debian: redis-server)"
+else
+  run hooked_redis "unchanged blocking hiredis code, 200 visits at once through libcorun_hook" \
+    200
+fi
 run switch_cost "one resume+yield round trip"
 
 if [ -n "$failed" ]; then
