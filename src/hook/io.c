@@ -270,6 +270,17 @@ static ssize_t transfer(const struct call *c, struct corun__hookfile *f,
   return done;
 }
 
+/* Arguments corun checks in its own way, where libc's call must say what
+ * is wrong, as it says it: an iovec count out of range (corun's writev,
+ * a sendmsg, would say EMSGSIZE, not EINVAL), a recvfrom address without
+ * its length (corun refuses it up front; the kernel takes the bytes,
+ * then says EFAULT). */
+static int bad_args(const struct call *c) {
+  return ((c->op == RDV || c->op == WRV) &&
+          (c->iovcnt < 0 || c->iovcnt > IOV_MAX)) ||
+         (c->op == RECVFROM && c->sa && !c->salen);
+}
+
 /* A hooked read or write. */
 static ssize_t hook_io(const struct call *c) {
   int s = corun_hooks_enabled();
@@ -277,11 +288,8 @@ static ssize_t hook_io(const struct call *c) {
     return libc_call(c); /* corun's own call: it wants EAGAIN */
   struct corun__hookfile *f = corun__hookfd(c->fd);
   if (!f || atomic_load(&f->type) <= 0 || atomic_load(&f->nonblock) ||
-      (c->flags & MSG_DONTWAIT) ||
-      ((c->op == RDV || c->op == WRV) && (c->iovcnt < 0 || c->iovcnt > IOV_MAX)))
-    return libc_call(c); /* libc's, and nothing to wait for (or libc's
-                            EINVAL for a bad count, where corun's writev
-                            would send and say EMSGSIZE) */
+      (c->flags & MSG_DONTWAIT) || bad_args(c))
+    return libc_call(c); /* libc's, and nothing to wait for */
   if (corun__hook_enter()) {
     ssize_t r = transfer(c, f, 1, 1);
     corun__hook_leave();

@@ -5,7 +5,15 @@
  * itself (dlopen("libc.so.6", RTLD_NOLOAD) then dlsym), not with
  * RTLD_NEXT, which can land on another interposer's stub or a PLT entry
  * (USERS.md, hook plumbing); RTLD_NEXT is the fallback for a libc with
- * another name. Static archive (CORUN_HOOK_STATIC): the hooks' own
+ * another name. Under ThreadSanitizer it is the other way round: TSan's
+ * own interceptors of these calls must see them (they model the
+ * synchronisation that passes through fds), and the hooks must be loaded
+ * in front of TSan (LD_PRELOAD, or the static archive): behind its
+ * interceptors, the hooks would run inside TSan's "blocking call" scope,
+ * where it ignores every lock and atomic (its ignore_interceptors), and
+ * it would report races in the hooks and in corun that are not there.
+ * RTLD_NEXT then finds TSan's interceptor, which calls libc's function.
+ * Static archive (CORUN_HOOK_STATIC): the hooks' own
  * definitions replace libc's at link time, so the real calls are made
  * with syscall(2) instead (name resolution is not hooked there: libc's
  * resolver cannot be reached once replaced).
@@ -31,8 +39,19 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void *libc_handle;
 
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#define NEXT_FIRST 1 /* TSan's interceptors, then libc (see above) */
+#else
+#define NEXT_FIRST 0
+#endif
+
 static void *find(const char *name) {
-  void *f = libc_handle ? dlsym(libc_handle, name) : NULL;
+  void *f = NEXT_FIRST ? dlsym(RTLD_NEXT, name) : NULL;
+  if (!f && libc_handle)
+    f = dlsym(libc_handle, name);
   if (!f)
     f = dlsym(RTLD_NEXT, name);
   if (!f) {
