@@ -51,7 +51,7 @@ static slot *slot_of(int fd) {
   return c ? &c[fd % CHUNK] : NULL;
 }
 
-static struct corun__hookfile *file_new(int type, int nonblock) {
+static struct corun__hookfile *file_new(int domain, int type, int nonblock) {
   pthread_mutex_lock(&lock);
   struct corun__hookfile *f = free_list;
   if (f)
@@ -60,6 +60,7 @@ static struct corun__hookfile *file_new(int type, int nonblock) {
   if (!f && !(f = calloc(1, sizeof *f)))
     return NULL;
   atomic_store(&f->refs, 1);
+  atomic_store(&f->domain, domain);
   atomic_store(&f->type, type);
   atomic_store(&f->nonblock, nonblock);
   atomic_store(&f->rcvtimeo, 0);
@@ -110,12 +111,16 @@ struct corun__hookfile *corun__hookfd(int fd) {
   }
   int type = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) ? CORUN__HOOK_REGULAR
                                                         : 0;
+  int domain = 0;
   if (S_ISSOCK(st.st_mode)) {
     socklen_t len = sizeof type;
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type <= 0)
       type = SOCK_RAW; /* a socket of some kind */
+    len = sizeof domain;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+      domain = 0;
   }
-  f = file_new(type, (fl & O_NONBLOCK) != 0);
+  f = file_new(domain, type, (fl & O_NONBLOCK) != 0);
   if (f && type > 0) {
     atomic_store(&f->rcvtimeo, timeo_ns(fd, SO_RCVTIMEO));
     atomic_store(&f->sndtimeo, timeo_ns(fd, SO_SNDTIMEO));
@@ -129,10 +134,10 @@ struct corun__hookfile *corun__hookfd(int fd) {
   return f;
 }
 
-void corun__hookfd_new(int fd, int type, int nonblock) {
+void corun__hookfd_new(int fd, int domain, int type, int nonblock) {
   slot *s = slot_of(fd);
   if (s)
-    slot_set(s, file_new(type, nonblock));
+    slot_set(s, file_new(domain, type, nonblock));
 }
 
 void corun__hookfd_drop(int fd) {

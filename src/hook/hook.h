@@ -5,10 +5,13 @@
  * shared library for LD_PRELOAD or linking, or a static archive linked
  * with --whole-archive). Each hooked function
  *   - outside a task, or in a task that turned hooks off
- *     (corun_hooks_set), calls libc's own function: exactly libc;
+ *     (corun_hooks_set), behaves exactly as libc's: it is libc's call,
+ *     waited for in libc's poll where corun has made a socket
+ *     non-blocking underneath (below);
  *   - inside a task, makes the call through corun's IO layer so that only
  *     the task parks, honouring the fd's O_NONBLOCK as the program set it,
  *     SO_RCVTIMEO/SO_SNDTIMEO, and setting errno as libc would.
+ * tests/hook/conform.c holds them to that, call by call, in every mode.
  * corun's own IO layer calls libc too; while a hook is inside corun, the
  * task's hooks are off (corun_hooks_set), so those calls reach libc
  * directly instead of coming back here.
@@ -100,6 +103,7 @@ struct corun__hookfile {
   _Atomic int refs;         /* fds naming it */
   _Atomic int type;         /* a socket's SOCK_STREAM, SOCK_DGRAM, ... (> 0);
                                CORUN__HOOK_REGULAR; 0 anything else */
+  _Atomic int domain;       /* a socket's AF_INET, AF_UNIX, ... */
   _Atomic int nonblock;     /* the program's O_NONBLOCK */
   _Atomic int64_t rcvtimeo; /* SO_RCVTIMEO: ns; 0 none; <0 do not wait */
   _Atomic int64_t sndtimeo; /* SO_SNDTIMEO, the same way */
@@ -112,9 +116,9 @@ struct corun__hookfile {
  * that races close with use can tell, and the kernel would have given it
  * EBADF or another file too. */
 struct corun__hookfile *corun__hookfd(int fd);
-/* Records a new fd as made by the program: type as in corun__hookfile,
- * nonblock its own flag. */
-void corun__hookfd_new(int fd, int type, int nonblock);
+/* Records a new fd as made by the program: domain and type as in
+ * corun__hookfile, nonblock its own flag. */
+void corun__hookfd_new(int fd, int domain, int type, int nonblock);
 /* Forgets fd (closed). */
 void corun__hookfd_drop(int fd);
 /* `to` now names the same file as `from` (dup, dup2, dup3, F_DUPFD). */

@@ -160,16 +160,61 @@ static ssize_t libc_step(const struct call *c, int dir, int64_t deadline,
 
 /* Whether the kernel's blocking call would transfer the whole buffer:
  * writes on a stream socket, and MSG_WAITALL reads on one (not peeks,
- * which would see the same bytes again, nor reads of ancillary data,
- * which the kernel does not merge either). */
+ * which would see the same bytes again: peek_all). A read with room for
+ * ancillary data goes on as the kernel's does, until data that carried
+ * some (descriptors): the kernel stops after those. */
 static int wants_all(const struct call *c, int type) {
   if (type != SOCK_STREAM)
     return 0;
   if (c->op >= WR)
     return 1;
   return (c->op == RECV || c->op == RECVFROM || c->op == RECVMSG) &&
-         (c->flags & MSG_WAITALL) && !(c->flags & MSG_PEEK) &&
-         (c->op != RECVMSG || !c->msg->msg_control);
+         (c->flags & MSG_WAITALL) && !(c->flags & MSG_PEEK);
+}
+
+/* MSG_PEEK|MSG_WAITALL on a stream socket other than a unix one (TCP):
+ * the kernel waits until the whole buffer is queued, then peeks it (a
+ * unix socket's peek returns what is there). No readiness says "more
+ * bytes than now", so after a short peek look again after a pause that
+ * grows to 16 ms, until the buffer is full, EOF, an error, or the
+ * timeout (then what is there, as the kernel returns it). */
+static int peeks_all(const struct call *c, struct corun__hookfile *f) {
+  return (c->op == RECV || c->op == RECVFROM || c->op == RECVMSG) &&
+         (c->flags & MSG_PEEK) && (c->flags & MSG_WAITALL) &&
+         atomic_load(&f->type) == SOCK_STREAM &&
+         atomic_load(&f->domain) != AF_UNIX;
+}
+
+static ssize_t peek_all(const struct call *c, int task, int64_t deadline,
+                        int *nb) {
+  size_t want = c->len;
+  if (c->op == RECVMSG) {
+    want = 0;
+    for (size_t i = 0; i < c->msg->msg_iovlen; i++)
+      want += c->msg->msg_iov[i].iov_len;
+  }
+  int64_t pause = 250000;
+  for (;;) {
+    ssize_t r =
+        task ? task_step(c, IN, deadline) : libc_step(c, IN, deadline, nb);
+    if (r <= 0 || (size_t)r >= want || (!task && !real_nonblock(c->fd, nb)))
+      return r; /* (really blocking: the kernel has waited) */
+    int64_t nap = pause;
+    if (deadline >= 0) { /* the timeout: what is there */
+      int64_t left = deadline - corun_now();
+      if (left <= 0)
+        return r;
+      nap = nap < left ? nap : left;
+    }
+    if (task) {
+      if (corun_sleep(nap) < 0)
+        return r; /* cancelled: what is there */
+    } else {
+      struct timespec ts = {0, (long)nap};
+      corun__real()->nanosleep(&ts, NULL);
+    }
+    pause = pause < 16000000 ? pause * 2 : pause;
+  }
 }
 
 /* The rest of a call after a partial transfer: a sendmsg or recvmsg on a
@@ -181,7 +226,8 @@ struct rest {
   struct iovec *iov; /* small, or malloc'd */
 };
 
-static int rest_init(struct rest *r, const struct call *c) {
+/* ctl_len: the room for ancillary data the caller gave (recvmsg). */
+static int rest_init(struct rest *r, const struct call *c, size_t ctl_len) {
   const struct iovec *v;
   size_t n;
   struct iovec one;
@@ -210,6 +256,10 @@ static int rest_init(struct rest *r, const struct call *c) {
   for (size_t i = 0; i < n; i++)
     r->iov[i] = v[i];
   r->m = (struct msghdr){.msg_iov = r->iov, .msg_iovlen = n};
+  if (c->op == RECVMSG && ctl_len) {
+    r->m.msg_control = c->msg->msg_control;
+    r->m.msg_controllen = ctl_len;
+  }
   r->c = (struct call){.op = c->op >= WR ? SENDMSG : RECVMSG,
                        .fd = c->fd,
                        /* no second SIGPIPE: some bytes were written */
@@ -248,12 +298,18 @@ static ssize_t transfer(const struct call *c, struct corun__hookfile *f,
   int64_t deadline = corun__hook_deadline(
       atomic_load(dir == IN ? &f->rcvtimeo : &f->sndtimeo));
   int all = wants_all(c, atomic_load(&f->type));
+  if (peeks_all(c, f))
+    return peek_all(c, task, deadline, &nb);
+  size_t ctl_len = c->op == RECVMSG && c->msg->msg_control
+                       ? c->msg->msg_controllen
+                       : 0;
   ssize_t r = task ? task_step(c, dir, deadline)
                    : libc_step(c, dir, deadline, &nb);
-  if (!all || r <= 0 || (!task && !real_nonblock(c->fd, &nb)))
+  if (!all || r <= 0 || (!task && !real_nonblock(c->fd, &nb)) ||
+      (ctl_len && c->msg->msg_controllen))
     return r; /* (really blocking: the kernel has done the rest) */
   struct rest rest;
-  if (rest_init(&rest, c) < 0)
+  if (rest_init(&rest, c, ctl_len) < 0)
     return r; /* what came: a short count, which callers must handle */
   rest_advance(&rest, (size_t)r);
   ssize_t done = r;
@@ -264,6 +320,11 @@ static ssize_t transfer(const struct call *c, struct corun__hookfile *f,
       break;
     done += r;
     rest_advance(&rest, (size_t)r);
+    if (ctl_len && rest.m.msg_controllen) { /* ancillary data: the end */
+      c->msg->msg_controllen = rest.m.msg_controllen;
+      c->msg->msg_flags |= rest.m.msg_flags & MSG_CTRUNC;
+      break;
+    }
   }
   if (rest.iov != rest.small)
     free(rest.iov);

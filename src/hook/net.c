@@ -29,15 +29,17 @@
 CORUN_API int socket(int domain, int type, int protocol) {
   int fd = corun__real()->socket(domain, type, protocol);
   if (fd >= 0)
-    corun__hookfd_new(fd, SOCK_TYPE(type), (type & SOCK_NONBLOCK) != 0);
+    corun__hookfd_new(fd, domain, SOCK_TYPE(type),
+                      (type & SOCK_NONBLOCK) != 0);
   return fd;
 }
 
 CORUN_API int socketpair(int domain, int type, int protocol, int sv[2]) {
   int rc = corun__real()->socketpair(domain, type, protocol, sv);
   if (rc == 0) {
-    corun__hookfd_new(sv[0], SOCK_TYPE(type), (type & SOCK_NONBLOCK) != 0);
-    corun__hookfd_new(sv[1], SOCK_TYPE(type), (type & SOCK_NONBLOCK) != 0);
+    for (int i = 0; i < 2; i++)
+      corun__hookfd_new(sv[i], domain, SOCK_TYPE(type),
+                        (type & SOCK_NONBLOCK) != 0);
   }
   return rc;
 }
@@ -101,7 +103,8 @@ CORUN_API int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags) {
   }
   if (r >= 0 && !internal) {
     struct corun__hookfile *l = corun__hookfd(fd);
-    corun__hookfd_new(r, l ? atomic_load(&l->type) : SOCK_STREAM,
+    corun__hookfd_new(r, l ? atomic_load(&l->domain) : 0,
+                      l ? atomic_load(&l->type) : SOCK_STREAM,
                       (flags & SOCK_NONBLOCK) != 0);
   }
   return r;
