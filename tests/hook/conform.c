@@ -398,6 +398,7 @@ enum later_op {
   L_SHUT_WR,
   L_CONNECT,
   L_ACCEPT,
+  L_SENDFD,
   L_DRAIN
 };
 
@@ -407,6 +408,7 @@ struct later {
   pthread_t th;
   enum later_op op;
   int fd, ms;
+  int fd2; /* L_SENDFD: the fd sent, with "fg" */
   const char *data;
   struct sockaddr_in addr;
   long result; /* L_CONNECT, L_ACCEPT: the new fd; L_DRAIN: bytes read */
@@ -440,6 +442,23 @@ static void *later_run(void *arg) {
     l->result = accept(l->fd, NULL, NULL);
     T_GE(l->result, 0);
     break;
+  case L_SENDFD: {
+    union {
+      struct cmsghdr h;
+      char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    memset(&u, 0, sizeof u);
+    struct iovec v = {"fg", 2};
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1, .msg_control = u.buf,
+                       .msg_controllen = sizeof u.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &l->fd2, sizeof(int));
+    T_EQ(sendmsg(l->fd, &m, 0), 2);
+    break;
+  }
   case L_DRAIN: {
     static char buf[65536];
     long n;
@@ -1909,6 +1928,38 @@ static void c_scm(void) {
     CALL("read.pipe", read(p[0], buf, 1));
     T_OK(close(fd));
   }
+  /* MSG_WAITALL with room for ancillary data: the kernel waits for the
+   * rest of plain data, and stops after data that carried descriptors */
+  T_EQ(write(s[0], "ab", 2), 2);
+  struct later l = {.data = "cd"};
+  later(&l, L_WRITE, s[0], LATER_MS);
+  rv = (struct iovec){buf, 4};
+  rm = (struct msghdr){.msg_iov = &rv, .msg_iovlen = 1,
+                       .msg_control = ru.buf, .msg_controllen = sizeof ru.buf};
+  n = CALL("recvmsg.ctl.waitall", recvmsg(s[1], &rm, MSG_WAITALL));
+  note_bytes("got", buf, n);
+  note("controllen=%zu flags=%#x", (size_t)rm.msg_controllen,
+       (unsigned)rm.msg_flags);
+  later_join(&l);
+  T_EQ(write(s[0], "e", 1), 1);
+  l = (struct later){.fd2 = p[1]}; /* "fg" and p[1] */
+  later(&l, L_SENDFD, s[0], LATER_MS);
+  rv = (struct iovec){buf, 8};
+  rm = (struct msghdr){.msg_iov = &rv, .msg_iovlen = 1,
+                       .msg_control = ru.buf, .msg_controllen = sizeof ru.buf};
+  n = CALL("recvmsg.ctl.fd", recvmsg(s[1], &rm, MSG_WAITALL));
+  note_bytes("got", buf, n);
+  rc = CMSG_FIRSTHDR(&rm);
+  fd = -1;
+  if (rc && rc->cmsg_type == SCM_RIGHTS)
+    memcpy(&fd, CMSG_DATA(rc), sizeof fd);
+  note("controllen=%zu got_fd=%d", (size_t)rm.msg_controllen, fd >= 0);
+  if (fd >= 0)
+    T_OK(close(fd));
+  later_join(&l);
+  T_EQ(write(s[0], "h", 1), 1);
+  n = CALL("recv.rest", recv(s[1], buf, 8, MSG_DONTWAIT));
+  note_bytes("got", buf, n);
   closeall(4, s[0], s[1], p[0], p[1]);
 }
 
@@ -2012,6 +2063,35 @@ static void c_out_later(void) {
   closeall(2, s[0], s[1]);
 }
 
+/* MSG_PEEK|MSG_WAITALL: TCP waits until the whole buffer is queued, a
+ * unix socket peeks what is there. */
+static void c_peek_waitall(void) {
+  int l, c, sv;
+  tcp(&l, &c, &sv);
+  char buf[8] = {0};
+  T_EQ(write(c, "ab", 2), 2);
+  struct later w = {.data = "cd"};
+  later(&w, L_WRITE, c, LATER_MS);
+  long n = CALL("tcp", recv(sv, buf, 4, MSG_PEEK | MSG_WAITALL));
+  note_bytes("got", buf, n);
+  later_join(&w);
+  n = CALL("tcp.read", recv(sv, buf, 4, MSG_WAITALL));
+  note_bytes("got", buf, n);
+  struct timeval tv = {0, TIMEO_US};
+  T_OK(setsockopt(sv, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+  T_EQ(write(c, "e", 1), 1);
+  n = CALL("tcp.timeo", recv(sv, buf, 4, MSG_PEEK | MSG_WAITALL));
+  note_bytes("got", buf, n);
+  int s[2];
+  pair(s);
+  T_EQ(write(s[1], "ab", 2), 2);
+  later(&w, L_WRITE, s[1], LATER_MS);
+  n = CALL("unix", recv(s[0], buf, 4, MSG_PEEK | MSG_WAITALL));
+  note_bytes("got", buf, n);
+  later_join(&w);
+  closeall(5, l, c, sv, s[0], s[1]);
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 static const struct {
@@ -2061,6 +2141,7 @@ static const struct {
     {"unix_backlog", c_unix_backlog},
     {"foreign_fd", c_foreign_fd},
     {"out_later", c_out_later},
+    {"peek_waitall", c_peek_waitall},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
