@@ -3,7 +3,12 @@
  * task the lookup runs on one of corun's helper threads (corun_offload)
  * while the task parks; outside a task it is libc's call, unchanged.
  * Layer: hook (hook.h says what every hook does). Not in the static
- * archive (real.c says why). */
+ * archive (real.c says why).
+ *
+ * The helper thread starts with the caller's errno and h_errno and hands
+ * back what libc leaves in them, success or not (libc's resolver changes
+ * errno even when it succeeds), so the caller sees what libc's own call
+ * on its thread would have left. */
 #include <corun.h>
 #include <errno.h>
 #include <netdb.h>
@@ -15,11 +20,12 @@ struct gai_call {
   const struct addrinfo *hints;
   struct addrinfo **res;
   int rc;
-  int err; /* errno, for EAI_SYSTEM */
+  int err; /* errno, in and out */
 };
 
 static void gai_run(void *arg) {
   struct gai_call *c = arg;
+  errno = c->err;
   c->rc = corun__real()->getaddrinfo(c->node, c->service, c->hints, c->res);
   c->err = errno;
 }
@@ -29,28 +35,36 @@ CORUN_API int getaddrinfo(const char *node, const char *service,
                           struct addrinfo **res) {
   if (!corun__hook_enter())
     return corun__real()->getaddrinfo(node, service, hints, res);
-  struct gai_call c = {node, service, hints, res, EAI_SYSTEM, 0};
+  struct gai_call c = {node, service, hints, res, EAI_SYSTEM, errno};
   int rc = corun_offload(gai_run, &c);
   corun__hook_leave();
   if (rc < 0) { /* no helper thread could start */
-    errno = -rc;
+    corun__hook_set_errno(-rc);
     return EAI_SYSTEM;
   }
-  if (c.rc == EAI_SYSTEM)
-    errno = c.err;
+  corun__hook_set_errno(c.err);
   return c.rc;
 }
 
 struct ghbn_call {
   const char *name;
   struct hostent *result;
-  int h_err;
+  int h_err, err; /* h_errno and errno, in and out */
 };
 
 static void ghbn_run(void *arg) {
   struct ghbn_call *c = arg;
+  h_errno = c->h_err;
+  errno = c->err;
   c->result = corun__real()->gethostbyname(c->name);
-  c->h_err = h_errno; /* the helper thread's */
+  c->h_err = h_errno;
+  c->err = errno;
+}
+
+/* h_errno, set on the thread the caller runs on now (see hook.h). */
+__attribute__((noinline)) static void set_h_errno(int e) {
+  __asm__ volatile("" ::: "memory");
+  h_errno = e;
 }
 
 /* The answer lives in libc's static buffer, as libc's own call leaves it
@@ -58,14 +72,15 @@ static void ghbn_run(void *arg) {
 CORUN_API struct hostent *gethostbyname(const char *name) {
   if (!corun__hook_enter())
     return corun__real()->gethostbyname(name);
-  struct ghbn_call c = {name, NULL, 0};
+  struct ghbn_call c = {name, NULL, h_errno, errno};
   int rc = corun_offload(ghbn_run, &c);
   corun__hook_leave();
   if (rc < 0) {
-    h_errno = NO_RECOVERY;
+    set_h_errno(NO_RECOVERY);
     return NULL;
   }
-  h_errno = c.h_err;
+  set_h_errno(c.h_err);
+  corun__hook_set_errno(c.err);
   return c.result;
 }
 
@@ -77,12 +92,15 @@ struct ghbnr_call {
   struct hostent **result;
   int *h_errnop;
   int rc;
+  int err; /* errno, in and out */
 };
 
 static void ghbnr_run(void *arg) {
   struct ghbnr_call *c = arg;
+  errno = c->err;
   c->rc = corun__real()->gethostbyname_r(c->name, c->ret, c->buf, c->len,
                                          c->result, c->h_errnop);
+  c->err = errno;
 }
 
 CORUN_API int gethostbyname_r(const char *name, struct hostent *ret, char *buf,
@@ -91,8 +109,14 @@ CORUN_API int gethostbyname_r(const char *name, struct hostent *ret, char *buf,
   if (!corun__hook_enter())
     return corun__real()->gethostbyname_r(name, ret, buf, len, result,
                                           h_errnop);
-  struct ghbnr_call c = {name, ret, buf, len, result, h_errnop, ENOMEM};
+  struct ghbnr_call c = {name, ret, buf, len, result, h_errnop, ENOMEM, errno};
   int rc = corun_offload(ghbnr_run, &c);
   corun__hook_leave();
-  return rc < 0 ? -rc : c.rc;
+  if (rc < 0) { /* no helper thread could start */
+    *result = NULL;
+    *h_errnop = NO_RECOVERY;
+    return -rc;
+  }
+  corun__hook_set_errno(c.err);
+  return c.rc;
 }

@@ -5,21 +5,30 @@
  * shared library for LD_PRELOAD or linking, or a static archive linked
  * with --whole-archive). Each hooked function
  *   - outside a task, or in a task that turned hooks off
- *     (corun_hooks_set), calls libc's own function: exactly libc;
+ *     (corun_hooks_set), behaves exactly as libc's: it is libc's call,
+ *     waited for in libc's poll where corun has made a socket
+ *     non-blocking underneath (below);
  *   - inside a task, makes the call through corun's IO layer so that only
  *     the task parks, honouring the fd's O_NONBLOCK as the program set it,
  *     SO_RCVTIMEO/SO_SNDTIMEO, and setting errno as libc would.
+ * tests/hook/conform.c holds them to that, call by call, in every mode.
  * corun's own IO layer calls libc too; while a hook is inside corun, the
  * task's hooks are off (corun_hooks_set), so those calls reach libc
  * directly instead of coming back here.
  *
- * Per-fd state. corun keeps sockets it waits on in O_NONBLOCK mode; the
+ * Per-file state. corun keeps sockets it waits on in O_NONBLOCK mode; the
  * program's own view of the flag (set by socket(SOCK_NONBLOCK), accept4,
  * fcntl(F_SETFL), ioctl(FIONBIO)) is kept here, with the socket options'
- * timeouts, and fcntl(F_GETFL) reports that view. Outside a task, a
- * blocking call on an fd that corun switched to O_NONBLOCK is completed
- * by waiting in libc's poll(2), so it still blocks as the program
- * expects.
+ * timeouts, and fcntl(F_GETFL) reports that view. It belongs to the open
+ * file, so dup'd fds share it as they share the kernel's flag. A task
+ * that turned its hooks off still keeps the view up to date (it may turn
+ * them on again, and libc's F_GETFL must not show corun's flag); only
+ * corun's own calls (corun__hook_internal) pass untouched. Outside a
+ * task, or with hooks off, a blocking call on an fd that corun switched
+ * to O_NONBLOCK is completed by waiting in libc's poll(2) (io.c), so it
+ * still blocks as the program expects, with the kernel's own rules:
+ * a stream socket's blocking write writes everything, MSG_WAITALL waits
+ * for the whole buffer, MSG_DONTWAIT never waits.
  *
  * Locking: the fd table's entries are written by the calls that make,
  * change or close the fd, as the kernel's own fd state is; atomics keep
@@ -33,6 +42,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -84,23 +94,38 @@ const struct corun__real *corun__real(void);
 
 /* ---- per-fd state (fd.c) ---------------------------------------------- */
 
-/* What the hooks know of an fd. Atomic fields: one thread may change an
- * option while another is in a call on the fd, as with the kernel's. */
-struct corun__hookfd {
-  _Atomic int known;         /* 0: look it up at the next use */
-  _Atomic int socket;        /* a socket: corun may wait on it */
-  _Atomic int nonblock;      /* the program's O_NONBLOCK */
-  _Atomic int64_t rcvtimeo;  /* SO_RCVTIMEO in ns, 0: none */
-  _Atomic int64_t sndtimeo;  /* SO_SNDTIMEO in ns, 0: none */
+/* What the hooks know of one open file: what dup'd fds share, as they
+ * share the kernel's file (its O_NONBLOCK) and socket (its timeouts).
+ * Atomic fields: one thread may change an option while another is in a
+ * call on the file, as with the kernel's own. */
+#define CORUN__HOOK_REGULAR (-1) /* a regular file or block device */
+struct corun__hookfile {
+  _Atomic int refs;         /* fds naming it */
+  _Atomic int type;         /* a socket's SOCK_STREAM, SOCK_DGRAM, ... (> 0);
+                               CORUN__HOOK_REGULAR; 0 anything else */
+  _Atomic int domain;       /* a socket's AF_INET, AF_UNIX, ... */
+  _Atomic int nonblock;     /* the program's O_NONBLOCK */
+  _Atomic int64_t rcvtimeo; /* SO_RCVTIMEO: ns; 0 none; <0 do not wait */
+  _Atomic int64_t sndtimeo; /* SO_SNDTIMEO, the same way */
+  struct corun__hookfile *next_free; /* on fd.c's free list */
 };
 
-/* fd's state, found out from the kernel the first time (NULL: fd out of
- * range or no memory: the hooks then call libc). */
-struct corun__hookfd *corun__hookfd(int fd);
-/* Records a new fd as made by the program (nonblock: its own flag). */
-void corun__hookfd_new(int fd, int socket, int nonblock);
-/* Forgets fd (closed, or replaced by dup2). */
+/* fd's file, found out from the kernel the first time (NULL: fd not open,
+ * out of range, or no memory: the hooks then call libc). An fd closed by
+ * another thread meanwhile may show another file's state: only a program
+ * that races close with use can tell, and the kernel would have given it
+ * EBADF or another file too. */
+struct corun__hookfile *corun__hookfd(int fd);
+/* Records a new fd as made by the program: domain and type as in
+ * corun__hookfile, nonblock its own flag. */
+void corun__hookfd_new(int fd, int domain, int type, int nonblock);
+/* Forgets fd (closed). */
 void corun__hookfd_drop(int fd);
+/* `to` now names the same file as `from` (dup, dup2, dup3, F_DUPFD). */
+void corun__hookfd_dup(int from, int to);
+/* A socket timeout as the kernel reads it (sock_set_timeout): 0 none,
+ * <0 do not wait (a negative tv_sec), else ns. tv must be valid. */
+int64_t corun__hook_timeo(const struct timeval *tv);
 
 /* ---- entering corun from a hook --------------------------------------- */
 
@@ -116,11 +141,52 @@ void corun__hook_leave(void);
  * it wants EAGAIN). */
 int corun__hook_emulate_blocking(void);
 
-/* The deadline of a call with timeout `ns` (0: none) from now. */
+/* corun itself makes this call (CORUN__LIBC): libc's, untouched, and the
+ * program's view of the fd is left as it is. */
+int corun__hook_internal(void);
+
+/* In a task that turned its hooks off (a worker thread): a blocking
+ * socket's libc call is then made non-blocking underneath and completed
+ * in libc's poll, as outside a task on a socket corun has made
+ * non-blocking. The reason is io_uring: each completion of a request a
+ * worker submitted interrupts that worker (task_work with TWA_SIGNAL,
+ * TIF_NOTIFY_SIGNAL), and the kernel ends a blocking socket call it
+ * interrupts with EINTR when the socket has a timeout, and a MSG_WAITALL
+ * read or a long stream write with what it had so far, where the same
+ * call on a thread without a ring goes on; poll(2) is restarted instead.
+ * Returns 1 if fd is non-blocking underneath now, 0 if not (not in such a
+ * task, or fcntl failed). */
+int corun__hook_off_nonblock(int fd);
+
+/* The deadline of a call with a socket timeout `ns` (corun__hook_timeo)
+ * from now: -1 none, 0 do not wait. */
 int64_t corun__hook_deadline(int64_t ns);
 
+/* ns from a seconds and a sub-second part (in units of `unit` ns),
+ * saturating instead of overflowing. Both must be non-negative. */
+int64_t corun__hook_ns(int64_t sec, int64_t sub, int64_t unit);
+
+/* errno, set and read on the thread the caller runs on now: after a call
+ * that parks, a task may be on another worker thread, and a compiler may
+ * keep &errno from before (glibc declares __errno_location const). */
+void corun__hook_set_errno(int e);
+int corun__hook_get_errno(void);
+
 /* Stores a corun result (-errno) as libc would return it: -1 with errno,
- * else r. */
+ * else r (errno untouched). */
 long corun__hook_ret(long r);
+
+/* Waits in the calling task (hooks entered) until fd is ready in
+ * direction dir (0 in, 1 out) or the deadline passes, on an epoll
+ * instance of its own: for an fd on which another task already waits
+ * through corun (which allows one waiter per direction). Returns 0 or
+ * -errno (-ETIMEDOUT, -ECANCELED, ...). */
+int corun__hook_wait_private(int fd, int dir, int64_t deadline);
+
+/* Waits in libc's poll (outside a task, or with hooks off) until fd is
+ * ready in direction dir or the deadline passes: 0, or -EAGAIN once the
+ * deadline has passed, or poll's -errno. A signal does not end the wait
+ * (the call is restarted, as with SA_RESTART). */
+int corun__hook_wait_outside(int fd, int dir, int64_t deadline);
 
 #endif

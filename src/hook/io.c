@@ -3,19 +3,33 @@
  * _FORTIFY_SOURCE variants that compilers substitute for some of them).
  * Layer: hook (hook.h says what every hook does).
  *
- * Sockets go through corun (the task parks, never the worker); other fds
- * (pipes, terminals) keep libc's behaviour, since switching them to
- * O_NONBLOCK would change them for every process sharing them; regular
- * files go through corun for pread and pwrite (io_uring or the helper
- * threads).
+ * Only blocking sockets (in the program's view) are changed: inside a
+ * task the call goes through corun (the task parks, never the worker);
+ * outside a task, or with hooks off, it is libc's call, completed by
+ * waiting in libc's poll when corun has made the socket non-blocking
+ * underneath. Other fds (pipes, terminals) keep libc's behaviour, since
+ * switching them to O_NONBLOCK would change them for every process
+ * sharing them; regular files go through corun for pread and pwrite
+ * (io_uring or the helper threads).
+ *
+ * Either way the kernel's rules for a blocking socket hold, although the
+ * socket is non-blocking underneath: a write on a stream socket returns
+ * once everything is written (or with what was, when an error or the
+ * timeout comes after some), MSG_WAITALL waits for the whole buffer (up
+ * to EOF, an error or the timeout), MSG_DONTWAIT never waits. A partial
+ * transfer goes on with the rest as sendmsg/recvmsg on a copy of the
+ * buffers' list.
  *
  * Timeouts: SO_RCVTIMEO and SO_SNDTIMEO become the call's deadline, and
- * their expiry is libc's EAGAIN. Writes on a socket whose peer has gone
- * raise SIGPIPE as libc's would (corun itself never does), unless the
- * call passed MSG_NOSIGNAL. */
+ * their expiry is libc's EAGAIN (with what was transferred, if any).
+ * Writes on a socket whose peer has gone raise SIGPIPE as libc's would
+ * (corun itself never does), unless the call passed MSG_NOSIGNAL, and
+ * only when nothing was written, as the kernel does.
+ * errno is untouched on success, as with libc. */
 #include <corun.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -26,137 +40,405 @@
 #define IN 0
 #define OUT 1
 
-/* The socket fd's hook state if a call on it should go through corun
- * (inside a task with hooks on, on a blocking socket): then the task's
- * hooks are off until corun__hook_leave. NULL: make libc's call. */
-static struct corun__hookfd *through_corun(int fd, int flags) {
-  struct corun__hookfd *e = corun__hookfd(fd);
-  if (!e || !atomic_load(&e->socket) || atomic_load(&e->nonblock) ||
-      (flags & MSG_DONTWAIT))
-    return NULL;
-  return corun__hook_enter() ? e : NULL;
+enum op { RD, RDV, RECV, RECVFROM, RECVMSG, WR, WRV, SEND, SENDTO, SENDMSG };
+
+/* One hooked call's arguments. */
+struct call {
+  enum op op;
+  int fd, flags;
+  void *buf; /* RD, RECV, RECVFROM, WR, SEND, SENDTO */
+  size_t len;
+  const struct iovec *iov; /* RDV, WRV */
+  int iovcnt;
+  struct msghdr *msg;  /* RECVMSG, SENDMSG */
+  struct sockaddr *sa; /* RECVFROM: the sender; SENDTO: the destination */
+  socklen_t *salen;    /* RECVFROM */
+  socklen_t tolen;     /* SENDTO */
+};
+
+static ssize_t libc_call(const struct call *c) {
+  const struct corun__real *R = corun__real();
+  switch (c->op) {
+  case RD:
+    return R->read(c->fd, c->buf, c->len);
+  case RDV:
+    return R->readv(c->fd, c->iov, c->iovcnt);
+  case RECV:
+    return R->recv(c->fd, c->buf, c->len, c->flags);
+  case RECVFROM:
+    return R->recvfrom(c->fd, c->buf, c->len, c->flags, c->sa, c->salen);
+  case RECVMSG:
+    return R->recvmsg(c->fd, c->msg, c->flags);
+  case WR:
+    return R->write(c->fd, c->buf, c->len);
+  case WRV:
+    return R->writev(c->fd, c->iov, c->iovcnt);
+  case SEND:
+    return R->send(c->fd, c->buf, c->len, c->flags);
+  case SENDTO:
+    return R->sendto(c->fd, c->buf, c->len, c->flags, c->sa, c->tolen);
+  default:
+    return R->sendmsg(c->fd, c->msg, c->flags);
+  }
 }
 
-/* A corun result as libc returns it: the socket timeout's expiry (the
- * deadline passed, not an error of the kernel's) is EAGAIN. */
-static ssize_t ret(ssize_t r, int64_t deadline) {
-  if (r == -ETIMEDOUT && deadline >= 0 && corun_now() >= deadline)
+static ssize_t corun_call(const struct call *c, int64_t deadline) {
+  switch (c->op) {
+  case RD:
+    return corun_read(c->fd, c->buf, c->len, deadline);
+  case RDV:
+    return corun_readv(c->fd, c->iov, c->iovcnt, deadline);
+  case RECV:
+    return corun_recv(c->fd, c->buf, c->len, c->flags, deadline);
+  case RECVFROM:
+    return corun_recvfrom(c->fd, c->buf, c->len, c->flags, c->sa, c->salen,
+                          deadline);
+  case RECVMSG:
+    return corun_recvmsg(c->fd, c->msg, c->flags, deadline);
+  case WR:
+    return corun_write(c->fd, c->buf, c->len, deadline);
+  case WRV:
+    return corun_writev(c->fd, c->iov, c->iovcnt, deadline);
+  case SEND:
+    return corun_send(c->fd, c->buf, c->len, c->flags, deadline);
+  case SENDTO:
+    return corun_sendto(c->fd, c->buf, c->len, c->flags, c->sa, c->tolen,
+                        deadline);
+  default:
+    return corun_sendmsg(c->fd, c->msg, c->flags, deadline);
+  }
+}
+
+/* One step through corun, in a task with hooks entered. corun allows one
+ * waiting task per fd and direction (-EBUSY for a second): others wait
+ * on an epoll instance of their own and try again, as threads blocked in
+ * the same read would each get their turn. The socket timeout's expiry
+ * is libc's EAGAIN. */
+static ssize_t task_step(const struct call *c, int dir, int64_t deadline) {
+  ssize_t r = corun_call(c, deadline);
+  while (r == -EBUSY) {
+    int w = corun__hook_wait_private(c->fd, dir, deadline);
+    if (w < 0) {
+      r = w;
+      break;
+    }
+    if ((r = corun_call(c, 0)) == -EAGAIN)
+      r = -EBUSY; /* another caller took it: wait again */
+  }
+  if (r == -ETIMEDOUT && deadline > 0 && corun_now() >= deadline)
     r = -EAGAIN;
-  return corun__hook_ret(r);
-}
-
-/* After a write's result r: SIGPIPE as the kernel would have sent it. */
-static ssize_t sigpipe(ssize_t r, int flags) {
-  if (r == -EPIPE && !(flags & MSG_NOSIGNAL))
-    pthread_kill(pthread_self(), SIGPIPE);
   return r;
 }
 
-/* Outside a task, a blocking call on an fd that corun has switched to
- * O_NONBLOCK must still block: after libc's call said EAGAIN, waits in
- * libc's poll (up to the socket's timeout) and says whether to try again
- * (else errno is EAGAIN or poll's). */
-static int wait_outside(int fd, int dir) {
-  if (errno != EAGAIN || !corun__hook_emulate_blocking())
-    return 0;
-  struct corun__hookfd *e = corun__hookfd(fd);
-  if (!e || !atomic_load(&e->socket) || atomic_load(&e->nonblock))
-    return 0;
-  const struct corun__real *R = corun__real();
-  int saved = errno;
-  int fl = R->fcntl(fd, F_GETFL);
-  if (fl < 0 || !(fl & O_NONBLOCK)) { /* really blocking: a timeout */
-    errno = saved;
-    return 0;
+/* Whether fd's file is non-blocking underneath (corun's doing, since the
+ * program's view says blocking): *nb caches it (-1: not asked yet). */
+static int real_nonblock(int fd, int *nb) {
+  if (*nb < 0) {
+    int fl = corun__real()->fcntl(fd, F_GETFL);
+    *nb = fl >= 0 && (fl & O_NONBLOCK);
   }
-  int64_t t = atomic_load(dir == IN ? &e->rcvtimeo : &e->sndtimeo);
-  int ms = t > 0 ? (int)((t + 999999) / 1000000) : -1;
-  struct pollfd p = {fd, dir == IN ? POLLIN : POLLOUT, 0};
-  int n = R->poll(&p, 1, ms);
-  if (n == 0)
-    errno = EAGAIN;
-  return n > 0;
+  return *nb;
 }
 
-/* The body of a hooked call: through corun, or libc's (retried while it
- * must block). */
-#define HOOK_IO(fd, dir, flags, corun_call, libc_call)                         \
-  do {                                                                         \
-    struct corun__hookfd *e_ = through_corun(fd, flags);                       \
-    if (e_) {                                                                  \
-      int64_t deadline = corun__hook_deadline(                                 \
-          atomic_load(dir == IN ? &e_->rcvtimeo : &e_->sndtimeo));             \
-      ssize_t r_ = (corun_call);                                               \
-      corun__hook_leave();                                                     \
-      return ret(dir == OUT ? sigpipe(r_, flags) : r_, deadline);              \
-    }                                                                          \
-    for (;;) {                                                                 \
-      ssize_t r_ = (libc_call);                                                \
-      if (r_ >= 0 || !wait_outside(fd, dir))                                   \
-        return r_;                                                             \
-    }                                                                          \
-  } while (0)
+/* One step of libc's call outside a task (or with hooks off): blocks as
+ * libc's would. EAGAIN from a socket that is really blocking is the
+ * kernel's own timeout: final. */
+static ssize_t libc_step(const struct call *c, int dir, int64_t deadline,
+                         int *nb) {
+  for (;;) {
+    ssize_t r = libc_call(c);
+    if (r >= 0)
+      return r;
+    int e = errno;
+    if (e != EAGAIN || !real_nonblock(c->fd, nb))
+      return -e;
+    int w = corun__hook_wait_outside(c->fd, dir, deadline);
+    if (w < 0)
+      return w;
+  }
+}
+
+/* Whether the kernel's blocking call would transfer the whole buffer:
+ * writes on a stream socket, and MSG_WAITALL reads on one (not peeks,
+ * which would see the same bytes again: peek_all). A read with room for
+ * ancillary data goes on as the kernel's does, until data that carried
+ * some (descriptors): the kernel stops after those. */
+static int wants_all(const struct call *c, int type) {
+  if (type != SOCK_STREAM)
+    return 0;
+  if (c->op >= WR)
+    return 1;
+  return (c->op == RECV || c->op == RECVFROM || c->op == RECVMSG) &&
+         (c->flags & MSG_WAITALL) && !(c->flags & MSG_PEEK);
+}
+
+/* MSG_PEEK|MSG_WAITALL on a stream socket other than a unix one (TCP):
+ * the kernel waits until the whole buffer is queued, then peeks it (a
+ * unix socket's peek returns what is there). No readiness says "more
+ * bytes than now", so after a short peek look again after a pause that
+ * grows to 16 ms, until the buffer is full, EOF, an error, or the
+ * timeout (then what is there, as the kernel returns it). */
+static int peeks_all(const struct call *c, struct corun__hookfile *f) {
+  return (c->op == RECV || c->op == RECVFROM || c->op == RECVMSG) &&
+         (c->flags & MSG_PEEK) && (c->flags & MSG_WAITALL) &&
+         atomic_load(&f->type) == SOCK_STREAM &&
+         atomic_load(&f->domain) != AF_UNIX;
+}
+
+static ssize_t peek_all(const struct call *c, int task, int64_t deadline,
+                        int *nb) {
+  size_t want = c->len;
+  if (c->op == RECVMSG) {
+    want = 0;
+    for (size_t i = 0; i < c->msg->msg_iovlen; i++)
+      want += c->msg->msg_iov[i].iov_len;
+  }
+  int64_t pause = 250000;
+  for (;;) {
+    ssize_t r =
+        task ? task_step(c, IN, deadline) : libc_step(c, IN, deadline, nb);
+    if (r <= 0 || (size_t)r >= want || (!task && !real_nonblock(c->fd, nb)))
+      return r; /* (really blocking: the kernel has waited) */
+    int64_t nap = pause;
+    if (deadline >= 0) { /* the timeout: what is there */
+      int64_t left = deadline - corun_now();
+      if (left <= 0)
+        return r;
+      nap = nap < left ? nap : left;
+    }
+    if (task) {
+      if (corun_sleep(nap) < 0)
+        return r; /* cancelled: what is there */
+    } else {
+      struct timespec ts = {0, (long)nap};
+      corun__real()->nanosleep(&ts, NULL);
+    }
+    pause = pause < 16000000 ? pause * 2 : pause;
+  }
+}
+
+/* The rest of a call after a partial transfer: a sendmsg or recvmsg on a
+ * copy of its buffers' list. */
+struct rest {
+  struct call c;
+  struct msghdr m;
+  struct iovec small[8];
+  struct iovec *iov; /* small, or malloc'd */
+};
+
+/* ctl_len: the room for ancillary data the caller gave (recvmsg). */
+static int rest_init(struct rest *r, const struct call *c, size_t ctl_len) {
+  const struct iovec *v;
+  size_t n;
+  struct iovec one;
+  switch (c->op) {
+  case RDV:
+  case WRV:
+    v = c->iov;
+    n = (size_t)c->iovcnt;
+    break;
+  case RECVMSG:
+  case SENDMSG:
+    v = c->msg->msg_iov;
+    n = c->msg->msg_iovlen;
+    break;
+  default:
+    one.iov_base = c->buf;
+    one.iov_len = c->len;
+    v = &one;
+    n = 1;
+  }
+  r->iov = n <= sizeof r->small / sizeof r->small[0]
+               ? r->small
+               : malloc(n * sizeof *r->iov);
+  if (!r->iov)
+    return -ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    r->iov[i] = v[i];
+  r->m = (struct msghdr){.msg_iov = r->iov, .msg_iovlen = n};
+  if (c->op == RECVMSG && ctl_len) {
+    r->m.msg_control = c->msg->msg_control;
+    r->m.msg_controllen = ctl_len;
+  }
+  r->c = (struct call){.op = c->op >= WR ? SENDMSG : RECVMSG,
+                       .fd = c->fd,
+                       /* no second SIGPIPE: some bytes were written */
+                       .flags = c->flags | (c->op >= WR ? MSG_NOSIGNAL : 0),
+                       .msg = &r->m};
+  return 0;
+}
+
+static void rest_advance(struct rest *r, size_t n) {
+  while (n && r->m.msg_iovlen) {
+    struct iovec *v = r->m.msg_iov;
+    size_t k = n < v->iov_len ? n : v->iov_len;
+    v->iov_base = (char *)v->iov_base + k;
+    v->iov_len -= k;
+    n -= k;
+    if (!v->iov_len) {
+      r->m.msg_iov++;
+      r->m.msg_iovlen--;
+    }
+  }
+}
+
+static size_t total(const struct rest *r) {
+  size_t t = 0;
+  for (size_t i = 0; i < r->m.msg_iovlen; i++)
+    t += r->m.msg_iov[i].iov_len;
+  return t;
+}
+
+/* A call on a blocking socket, through corun (task) or libc: its result,
+ * or -errno. nb: whether the socket is non-blocking underneath (-1: ask
+ * when it matters). */
+static ssize_t transfer(const struct call *c, struct corun__hookfile *f,
+                        int task, int nb) {
+  int dir = c->op >= WR ? OUT : IN;
+  int64_t deadline = corun__hook_deadline(
+      atomic_load(dir == IN ? &f->rcvtimeo : &f->sndtimeo));
+  int all = wants_all(c, atomic_load(&f->type));
+  if (peeks_all(c, f))
+    return peek_all(c, task, deadline, &nb);
+  size_t ctl_len = c->op == RECVMSG && c->msg->msg_control
+                       ? c->msg->msg_controllen
+                       : 0;
+  ssize_t r = task ? task_step(c, dir, deadline)
+                   : libc_step(c, dir, deadline, &nb);
+  if (!all || r <= 0 || (!task && !real_nonblock(c->fd, &nb)) ||
+      (ctl_len && c->msg->msg_controllen))
+    return r; /* (really blocking: the kernel has done the rest) */
+  struct rest rest;
+  if (rest_init(&rest, c, ctl_len) < 0)
+    return r; /* what came: a short count, which callers must handle */
+  rest_advance(&rest, (size_t)r);
+  ssize_t done = r;
+  while (total(&rest)) {
+    r = task ? task_step(&rest.c, dir, deadline)
+             : libc_step(&rest.c, dir, deadline, &nb);
+    if (r <= 0) /* EOF, or an error after some bytes: those bytes */
+      break;
+    done += r;
+    rest_advance(&rest, (size_t)r);
+    if (ctl_len && rest.m.msg_controllen) { /* ancillary data: the end */
+      c->msg->msg_controllen = rest.m.msg_controllen;
+      c->msg->msg_flags |= rest.m.msg_flags & MSG_CTRUNC;
+      break;
+    }
+  }
+  if (rest.iov != rest.small)
+    free(rest.iov);
+  return done;
+}
+
+/* Arguments corun checks in its own way, where libc's call must say what
+ * is wrong, as it says it: an iovec count out of range (corun's writev,
+ * a sendmsg, would say EMSGSIZE, not EINVAL), a recvfrom address without
+ * its length (corun refuses it up front; the kernel takes the bytes,
+ * then says EFAULT). */
+static int bad_args(const struct call *c) {
+  return ((c->op == RDV || c->op == WRV) &&
+          (c->iovcnt < 0 || c->iovcnt > IOV_MAX)) ||
+         (c->op == RECVFROM && c->sa && !c->salen);
+}
+
+/* A hooked read or write. */
+static ssize_t hook_io(const struct call *c) {
+  int s = corun_hooks_enabled();
+  if (s == 2)
+    return libc_call(c); /* corun's own call: it wants EAGAIN */
+  struct corun__hookfile *f = corun__hookfd(c->fd);
+  if (!f || atomic_load(&f->type) <= 0 || atomic_load(&f->nonblock) ||
+      (c->flags & MSG_DONTWAIT) || bad_args(c))
+    return libc_call(c); /* libc's, and nothing to wait for */
+  if (corun__hook_enter()) {
+    ssize_t r = transfer(c, f, 1, 1);
+    corun__hook_leave();
+    if (r == -EPIPE && c->op >= WR && !(c->flags & MSG_NOSIGNAL))
+      pthread_kill(pthread_self(), SIGPIPE); /* as the kernel's write */
+    return corun__hook_ret(r);
+  }
+  int saved = errno; /* libc leaves it alone on success */
+  ssize_t r = transfer(c, f, 0, corun__hook_off_nonblock(c->fd) ? 1 : -1);
+  if (r >= 0)
+    errno = saved;
+  return corun__hook_ret(r);
+}
 
 CORUN_API ssize_t read(int fd, void *buf, size_t n) {
-  HOOK_IO(fd, IN, 0, corun_read(fd, buf, n, deadline),
-          corun__real()->read(fd, buf, n));
+  return hook_io(&(struct call){.op = RD, .fd = fd, .buf = buf, .len = n});
 }
 
 CORUN_API ssize_t readv(int fd, const struct iovec *iov, int cnt) {
-  HOOK_IO(fd, IN, 0, corun_readv(fd, iov, cnt, deadline),
-          corun__real()->readv(fd, iov, cnt));
+  return hook_io(&(struct call){.op = RDV, .fd = fd, .iov = iov,
+                                .iovcnt = cnt});
 }
 
 CORUN_API ssize_t recv(int fd, void *buf, size_t n, int flags) {
-  HOOK_IO(fd, IN, flags, corun_recv(fd, buf, n, flags, deadline),
-          corun__real()->recv(fd, buf, n, flags));
+  return hook_io(&(struct call){
+      .op = RECV, .fd = fd, .flags = flags, .buf = buf, .len = n});
 }
 
 CORUN_API ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
                            struct sockaddr *sa, socklen_t *len) {
-  HOOK_IO(fd, IN, flags, corun_recvfrom(fd, buf, n, flags, sa, len, deadline),
-          corun__real()->recvfrom(fd, buf, n, flags, sa, len));
+  return hook_io(&(struct call){.op = RECVFROM,
+                                .fd = fd,
+                                .flags = flags,
+                                .buf = buf,
+                                .len = n,
+                                .sa = sa,
+                                .salen = len});
 }
 
 CORUN_API ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
-  HOOK_IO(fd, IN, flags, corun_recvmsg(fd, msg, flags, deadline),
-          corun__real()->recvmsg(fd, msg, flags));
+  return hook_io(&(struct call){
+      .op = RECVMSG, .fd = fd, .flags = flags, .msg = msg});
 }
 
 CORUN_API ssize_t write(int fd, const void *buf, size_t n) {
-  HOOK_IO(fd, OUT, 0, corun_write(fd, buf, n, deadline),
-          corun__real()->write(fd, buf, n));
+  return hook_io(
+      &(struct call){.op = WR, .fd = fd, .buf = (void *)buf, .len = n});
 }
 
 CORUN_API ssize_t writev(int fd, const struct iovec *iov, int cnt) {
-  HOOK_IO(fd, OUT, 0, corun_writev(fd, iov, cnt, deadline),
-          corun__real()->writev(fd, iov, cnt));
+  return hook_io(&(struct call){.op = WRV, .fd = fd, .iov = iov,
+                                .iovcnt = cnt});
 }
 
 CORUN_API ssize_t send(int fd, const void *buf, size_t n, int flags) {
-  HOOK_IO(fd, OUT, flags, corun_send(fd, buf, n, flags, deadline),
-          corun__real()->send(fd, buf, n, flags));
+  return hook_io(&(struct call){
+      .op = SEND, .fd = fd, .flags = flags, .buf = (void *)buf, .len = n});
 }
 
 CORUN_API ssize_t sendto(int fd, const void *buf, size_t n, int flags,
                          const struct sockaddr *sa, socklen_t len) {
-  HOOK_IO(fd, OUT, flags, corun_sendto(fd, buf, n, flags, sa, len, deadline),
-          corun__real()->sendto(fd, buf, n, flags, sa, len));
+  return hook_io(&(struct call){.op = SENDTO,
+                                .fd = fd,
+                                .flags = flags,
+                                .buf = (void *)buf,
+                                .len = n,
+                                .sa = (struct sockaddr *)sa,
+                                .tolen = len});
 }
 
 CORUN_API ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
-  HOOK_IO(fd, OUT, flags, corun_sendmsg(fd, msg, flags, deadline),
-          corun__real()->sendmsg(fd, msg, flags));
+  return hook_io(&(struct call){
+      .op = SENDMSG, .fd = fd, .flags = flags, .msg = (struct msghdr *)msg});
 }
 
-/* pread and pwrite: regular files too (io_uring or the helper threads). */
+/* pread and pwrite: regular files only (io_uring or the helper threads);
+ * on anything else they fail (ESPIPE) or do not block for long, and
+ * corun must not make a pipe non-blocking under the program. */
 static int file_through_corun(int fd) {
-  struct corun__hookfd *e = corun__hookfd(fd);
-  return e && !atomic_load(&e->nonblock) && corun__hook_enter();
+  if (corun_hooks_enabled() != 1)
+    return 0;
+  struct corun__hookfile *f = corun__hookfd(fd);
+  return f && atomic_load(&f->type) == CORUN__HOOK_REGULAR &&
+         !atomic_load(&f->nonblock) && corun__hook_enter();
 }
 
 CORUN_API ssize_t pread(int fd, void *buf, size_t n, off_t off) {
-  if (!file_through_corun(fd))
+  if (off < 0 || !file_through_corun(fd))
     return corun__real()->pread(fd, buf, n, off);
   ssize_t r = corun_pread(fd, buf, n, off, -1);
   corun__hook_leave();
@@ -164,11 +446,11 @@ CORUN_API ssize_t pread(int fd, void *buf, size_t n, off_t off) {
 }
 
 CORUN_API ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
-  if (!file_through_corun(fd))
+  if (off < 0 || !file_through_corun(fd))
     return corun__real()->pwrite(fd, buf, n, off);
   ssize_t r = corun_pwrite(fd, buf, n, off, -1);
   corun__hook_leave();
-  return corun__hook_ret(sigpipe(r, 0));
+  return corun__hook_ret(r);
 }
 
 /* _FORTIFY_SOURCE: the compiler calls these when it knows the buffer's

@@ -3,12 +3,15 @@
  * ioctl(FIONBIO), setsockopt(SO_RCVTIMEO/SO_SNDTIMEO), dup, dup2, dup3.
  * Layer: hook (hook.h says what every hook does).
  *
- * They keep the program's view of each fd (fd.c) while corun keeps the
+ * They keep the program's view of each file (fd.c) while corun keeps the
  * sockets it waits on non-blocking: fcntl(F_GETFL) answers with the
  * program's O_NONBLOCK, and F_SETFL/FIONBIO change only that view once
- * corun owns the real flag. close, dup2 and dup3 first wake the tasks
- * waiting on the fd that goes away (corun_fd_release), so none of them
- * waits on a number that is about to mean another file. */
+ * corun owns the real flag. A task with hooks off keeps the view too;
+ * only corun's own calls leave it alone. close, dup2 and dup3 first wake
+ * the tasks waiting on the fd that goes away (corun_fd_release), so none
+ * of them waits on a number that is about to mean another file; a dup2
+ * or dup3 that is bound to fail (a bad fd, bad flags) is libc's alone and
+ * leaves the target fd as it was. */
 #include <corun.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,101 +19,188 @@
 #include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
 
 #include "hook/hook.h"
 
-/* A call made by corun itself (a task with hooks off: corun's IO layer
- * switching a socket to O_NONBLOCK, say) or by a task that turned its
- * hooks off: libc's, and the program's view of the fd stays as it was. */
-static int unhooked(void) {
-  int s = corun_hooks_enabled();
-  return s == 0 || s == 2;
-}
+#define SOCK_TYPE(t) ((t) & 0xf) /* without SOCK_NONBLOCK, SOCK_CLOEXEC */
 
 CORUN_API int socket(int domain, int type, int protocol) {
   int fd = corun__real()->socket(domain, type, protocol);
   if (fd >= 0)
-    corun__hookfd_new(fd, 1, (type & SOCK_NONBLOCK) != 0);
+    corun__hookfd_new(fd, domain, SOCK_TYPE(type),
+                      (type & SOCK_NONBLOCK) != 0);
   return fd;
 }
 
 CORUN_API int socketpair(int domain, int type, int protocol, int sv[2]) {
   int rc = corun__real()->socketpair(domain, type, protocol, sv);
   if (rc == 0) {
-    corun__hookfd_new(sv[0], 1, (type & SOCK_NONBLOCK) != 0);
-    corun__hookfd_new(sv[1], 1, (type & SOCK_NONBLOCK) != 0);
+    for (int i = 0; i < 2; i++)
+      corun__hookfd_new(sv[i], domain, SOCK_TYPE(type),
+                        (type & SOCK_NONBLOCK) != 0);
   }
   return rc;
 }
 
+/* fd's file if a call on it should wait as a blocking socket's (the
+ * program's view: blocking), else NULL: libc's call, once. */
+static struct corun__hookfile *blocking_socket(int fd) {
+  if (corun__hook_internal())
+    return NULL; /* corun's own call: it wants EAGAIN */
+  struct corun__hookfile *f = corun__hookfd(fd);
+  return f && atomic_load(&f->type) > 0 && !atomic_load(&f->nonblock) ? f
+                                                                       : NULL;
+}
+
+/* Whether fd is non-blocking underneath (then a libc call on it that says
+ * EAGAIN or EINPROGRESS must be waited for). */
+static int real_nonblock(int fd) {
+  int fl = corun__real()->fcntl(fd, F_GETFL);
+  return fl >= 0 && (fl & O_NONBLOCK);
+}
+
 CORUN_API int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags) {
   const struct corun__real *R = corun__real();
-  struct corun__hookfd *e = corun__hookfd(fd);
-  if (!e || !atomic_load(&e->socket) || atomic_load(&e->nonblock) ||
-      !corun__hook_enter()) {
-    int r;
-    /* outside a task on a socket corun made non-blocking: still block */
-    while ((r = R->accept4(fd, sa, len, flags)) < 0 && errno == EAGAIN && e &&
-           !atomic_load(&e->nonblock) && corun__hook_emulate_blocking() &&
-           (R->fcntl(fd, F_GETFL) & O_NONBLOCK)) {
-      struct pollfd p = {fd, POLLIN, 0};
-      int64_t t = atomic_load(&e->rcvtimeo);
-      if (R->poll(&p, 1, t > 0 ? (int)((t + 999999) / 1000000) : -1) == 0) {
-        errno = EAGAIN;
-        return -1;
+  struct corun__hookfile *f = blocking_socket(fd);
+  int internal = !f && corun__hook_internal();
+  int r;
+  if (!f || (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))) {
+    r = R->accept4(fd, sa, len, flags); /* (bad flags: libc says EINVAL) */
+  } else if (corun__hook_enter()) {
+    int64_t deadline = corun__hook_deadline(atomic_load(&f->rcvtimeo));
+    r = corun_accept(fd, sa, len, deadline); /* non-blocking, cloexec */
+    while (r == -EBUSY) { /* another task accepts on it too */
+      int w = corun__hook_wait_private(fd, 0, deadline);
+      if (w < 0) {
+        r = w;
+        break;
+      }
+      if ((r = corun_accept(fd, sa, len, 0)) == -EAGAIN)
+        r = -EBUSY;
+    }
+    if (r >= 0 && !(flags & SOCK_CLOEXEC))
+      R->fcntl(r, F_SETFD, 0);
+    corun__hook_leave();
+    if (r == -ETIMEDOUT && deadline > 0)
+      r = -EAGAIN; /* SO_RCVTIMEO expired */
+    r = (int)corun__hook_ret(r);
+  } else { /* outside a task, or hooks off: block as libc's would */
+    int saved = errno;
+    corun__hook_off_nonblock(fd);
+    int64_t deadline = corun__hook_deadline(atomic_load(&f->rcvtimeo));
+    while ((r = R->accept4(fd, sa, len, flags)) < 0 && errno == EAGAIN &&
+           real_nonblock(fd)) {
+      int w = corun__hook_wait_outside(fd, 0, deadline);
+      if (w < 0) {
+        errno = -w;
+        break;
       }
     }
     if (r >= 0)
-      corun__hookfd_new(r, 1, (flags & SOCK_NONBLOCK) != 0);
-    return r;
+      errno = saved;
   }
-  int64_t deadline = corun__hook_deadline(atomic_load(&e->rcvtimeo));
-  int r = corun_accept(fd, sa, len, deadline); /* non-blocking, cloexec */
-  if (r >= 0 && !(flags & SOCK_CLOEXEC))
-    R->fcntl(r, F_SETFD, 0);
-  corun__hook_leave();
-  if (r >= 0) {
-    corun__hookfd_new(r, 1, (flags & SOCK_NONBLOCK) != 0);
-    return r;
+  if (r >= 0 && !internal) {
+    struct corun__hookfile *l = corun__hookfd(fd);
+    corun__hookfd_new(r, l ? atomic_load(&l->domain) : 0,
+                      l ? atomic_load(&l->type) : SOCK_STREAM,
+                      (flags & SOCK_NONBLOCK) != 0);
   }
-  if (r == -ETIMEDOUT && deadline >= 0)
-    r = -EAGAIN; /* SO_RCVTIMEO expired */
-  return (int)corun__hook_ret(r);
+  return r;
 }
 
 CORUN_API int accept(int fd, struct sockaddr *sa, socklen_t *len) {
   return accept4(fd, sa, len, 0);
 }
 
-CORUN_API int connect(int fd, const struct sockaddr *sa, socklen_t len) {
+/* A unix-domain connect to a listener whose queue is full says EAGAIN on
+ * a non-blocking socket, and nothing tells when to try again (the kernel
+ * wakes a blocking one when the listener accepts): try again after a
+ * pause that grows to 16 ms. */
+static int64_t backoff(int64_t *pause) {
+  int64_t p = *pause;
+  *pause = p < 16000000 ? p * 2 : p;
+  return p;
+}
+
+/* Waits for a connect in progress (dir out) in a task: corun's wait, or
+ * a private one when another task already waits to write on the fd. */
+static int task_wait_out(int fd, int64_t deadline) {
+  int w = corun_wait_fd(fd, CORUN_FD_OUT, deadline);
+  return w == -EBUSY ? corun__hook_wait_private(fd, 1, deadline) : w;
+}
+
+/* connect(2) on a socket that is blocking in the program's view but may
+ * be non-blocking underneath: ends as the kernel's blocking connect ends.
+ * Once the handshake is over (the socket is writable) a second connect(2)
+ * gives the kernel's verdict, 0 or the error (ECONNREFUSED), and leaves
+ * the socket as a blocking connect would: "connected" (a third connect
+ * says EISCONN) or unconnected again (a third connect tries anew). Its
+ * SO_SNDTIMEO expiring ends it with EINPROGRESS, as Linux's does.
+ * task: through corun (hooks entered). Returns 0 or -errno. */
+static int connect_blocking(int fd, const struct sockaddr *sa, socklen_t len,
+                            int64_t deadline, int task) {
   const struct corun__real *R = corun__real();
-  struct corun__hookfd *e = corun__hookfd(fd);
-  if (!e || !atomic_load(&e->socket) || atomic_load(&e->nonblock) ||
-      !corun__hook_enter()) {
-    int r = R->connect(fd, sa, len);
-    if (r < 0 && errno == EINPROGRESS && e && atomic_load(&e->socket) &&
-        !atomic_load(&e->nonblock) && corun__hook_emulate_blocking() &&
-        (R->fcntl(fd, F_GETFL) & O_NONBLOCK)) {
-      /* outside a task on a socket corun made non-blocking: wait */
-      struct pollfd p = {fd, POLLOUT, 0};
-      int64_t t = atomic_load(&e->sndtimeo);
-      if (R->poll(&p, 1, t > 0 ? (int)((t + 999999) / 1000000) : -1) == 0) {
-        errno = EINPROGRESS; /* SO_SNDTIMEO expired, as Linux says it */
-        return -1;
-      }
-      int err = 0;
-      socklen_t el = sizeof err;
-      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-      errno = err;
-      return err ? -1 : 0;
-    }
-    return r;
+  int64_t pause = 1000000;
+  if (task) { /* corun makes it non-blocking, so the worker never blocks */
+    int w = corun_wait_fd(fd, CORUN_FD_OUT, 0);
+    if (w < 0 && w != -EAGAIN)
+      return w;
   }
-  int64_t deadline = corun__hook_deadline(atomic_load(&e->sndtimeo));
-  int r = corun_connect(fd, sa, len, deadline);
-  corun__hook_leave();
-  if (r == -ETIMEDOUT && deadline >= 0 && corun_now() >= deadline)
-    r = -EINPROGRESS; /* SO_SNDTIMEO expired: Linux's connect says so */
+  int r = R->connect(fd, sa, len);
+  int e = r < 0 ? corun__hook_get_errno() : 0;
+  /* AF_UNIX, the listener's queue full */
+  while (e == EAGAIN && sa && sa->sa_family == AF_UNIX && deadline != 0 &&
+         (deadline < 0 || corun_now() < deadline) &&
+         (task || real_nonblock(fd))) {
+    int64_t p = backoff(&pause);
+    if (task) {
+      int w = corun_sleep(p);
+      if (w < 0)
+        return w;
+    } else {
+      struct timespec ts = {p / 1000000000, p % 1000000000};
+      R->nanosleep(&ts, NULL);
+    }
+    r = R->connect(fd, sa, len);
+    e = r < 0 ? corun__hook_get_errno() : 0;
+  }
+  if (e != EINPROGRESS || (!task && !real_nonblock(fd)))
+    return -e; /* done, or the kernel's own blocking connect has ended */
+  for (;;) {
+    int w = task ? task_wait_out(fd, deadline)
+                 : corun__hook_wait_outside(fd, 1, deadline);
+    if (w == -EAGAIN || (w == -ETIMEDOUT && deadline > 0))
+      return -EINPROGRESS; /* SO_SNDTIMEO expired */
+    if (w < 0)
+      return w;
+    r = R->connect(fd, sa, len);
+    e = r < 0 ? corun__hook_get_errno() : 0;
+    if (e != EALREADY) /* (still in progress: woken early) */
+      return -e;
+  }
+}
+
+CORUN_API int connect(int fd, const struct sockaddr *sa, socklen_t len) {
+  struct corun__hookfile *f = blocking_socket(fd);
+  if (!f)
+    return corun__real()->connect(fd, sa, len);
+  int64_t deadline = corun__hook_deadline(atomic_load(&f->sndtimeo));
+  if (corun__hook_enter()) {
+    int saved = corun__hook_get_errno(); /* the task's, wherever it runs */
+    int r = connect_blocking(fd, sa, len, deadline, 1);
+    corun__hook_leave();
+    if (r == 0)
+      corun__hook_set_errno(saved);
+    return (int)corun__hook_ret(r);
+  }
+  /* outside a task, or hooks off: block as libc's would */
+  int saved = errno;
+  corun__hook_off_nonblock(fd);
+  int r = connect_blocking(fd, sa, len, deadline, 0);
+  if (r == 0)
+    errno = saved;
   return (int)corun__hook_ret(r);
 }
 
@@ -129,8 +219,8 @@ CORUN_API int shutdown(int fd, int how) {
  * count on it; blocking calls outside tasks wait in poll instead). */
 static int set_fl(int fd, long arg) {
   const struct corun__real *R = corun__real();
-  struct corun__hookfd *e = corun__hookfd(fd);
-  if (!e || !atomic_load(&e->socket))
+  struct corun__hookfile *f = corun__hookfd(fd);
+  if (!f || atomic_load(&f->type) <= 0)
     return R->fcntl(fd, F_SETFL, arg);
   int cur = R->fcntl(fd, F_GETFL);
   if (cur < 0)
@@ -140,37 +230,24 @@ static int set_fl(int fd, long arg) {
     real_arg |= O_NONBLOCK;
   int r = R->fcntl(fd, F_SETFL, real_arg);
   if (r == 0)
-    atomic_store(&e->nonblock, (arg & O_NONBLOCK) != 0);
+    atomic_store(&f->nonblock, (arg & O_NONBLOCK) != 0);
   return r;
 }
 
 static int get_fl(int fd) {
   int fl = corun__real()->fcntl(fd, F_GETFL);
-  struct corun__hookfd *e;
-  if (fl >= 0 && (e = corun__hookfd(fd)) && atomic_load(&e->socket) &&
-      !atomic_load(&e->nonblock))
+  struct corun__hookfile *f;
+  if (fl >= 0 && (f = corun__hookfd(fd)) && atomic_load(&f->type) > 0 &&
+      !atomic_load(&f->nonblock))
     fl &= ~O_NONBLOCK;
   return fl;
 }
 
-/* dup and friends: the new fd shares the file, and so the view. */
-static int dup_view(int from, int to) {
-  struct corun__hookfd *e;
-  if (to >= 0 && (e = corun__hookfd(from)) != NULL) {
-    corun__hookfd_new(to, atomic_load(&e->socket), atomic_load(&e->nonblock));
-    struct corun__hookfd *n = corun__hookfd(to);
-    if (n) {
-      atomic_store(&n->rcvtimeo, atomic_load(&e->rcvtimeo));
-      atomic_store(&n->sndtimeo, atomic_load(&e->sndtimeo));
-    }
-  }
-  return to;
-}
-
 static int do_fcntl(int fd, int cmd, void *arg) {
   const struct corun__real *R = corun__real();
-  if (unhooked())
+  if (corun__hook_internal())
     return R->fcntl(fd, cmd, arg);
+  int r;
   switch (cmd) {
   case F_GETFL:
     return get_fl(fd);
@@ -178,7 +255,9 @@ static int do_fcntl(int fd, int cmd, void *arg) {
     return set_fl(fd, (long)arg);
   case F_DUPFD:
   case F_DUPFD_CLOEXEC:
-    return dup_view(fd, R->fcntl(fd, cmd, arg));
+    if ((r = R->fcntl(fd, cmd, arg)) >= 0)
+      corun__hookfd_dup(fd, r);
+    return r;
   default:
     return R->fcntl(fd, cmd, arg);
   }
@@ -208,54 +287,70 @@ CORUN_API int ioctl(int fd, unsigned long req, ...) {
   void *arg = va_arg(ap, void *);
   va_end(ap);
   const struct corun__real *R = corun__real();
-  struct corun__hookfd *e;
-  if (req != FIONBIO || !arg || unhooked() || !(e = corun__hookfd(fd)) ||
-      !atomic_load(&e->socket))
+  struct corun__hookfile *f;
+  if (req != FIONBIO || !arg || corun__hook_internal() ||
+      !(f = corun__hookfd(fd)) || atomic_load(&f->type) <= 0)
     return R->ioctl(fd, req, arg);
   int on = *(int *)arg != 0;
   int cur = R->fcntl(fd, F_GETFL);
   if (cur < 0)
     return -1;
   if (cur & O_NONBLOCK) { /* kept underneath, as in set_fl */
-    atomic_store(&e->nonblock, on);
+    atomic_store(&f->nonblock, on);
     return 0;
   }
   int r = R->ioctl(fd, req, arg);
   if (r == 0)
-    atomic_store(&e->nonblock, on);
+    atomic_store(&f->nonblock, on);
   return r;
 }
 
 CORUN_API int setsockopt(int fd, int level, int name, const void *val,
                          socklen_t len) {
   int r = corun__real()->setsockopt(fd, level, name, val, len);
-  struct corun__hookfd *e;
-  if (r == 0 && level == SOL_SOCKET && !unhooked() &&
-      (name == SO_RCVTIMEO || name == SO_SNDTIMEO) &&
-      len >= (socklen_t)sizeof(struct timeval) && (e = corun__hookfd(fd))) {
-    const struct timeval *tv = val;
-    int64_t ns = (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000;
-    atomic_store(name == SO_RCVTIMEO ? &e->rcvtimeo : &e->sndtimeo, ns);
-  }
+  struct corun__hookfile *f;
+  int rcv = name == SO_RCVTIMEO, snd = name == SO_SNDTIMEO;
+#ifdef SO_RCVTIMEO_NEW /* the 64-bit time_t names, the same layout here */
+  rcv |= name == SO_RCVTIMEO_NEW && sizeof(time_t) == 8;
+  snd |= name == SO_SNDTIMEO_NEW && sizeof(time_t) == 8;
+#endif
+  if (r == 0 && level == SOL_SOCKET && (rcv || snd) &&
+      len >= (socklen_t)sizeof(struct timeval) && !corun__hook_internal() &&
+      (f = corun__hookfd(fd)))
+    atomic_store(rcv ? &f->rcvtimeo : &f->sndtimeo, corun__hook_timeo(val));
   return r;
 }
 
 CORUN_API int dup(int fd) {
-  return dup_view(fd, corun__real()->dup(fd));
+  int r = corun__real()->dup(fd);
+  if (r >= 0)
+    corun__hookfd_dup(fd, r);
+  return r;
+}
+
+/* Whether dup2/dup3(from, to) can only fail (then it is libc's alone). */
+static int dup_fails(int from, int to) {
+  return from == to || to < 0 || corun__real()->fcntl(from, F_GETFD) < 0;
 }
 
 CORUN_API int dup2(int from, int to) {
-  if (from != to) {
-    corun_fd_release(to); /* `to` is about to name another file */
-    corun__hookfd_drop(to);
-  }
-  return dup_view(from, corun__real()->dup2(from, to));
+  const struct corun__real *R = corun__real();
+  if (dup_fails(from, to))
+    return R->dup2(from, to);
+  corun_fd_release(to); /* `to` is about to name another file */
+  int r = R->dup2(from, to);
+  if (r >= 0)
+    corun__hookfd_dup(from, to);
+  return r;
 }
 
 CORUN_API int dup3(int from, int to, int flags) {
-  if (from != to) {
-    corun_fd_release(to);
-    corun__hookfd_drop(to);
-  }
-  return dup_view(from, corun__real()->dup3(from, to, flags));
+  const struct corun__real *R = corun__real();
+  if ((flags & ~O_CLOEXEC) || dup_fails(from, to))
+    return R->dup3(from, to, flags);
+  corun_fd_release(to);
+  int r = R->dup3(from, to, flags);
+  if (r >= 0)
+    corun__hookfd_dup(from, to);
+  return r;
 }

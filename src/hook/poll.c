@@ -1,13 +1,20 @@
-/* poll.c: the hooked waits: poll, ppoll, select.
+/* poll.c: the hooked waits: poll, ppoll, select; and the waits the other
+ * hooks share (on a private epoll instance in a task, in libc's poll
+ * outside one).
  * Layer: hook (hook.h says what every hook does).
  *
- * Inside a task a wait that would block parks the task instead: a first
- * libc poll with timeout 0 answers at once if anything is ready; else the
- * task waits on one socket directly (corun_wait_fd), or, for several fds
- * or ones corun cannot switch to O_NONBLOCK, on a private epoll instance
- * holding them all (level-triggered; the fds' own flags are untouched).
- * When it wakes, a second zero-timeout poll fills in revents exactly as
- * libc's poll would. select is poll over the same fds. */
+ * Inside a task a wait that would block parks the task instead. The
+ * answer always comes from libc's own call with a zero timeout: one
+ * before waiting (anything ready, or an error such as EBADF, ends the
+ * call at once) and one after each wake-up, so revents, fd_sets, counts
+ * and errors are exactly libc's; only the waiting in between is corun's.
+ * The task waits on one socket directly (corun_wait_fd), or, for several
+ * fds or ones corun cannot switch to O_NONBLOCK, on a private epoll
+ * instance holding them all (level-triggered; the fds' own flags are
+ * untouched). A wait corun cannot make (no fd left for the epoll
+ * instance, say) falls back to libc's blocking call, which is slower for
+ * the other tasks but still correct. A cancelled task's wait ends as a
+ * signal would end it: EINTR. */
 #include <corun.h>
 #include <errno.h>
 #include <signal.h>
@@ -19,84 +26,154 @@
 
 #include "hook/hook.h"
 
+/* poll(2)'s events as epoll's: the bits are the same on Linux. */
+#define EPOLL_BITS                                                             \
+  (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM |   \
+   EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP)
+
 /* Waits, in the calling task, until one of fds may be ready or the
- * deadline. Returns 0 or -errno (-ETIMEDOUT, -ECANCELED, ...). */
-static int wait_any(struct pollfd *fds, nfds_t n, int64_t deadline) {
-  if (n == 1 && fds[0].fd >= 0) {
-    struct corun__hookfd *e = corun__hookfd(fds[0].fd);
-    short ev = fds[0].events & (POLLIN | POLLOUT);
-    if (e && atomic_load(&e->socket) && (ev == POLLIN || ev == POLLOUT))
-      return corun_wait_fd(fds[0].fd, ev == POLLIN ? CORUN_FD_IN : CORUN_FD_OUT,
-                           deadline);
-  }
+ * deadline, on a private epoll instance. Returns 0 or -errno. */
+static int wait_epoll(const struct pollfd *fds, nfds_t n, int64_t deadline) {
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0)
     return -errno;
+  int saved = errno;
   for (nfds_t i = 0; i < n; i++) {
     if (fds[i].fd < 0)
       continue;
-    struct epoll_event e = {.events = 0, .data.u32 = (uint32_t)i};
-    if (fds[i].events & POLLIN)
-      e.events |= EPOLLIN;
-    if (fds[i].events & POLLOUT)
-      e.events |= EPOLLOUT;
-    if (fds[i].events & POLLPRI)
-      e.events |= EPOLLPRI;
-    if (fds[i].events & POLLRDHUP)
-      e.events |= EPOLLRDHUP;
-    /* EEXIST: the same fd twice; EPERM: a regular file (always ready,
-     * which the first zero-timeout poll saw) */
-    epoll_ctl(ep, EPOLL_CTL_ADD, fds[i].fd, &e);
+    struct epoll_event e = {
+        .events = (uint32_t)(uint16_t)fds[i].events & EPOLL_BITS,
+        .data.u32 = (uint32_t)i};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i].fd, &e) < 0 && errno == EEXIST) {
+      /* the same fd again: wait for what every entry for it asks */
+      for (nfds_t j = 0; j < i; j++)
+        if (fds[j].fd == fds[i].fd)
+          e.events |= (uint32_t)(uint16_t)fds[j].events & EPOLL_BITS;
+      epoll_ctl(ep, EPOLL_CTL_MOD, fds[i].fd, &e);
+    }
+    /* (other failures: EPERM, a regular file, always ready, which the
+     * first zero-timeout poll saw; EBADF, closed meanwhile: the poll
+     * after the wake-up or the deadline says POLLNVAL) */
   }
+  errno = saved;
   int rc = corun_wait_fd(ep, CORUN_FD_IN, deadline);
   corun_close(ep);
   return rc;
 }
 
-/* poll(2) in a task with hooks on (entered). timeout_ns: -1 forever. */
-static int task_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns) {
+int corun__hook_wait_private(int fd, int dir, int64_t deadline) {
+  struct pollfd p = {fd, dir == 0 ? POLLIN : POLLOUT, 0};
+  return wait_epoll(&p, 1, deadline);
+}
+
+int corun__hook_wait_outside(int fd, int dir, int64_t deadline) {
+  for (;;) {
+    int ms = -1;
+    if (deadline >= 0) {
+      int64_t left = deadline - corun_now();
+      if (left <= 0)
+        return -EAGAIN;
+      ms = left / 1000000 >= 0x7fffffff ? 0x7fffffff
+                                         : (int)((left + 999999) / 1000000);
+    }
+    struct pollfd p = {fd, dir == 0 ? POLLIN : POLLOUT, 0};
+    int n = corun__real()->poll(&p, 1, ms);
+    if (n > 0)
+      return 0;
+    if (n < 0 && errno != EINTR)
+      return -errno;
+  }
+}
+
+/* Waits until one of fds may be ready or the deadline. */
+static int wait_any(const struct pollfd *fds, nfds_t n, int64_t deadline) {
+  if (n == 1 && fds[0].fd >= 0) {
+    struct corun__hookfile *f = corun__hookfd(fds[0].fd);
+    short ev = fds[0].events & (POLLIN | POLLOUT);
+    if (f && atomic_load(&f->type) > 0 && (ev == POLLIN || ev == POLLOUT) &&
+        !(fds[0].events & ~(POLLIN | POLLOUT | POLLRDHUP))) {
+      int rc = corun_wait_fd(fds[0].fd,
+                             ev == POLLIN ? CORUN_FD_IN : CORUN_FD_OUT,
+                             deadline);
+      if (rc != -EBUSY) /* (another task waits on it through corun) */
+        return rc;
+    }
+  }
+  return wait_epoll(fds, n, deadline);
+}
+
+/* The ms left until deadline (-1: none), for libc's own waits. */
+static int ms_left(int64_t deadline) {
+  if (deadline < 0)
+    return -1;
+  int64_t left = deadline - corun_now();
+  if (left <= 0)
+    return 0;
+  return left / 1000000 >= 0x7fffffff ? 0x7fffffff
+                                       : (int)((left + 999999) / 1000000);
+}
+
+/* poll(2) in a task with hooks on (entered), after a zero-timeout poll
+ * found nothing: waits until something is or the deadline (-1: none). */
+static int task_poll(struct pollfd *fds, nfds_t n, int64_t deadline) {
   const struct corun__real *R = corun__real();
-  int r = R->poll(fds, n, 0);
-  if (r != 0 || timeout_ns == 0)
-    return r;
-  int64_t deadline = timeout_ns < 0 ? -1 : corun_now() + timeout_ns;
   for (;;) {
     int w = n ? wait_any(fds, n, deadline) : corun_sleep_until(deadline);
     if (n == 0 && w == 0)
       return 0;
-    if (w == -ETIMEDOUT)
-      return R->poll(fds, n, 0); /* one last look: 0 unless just ready */
-    if (w < 0) {
-      errno = w == -ECANCELED ? EINTR : -w; /* cancel: as a signal would */
+    if (w == -ECANCELED) { /* as a signal would */
+      corun__hook_set_errno(EINTR);
       return -1;
     }
-    if ((r = R->poll(fds, n, 0)) != 0)
+    if (w < 0 && w != -ETIMEDOUT) /* corun cannot wait: libc can */
+      return R->poll(fds, n, ms_left(deadline));
+    int r = R->poll(fds, n, 0);
+    if (r != 0 || w == -ETIMEDOUT)
       return r;
     /* woken, yet nothing ready (another reader took it): wait again */
   }
 }
 
+/* A poll's deadline from a timeout of `ns` (-1: none). */
+static int64_t deadline_of(int64_t ns) {
+  if (ns < 0)
+    return -1;
+  int64_t now = corun_now();
+  return ns > INT64_MAX - now ? -1 : now + ns;
+}
+
 CORUN_API int poll(struct pollfd *fds, nfds_t n, int timeout) {
+  const struct corun__real *R = corun__real();
   if (timeout == 0 || !corun__hook_enter())
-    return corun__real()->poll(fds, n, timeout);
-  int r = task_poll(fds, n, timeout < 0 ? -1 : (int64_t)timeout * 1000000);
-  int e = errno;
+    return R->poll(fds, n, timeout);
+  int64_t deadline = deadline_of(timeout < 0 ? -1 : (int64_t)timeout * 1000000);
+  int r = R->poll(fds, n, 0);
+  if (r == 0)
+    r = task_poll(fds, n, deadline);
+  int e = corun__hook_get_errno();
   corun__hook_leave();
-  errno = e;
+  corun__hook_set_errno(e);
   return r;
 }
 
 CORUN_API int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
                     const sigset_t *mask) {
-  /* A signal mask cannot be applied to a parked task: libc's, then. */
-  if (mask || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0) ||
+  const struct corun__real *R = corun__real();
+  /* A signal mask cannot be applied to a parked task: libc's, then; and
+   * libc says what is wrong with a bad timeout. */
+  if (mask ||
+      (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec > 999999999 ||
+              (ts->tv_sec == 0 && ts->tv_nsec == 0))) ||
       !corun__hook_enter())
-    return corun__real()->ppoll(fds, n, ts, mask);
-  int r = task_poll(fds, n,
-                    ts ? (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec : -1);
-  int e = errno;
+    return R->ppoll(fds, n, ts, mask);
+  int64_t deadline =
+      deadline_of(ts ? corun__hook_ns(ts->tv_sec, ts->tv_nsec, 1) : -1);
+  int r = R->poll(fds, n, 0);
+  if (r == 0)
+    r = task_poll(fds, n, deadline);
+  int e = corun__hook_get_errno();
   corun__hook_leave();
-  errno = e;
+  corun__hook_set_errno(e);
   return r;
 }
 
@@ -107,76 +184,108 @@ CORUN_API int __poll_chk(struct pollfd *fds, nfds_t n, int timeout,
   return poll(fds, n, timeout);
 }
 
-CORUN_API int select(int nfds, fd_set *r, fd_set *w, fd_set *x,
-                     struct timeval *tv) {
-  if ((tv && tv->tv_sec == 0 && tv->tv_usec == 0) || nfds < 0 ||
-      nfds > FD_SETSIZE || !corun__hook_enter())
-    return corun__real()->select(nfds, r, w, x, tv);
-  struct pollfd small[64], *p = small;
+/* select in a task (hooks entered): libc's select with a zero timeout
+ * says what is ready (or what is wrong), the task waits on the fds as
+ * poll does in between. */
+static int task_select(int nfds, fd_set *r, fd_set *w, fd_set *x,
+                       int64_t deadline) {
+  const struct corun__real *R = corun__real();
+  fd_set r0, w0, x0; /* what the caller asked for */
+  if (r)
+    r0 = *r;
+  if (w)
+    w0 = *w;
+  if (x)
+    x0 = *x;
+  struct pollfd small[64], *p = NULL;
   nfds_t n = 0;
-  for (int fd = 0; fd < nfds; fd++)
-    n += (r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) ||
-         (x && FD_ISSET(fd, x));
-  if (n > sizeof small / sizeof small[0] &&
-      !(p = malloc(n * sizeof *p))) {
-    corun__hook_leave();
-    errno = ENOMEM;
-    return -1;
-  }
-  n = 0;
-  for (int fd = 0; fd < nfds; fd++) {
-    short ev = (short)((r && FD_ISSET(fd, r) ? POLLIN : 0) |
-                       (w && FD_ISSET(fd, w) ? POLLOUT : 0) |
-                       (x && FD_ISSET(fd, x) ? POLLPRI : 0));
-    if (ev)
-      p[n++] = (struct pollfd){fd, ev, 0};
-  }
-  int64_t t = tv ? (int64_t)tv->tv_sec * 1000000000 + tv->tv_usec * 1000 : -1;
-  int64_t start = corun_now();
-  int rc = task_poll(p, n, t);
-  int e = errno;
-  if (rc >= 0) {
-    int bad = 0;
-    for (nfds_t i = 0; i < n; i++)
-      bad |= p[i].revents & POLLNVAL;
-    if (bad) { /* select reports a closed fd as EBADF, sets untouched */
-      rc = -1;
-      e = EBADF;
-    } else {
-      if (r)
-        FD_ZERO(r);
-      if (w)
-        FD_ZERO(w);
-      if (x)
-        FD_ZERO(x);
-      rc = 0;
-      for (nfds_t i = 0; i < n; i++) {
-        short re = p[i].revents;
-        if (r && re & (POLLIN | POLLHUP | POLLERR) && p[i].events & POLLIN) {
-          FD_SET(p[i].fd, r);
-          rc++;
-        }
-        if (w && re & (POLLOUT | POLLERR) && p[i].events & POLLOUT) {
-          FD_SET(p[i].fd, w);
-          rc++;
-        }
-        if (x && re & POLLPRI) {
-          FD_SET(p[i].fd, x);
-          rc++;
-        }
+  int rc;
+  for (;;) {
+    struct timeval zero = {0, 0};
+    rc = R->select(nfds, r, w, x, &zero);
+    if (rc != 0 || (deadline >= 0 && corun_now() >= deadline))
+      break;
+    if (!p) { /* the fds to wait on, once */
+      nfds_t k = 0;
+      for (int fd = 0; fd < nfds; fd++)
+        k += (r && FD_ISSET(fd, &r0)) || (w && FD_ISSET(fd, &w0)) ||
+             (x && FD_ISSET(fd, &x0));
+      p = k <= sizeof small / sizeof small[0] ? small : malloc(k * sizeof *p);
+      if (!p) {
+        rc = -2; /* no memory: libc's own wait */
+        break;
+      }
+      for (int fd = 0; fd < nfds; fd++) {
+        short ev = (short)((r && FD_ISSET(fd, &r0) ? POLLIN : 0) |
+                           (w && FD_ISSET(fd, &w0) ? POLLOUT : 0) |
+                           (x && FD_ISSET(fd, &x0) ? POLLPRI : 0));
+        if (ev)
+          p[n++] = (struct pollfd){fd, ev, 0};
       }
     }
-    if (tv) { /* Linux leaves the time not slept in *tv */
-      int64_t left = t - (corun_now() - start);
-      if (left < 0)
-        left = 0;
-      tv->tv_sec = left / 1000000000;
-      tv->tv_usec = (left % 1000000000) / 1000;
+    if (r)
+      *r = r0;
+    if (w)
+      *w = w0;
+    if (x)
+      *x = x0;
+    int wr = n ? wait_any(p, n, deadline) : corun_sleep_until(deadline);
+    if (wr == -ECANCELED) {
+      corun__hook_set_errno(EINTR);
+      rc = -1;
+      break;
+    }
+    if (wr < 0 && wr != -ETIMEDOUT) {
+      rc = -2;
+      break;
     }
   }
-  if (p != small)
+  if (p && p != small)
     free(p);
+  if (rc == -2) { /* corun cannot wait: libc can */
+    int ms = ms_left(deadline);
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    if (r)
+      *r = r0;
+    if (w)
+      *w = w0;
+    if (x)
+      *x = x0;
+    rc = R->select(nfds, r, w, x, ms < 0 ? NULL : &tv);
+  } else if (rc < 0) { /* the kernel leaves the sets alone on an error */
+    if (r)
+      *r = r0;
+    if (w)
+      *w = w0;
+    if (x)
+      *x = x0;
+  }
+  return rc;
+}
+
+CORUN_API int select(int nfds, fd_set *r, fd_set *w, fd_set *x,
+                     struct timeval *tv) {
+  /* libc's for bad arguments (it says what is wrong with them) and for
+   * fd_sets larger than FD_SETSIZE (not copied here) */
+  if ((tv && (tv->tv_sec < 0 || tv->tv_usec < 0 ||
+              (tv->tv_sec == 0 && tv->tv_usec == 0))) ||
+      nfds < 0 || nfds > FD_SETSIZE || !corun__hook_enter())
+    return corun__real()->select(nfds, r, w, x, tv);
+  int64_t t = -1;
+  if (tv) /* tv_usec past a second counts, as libc normalises it */
+    t = corun__hook_ns(tv->tv_sec + tv->tv_usec / 1000000,
+                       tv->tv_usec % 1000000, 1000);
+  int64_t start = corun_now();
+  int rc = task_select(nfds, r, w, x, deadline_of(t));
+  int e = corun__hook_get_errno();
+  if (tv) { /* Linux leaves the time not slept in *tv, error or not */
+    int64_t left = t - (corun_now() - start);
+    if (left < 0)
+      left = 0;
+    tv->tv_sec = left / 1000000000;
+    tv->tv_usec = (left % 1000000000) / 1000;
+  }
   corun__hook_leave();
-  errno = e;
+  corun__hook_set_errno(e);
   return rc;
 }

@@ -5,7 +5,15 @@
  * itself (dlopen("libc.so.6", RTLD_NOLOAD) then dlsym), not with
  * RTLD_NEXT, which can land on another interposer's stub or a PLT entry
  * (USERS.md, hook plumbing); RTLD_NEXT is the fallback for a libc with
- * another name. Static archive (CORUN_HOOK_STATIC): the hooks' own
+ * another name. Under ThreadSanitizer it is the other way round: TSan's
+ * own interceptors of these calls must see them (they model the
+ * synchronisation that passes through fds), and the hooks must be loaded
+ * in front of TSan (LD_PRELOAD, or the static archive): behind its
+ * interceptors, the hooks would run inside TSan's "blocking call" scope,
+ * where it ignores every lock and atomic (its ignore_interceptors), and
+ * it would report races in the hooks and in corun that are not there.
+ * RTLD_NEXT then finds TSan's interceptor, which calls libc's function.
+ * Static archive (CORUN_HOOK_STATIC): the hooks' own
  * definitions replace libc's at link time, so the real calls are made
  * with syscall(2) instead (name resolution is not hooked there: libc's
  * resolver cannot be reached once replaced).
@@ -16,6 +24,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -30,8 +39,19 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void *libc_handle;
 
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#define NEXT_FIRST 1 /* TSan's interceptors, then libc (see above) */
+#else
+#define NEXT_FIRST 0
+#endif
+
 static void *find(const char *name) {
-  void *f = libc_handle ? dlsym(libc_handle, name) : NULL;
+  void *f = NEXT_FIRST ? dlsym(RTLD_NEXT, name) : NULL;
+  if (!f && libc_handle)
+    f = dlsym(libc_handle, name);
   if (!f)
     f = dlsym(RTLD_NEXT, name);
   if (!f) {
@@ -136,24 +156,38 @@ static ssize_t s_pread(int fd, void *b, size_t n, off_t o) {
 static ssize_t s_pwrite(int fd, const void *b, size_t n, off_t o) {
   return syscall(SYS_pwrite64, fd, b, n, o);
 }
+/* ppoll(2) writes the time left into its timespec; libc's takes a const
+ * one and passes the kernel a copy. */
 static int s_ppoll(struct pollfd *p, nfds_t n, const struct timespec *ts,
                    const sigset_t *m) {
-  return (int)syscall(SYS_ppoll, p, n, ts, m, (size_t)8);
+  struct timespec t;
+  if (ts)
+    t = *ts;
+  return (int)syscall(SYS_ppoll, p, n, ts ? &t : NULL, m, (size_t)8);
 }
 static int s_poll(struct pollfd *p, nfds_t n, int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
   return s_ppoll(p, n, ms < 0 ? NULL : &ts, NULL);
 }
+/* As glibc's select: a negative timeout is EINVAL, microseconds past a
+ * second are carried into the seconds (pselect6 would refuse them), and
+ * the time left comes back in *tv. */
 static int s_select(int n, fd_set *r, fd_set *w, fd_set *e,
                     struct timeval *tv) {
   struct timespec ts, *tp = NULL;
   if (tv) {
-    ts.tv_sec = tv->tv_sec;
-    ts.tv_nsec = tv->tv_usec * 1000;
+    if (tv->tv_sec < 0 || tv->tv_usec < 0) {
+      errno = EINVAL;
+      return -1;
+    }
+    ts.tv_sec = tv->tv_usec / 1000000 > INT64_MAX - tv->tv_sec
+                    ? INT64_MAX
+                    : tv->tv_sec + tv->tv_usec / 1000000;
+    ts.tv_nsec = (tv->tv_usec % 1000000) * 1000;
     tp = &ts;
   }
   int rc = (int)syscall(SYS_pselect6, n, r, w, e, tp, NULL);
-  if (tv) { /* Linux reports the time left, as select(2) does */
+  if (tv) {
     tv->tv_sec = ts.tv_sec;
     tv->tv_usec = ts.tv_nsec / 1000;
   }
@@ -162,11 +196,15 @@ static int s_select(int n, fd_set *r, fd_set *w, fd_set *e,
 static int s_nanosleep(const struct timespec *req, struct timespec *rem) {
   return (int)syscall(SYS_nanosleep, req, rem);
 }
+/* As glibc's: the whole seconds left when interrupted, errno kept when
+ * not. */
 static unsigned s_sleep(unsigned s) {
+  int saved = errno;
   struct timespec req = {(time_t)s, 0}, rem = {0, 0};
-  if (s_nanosleep(&req, &rem) == 0)
-    return 0;
-  return (unsigned)rem.tv_sec + (rem.tv_nsec > 0);
+  if (s_nanosleep(&req, &rem) < 0)
+    return (unsigned)rem.tv_sec;
+  errno = saved;
+  return 0;
 }
 static int s_usleep(useconds_t us) {
   struct timespec req = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
@@ -183,6 +221,12 @@ static int s_fcntl(int fd, int cmd, ...) {
   va_start(ap, cmd);
   void *arg = va_arg(ap, void *);
   va_end(ap);
+  if (cmd == F_GETOWN) { /* a process group's owner is negative, which
+                          * syscall(2) would take for an error: as glibc */
+    struct f_owner_ex o;
+    if (syscall(SYS_fcntl, fd, F_GETOWN_EX, &o) == 0)
+      return o.type == F_OWNER_PGRP ? -o.pid : o.pid;
+  }
   return (int)syscall(SYS_fcntl, fd, cmd, arg);
 }
 static int s_ioctl(int fd, unsigned long req, ...) {

@@ -1,6 +1,6 @@
 /* sleep.c: the hooked sleeps: sleep, usleep, nanosleep. In a task they
  * park the task on a timer; corun_cancel ends them as a signal would
- * (EINTR, and nanosleep's remaining time).
+ * (EINTR, and the time left, counted as libc counts it).
  * Layer: hook (hook.h says what every hook does). */
 #include <corun.h>
 #include <errno.h>
@@ -10,7 +10,8 @@
 /* Sleeps ns in the calling task (hooks entered); stores the time left in
  * *left when cut short. Returns 0 or -ECANCELED. */
 static int task_sleep(int64_t ns, int64_t *left) {
-  int64_t until = corun_now() + ns;
+  int64_t now = corun_now();
+  int64_t until = ns > INT64_MAX - now ? INT64_MAX : now + ns;
   int rc = corun_sleep_until(until);
   int64_t l = until - corun_now();
   *left = rc < 0 && l > 0 ? l : 0;
@@ -18,11 +19,12 @@ static int task_sleep(int64_t ns, int64_t *left) {
 }
 
 CORUN_API int nanosleep(const struct timespec *req, struct timespec *rem) {
+  /* libc says what is wrong with a bad request */
   if (!req || req->tv_nsec < 0 || req->tv_nsec > 999999999 ||
       req->tv_sec < 0 || !corun__hook_enter())
     return corun__real()->nanosleep(req, rem);
   int64_t left;
-  int rc = task_sleep((int64_t)req->tv_sec * 1000000000 + req->tv_nsec, &left);
+  int rc = task_sleep(corun__hook_ns(req->tv_sec, req->tv_nsec, 1), &left);
   corun__hook_leave();
   if (rc == 0)
     return 0;
@@ -30,7 +32,7 @@ CORUN_API int nanosleep(const struct timespec *req, struct timespec *rem) {
     rem->tv_sec = left / 1000000000;
     rem->tv_nsec = left % 1000000000;
   }
-  errno = EINTR;
+  corun__hook_set_errno(EINTR);
   return -1;
 }
 
@@ -40,7 +42,10 @@ CORUN_API unsigned sleep(unsigned s) {
   int64_t left;
   int rc = task_sleep((int64_t)s * 1000000000, &left);
   corun__hook_leave();
-  return rc == 0 ? 0 : (unsigned)((left + 999999999) / 1000000000);
+  if (rc == 0)
+    return 0;
+  corun__hook_set_errno(EINTR);
+  return (unsigned)(left / 1000000000); /* glibc: whole seconds left */
 }
 
 CORUN_API int usleep(useconds_t us) {
@@ -51,6 +56,6 @@ CORUN_API int usleep(useconds_t us) {
   corun__hook_leave();
   if (rc == 0)
     return 0;
-  errno = EINTR;
+  corun__hook_set_errno(EINTR);
   return -1;
 }
