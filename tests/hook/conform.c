@@ -25,7 +25,15 @@
  * Waits come from plain threads ("later": a write, a connect, a close
  * after a few ms), so every mode sees the same events; a "rescue" thread
  * unblocks a call that libc would not block in, so a hook that wrongly
- * waits shows up as a difference instead of a hang.
+ * waits shows up as a difference instead of a hang, and a watchdog names
+ * a case that hangs anyway. Concurrent callers ("peers") are threads
+ * outside tasks and tasks inside them.
+ *
+ * The plain program checks that neither corun nor the hooks are loaded
+ * (it runs without LD_PRELOAD, which TSan builds use to put the hooks in
+ * front of TSan: src/hook/real.c). Under valgrind, calls with deliberately
+ * wild pointers are left out, in both programs (CONFORM_NO_WILD). Run
+ * with -v to print the table; CONFORM_TIMES=1 prints each case's time.
  *
  * errno is read through non-inlined helpers: glibc declares
  * __errno_location const, so a compiler may keep &errno across a call
