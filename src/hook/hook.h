@@ -185,8 +185,11 @@ int corun__hook_wait_private(int fd, int dir, int64_t deadline);
 
 /* Waits in libc's poll (outside a task, or with hooks off) until fd is
  * ready in direction dir or the deadline passes: 0, or -EAGAIN once the
- * deadline has passed, or poll's -errno. A signal does not end the wait
- * (the call is restarted, as with SA_RESTART). */
+ * deadline has passed, or poll's -errno. A signal handler that ran ends
+ * the wait with -EINTR as it ends the kernel's blocking socket call: when
+ * the socket has a timeout (a deadline), or when the handler has no
+ * SA_RESTART (as no handler can be told from another, unless every one
+ * has it); else the wait goes on. */
 int corun__hook_wait_outside(int fd, int dir, int64_t deadline);
 
 #endif

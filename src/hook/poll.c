@@ -66,7 +66,31 @@ int corun__hook_wait_private(int fd, int dir, int64_t deadline) {
   return wait_epoll(&p, 1, deadline);
 }
 
+/* Whether every signal handler the program installed has SA_RESTART:
+ * then the kernel would have restarted a blocking socket call that one
+ * of them interrupted (when the socket has no timeout). Asked only after
+ * a handler has run, so the cost (a sigaction per signal) is rare. The
+ * handlers of faults (corun's stack overflow report, a sanitizer's) do
+ * not count: a fault does not interrupt a system call. */
+static int handlers_restart(void) {
+  int saved = errno, all = 1;
+  for (int sig = 1; sig < NSIG && all; sig++) {
+    struct sigaction sa;
+    if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS ||
+        sig == SIGILL || sig == SIGFPE || sig == SIGTRAP || sig == SIGSYS ||
+        sigaction(sig, NULL, &sa) < 0)
+      continue;
+    if (!(sa.sa_flags & SA_SIGINFO) &&
+        (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN))
+      continue;
+    all = (sa.sa_flags & SA_RESTART) != 0;
+  }
+  errno = saved; /* (a signal reserved by valgrind says EINVAL) */
+  return all;
+}
+
 int corun__hook_wait_outside(int fd, int dir, int64_t deadline) {
+  int saved = errno;
   for (;;) {
     int ms = -1;
     if (deadline >= 0) {
@@ -78,10 +102,15 @@ int corun__hook_wait_outside(int fd, int dir, int64_t deadline) {
     }
     struct pollfd p = {fd, dir == 0 ? POLLIN : POLLOUT, 0};
     int n = corun__real()->poll(&p, 1, ms);
-    if (n > 0)
+    if (n > 0) {
+      errno = saved;
       return 0;
-    if (n < 0 && errno != EINTR)
-      return -errno;
+    }
+    /* poll says EINTR only when a signal handler ran (the kernel
+     * restarts it for anything else, io_uring's task_work included) */
+    int e = errno;
+    if (n < 0 && (e != EINTR || deadline >= 0 || !handlers_restart()))
+      return -e;
   }
 }
 
