@@ -688,6 +688,14 @@ CORUN_API int corun_offload(void (*fn)(void *arg), void *arg);
  * outside a task.
  * Without libcorun_hook it has no other effect. */
 CORUN_API int corun_hooks_set(int enabled);
+/* Keeps the calling task on the worker thread it runs on now (on != 0)
+ * until the matching corun_pin(0); calls nest. For code that keeps a
+ * thread's state across a blocking call: libcorun_hook pins a task for
+ * each hooked call, because compilers may compute errno's address once,
+ * before the call (glibc declares it const), and a task that woke on
+ * another thread would then read that thread's errno. Returns 0, or
+ * -EPERM outside a task. */
+CORUN_API int corun_pin(int on);
 /* The calling task's setting: 1 on, 0 off, -EPERM outside a task; 2
  * while corun itself makes a system call for the task (libcorun_hook
  * passes such calls to the kernel untouched). */

@@ -8,12 +8,19 @@
 
 #include "hook/hook.h"
 
+/* Pinned for the call: the caller's compiled code may have computed
+ * errno's address before the call (glibc's __errno_location is const),
+ * so the call must return on the same thread it started on. */
 int corun__hook_enter(void) {
   /* (0: off, 2: corun's own call, -EPERM: not a task: all left as they are) */
-  return corun_hooks_enabled() == 1 && corun_hooks_set(0) == 1;
+  if (corun_hooks_enabled() != 1 || corun_hooks_set(0) != 1)
+    return 0;
+  corun_pin(1);
+  return 1;
 }
 
 void corun__hook_leave(void) {
+  corun_pin(0);
   corun_hooks_set(1);
 }
 

@@ -125,8 +125,8 @@ static ssize_t task_step(const struct call *c, int dir, int64_t deadline) {
     if ((r = corun_call(c, 0)) == -EAGAIN)
       r = -EBUSY; /* another caller took it: wait again */
   }
-  if (r == -ETIMEDOUT && deadline > 0)
-    r = -EAGAIN; /* (a socket timeout is set: its expiry, as libc says) */
+  if (r == -ETIMEDOUT && deadline > 0 && corun_now() >= deadline)
+    r = -EAGAIN; /* the socket timeout's expiry, as libc says it */
   return r;
 }
 

@@ -235,6 +235,21 @@ int corun_cancel(corun_task *t) {
   return 0;
 }
 
+int corun_pin(int on) {
+  struct corun_task *t = corun__task_self();
+  if (!t)
+    return -EPERM;
+  if (on) {
+    if (t->pin_depth++ == 0) {
+      t->home_before_pin = t->home;
+      t->home = corun__worker_self(); /* wakers read it after their claim */
+    }
+  } else if (t->pin_depth > 0 && --t->pin_depth == 0) {
+    t->home = t->home_before_pin;
+  }
+  return 0;
+}
+
 int corun_hooks_set(int enabled) {
   struct corun_task *t = corun__task_self();
   if (!t)

@@ -104,6 +104,9 @@ struct corun_task {
    * (the task's choice: libc's behaviour), 2 corun itself is making the
    * call (CORUN__LIBC: straight to the system call). */
   int hooks_off;
+  /* corun_pin: nesting depth, and `home` from before the first pin. */
+  int pin_depth;
+  struct corun__worker *home_before_pin;
   /* Join. */
   corun__lock join_lock;
   int done;                  /* the body returned: `result` is valid */

@@ -119,6 +119,7 @@ int corun__task_new(struct corun__worker *w, struct corun_task **out,
   atomic_init(&t->cancelled, 0);
   atomic_init(&t->nocancel, 0);
   t->hooks_off = 0;
+  t->pin_depth = 0;
   corun__lock_init(&t->join_lock);
   t->done = 0;
   t->detached = detached;
