@@ -207,23 +207,21 @@ static void push_local(struct corun__worker *self, struct corun_task *t) {
 
 void corun__ready(struct corun_task *t) {
   struct corun__worker *self = corun__worker_self();
-  if (t->home && t->home != self) {
-    corun__taskq_push(&t->home->inbox, t);
-    wake_this(t->home);
+  /* Read once: t may run (and change its pin) as soon as it is queued. */
+  struct corun__worker *home = t->home;
+  if (home && home != self) {
+    corun__taskq_push(&home->inbox, t);
+    wake_this(home);
     return;
   }
   if (!self) { /* a thread that is not a worker */
-    if (t->home) { /* pinned here: it stays (a shared stack's task) */
-      corun__taskq_push(&self->inbox, t);
-      return;
-    }
     corun__taskq_push(&corun__S.global, t);
     corun__wake_one();
     return;
   }
   if (CORUN__UNLIKELY(corun__S.shuffle)) {
-    if (t->home || corun__rand(&self->rng) & 1)
-      corun__taskq_push(t->home ? &self->inbox : &corun__S.global, t);
+    if (home || corun__rand(&self->rng) & 1)
+      corun__taskq_push(home ? &self->inbox : &corun__S.global, t);
     else
       push_local(self, t);
     corun__wake_one();
@@ -235,7 +233,7 @@ void corun__ready(struct corun_task *t) {
      * last first, and under steady load the first might wait for long:
      * a p99 latency of 300 ms in an HTTP benchmark). Also visible to the
      * deadlock check before the poller drops its pending count. */
-    if (t->home) { /* pinned here: it stays (a shared stack's task) */
+    if (home) { /* pinned here: it stays (a shared stack's task) */
       corun__taskq_push(&self->inbox, t);
       return;
     }
@@ -251,7 +249,7 @@ void corun__ready(struct corun_task *t) {
      * asleep, no IO pending and no work, and declare a deadlock. Readied
      * by a task the monitor found blocking this worker: where others
      * can take it. */
-    if (t->home)
+    if (home)
       corun__taskq_push(&self->inbox, t);
     else
       push_local(self, t);
