@@ -94,11 +94,14 @@ static void *block_then_deadlock(void *arg) {
 
 int main(void) {
   struct run r;
-  /* the monitor on (the default threshold, 10 ms) */
-  T_OK(corun_main(main_task, &r, &(corun_config){.workers = 1}));
+  /* the monitor on, at its default threshold (10 ms; the test suite turns
+   * it off through CORUN_BLOCK_MS for every other test) */
+  T_OK(corun_main(main_task, &r,
+                  &(corun_config){.workers = 1, .block_ms = 10}));
   T_EQ(r.seen[0], 1); /* the queued task ran during the blocking call */
   T_EQ(r.seen[1], 1); /* the sleeper's timer fired during it */
-  T_OK(corun_main(main_task, &r, &(corun_config){.workers = 2}));
+  T_OK(corun_main(main_task, &r,
+                  &(corun_config){.workers = 2, .block_ms = 10}));
   T_EQ(r.seen[0], 1);
   T_EQ(r.seen[1], 1);
   /* off: nothing else runs on the one blocked worker */
@@ -113,8 +116,8 @@ int main(void) {
   if (pid == 0) {
     if (corun_chan_make(&never_sent, sizeof(int), 0) != 0)
       _exit(2);
-    int rc =
-        corun_main(block_then_deadlock, NULL, &(corun_config){.workers = 1});
+    int rc = corun_main(block_then_deadlock, NULL,
+                        &(corun_config){.workers = 1, .block_ms = 10});
     _exit(rc == -EDEADLK ? 0 : 1);
   }
   int st;
