@@ -171,18 +171,25 @@ static int64_t deadline_of(int64_t ns) {
   return ns > INT64_MAX - now ? -1 : now + ns;
 }
 
-CORUN_API int poll(struct pollfd *fds, nfds_t n, int timeout) {
-  const struct corun__real *R = corun__real();
-  if (timeout == 0 || !corun__hook_enter())
-    return R->poll(fds, n, timeout);
-  int64_t deadline = deadline_of(timeout < 0 ? -1 : (int64_t)timeout * 1000000);
-  int r = R->poll(fds, n, 0);
+/* poll and ppoll once the hooks are entered: libc's answer if anything is
+ * ready now, else the task waits until the deadline; then leaves the
+ * hooks with the call's errno kept. */
+static int entered_poll(struct pollfd *fds, nfds_t n, int64_t deadline) {
+  int r = corun__real()->poll(fds, n, 0);
   if (r == 0)
     r = task_poll(fds, n, deadline);
   int e = corun__hook_get_errno();
   corun__hook_leave();
   corun__hook_set_errno(e);
   return r;
+}
+
+CORUN_API int poll(struct pollfd *fds, nfds_t n, int timeout) {
+  const struct corun__real *R = corun__real();
+  if (timeout == 0 || !corun__hook_enter())
+    return R->poll(fds, n, timeout);
+  return entered_poll(
+      fds, n, deadline_of(timeout < 0 ? -1 : (int64_t)timeout * 1000000));
 }
 
 CORUN_API int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
@@ -195,15 +202,8 @@ CORUN_API int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
               (ts->tv_sec == 0 && ts->tv_nsec == 0))) ||
       !corun__hook_enter())
     return R->ppoll(fds, n, ts, mask);
-  int64_t deadline =
-      deadline_of(ts ? corun__hook_ns(ts->tv_sec, ts->tv_nsec, 1) : -1);
-  int r = R->poll(fds, n, 0);
-  if (r == 0)
-    r = task_poll(fds, n, deadline);
-  int e = corun__hook_get_errno();
-  corun__hook_leave();
-  corun__hook_set_errno(e);
-  return r;
+  return entered_poll(
+      fds, n, deadline_of(ts ? corun__hook_ns(ts->tv_sec, ts->tv_nsec, 1) : -1));
 }
 
 CORUN_API int __poll_chk(struct pollfd *fds, nfds_t n, int timeout,

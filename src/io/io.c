@@ -33,17 +33,9 @@ CORUN__NOINLINE int *corun__errno_here(void) {
   return &errno;
 }
 
-/* Makes io's system call once (non-blocking for sockets and pipes):
- * returns its result, or -errno. errno is restored. */
-static ssize_t sys_io(const struct corun__io *io) {
-  int *ep = corun__errno_here();
-  int saved = *ep;
+/* io's system call, as libc names it: the result, -1 with errno. */
+static ssize_t libc_io(const struct corun__io *io) {
   ssize_t r;
-  /* (CORUN__LIBC for the whole switch) */
-  struct corun_task *t = corun__task_self();
-  int hooks_off = t ? t->hooks_off : 0;
-  if (t)
-    t->hooks_off = 2;
   switch (io->op) {
   case CORUN__OP_READ:
     r = io->off < 0 ? read(io->fd, io->buf, io->len)
@@ -77,8 +69,15 @@ static ssize_t sys_io(const struct corun__io *io) {
     r = accept4(io->fd, io->sa, io->salen, io->flags);
     break;
   }
-  if (t)
-    t->hooks_off = hooks_off;
+  return r;
+}
+
+/* Makes io's system call once (non-blocking for sockets and pipes):
+ * returns its result, or -errno. errno is restored. */
+static ssize_t sys_io(const struct corun__io *io) {
+  int *ep = corun__errno_here();
+  int saved = *ep;
+  ssize_t r = CORUN__LIBC(libc_io(io));
   if (r < 0)
     r = -*ep;
   *ep = saved;

@@ -60,6 +60,12 @@ extern const struct corun__backend corun__epoll_backend;
 extern const struct corun__backend corun__uring_backend;
 #endif
 
+/* The wake-up eventfd both backends keep (poll.c): kick makes a poll()
+ * under way return (a full counter is already a pending wake-up); drain
+ * takes the wake-up once it has. */
+void corun__wakefd_kick(int evfd);
+void corun__wakefd_drain(int evfd);
+
 /* Called by the backend's poller fini (the scheduler is ending, every task
  * has finished): forgets every record and the backend, so the next
  * scheduler starts afresh. */

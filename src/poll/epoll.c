@@ -64,9 +64,7 @@ static void ep_poll(int64_t timeout_ns) {
   for (int i = 0; i < n; i++) {
     uint64_t tag = ev[i].data.u64;
     if (tag == EVFD_TAG) {
-      uint64_t v;
-      ssize_t rd = read(P.evfd, &v, sizeof v); /* drain */
-      (void)rd;
+      corun__wakefd_drain(P.evfd);
       continue;
     }
     int fd = (int)(uint32_t)tag;
@@ -90,9 +88,7 @@ static void ep_poll(int64_t timeout_ns) {
 }
 
 static void ep_wake(void) {
-  uint64_t one = 1;
-  ssize_t wr = write(P.evfd, &one, sizeof one);
-  (void)wr; /* a full counter (EAGAIN) is already a pending wake-up */
+  corun__wakefd_kick(P.evfd);
 }
 
 static long ep_pending(void) {

@@ -109,9 +109,7 @@ static void reap(void) {
     if (tag == 0)
       continue; /* an ASYNC_CANCEL's own completion */
     if (tag == WAKE_TAG) {
-      uint64_t v;
-      ssize_t rd = read(U.evfd, &v, sizeof v); /* drain */
-      (void)rd;
+      corun__wakefd_drain(U.evfd);
       rearm |= !(cqe->flags & IORING_CQE_F_MORE); /* the kernel ended it */
       continue;
     }
@@ -154,9 +152,7 @@ static void ur_poll(int64_t timeout_ns) {
 }
 
 static void ur_wake(void) {
-  uint64_t one = 1;
-  ssize_t wr = write(U.evfd, &one, sizeof one);
-  (void)wr; /* a full counter (EAGAIN) is already a pending wake-up */
+  corun__wakefd_kick(U.evfd);
 }
 
 static long ur_pending(void) {
