@@ -581,7 +581,8 @@ CORUN_API int corun_once_do(corun_once *once, void (*fn)(void *arg),
  *
  * Behind it: io_uring where the kernel allows it (the whole request is
  * submitted and the task parks until it completes), else epoll,
- * edge-triggered. CORUN_POLLER=epoll or CORUN_POLLER=uring in the
+ * edge-triggered; under Valgrind epoll, whose system calls memcheck can
+ * check. CORUN_POLLER=epoll or CORUN_POLLER=uring in the
  * environment forces one (forcing io_uring where it cannot start makes IO
  * calls fail with -ENOSYS). With io_uring, a buffer stays the kernel's
  * until the request completes: a call cut short by its deadline or a

@@ -5,7 +5,9 @@
  *
  * Choice. The first IO wait of a scheduler starts a backend: the one
  * CORUN_POLLER names ("epoll", "uring"), else io_uring if it starts, else
- * epoll. It stays until corun_main ends (the poller's fini calls
+ * epoll; under Valgrind epoll unless named, since memcheck checks the
+ * buffers of epoll's system calls and not those of io_uring requests
+ * (base/valgrind.h). It stays until corun_main ends (the poller's fini calls
  * corun__poll_ended), and the next scheduler chooses again.
  *
  * Locking: `start_lock` guards the choice and chunk allocation; each
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/valgrind.h"
 #include "poll/backend.h"
 
 #define CHUNK 1024
@@ -55,10 +58,12 @@ static const struct corun__backend *backend(int *err) {
   corun__lock_acquire(&start_lock);
   if (!(b = atomic_load(&active))) {
     const char *env = getenv("CORUN_POLLER");
+    if (env && !*env)
+      env = NULL;
     int want_uring = env && (!strcmp(env, "uring") || !strcmp(env, "io_uring"));
     *err = -ENOSYS;
 #ifdef CORUN_HAVE_URING
-    int want_epoll = env && !strcmp(env, "epoll");
+    int want_epoll = env ? !strcmp(env, "epoll") : corun__on_valgrind();
     if (!want_epoll && (*err = corun__uring_backend.start()) == 0)
       b = &corun__uring_backend;
 #endif

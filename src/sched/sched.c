@@ -29,6 +29,7 @@
 #include "base/clock.h"
 #include "base/panic.h"
 #include "base/rand.h"
+#include "base/valgrind.h"
 #include "coro/coro.h"
 #include "sched/worker.h"
 
@@ -307,15 +308,32 @@ static struct corun_task *pick(struct corun__worker *w) {
   return NULL;
 }
 
-/* Whether some work that w could take is visible. */
+/* Whether some work that w could take is visible. Not another worker's
+ * inbox: w cannot take those tasks, and counting them kept w spinning
+ * through idle() for as long as their worker was busy (each hooked call
+ * pins its task, so under load some inbox is seldom empty). */
 static int work_visible(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
   if (atomic_load(&w->runnext) || w->yield_head ||
-      atomic_load(&S->global.len))
+      atomic_load(&S->global.len) || atomic_load(&w->inbox.len))
     return 1;
   unsigned n = atomic_load(&S->n);
-  for (unsigned i = 0; i < n; i++) /* other inboxes: for deadlocks */
-    if (corun__deque_busy(&S->w[i].dq) || atomic_load(&S->w[i].inbox.len))
+  for (unsigned i = 0; i < n; i++)
+    if (corun__deque_busy(&S->w[i].dq))
+      return 1;
+  return 0;
+}
+
+/* Whether any task waits in a queue: work w could take, or a task in
+ * another worker's inbox. That worker was woken for it but may still
+ * count as asleep, so the deadlock check must not miss it. */
+static int work_queued(struct corun__worker *w) {
+  struct corun__sched *S = &corun__S;
+  if (work_visible(w))
+    return 1;
+  unsigned n = atomic_load(&S->n);
+  for (unsigned i = 0; i < n; i++)
+    if (atomic_load(&S->w[i].inbox.len))
       return 1;
   return 0;
 }
@@ -353,11 +371,12 @@ static void idle(struct corun__worker *w) {
     p->flush();
   /* Spin a little first: a task readied a moment from now is then picked
    * up without a futex wake-up (and wakers skip the wake-up meanwhile).
-   * IO that completes meanwhile counts too. */
+   * IO that completes meanwhile counts too. Not under Valgrind, where
+   * the spinner would starve the threads with work (base/valgrind.h). */
   atomic_fetch_add(&S->nspinning, 1);
-  int64_t until = corun__clock_ns() + SPIN_NS;
+  int64_t until = corun__clock_ns() + S->spin_ns;
   int seen = 0;
-  for (unsigned i = 0; !atomic_load(&S->done); i++) {
+  for (unsigned i = 0; S->spin_ns && !atomic_load(&S->done); i++) {
     if (work_visible(w)) {
       seen = 1;
       break;
@@ -398,7 +417,7 @@ static void idle(struct corun__worker *w) {
     int all = ++S->nasleep == atomic_load(&S->n) &&
               atomic_load(&S->timers) == 0 &&
               !(p && p->pending() > 0) && atomic_load(&S->external) == 0 &&
-              !work_visible(w);
+              !work_queued(w);
     long live = 0;
     if (all) /* every worker wrote its count before taking idle_lock */
       for (unsigned i = 0; i < atomic_load(&S->n); i++)
@@ -581,6 +600,7 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
   S->cap = n + SPARES;
   const char *env = getenv("CORUN_SHUFFLE");
   S->shuffle = (cfg && cfg->shuffle) || (env && *env && *env != '0');
+  S->spin_ns = corun__on_valgrind() ? 0 : SPIN_NS; /* base/valgrind.h */
   int rc = -ENOMEM;
   S->w = corun__malloc(S->cap * sizeof *S->w);
   if (!S->w)

@@ -104,6 +104,7 @@ struct corun__sched {
   atomic_int done;    /* every task finished, or deadlock */
   int deadlock;       /* done because of a deadlock */
   int shuffle;        /* corun_config.shuffle */
+  int64_t spin_ns;    /* idle's spin before sleeping; 0 under Valgrind */
   /* The monitor (monitor.c). */
   pthread_t monitor;
   int monitor_started;
