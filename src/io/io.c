@@ -129,16 +129,73 @@ static struct corun__io as_send(const struct corun__io *io,
   return s;
 }
 
+static size_t iov_total(const struct iovec *v, size_t n) {
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += v[i].iov_len;
+  return total;
+}
+
+/* Whether io, which moved r > 0 bytes, moved fewer than it asked for in
+ * a way that says the socket's buffer ran empty (reads) or full (writes):
+ * stream IO at the socket's position, without flags that stop short
+ * otherwise (MSG_PEEK, MSG_WAITALL's errors, ...) and, for recvmsg, no
+ * ancillary data. See corun__poll_drained. */
+static int ran_dry(const struct corun__io *io, ssize_t r) {
+  size_t want;
+  if (io->off >= 0 || (io->flags & ~(MSG_NOSIGNAL | MSG_DONTWAIT)))
+    return 0;
+  switch (io->op) {
+  case CORUN__OP_READ:
+  case CORUN__OP_WRITE:
+  case CORUN__OP_RECV:
+  case CORUN__OP_SEND:
+    want = io->len;
+    break;
+  case CORUN__OP_READV:
+  case CORUN__OP_WRITEV:
+    want = iov_total(io->iov, (size_t)io->iovcnt);
+    break;
+  case CORUN__OP_SENDMSG: /* (also the form writev takes on sockets) */
+    if (io->msg->msg_controllen)
+      return 0;
+    want = iov_total(io->msg->msg_iov, io->msg->msg_iovlen);
+    break;
+  default:
+    return 0;
+  }
+  return (size_t)r < want;
+}
+
 /* Makes io's call until it succeeds, fails with something other than
- * EAGAIN, or the wait for direction dir ends with an error. */
+ * EAGAIN, or the wait for direction dir ends with an error.
+ *
+ * The try is skipped when it could only say EAGAIN: the fd is a TCP
+ * socket whose previous call in this direction ran its buffer dry, and
+ * no readiness event has come since (epoll only; not for deadline 0,
+ * which asks for a try). A keep-alive server's read after each response
+ * is such a call: one system call fewer per request. If the deadline
+ * passes in that wait, the try is made after all, so that data already
+ * there (its event not yet seen) is returned rather than a time-out. */
 static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
   struct corun__io sock_io;
   struct msghdr m;
+  int expired = 0; /* the deadline passed in a wait that skipped the try */
   for (;;) {
     uint32_t seq;
-    int kind = corun__poll_prepare(io->fd, dir, &seq);
+    int drained = 0;
+    int kind = corun__poll_prepare(io->fd, dir, &seq,
+                                   deadline && !expired ? &drained : NULL);
     if (kind < 0) /* -EPERM outside a task: an error, not a hang */
       return kind;
+    if (drained) {
+      int w = corun__poll_wait(io->fd, dir, seq, deadline);
+      if (w == -ETIMEDOUT)
+        expired = 1;
+      else if (w < 0)
+        return w;
+      continue;
+    }
     if (kind == CORUN__FD_FILE && deadline != 0)
       return file_io(io, dir, deadline);
     if (kind == CORUN__FD_SOCKET && io->off < 0 &&
@@ -147,12 +204,16 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
       io = &sock_io;
     }
     ssize_t r = sys_io(io);
+    if (r > 0 && kind == CORUN__FD_SOCKET && ran_dry(io, r))
+      corun__poll_drained(io->fd, dir, seq);
     if (r >= 0)
       return r;
     if (r == -EINTR)
       continue;
     if (r != -EAGAIN && r != -EWOULDBLOCK)
       return r;
+    if (expired)
+      return -ETIMEDOUT;
     if (deadline == 0 || kind == CORUN__FD_FILE) /* a non-blocking file */
       return -EAGAIN;
     if (corun__poll_submits())
@@ -312,7 +373,7 @@ int corun_wait_fd(int fd, int events, int64_t deadline) {
     return -EINVAL;
   int dir = events == CORUN_FD_IN ? CORUN__POLL_IN : CORUN__POLL_OUT;
   uint32_t seq;
-  int rc = corun__poll_prepare(fd, dir, &seq);
+  int rc = corun__poll_prepare(fd, dir, &seq, NULL);
   if (rc < 0)
     return rc;
   if (rc == CORUN__FD_FILE)
@@ -327,7 +388,7 @@ int corun_wait_fd(int fd, int events, int64_t deadline) {
 int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
                   int64_t deadline) {
   uint32_t seq;
-  int rc = corun__poll_prepare(fd, CORUN__POLL_OUT, &seq);
+  int rc = corun__poll_prepare(fd, CORUN__POLL_OUT, &seq, NULL);
   if (rc < 0)
     return rc;
   int *ep = corun__errno_here();
@@ -359,7 +420,7 @@ int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
     rc = corun__poll_wait(fd, CORUN__POLL_OUT, seq, deadline);
     if (rc < 0)
       return rc;
-    corun__poll_prepare(fd, CORUN__POLL_OUT, &seq);
+    corun__poll_prepare(fd, CORUN__POLL_OUT, &seq, NULL);
   }
 }
 

@@ -74,6 +74,8 @@ static void ep_poll(int64_t timeout_ns) {
     corun__lock_acquire(&r->lock);
     if (r->gen == (uint32_t)(tag >> 32)) { /* not a closed fd's leftover */
       uint32_t e = ev[i].events;
+      if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        r->ended = 1; /* see corun__fdrec.drained */
       if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         r->seq[CORUN__POLL_IN]++;
         wake_one_dir(r, CORUN__POLL_IN, 0);

@@ -14,6 +14,7 @@
  * record's lock its fields. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,7 @@ const char *corun__poll_backend_name(void) {
   return b ? b->name : NULL;
 }
 
-int corun__poll_prepare(int fd, int dir, uint32_t *seq) {
+int corun__poll_prepare(int fd, int dir, uint32_t *seq, int *drained) {
   int err;
   const struct corun__backend *b;
   if (!corun__task_blocking(&err) || !(b = backend(&err)))
@@ -142,10 +143,20 @@ int corun__poll_prepare(int fd, int dir, uint32_t *seq) {
       }
       kind = CORUN__FD_FILE; /* not pollable (a character device, say) */
     }
+    int proto = 0, saved = errno;
+    socklen_t pl = sizeof proto;
+    r->tcp = kind == CORUN__FD_SOCKET && !b->submit &&
+             getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &pl) == 0 &&
+             proto == IPPROTO_TCP;
+    errno = saved;
+    r->drained = r->ended = 0;
     r->gen = gen;
     r->kind = kind;
   }
   *seq = r->seq[dir];
+  if (drained)
+    *drained = (r->drained >> dir & 1) && r->drained_at[dir] == *seq &&
+               !r->ended;
   int rc = r->kind;
   corun__lock_release(&r->lock);
   return rc;
@@ -153,6 +164,18 @@ fail:
   err = -errno;
   corun__lock_release(&r->lock);
   return err;
+}
+
+void corun__poll_drained(int fd, int dir, uint32_t seq) {
+  struct corun__fdrec *r = corun__fdrec_of(fd, 0);
+  if (!r)
+    return;
+  corun__lock_acquire(&r->lock);
+  if (r->tcp && r->gen) {
+    r->drained |= (uint8_t)(1u << dir);
+    r->drained_at[dir] = seq;
+  }
+  corun__lock_release(&r->lock);
 }
 
 /* Locks fd's record for a wait of t in dir, or returns an error: -EBADF
