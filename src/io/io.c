@@ -170,32 +170,29 @@ static int ran_dry(const struct corun__io *io, ssize_t r) {
 /* Makes io's call until it succeeds, fails with something other than
  * EAGAIN, or the wait for direction dir ends with an error.
  *
- * The try is skipped when it could only say EAGAIN: the fd is a TCP
- * socket whose previous call in this direction ran its buffer dry, and
- * no readiness event has come since (epoll only; not for deadline 0,
- * which asks for a try). A keep-alive server's read after each response
- * is such a call: one system call fewer per request. If the deadline
- * passes in that wait, the try is made after all, so that data already
- * there (its event not yet seen) is returned rather than a time-out. */
+ * The try is skipped when it would most likely say EAGAIN: the fd is a
+ * TCP socket whose previous call in this direction ran its buffer dry
+ * (not for deadline 0, which asks for a try). A keep-alive server's read
+ * after each response is such a call: one system call fewer per request.
+ *   - epoll: only if no readiness event has come since, and the call
+ *     waits for the next one. If the deadline passes in that wait, the
+ *     try is made after all, so that data already there (its event not
+ *     yet seen) is returned rather than a time-out.
+ *   - io_uring: the request goes to the kernel at once, which makes it
+ *     straight away if it can (and a deadline that passes cancels it,
+ *     returning what it did, as for any request). */
 static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
   struct corun__io sock_io;
   struct msghdr m;
-  int expired = 0; /* the deadline passed in a wait that skipped the try */
+  int waited = 0;  /* a wait that skipped the try is over: try now */
+  int expired = 0; /* and it ended at the deadline */
   for (;;) {
     uint32_t seq;
     int drained = 0;
     int kind = corun__poll_prepare(io->fd, dir, &seq,
-                                   deadline && !expired ? &drained : NULL);
+                                   deadline && !waited ? &drained : NULL);
     if (kind < 0) /* -EPERM outside a task: an error, not a hang */
       return kind;
-    if (drained) {
-      int w = corun__poll_wait(io->fd, dir, seq, deadline);
-      if (w == -ETIMEDOUT)
-        expired = 1;
-      else if (w < 0)
-        return w;
-      continue;
-    }
     if (kind == CORUN__FD_FILE && deadline != 0)
       return file_io(io, dir, deadline);
     if (kind == CORUN__FD_SOCKET && io->off < 0 &&
@@ -203,10 +200,20 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
       sock_io = as_send(io, &m);
       io = &sock_io;
     }
-    ssize_t r = sys_io(io);
-    if (r > 0 && kind == CORUN__FD_SOCKET && ran_dry(io, r))
-      corun__poll_drained(io->fd, dir, seq);
-    if (r >= 0)
+    int submits = corun__poll_submits();
+    if (drained && !submits) {
+      int w = corun__poll_wait(io->fd, dir, seq, deadline);
+      if (w == -ETIMEDOUT)
+        expired = 1;
+      else if (w < 0)
+        return w;
+      waited = 1;
+      continue;
+    }
+    ssize_t r = drained ? corun__poll_submit(io, dir, deadline) : sys_io(io);
+    if (kind == CORUN__FD_SOCKET)
+      corun__poll_ran_dry(io->fd, dir, seq, r > 0 && ran_dry(io, r));
+    if (r >= 0 || drained)
       return r;
     if (r == -EINTR)
       continue;
@@ -216,8 +223,11 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
       return -ETIMEDOUT;
     if (deadline == 0 || kind == CORUN__FD_FILE) /* a non-blocking file */
       return -EAGAIN;
-    if (corun__poll_submits())
-      return corun__poll_submit(io, dir, deadline);
+    if (submits) {
+      r = corun__poll_submit(io, dir, deadline);
+      corun__poll_ran_dry(io->fd, dir, seq, r > 0 && ran_dry(io, r));
+      return r;
+    }
     int w = corun__poll_wait(io->fd, dir, seq, deadline);
     if (w < 0)
       return w;

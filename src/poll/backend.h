@@ -25,15 +25,16 @@ struct corun__fdrec {
   uint32_t gen;    /* 0: not prepared (never seen, or corun_close()d) */
   int kind;        /* CORUN__FD_* (poll.h) */
   uint32_t seq[2]; /* epoll: readiness events seen, per direction */
-  /* epoll, TCP sockets only: bit dir set when an IO call that started
-   * at readiness count drained_at[dir] moved less than it asked for
-   * (corun__poll_drained): the buffer was empty (or full) then, and only
-   * a newer readiness event can change that. Unless `ended`: the peer has
+  /* TCP sockets only: bit dir set when the last IO call in dir, which
+   * started at readiness count drained_at[dir], moved less than it asked
+   * for (corun__poll_ran_dry): the buffer was empty (or full) then, and
+   * under epoll only a newer readiness event can change that. Unless
+   * `ended` (epoll): the peer has
    * shut down or the connection failed (an event with EPOLLRDHUP, HUP or
    * ERR was seen), and the next call returns 0 or the error at once, with
    * no event to come. */
   uint8_t tcp;
-  uint8_t drained;
+  _Atomic uint8_t drained; /* (read without the lock by corun__poll_ran_dry) */
   uint8_t ended;
   uint32_t drained_at[2];
   /* The task waiting in each direction (for readiness, or with a request

@@ -145,18 +145,20 @@ int corun__poll_prepare(int fd, int dir, uint32_t *seq, int *drained) {
     }
     int proto = 0, saved = errno;
     socklen_t pl = sizeof proto;
-    r->tcp = kind == CORUN__FD_SOCKET && !b->submit &&
+    r->tcp = kind == CORUN__FD_SOCKET &&
              getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &pl) == 0 &&
              proto == IPPROTO_TCP;
     errno = saved;
-    r->drained = r->ended = 0;
+    atomic_store_explicit(&r->drained, 0, memory_order_relaxed);
+    r->ended = 0;
     r->gen = gen;
     r->kind = kind;
   }
   *seq = r->seq[dir];
   if (drained)
-    *drained = (r->drained >> dir & 1) && r->drained_at[dir] == *seq &&
-               !r->ended;
+    *drained = (atomic_load_explicit(&r->drained, memory_order_relaxed) >>
+                    dir & 1) &&
+               (b->submit || (r->drained_at[dir] == *seq && !r->ended));
   int rc = r->kind;
   corun__lock_release(&r->lock);
   return rc;
@@ -166,13 +168,19 @@ fail:
   return err;
 }
 
-void corun__poll_drained(int fd, int dir, uint32_t seq) {
+void corun__poll_ran_dry(int fd, int dir, uint32_t seq, int dry) {
   struct corun__fdrec *r = corun__fdrec_of(fd, 0);
-  if (!r)
+  unsigned bit = 1u << dir;
+  /* Most calls change nothing (a full one with the bit clear): skip the
+   * lock. The bit is only changed under it. */
+  if (!r || (!dry && !(atomic_load_explicit(&r->drained,
+                                            memory_order_relaxed) & bit)))
     return;
   corun__lock_acquire(&r->lock);
   if (r->tcp && r->gen) {
-    r->drained |= (uint8_t)(1u << dir);
+    unsigned d = atomic_load_explicit(&r->drained, memory_order_relaxed);
+    atomic_store_explicit(&r->drained, (uint8_t)(dry ? d | bit : d & ~bit),
+                          memory_order_relaxed);
     r->drained_at[dir] = seq;
   }
   corun__lock_release(&r->lock);

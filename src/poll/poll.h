@@ -83,24 +83,26 @@ struct corun__io {
 /* Prepares fd for IO in direction dir (the first time: starts the
  * backend, makes fd non-blocking, registers it) and stores its current
  * readiness count in *seq. If `drained` is not NULL, *drained says whether
- * fd is known to be drained in dir (corun__poll_drained) with no readiness
- * event since: a try would say EAGAIN, so the caller may wait at once.
+ * fd's last call in dir ran dry (corun__poll_ran_dry), with (epoll) no
+ * readiness event since: a try would say EAGAIN, so the caller may wait
+ * (epoll) or submit its request (io_uring) at once.
  * Returns fd's kind (CORUN__FD_*) or -errno (-EPERM outside a task,
  * -ENOMEM, -EBADF, -ENOSYS: the backend forced by CORUN_POLLER cannot
  * start). */
 int corun__poll_prepare(int fd, int dir, uint32_t *seq, int *drained);
 
-/* Records that an IO call in direction dir on fd, made after
- * corun__poll_prepare gave it seq, moved fewer bytes than it asked for.
- * On a TCP socket that means its receive buffer was empty (or its send
- * buffer full) at that moment, and under edge-triggered epoll the arrival
- * of data (or of room) is a new readiness event: until one comes, the
- * next call's try would only say EAGAIN. Does nothing on other fds and
- * under io_uring. Not for calls that may stop short with data left (recv
- * with MSG_PEEK, recvmsg with ancillary data); a peer's TCP urgent data
- * also cuts a read short, and the rest then waits for the peer's next
- * segment (urgent data is obsolete, RFC 6093). */
-void corun__poll_drained(int fd, int dir, uint32_t seq);
+/* Records whether an IO call in direction dir on fd, made after
+ * corun__poll_prepare gave it seq, ran dry: moved some bytes, but fewer
+ * than it asked for. On a TCP socket that means its receive buffer was
+ * empty (or its send buffer full) at that moment. Under edge-triggered
+ * epoll the arrival of data (or of room) is a new readiness event: until
+ * one comes, the next call's try would only say EAGAIN. Under io_uring
+ * the next call may submit its request at once. Does nothing on other
+ * fds. Not for calls that may stop short with data left (recv with
+ * MSG_PEEK, recvmsg with ancillary data); a peer's TCP urgent data also
+ * cuts a read short, and under epoll the rest then waits for the peer's
+ * next segment (urgent data is obsolete, RFC 6093). */
+void corun__poll_ran_dry(int fd, int dir, uint32_t seq, int dry);
 
 /* Parks the calling task until fd is ready in direction dir (epoll: its
  * readiness count differs from seq), or the deadline. Returns 0 (try the
