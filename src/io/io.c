@@ -139,8 +139,8 @@ static size_t iov_total(const struct iovec *v, size_t n) {
 /* Whether io, which moved r > 0 bytes, moved fewer than it asked for in
  * a way that says the socket's buffer ran empty (reads) or full (writes):
  * stream IO at the socket's position, without flags that stop short
- * otherwise (MSG_PEEK, MSG_WAITALL's errors, ...) and, for recvmsg, no
- * ancillary data. See corun__poll_drained. */
+ * otherwise (MSG_PEEK, MSG_WAITALL's errors, ...) and, for sendmsg, no
+ * ancillary data. See corun__poll_ran_dry. */
 static int ran_dry(const struct corun__io *io, ssize_t r) {
   size_t want;
   if (io->off >= 0 || (io->flags & ~(MSG_NOSIGNAL | MSG_DONTWAIT)))
@@ -167,6 +167,15 @@ static int ran_dry(const struct corun__io *io, ssize_t r) {
   return (size_t)r < want;
 }
 
+/* Tells the poll layer whether io's result r ran a socket dry, and
+ * returns r. */
+static ssize_t noted(const struct corun__io *io, int kind, int dir,
+                     uint32_t seq, ssize_t r) {
+  if (kind == CORUN__FD_SOCKET)
+    corun__poll_ran_dry(io->fd, dir, seq, r > 0 && ran_dry(io, r));
+  return r;
+}
+
 /* Makes io's call until it succeeds, fails with something other than
  * EAGAIN, or the wait for direction dir ends with an error.
  *
@@ -184,8 +193,8 @@ static int ran_dry(const struct corun__io *io, ssize_t r) {
 static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
   struct corun__io sock_io;
   struct msghdr m;
-  int waited = 0;  /* a wait that skipped the try is over: try now */
-  int expired = 0; /* and it ended at the deadline */
+  int waited = 0;  /* after a wait, always try (never skip twice) */
+  int expired = 0; /* a wait that skipped the try ended at the deadline */
   for (;;) {
     uint32_t seq;
     int drained = 0;
@@ -200,37 +209,23 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
       sock_io = as_send(io, &m);
       io = &sock_io;
     }
-    int submits = corun__poll_submits();
-    if (drained && !submits) {
-      int w = corun__poll_wait(io->fd, dir, seq, deadline);
-      if (w == -ETIMEDOUT)
-        expired = 1;
-      else if (w < 0)
-        return w;
-      waited = 1;
-      continue;
-    }
-    ssize_t r = drained ? corun__poll_submit(io, dir, deadline) : sys_io(io);
-    if (kind == CORUN__FD_SOCKET)
-      corun__poll_ran_dry(io->fd, dir, seq, r > 0 && ran_dry(io, r));
-    if (r >= 0 || drained)
-      return r;
+    ssize_t r = drained ? -EAGAIN : sys_io(io); /* drained: no try */
     if (r == -EINTR)
       continue;
     if (r != -EAGAIN && r != -EWOULDBLOCK)
-      return r;
+      return noted(io, kind, dir, seq, r);
     if (expired)
       return -ETIMEDOUT;
     if (deadline == 0 || kind == CORUN__FD_FILE) /* a non-blocking file */
       return -EAGAIN;
-    if (submits) {
-      r = corun__poll_submit(io, dir, deadline);
-      corun__poll_ran_dry(io->fd, dir, seq, r > 0 && ran_dry(io, r));
-      return r;
-    }
+    if (corun__poll_submits())
+      return noted(io, kind, dir, seq, corun__poll_submit(io, dir, deadline));
     int w = corun__poll_wait(io->fd, dir, seq, deadline);
-    if (w < 0)
+    if (w == -ETIMEDOUT && drained)
+      expired = 1; /* try after all */
+    else if (w < 0)
       return w;
+    waited = 1;
   }
 }
 

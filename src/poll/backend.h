@@ -29,10 +29,9 @@ struct corun__fdrec {
    * started at readiness count drained_at[dir], moved less than it asked
    * for (corun__poll_ran_dry): the buffer was empty (or full) then, and
    * under epoll only a newer readiness event can change that. Unless
-   * `ended` (epoll): the peer has
-   * shut down or the connection failed (an event with EPOLLRDHUP, HUP or
-   * ERR was seen), and the next call returns 0 or the error at once, with
-   * no event to come. */
+   * `ended` (epoll): the peer has shut down or the connection failed (an
+   * event with EPOLLRDHUP, HUP or ERR was seen), and the next call
+   * returns 0 or the error at once, with no event to come. */
   uint8_t tcp;
   _Atomic uint8_t drained; /* (read without the lock by corun__poll_ran_dry) */
   uint8_t ended;

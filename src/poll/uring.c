@@ -44,6 +44,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/valgrind.h"
 #include "poll/backend.h"
 
 #ifdef CORUN_HAVE_VALGRIND
@@ -273,7 +274,7 @@ static void cancel_request(struct corun_task *t) {
  * completed request wrote. */
 static void tell_valgrind(const struct corun__io *io, ssize_t res) {
 #ifdef CORUN_HAVE_VALGRIND
-  if (!RUNNING_ON_VALGRIND || res <= 0)
+  if (!corun__on_valgrind() || res <= 0)
     return;
   const struct iovec *v = io->iov;
   size_t nv = (size_t)io->iovcnt;

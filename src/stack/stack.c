@@ -41,6 +41,7 @@
 #include "base/alloc.h"
 #include "base/compiler.h"
 #include "base/panic.h"
+#include "base/valgrind.h"
 
 #if CORUN__ASAN
 #include <sanitizer/asan_interface.h>
@@ -114,7 +115,7 @@ static void init_once(void) {
 #ifdef CORUN_HAVE_VALGRIND
   /* The client requests cost a dozen instructions even outside Valgrind:
    * ask once whether to make them. */
-  atomic_store_explicit(&corun__stack_hooks, RUNNING_ON_VALGRIND ? 1 : 0,
+  atomic_store_explicit(&corun__stack_hooks, corun__on_valgrind(),
                         memory_order_relaxed);
 #endif
   atomic_store_explicit(&corun__stack_page_mask,

@@ -62,6 +62,18 @@ static void pair(int *a, int *b) {
   T_GE(*b, 0);
 }
 
+/* Reads until n bytes are in buf, each read offering all of buf's cap
+ * left (so that reads come out short, which is what is under test). */
+static void read_short(int fd, unsigned char *buf, size_t cap, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = corun_read(fd, buf + got, cap - got, -1);
+    T_GT(r, 0);
+    got += (size_t)r;
+  }
+  T_EQ(got, n);
+}
+
 static unsigned char pattern(size_t k, unsigned seed) {
   return (unsigned char)(k * 131 + seed);
 }
@@ -105,13 +117,7 @@ static void ping_pong(int how, unsigned seed) {
     for (size_t k = 0; k < n; k++)
       out[k] = pattern(k, rng);
     T_EQ(corun_write_all(a, out, n, -1), (ssize_t)n);
-    size_t got = 0;
-    while (got < n) { /* reads may be short: the echo comes in pieces */
-      ssize_t r = corun_read(a, in + got, sizeof in - got, -1);
-      T_GT(r, 0);
-      got += (size_t)r;
-    }
-    T_EQ(got, n);
+    read_short(a, in, sizeof in, n); /* the echo may come in pieces */
     T_EQ(memcmp(in, out, n), 0);
   }
   T_EQ(shutdown(a, SHUT_WR), 0);
@@ -156,12 +162,7 @@ static void peer_ends(int how, int what) {
   corun_task *t;
   T_OK(corun_spawn(&t, end_peer, &e, NULL));
   if (what == 0) { /* "head" came short of 256: drained; now the rest */
-    size_t got = 0;
-    while (got < 4) {
-      ssize_t r = corun_read(a, buf + got, sizeof buf - got, -1);
-      T_GT(r, 0);
-      got += (size_t)r;
-    }
+    read_short(a, (unsigned char *)buf, sizeof buf, 4);
     T_EQ(memcmp(buf, "tail", 4), 0);
   }
   ssize_t r = corun_read(a, buf, sizeof buf, -1);
