@@ -95,6 +95,11 @@ typedef struct corun_attr {
    * out: the memory they point to belongs to whichever coroutine runs on
    * the stack then. Keep data shared between coroutines on the heap, and
    * never give an asynchronous IO buffer that lives on a shared stack.
+   * To catch such pointers, build corun with -DCORUN_DEBUG_POISON=ON: the
+   * part of the stack below the occupant's frames is then filled with 0xdb
+   * at every copy and, under ASan, poisoned while no coroutine runs on the
+   * stack, so using the pointer from outside is reported. Under Valgrind
+   * memcheck reports it in every build.
    * The shared stack must outlive every coroutine created on it, and its
    * coroutines must run on one thread at a time. Not available with the
    * ucontext backend (corun_create() returns -ENOTSUP there). */

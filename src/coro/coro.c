@@ -146,9 +146,42 @@ static inline void san_leave(struct corun_coro *from, struct corun_coro *to,
   (void)from, (void)to, (void)finishing;
 }
 
+#if CORUN__SHARED_POISON
+/* CORUN_DEBUG_POISON under ASan (shared.c): before a switch from `from` to
+ * `hw` on thread t, unpoisons the shared stack of a resident occupant
+ * about to run and notes a shared stack left idle, which the arriving
+ * side poisons (the leaving side still runs on it). A switch through the
+ * copier to another coroutine of from's own stack leaves nothing idle:
+ * the copier unpoisons it whole. */
+static void poison_plan(struct corun__thread *t, struct corun_coro *from,
+                        struct corun_coro *hw) {
+  struct corun_shared_stack *from_ss = corun__coro_shared(from);
+  struct corun_shared_stack *to_ss =
+      hw == &t->copier ? corun__coro_shared(t->copy_to)
+                       : corun__coro_shared(hw);
+  if (to_ss && hw != &t->copier)
+    corun__shared_unpoison(to_ss);
+  if (from_ss && from_ss != to_ss)
+    t->vacated = from_ss;
+}
+
+/* The arriving side's half: poisons the stack poison_plan noted. */
+static void poison_vacated(void) {
+  struct corun__thread *t = thread_fresh();
+  if (t->vacated) {
+    corun__shared_poison_idle(t->vacated);
+    t->vacated = NULL;
+  }
+}
+#else
+#define poison_plan(t, from, hw) ((void)0)
+#define poison_vacated() ((void)0)
+#endif
+
 #if CORUN__ASAN
 static inline void san_arrive(struct corun_coro *me) {
   __sanitizer_finish_switch_fiber(me->asan_fake, NULL, NULL);
+  poison_vacated();
 }
 #endif
 
@@ -214,6 +247,7 @@ static inline void leave(struct corun__thread *t, struct corun_coro *from,
   *ep = to->err;
   if (CORUN__UNLIKELY(from->checks))
     leave_checks(from);
+  poison_plan(t, from, hw);
   san_leave(from, hw, finishing);
 }
 
@@ -256,6 +290,7 @@ static void coro_entry(void *data, void *fn, void *arg) {
   (void)data; /* the first resume's value is ignored, as Python's next() */
 #if CORUN__ASAN
   __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+  poison_vacated();
 #endif
   thread_fresh()->current->started = 1;
   void *ret = ((corun_fn *)fn)(arg);
@@ -275,6 +310,7 @@ static void copier_main(void *unused, void *a, void *b) {
   struct corun__thread *t = thread_fresh();
 #if CORUN__ASAN
   __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+  poison_vacated();
 #endif
   for (;;) {
     struct corun_coro *to = t->copy_to;

@@ -32,6 +32,15 @@
 
 struct corun__thread;
 
+/* The ASan half of the debug option CORUN_DEBUG_POISON (shared.c): while
+ * nobody runs on a shared stack, the part below its occupant's frames is
+ * ASan-poisoned. */
+#if CORUN__ASAN && defined(CORUN_DEBUG_POISON)
+#define CORUN__SHARED_POISON 1
+#else
+#define CORUN__SHARED_POISON 0
+#endif
+
 /* What switching away from a coroutine must check (corun_coro.checks). */
 #define CORUN__CHECK_CANARY 1 /* its stack has a canary, not a guard */
 #define CORUN__CHECK_SHARED                                                    \
@@ -120,6 +129,11 @@ struct corun__thread {
   void **copy_out;            /* where to store copy_value once its frames
                                  are back (its pending out), or NULL */
   void *copy_value;
+#if CORUN__SHARED_POISON
+  /* A shared stack the last switch left with nobody running on it: the
+   * side arriving poisons it (coro.c), NULL otherwise. */
+  struct corun_shared_stack *vacated;
+#endif
 };
 
 /* The calling thread's state, created if needed; NULL if out of memory. */
@@ -155,5 +169,12 @@ void corun__shared_coro_free(struct corun_coro *co);
 /* Copies the occupant's live region out and `to`'s in, making `to` the
  * occupant. Runs on the copier's stack: nobody runs on the shared stack. */
 void corun__shared_swap_in(struct corun_coro *to);
+#if CORUN__SHARED_POISON
+/* Poisons the part of ss nobody may touch while no coroutine runs on it:
+ * all of it below the occupant's frames (all of it without an occupant). */
+void corun__shared_poison_idle(struct corun_shared_stack *ss);
+/* Undoes that before ss's resident occupant runs again. */
+void corun__shared_unpoison(struct corun_shared_stack *ss);
+#endif
 
 #endif

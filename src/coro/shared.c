@@ -177,6 +177,10 @@ static void fit_buffer(struct corun_coro *co, size_t len) {
   corun__free(old); /* nothing in it is kept: it is refilled next */
 }
 
+/* The bottom bytes of a shared stack that the poisoning below leaves
+ * alone: a canary stack keeps its canary there (stack.c). */
+#define BOTTOM_KEEP 64
+
 void corun__shared_swap_in(struct corun_coro *to) {
   struct corun_shared_stack *ss = to->mem.shared;
   struct corun_coro *occ = ss->occupant;
@@ -187,6 +191,7 @@ void corun__shared_swap_in(struct corun_coro *to) {
     occ->save_len = (uint32_t)len;
   }
   char *at = ss->top - to->save_len;
+  char *keep = ss->stack->lo + BOTTOM_KEEP;
 #if CORUN__ASAN
   /* The previous occupant's redzones are stale here: clear them; the
    * restored frames then go unchecked, never wrongly reported. */
@@ -197,22 +202,48 @@ void corun__shared_swap_in(struct corun_coro *to) {
   /* Memcheck counts the shared stack below the last stack pointer it saw
    * there as unaddressable: make the region being restored writable (the
    * copy then carries the saved bytes' definedness over). */
-  if (atomic_load_explicit(&corun__stack_hooks, memory_order_relaxed))
+  int hooks = atomic_load_explicit(&corun__stack_hooks, memory_order_relaxed);
+  if (hooks)
     VALGRIND_MAKE_MEM_UNDEFINED(at, to->save_len);
 #endif
   copy_raw(at, corun__shared_save_buf(to), to->save_len);
 #ifdef CORUN_DEBUG_POISON
   /* Below the new occupant's frames lie what is left of the swapped-out
    * coroutines' deeper frames: a stray pointer kept into them must not
-   * read plausible data, so the region is filled with 0xdb (the canary
-   * words at the bottom stay). Not ASan poisoning: ASan's function
-   * prologues only poison redzones and expect unused stack to have clean
-   * shadow, so the occupant's own next frames would be reported. */
-  memset(ss->stack->lo + 64, 0xdb, (size_t)(at - (ss->stack->lo + 64)));
+   * read plausible data, so the region is filled with 0xdb. */
+  memset(keep, 0xdb, (size_t)(at - keep));
 #endif
+#ifdef CORUN_HAVE_VALGRIND
+  /* And for memcheck that region is unaddressable, in every build: a
+   * stray pointer into it is reported. It becomes addressable again as
+   * the occupant's stack grows into it (memcheck follows the stack
+   * pointer, as on any stack). */
+  if (hooks)
+    VALGRIND_MAKE_MEM_NOACCESS(keep, (size_t)(at - keep));
+#endif
+  (void)keep;
   ss->occupant = to;
   corun__stack_set_owner(ss->stack, to->id, to->name);
 }
+
+#if CORUN__SHARED_POISON
+/* ASan cannot be told about the region below a *running* occupant's
+ * frames: ASan's function prologues poison only their redzones and take
+ * the shadow of the rest of a new frame to be clean, so the occupant's own
+ * next calls would be reported. So the region is poisoned only while no
+ * coroutine runs on the stack, which is when a stray pointer held by
+ * someone else (the resumer, a coroutine on another stack) gets used. */
+void corun__shared_poison_idle(struct corun_shared_stack *ss) {
+  char *keep = ss->stack->lo + BOTTOM_KEEP;
+  char *end = ss->occupant ? (char *)ss->occupant->ctx : ss->top;
+  ASAN_POISON_MEMORY_REGION(keep, (size_t)(end - keep));
+}
+
+void corun__shared_unpoison(struct corun_shared_stack *ss) {
+  char *keep = ss->stack->lo + BOTTOM_KEEP;
+  ASAN_UNPOISON_MEMORY_REGION(keep, (size_t)(ss->top - keep));
+}
+#endif
 
 /* ---- pools: N shared stacks, handed out round-robin ------------------- */
 
