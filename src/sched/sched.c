@@ -410,6 +410,11 @@ sleep:
   atomic_fetch_add(&S->nidle, 1);
   corun__lock_release(&S->idle_lock);
   int64_t next = corun__timers_run(w);
+  /* The stacks of a burst of finished tasks go back to the kernel a
+   * second or two later: wake up for that too (once, not periodically). */
+  int64_t scavenge = corun__stack_scavenge(corun__clock_ns());
+  if (scavenge >= 0 && (next < 0 || scavenge < next))
+    next = scavenge;
   if (!work_visible(w) && !atomic_load(&S->done)) {
     /* Asleep: this worker has fired its due timers and found its own
      * queues (runnext, yield line: only it fills them) empty. When every

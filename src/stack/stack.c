@@ -16,10 +16,14 @@
  * Pools: each thread keeps a LIFO of free stacks per size class
  * (struct corun__stack_cache), so create/destroy in the steady state is a
  * list push/pop with no system call and no lock. Caches refill from and
- * spill to a global pool in batches. Stacks spilled beyond DIRTY_CAP per
- * class are given back to the kernel with MADV_DONTNEED (guards survive
- * it), RELEASE_BATCH at a time, sorted so that neighbours go in one call.
- * Slabs are never unmapped.
+ * spill to a global pool in batches. The pages of a stack nobody has
+ * wanted for DECAY_NS to 2 * DECAY_NS go back to the kernel with
+ * MADV_DONTNEED (guards survive it), sorted so that neighbours go in one
+ * call; DIRTY_CAP per class stay committed. So a burst of short-lived
+ * coroutines is followed by another without a page fault per stack, and
+ * the memory of a burst that does not come back is returned (as
+ * jemalloc's dirty-page decay and Go's scavenger do). Slabs are never
+ * unmapped.
  *
  * Locking: g.lock protects the global classes and slab creation. The slab
  * registry (g.slabs) is a list published with release stores and read with
@@ -39,6 +43,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/compiler.h"
 #include "base/panic.h"
 #include "base/valgrind.h"
@@ -62,6 +67,7 @@
 #define CACHE_MAX CORUN__STACK_CACHE_MAX
 #define REFILL_BATCH 32
 #define DIRTY_CAP 256 /* free stacks per global class kept committed */
+#define DECAY_NS ((int64_t)1000000000) /* see corun__stack_scavenge */
 #define CANARY_WORDS 4
 #define CANARY_SEED 0x636f72756e21c0deULL
 
@@ -74,13 +80,17 @@ struct corun__slab {
   struct corun__stack desc[]; /* nslots descriptors */
 };
 
+/* A global size class. Free stacks are in three lists, taken in this
+ * order (LIFO within each): `young`, spilled since the last aging; `old`,
+ * spilled before it; `clean`, pages given back or never touched. Aging
+ * (scavenge_class) releases `old` and makes `young` old, so a stack's
+ * pages go back DECAY_NS to 2 * DECAY_NS after its spill unless reused. */
 struct gclass {
   struct gclass *next;
-  size_t size;               /* usable stack size */
-  struct corun__stack *free; /* global free list */
-  size_t count;
-  struct corun__stack *dirty; /* spilled beyond DIRTY_CAP, pages not yet */
-  size_t ndirty;              /* given back: see spill() */
+  size_t size; /* usable stack size */
+  struct corun__stack *young, *old, *clean;
+  size_t nyoung, nold, nclean;
+  int64_t aged_at; /* corun__clock_ns() of the last aging */
 };
 
 static struct {
@@ -92,7 +102,10 @@ static struct {
   int madvise_verified; /* a madvise guard was seen to fault; lock */
   long mprotect_budget; /* guards mprotect may still make; lock */
   _Atomic uint64_t n_slabs, n_slots, n_madvise, n_mprotect;
-} g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  /* When corun__stack_scavenge has work next (-1: none); set under lock,
+   * read without it. */
+  _Atomic int64_t due;
+} g = {.lock = PTHREAD_MUTEX_INITIALIZER, .due = -1};
 
 _Atomic size_t corun__stack_page_mask; /* see stack.h */
 _Atomic int corun__stack_hooks;
@@ -292,10 +305,9 @@ static struct gclass *gclass_get(size_t size) {
   if (!k)
     return NULL;
   k->size = size;
-  k->free = NULL;
-  k->count = 0;
-  k->dirty = NULL;
-  k->ndirty = 0;
+  k->young = k->old = k->clean = NULL;
+  k->nyoung = k->nold = k->nclean = 0;
+  k->aged_at = corun__clock_ns();
   k->next = g.classes;
   g.classes = k;
   return k;
@@ -364,12 +376,75 @@ static void release_pages(size_t size, struct corun__stack *list, size_t n) {
   corun__free(v);
 }
 
-/* Stacks spilled beyond DIRTY_CAP wait in the class's dirty list until
- * this many have gathered; then their pages go back to the kernel in one
- * sorted pass (release_pages), in long runs, and they join the free
- * list. A bound on the memory kept: at most DIRTY_CAP + RELEASE_BATCH
- * free stacks of a class stay committed. */
-#define RELEASE_BATCH 1024
+/* Under g.lock: the last of the n stacks linked from list. */
+static struct corun__stack *list_last(struct corun__stack *list) {
+  while (list->next)
+    list = list->next;
+  return list;
+}
+
+/* Under g.lock, at time now: ages class k if DECAY_NS has passed since its
+ * last aging. Returns the stacks whose pages the caller must give back
+ * (release_pages, outside the lock, then put them on `clean` with
+ * put_clean), and their number in *n; NULL if none. At least DIRTY_CAP
+ * committed stacks stay. */
+static struct corun__stack *scavenge_class(struct gclass *k, int64_t now,
+                                           size_t *n) {
+  *n = 0;
+  if (now - k->aged_at < DECAY_NS)
+    return NULL;
+  k->aged_at = now;
+  struct corun__stack *release = k->old;
+  size_t nrelease = k->nold;
+  /* Keep the first DIRTY_CAP - nyoung of old committed. */
+  size_t keep = k->nyoung >= DIRTY_CAP ? 0 : DIRTY_CAP - k->nyoung;
+  struct corun__stack *kept = NULL, **tail = &kept;
+  for (; keep && release; keep--, nrelease--) {
+    *tail = release;
+    tail = &release->next;
+    release = release->next;
+  }
+  *tail = NULL;
+  /* young becomes old, followed by what is kept of old */
+  if (k->young) {
+    list_last(k->young)->next = kept;
+    k->old = k->young;
+  } else {
+    k->old = kept;
+  }
+  k->nold = k->nyoung + (k->nold - nrelease);
+  k->young = NULL;
+  k->nyoung = 0;
+  *n = nrelease;
+  return release;
+}
+
+/* Under g.lock: sets and returns g.due, the time of the next aging that
+ * can release something (a class with more than DIRTY_CAP committed free
+ * stacks), or -1. */
+static int64_t update_due(void) {
+  int64_t due = -1;
+  for (struct gclass *c = g.classes; c; c = c->next)
+    if (c->nyoung + c->nold > DIRTY_CAP &&
+        (due < 0 || c->aged_at + DECAY_NS < due))
+      due = c->aged_at + DECAY_NS;
+  atomic_store_explicit(&g.due, due, memory_order_relaxed);
+  return due;
+}
+
+/* Gives back the pages of `release` (n stacks of class k) and files them
+ * as clean. Takes g.lock itself; call without it. */
+static void release_class(struct gclass *k, struct corun__stack *release,
+                          size_t n) {
+  if (!release)
+    return;
+  release_pages(k->size, release, n);
+  pthread_mutex_lock(&g.lock);
+  list_last(release)->next = k->clean;
+  k->clean = release;
+  k->nclean += n;
+  pthread_mutex_unlock(&g.lock);
+}
 
 /* Gives `n` stacks linked from `list` back to the global class `size`. */
 static void spill(size_t size, struct corun__stack *list, unsigned n) {
@@ -381,40 +456,35 @@ static void spill(size_t size, struct corun__stack *list, unsigned n) {
     pthread_mutex_unlock(&g.lock);
     return;
   }
-  struct corun__stack *release = NULL;
-  size_t nrelease = 0;
-  while (list) {
-    struct corun__stack *s = list;
-    list = s->next;
-    if (k->count < DIRTY_CAP) { /* kept committed: the cheapest to reuse */
-      s->next = k->free;
-      k->free = s;
-      k->count++;
-    } else {
-      s->next = k->dirty;
-      k->dirty = s;
-      k->ndirty++;
-    }
-  }
-  if (k->ndirty >= RELEASE_BATCH) {
-    release = k->dirty;
-    nrelease = k->ndirty;
-    k->dirty = NULL;
-    k->ndirty = 0;
-  }
+  list_last(list)->next = k->young;
+  k->young = list;
+  k->nyoung += n;
+  size_t nrelease;
+  struct corun__stack *release =
+      scavenge_class(k, corun__clock_ns(), &nrelease);
+  update_due();
   pthread_mutex_unlock(&g.lock);
-  (void)n;
-  if (!release)
-    return;
-  release_pages(size, release, nrelease);
-  struct corun__stack *last = release;
-  while (last->next)
-    last = last->next;
-  pthread_mutex_lock(&g.lock);
-  last->next = k->free;
-  k->free = release;
-  k->count += nrelease;
-  pthread_mutex_unlock(&g.lock);
+  release_class(k, release, nrelease);
+}
+
+int64_t corun__stack_scavenge(int64_t now) {
+  int64_t due = atomic_load_explicit(&g.due, memory_order_relaxed);
+  if (due < 0 || now < due)
+    return due;
+  for (;;) { /* one class per pass: releasing drops the lock */
+    struct gclass *k;
+    struct corun__stack *release = NULL;
+    size_t nrelease = 0;
+    pthread_mutex_lock(&g.lock);
+    for (k = g.classes; k; k = k->next)
+      if ((release = scavenge_class(k, now, &nrelease)) != NULL)
+        break;
+    due = update_due();
+    pthread_mutex_unlock(&g.lock);
+    if (!release)
+      return due;
+    release_class(k, release, nrelease);
+  }
 }
 
 /* Finds or makes the cache slot for `size`, evicting the fullest other
@@ -450,29 +520,29 @@ static int refill(struct corun__stack_cache *c, int i) {
     rc = -ENOMEM;
     goto out;
   }
-  if (!k->free && k->dirty) { /* reuse waiting stacks before mapping more */
-    k->free = k->dirty;
-    k->count += k->ndirty;
-    k->dirty = NULL;
-    k->ndirty = 0;
-  }
-  if (!k->free) {
+  if (!k->young && !k->old && !k->clean) {
     struct corun__slab *sl = new_slab(size);
     if (!sl) {
       rc = -ENOMEM;
       goto out;
     }
-    sl->desc[sl->nslots - 1].next = k->free;
-    k->free = &sl->desc[0];
-    k->count += sl->nslots;
+    sl->desc[sl->nslots - 1].next = NULL;
+    k->clean = &sl->desc[0];
+    k->nclean = sl->nslots;
   }
-  for (unsigned n = 0; n < REFILL_BATCH && k->free; n++) {
-    struct corun__stack *s = k->free;
-    k->free = s->next;
-    k->count--;
-    s->next = c->cls[i].free;
-    c->cls[i].free = s;
-    c->cls[i].count++;
+  /* Committed stacks first (no page faults), the most recent first. */
+  struct corun__stack **from[3] = {&k->young, &k->old, &k->clean};
+  size_t *count[3] = {&k->nyoung, &k->nold, &k->nclean};
+  unsigned n = 0;
+  for (int l = 0; l < 3; l++) {
+    for (; n < REFILL_BATCH && *from[l]; n++) {
+      struct corun__stack *s = *from[l];
+      *from[l] = s->next;
+      --*count[l];
+      s->next = c->cls[i].free;
+      c->cls[i].free = s;
+      c->cls[i].count++;
+    }
   }
 out:
   pthread_mutex_unlock(&g.lock);

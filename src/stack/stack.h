@@ -144,6 +144,14 @@ static inline void corun__stack_set_owner(struct corun__stack *s, uint64_t id,
 /* Gives every stack in the cache back to the global pool (thread exit). */
 void corun__stack_cache_flush(struct corun__stack_cache *c);
 
+/* Gives back to the kernel the pages of free stacks spilled to the global
+ * pool and not reused for a while (1 to 2 s; stack.c); `now` is
+ * corun__clock_ns(). Returns when it next has such work, in the same
+ * clock, or -1 if it has none: an idle worker bounds its sleep by it, so
+ * the memory of a burst of coroutines goes back without a new one.
+ * Frees also happen in the course of spilling. Context: any thread. */
+int64_t corun__stack_scavenge(int64_t now);
+
 /* Canary stacks only: aborts with the overflow report if the canary at the
  * bottom of `s` was overwritten. */
 void corun__stack_check_canary(const struct corun__stack *s);
