@@ -376,18 +376,21 @@ static void release_pages(size_t size, struct corun__stack *list, size_t n) {
   corun__free(v);
 }
 
-/* Under g.lock: the last of the n stacks linked from list. */
-static struct corun__stack *list_last(struct corun__stack *list) {
-  while (list->next)
-    list = list->next;
+/* The last stack linked from list (not empty); *n (if not NULL) is
+ * their number. */
+static struct corun__stack *list_last(struct corun__stack *list, size_t *n) {
+  size_t count = 1;
+  for (; list->next; list = list->next)
+    count++;
+  if (n)
+    *n = count;
   return list;
 }
 
 /* Under g.lock, at time now: ages class k if DECAY_NS has passed since its
  * last aging. Returns the stacks whose pages the caller must give back
- * (release_pages, outside the lock, then put them on `clean` with
- * put_clean), and their number in *n; NULL if none. At least DIRTY_CAP
- * committed stacks stay. */
+ * (release_class, outside the lock), and their number in *n; NULL if
+ * none. At least DIRTY_CAP committed stacks stay. */
 static struct corun__stack *scavenge_class(struct gclass *k, int64_t now,
                                            size_t *n) {
   *n = 0;
@@ -407,7 +410,7 @@ static struct corun__stack *scavenge_class(struct gclass *k, int64_t now,
   *tail = NULL;
   /* young becomes old, followed by what is kept of old */
   if (k->young) {
-    list_last(k->young)->next = kept;
+    list_last(k->young, NULL)->next = kept;
     k->old = k->young;
   } else {
     k->old = kept;
@@ -440,14 +443,14 @@ static void release_class(struct gclass *k, struct corun__stack *release,
     return;
   release_pages(k->size, release, n);
   pthread_mutex_lock(&g.lock);
-  list_last(release)->next = k->clean;
+  list_last(release, NULL)->next = k->clean;
   k->clean = release;
   k->nclean += n;
   pthread_mutex_unlock(&g.lock);
 }
 
-/* Gives `n` stacks linked from `list` back to the global class `size`. */
-static void spill(size_t size, struct corun__stack *list, unsigned n) {
+/* Gives the stacks linked from `list` back to the global class `size`. */
+static void spill(size_t size, struct corun__stack *list) {
   if (!list)
     return;
   pthread_mutex_lock(&g.lock);
@@ -456,7 +459,8 @@ static void spill(size_t size, struct corun__stack *list, unsigned n) {
     pthread_mutex_unlock(&g.lock);
     return;
   }
-  list_last(list)->next = k->young;
+  size_t n;
+  list_last(list, &n)->next = k->young;
   k->young = list;
   k->nyoung += n;
   size_t nrelease;
@@ -501,7 +505,7 @@ static int cache_class(struct corun__stack_cache *c, size_t size) {
   }
   if (empty < 0) {
     empty = victim;
-    spill(c->cls[victim].size, c->cls[victim].free, c->cls[victim].count);
+    spill(c->cls[victim].size, c->cls[victim].free);
   }
   c->cls[empty].size = size;
   c->cls[empty].free = NULL;
@@ -630,9 +634,8 @@ void corun__stack_free_slow(struct corun__stack_cache *c,
       keep_last = keep_last->next;
     struct corun__stack *rest = keep_last->next;
     keep_last->next = NULL;
-    unsigned nrest = c->cls[0].count - CACHE_MAX / 2;
     c->cls[0].count = CACHE_MAX / 2;
-    spill(size, rest, nrest);
+    spill(size, rest);
   }
   errno = saved;
 }
@@ -640,7 +643,7 @@ void corun__stack_free_slow(struct corun__stack_cache *c,
 void corun__stack_cache_flush(struct corun__stack_cache *c) {
   for (int i = 0; i < CORUN__STACK_CACHE_CLASSES; i++) {
     if (c->cls[i].size && c->cls[i].free)
-      spill(c->cls[i].size, c->cls[i].free, c->cls[i].count);
+      spill(c->cls[i].size, c->cls[i].free);
     c->cls[i].size = 0;
     c->cls[i].free = NULL;
     c->cls[i].count = 0;
