@@ -172,6 +172,14 @@ static int wants_all(const struct call *c, int type) {
          (c->flags & MSG_WAITALL) && !(c->flags & MSG_PEEK);
 }
 
+/* The bytes n iovecs describe. */
+static size_t iov_bytes(const struct iovec *v, size_t n) {
+  size_t t = 0;
+  for (size_t i = 0; i < n; i++)
+    t += v[i].iov_len;
+  return t;
+}
+
 /* MSG_PEEK|MSG_WAITALL on a stream socket other than a unix one (TCP):
  * the kernel waits until the whole buffer is queued, then peeks it (a
  * unix socket's peek returns what is there). No readiness says "more
@@ -187,12 +195,9 @@ static int peeks_all(const struct call *c, struct corun__hookfile *f) {
 
 static ssize_t peek_all(const struct call *c, int task, int64_t deadline,
                         int *nb) {
-  size_t want = c->len;
-  if (c->op == RECVMSG) {
-    want = 0;
-    for (size_t i = 0; i < c->msg->msg_iovlen; i++)
-      want += c->msg->msg_iov[i].iov_len;
-  }
+  size_t want = c->op == RECVMSG
+                    ? iov_bytes(c->msg->msg_iov, c->msg->msg_iovlen)
+                    : c->len;
   int64_t pause = 250000;
   for (;;) {
     ssize_t r =
@@ -283,10 +288,7 @@ static void rest_advance(struct rest *r, size_t n) {
 }
 
 static size_t total(const struct rest *r) {
-  size_t t = 0;
-  for (size_t i = 0; i < r->m.msg_iovlen; i++)
-    t += r->m.msg_iov[i].iov_len;
-  return t;
+  return iov_bytes(r->m.msg_iov, r->m.msg_iovlen);
 }
 
 /* A call on a blocking socket, through corun (task) or libc: its result,

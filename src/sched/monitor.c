@@ -33,14 +33,13 @@
  * under idle_lock (the deadlock check counts the workers under it). */
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/futex.h"
 #include "sched/worker.h"
 
 /* What the monitor saw of each worker last time. */
@@ -52,16 +51,11 @@ struct seen {
 static struct seen *seen;
 static int64_t threshold_ns;
 
-static void futex_wait(atomic_uint *word, const struct timespec *ts) {
-  syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0, ts, NULL, 0);
-}
-
 void corun__monitor_wake(void) {
   struct corun__sched *S = &corun__S;
   if (atomic_exchange(&S->monitor_asleep, 0)) {
     atomic_store(&S->monitor_word, 1);
-    syscall(SYS_futex, &S->monitor_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL,
-            0);
+    corun__futex_wake(&S->monitor_word, 1);
   }
 }
 
@@ -135,12 +129,12 @@ static void *monitor(void *unused) {
        * second while the program idles.) */
       struct timespec idle = {0, 100000000};
       if (!any && !atomic_load(&S->done))
-        futex_wait(&S->monitor_word, &idle);
+        corun__futex_wait(&S->monitor_word, &idle);
       atomic_store(&S->monitor_asleep, 0);
     } else {
       int64_t half = threshold_ns / 2;
       struct timespec ts = {half / 1000000000, half % 1000000000};
-      futex_wait(&S->monitor_word, &ts);
+      corun__futex_wait(&S->monitor_word, &ts);
     }
   }
   return NULL;
@@ -173,8 +167,7 @@ void corun__monitor_stop(void) {
     return;
   /* S->done is set: wake it wherever it sleeps. */
   atomic_store(&S->monitor_word, 1);
-  syscall(SYS_futex, &S->monitor_word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
-          NULL, 0);
+  corun__futex_wake(&S->monitor_word, INT_MAX);
   pthread_join(S->monitor, NULL);
   S->monitor_started = 0;
   corun__free(seen);

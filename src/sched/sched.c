@@ -14,19 +14,18 @@
  * corun__S.idle_lock. */
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/futex.h"
 #include "base/panic.h"
 #include "base/rand.h"
 #include "base/valgrind.h"
@@ -92,10 +91,6 @@ static struct corun_task *taskq_pop(struct corun__taskq *q) {
   return t;
 }
 
-static void futex_wake(atomic_uint *word) {
-  syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
 /* Wakes worker w, which the caller took off the idle stack. */
 static void wake_worker(struct corun__worker *w) {
   atomic_store(&w->futex_word, 1);
@@ -104,7 +99,7 @@ static void wake_worker(struct corun__worker *w) {
   if (atomic_load(&w->in_poll))
     atomic_load(&corun__S.poller)->wake();
   else
-    futex_wake(&w->futex_word);
+    corun__futex_wake(&w->futex_word, 1);
 }
 
 void corun__external_begin(void) {
@@ -465,7 +460,7 @@ sleep:
       atomic_store(&w->in_poll, 0);
     }
     if (!all && !polled)
-      syscall(SYS_futex, &w->futex_word, FUTEX_WAIT_PRIVATE, 0, tp, NULL, 0);
+      corun__futex_wait(&w->futex_word, tp);
   }
   /* Leave the idle stack if no waker took us off it. */
   corun__lock_acquire(&S->idle_lock);
