@@ -9,8 +9,7 @@
  * performs would hold both workers in poll and the server's own tasks,
  * on the same workers, could not answer: every request would time out.
  * The test needs all 200 done, each with its own body, in under 2 s
- * (sequentially: 20 s; 100 clients under Valgrind). Skipped under TSan:
- * see srv_skip_under_tsan in server.h.
+ * (sequentially: 20 s; 100 clients under Valgrind).
  *
  * The server runs in the same process, written with corun's own IO API
  * (not the hooks, so it does not depend on what is under test): a task
@@ -171,7 +170,6 @@ static void *main_task(void *unused) {
 
 int main(void) {
   srv_require_hook();
-  srv_skip_under_tsan();
   clients = t_under_valgrind() || t_emulated() ? 100 : 200;
   /* libcurl's global state (OpenSSL's too) before any thread, as its
    * documentation asks */

@@ -20,8 +20,7 @@
  * all the queries start together: the query phase is what the 1 s bound
  * is about. Connecting (100 backends forked by the server) is timed and
  * bounded separately. Each query returns the task's own number too, so a
- * reply on the wrong connection would show. 50 clients under Valgrind;
- * skipped under TSan (srv_skip_under_tsan in server.h says why). */
+ * reply on the wrong connection would show. 50 clients under Valgrind. */
 #include <corun.h>
 #include <glob.h>
 #include <libpq-fe.h>
@@ -169,7 +168,6 @@ static int wait_ready(double secs) {
 
 int main(void) {
   srv_require_hook();
-  srv_skip_under_tsan();
   if (find_bindir() != 0)
     T_SKIP("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin "
            "(Debian: sh scripts/deps.sh test)");

@@ -11,9 +11,8 @@
  * (PR_SET_PDEATHSIG, set after any privilege drop, which would clear it);
  * only then is the directory left behind.
  *
- * Also shared: srv_require_hook (the hook library must really be loaded),
- * srv_skip_under_tsan (a known bug) and the time scaling of the slow
- * configurations (srv_slowdown).
+ * Also shared: srv_require_hook (the hook library must really be loaded)
+ * and the time scaling of the slow configurations (srv_slowdown).
  *
  * The parent starts the server before any thread exists (fork is then
  * safe under every sanitizer); it runs no corun code itself. Everything
@@ -126,16 +125,38 @@ static inline int srv_free_port(void) {
   return ntohs(a.sin_port);
 }
 
+/* The environment without LD_PRELOAD, for the servers: under TSan the
+ * tests preload libcorun_hook.so (tests/hook/CMakeLists.txt), which needs
+ * libtsan, and an uninstrumented server (postgres) crashes with it. */
+static inline char **srv_server_env(void) {
+  extern char **environ;
+  size_t n = 0;
+  while (environ[n])
+    n++;
+  char **env = calloc(n + 1, sizeof *env);
+  if (!env)
+    T_FAIL_("%s", "out of memory");
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
+      env[k++] = environ[i];
+  return env;
+}
+
 /* Forks and execs argv[0] as the server's user, stdout and stderr to
- * `log` (appended), in s->dir. Returns the child's pid. */
+ * `log` (appended), in s->dir, without LD_PRELOAD. Returns the child's
+ * pid. */
 static inline pid_t srv_spawn(struct srv *s, char *const argv[],
                               const char *log) {
   pid_t parent = getpid();
+  char **env = srv_server_env();
   fflush(NULL);
   pid_t pid = fork();
   T_GE(pid, 0);
-  if (pid > 0)
+  if (pid > 0) {
+    free(env);
     return pid;
+  }
   /* the child: only async-signal-safe calls until exec */
   int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
@@ -151,7 +172,7 @@ static inline pid_t srv_spawn(struct srv *s, char *const argv[],
     _exit(126);
   if (chdir(s->dir) < 0)
     _exit(126);
-  execv(argv[0], argv);
+  execve(argv[0], argv, env);
   _exit(127);
 }
 
@@ -296,22 +317,6 @@ static inline void srv_require_hook(void) {
   if (!found)
     T_FAIL_("%s", "libcorun_hook.so is not loaded: was the program linked "
                   "with --as-needed? (link it with -Wl,--no-as-needed)");
-}
-
-/* KNOWN BUG (libcorun_hook under TSan): with the usual link order libtsan
- * comes first, so TSan's interceptor of poll (a "blocking call", during
- * which TSan stops tracking atomics and mutexes) wraps the hook, and the
- * task parks, switches and resumes on another worker inside it: TSan then
- * reports false races in corun's timer heap and pollers, and its reporter
- * can deadlock when its symbolizer's close() enters the hooked close. It
- * shows with poll timeouts (libpq, libcurl); hiredis's connect waits
- * without one and stays clean. Until the hook runs its real calls through
- * TSan's interceptors from ahead of libtsan, such tests skip under TSan. */
-static inline void srv_skip_under_tsan(void) {
-  if (SRV_TSAN)
-    T_SKIP("KNOWN BUG: under TSan the hooked poll runs inside TSan's "
-           "blocking-call interceptor, which hides corun's synchronization "
-           "(false races, and a reporter deadlock); see server.h");
 }
 
 /* Exits 77 (skipped) if `path` cannot be executed, saying why. */
