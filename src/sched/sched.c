@@ -478,14 +478,21 @@ static void run(struct corun__worker *w, struct corun_task *t) {
   w->current = t;
   void *out = NULL;
   /* Odd while the task runs: the monitor watches for a count that stays
-   * odd too long (a task blocking this worker). Relaxed: a plain store. */
+   * odd too long (a task blocking this worker). A plain store: release
+   * (free on x86) publishes this worker's yield line to a monitor that
+   * takes it over while the task blocks (monitor.c). */
   unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
-  atomic_store_explicit(&w->dispatch, d + 1, memory_order_relaxed);
+  atomic_store_explicit(&w->dispatch, d + 1, memory_order_release);
   if (CORUN__UNLIKELY(
           atomic_load_explicit(&corun__S.monitor_asleep, memory_order_relaxed)))
     corun__monitor_wake();
   int rc = corun_resume(t->co, NULL, &out);
+  /* Store, then look at `blocked`, in this order as the monitor sees it
+   * (monitor.c, "The yield line"): its membarrier(2) makes the hardware
+   * keep the order, the signal fence keeps the compiler from swapping
+   * them. */
   atomic_store_explicit(&w->dispatch, d + 2, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
   if (CORUN__UNLIKELY(atomic_load_explicit(&w->blocked, memory_order_relaxed)))
     corun__monitor_back(w);
   w->current = NULL;
@@ -624,6 +631,7 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
   if ((rc = corun__task_new(&S->w[0], &main_task, main_fn, arg, NULL, 1)) < 0)
     goto out_free;
   corun__taskq_push(&S->global, main_task);
+  corun__monitor_setup(cfg ? cfg->block_ms : 0);
   unsigned started = 1;
   for (; started < n; started++)
     if (pthread_create(&S->w[started].thread, NULL, worker_thread,
@@ -638,7 +646,7 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
     goto out_free;
   }
   /* (without it, for want of a thread: no spare workers, nothing else) */
-  corun__monitor_start(cfg ? cfg->block_ms : 0);
+  corun__monitor_start();
   worker_loop(&S->w[0]);
   corun__monitor_stop(); /* no spare is started after this */
   for (unsigned i = 1; i < atomic_load(&S->n); i++)

@@ -54,6 +54,7 @@ struct corun__worker {
    * blocked (its queued work has been handed to others). */
   atomic_ulong dispatch;
   atomic_int blocked;
+  atomic_int handing; /* the monitor is taking its queued work (monitor.c) */
   struct corun__taskq inbox;
   uint64_t rng;
   uint32_t tick;
@@ -113,9 +114,11 @@ struct corun__sched {
   atomic_uint nblocked;      /* workers found blocked, not yet back */
 };
 
-/* monitor.c: starts the monitor thread (0 or -errno; block_ms as in
- * corun_config), and stops it. */
-int corun__monitor_start(int block_ms);
+/* monitor.c: reads the monitor's threshold (block_ms as in corun_config)
+ * and registers for membarrier(2), before the workers start; then starts
+ * the monitor thread (0, or -errno) and stops it. */
+void corun__monitor_setup(int block_ms);
+int corun__monitor_start(void);
 void corun__monitor_stop(void);
 /* monitor.c: a worker starts a task while the monitor waits for one. */
 void corun__monitor_wake(void);

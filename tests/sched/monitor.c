@@ -6,6 +6,9 @@
  *   - a task sleeping with a corun timer on the blocked worker wakes and
  *     finishes before the blocking call returns (its timer fired by the
  *     monitor);
+ *   - a task that had called corun_yield() on the blocked worker (it
+ *     waits in that worker's yield line) goes on yielding, elsewhere,
+ *     during the blocking call;
  *   - afterwards the scheduler behaves as before: corun_main returns 0,
  *     and a real deadlock is still reported (spare workers counted);
  *   - with the monitor off (block_ms < 0) the queued task cannot run
@@ -24,7 +27,8 @@
 
 #define MS 1000000LL
 
-static atomic_int queued_ran, sleeper_done;
+static atomic_int queued_ran, sleeper_done, yielder_stop;
+static atomic_long yields;
 
 /* A blocking call corun cannot see: the kernel's nanosleep, directly. */
 static void block_worker(void) {
@@ -46,8 +50,20 @@ static void *sleeper(void *arg) {
   return NULL;
 }
 
+/* Yields until told to stop, counting its turns; 1,000 at most, so that
+ * it does not hog the one spare worker (under Valgrind, whose threads
+ * take turns, it kept the monitor from firing the sleeper's timer). */
+static void *yielder(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 1000 && !atomic_load(&yielder_stop); i++) {
+    atomic_fetch_add(&yields, 1);
+    corun_yield(NULL);
+  }
+  return NULL;
+}
+
 struct run {
-  int seen[2];
+  int seen[3];
   corun_task *q;
 };
 
@@ -55,9 +71,12 @@ static void *blocker(void *arg) {
   struct run *r = arg;
   /* `queued` goes to this worker's runnext, behind this task */
   T_OK(corun_spawn(&r->q, queued, NULL, NULL));
+  long before = atomic_load(&yields);
   block_worker();
   r->seen[0] = atomic_load(&queued_ran);
   r->seen[1] = atomic_load(&sleeper_done);
+  r->seen[2] = atomic_load(&yields) != before;
+  atomic_store(&yielder_stop, 1);
   return NULL;
 }
 
@@ -65,15 +84,20 @@ static void *main_task(void *arg) {
   struct run *r = arg;
   atomic_store(&queued_ran, 0);
   atomic_store(&sleeper_done, 0);
-  corun_task *s, *b;
+  atomic_store(&yielder_stop, 0);
+  corun_task *s, *b, *y;
   T_OK(corun_spawn(&s, sleeper, NULL, NULL));
-  corun_yield(NULL); /* the sleeper parks, its timer on this worker */
+  T_OK(corun_spawn(&y, yielder, NULL, NULL));
+  /* the sleeper parks, its timer on this worker; the yielder runs and
+   * yields: it waits in this worker's yield line */
+  corun_yield(NULL);
   T_OK(corun_spawn(&b, blocker, r, NULL));
   /* The blocker runs next and blocks its worker; `queued` waits behind
-   * it unless the monitor moves it. */
+   * it, the yielder in the yield line, unless the monitor moves them. */
   T_OK(corun_join(b, NULL));
   T_OK(corun_join(r->q, NULL));
   T_OK(corun_join(s, NULL));
+  T_OK(corun_join(y, NULL));
   return NULL;
 }
 
@@ -100,15 +124,18 @@ int main(void) {
                   &(corun_config){.workers = 1, .block_ms = 10}));
   T_EQ(r.seen[0], 1); /* the queued task ran during the blocking call */
   T_EQ(r.seen[1], 1); /* the sleeper's timer fired during it */
+  T_EQ(r.seen[2], 1); /* the yielder went on yielding during it */
   T_OK(corun_main(main_task, &r,
                   &(corun_config){.workers = 2, .block_ms = 10}));
   T_EQ(r.seen[0], 1);
   T_EQ(r.seen[1], 1);
+  T_EQ(r.seen[2], 1);
   /* off: nothing else runs on the one blocked worker */
   T_OK(corun_main(main_task, &r,
                   &(corun_config){.workers = 1, .block_ms = -1}));
   T_EQ(r.seen[0], 0);
   T_EQ(r.seen[1], 0);
+  T_EQ(r.seen[2], 0);
   /* a deadlock after spares were started is still one (in a child: the
    * abandoned task and its channel are never freed) */
   pid_t pid = fork();
