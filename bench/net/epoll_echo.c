@@ -53,30 +53,15 @@ static void on_readable(struct conn *c) {
   }
   c->off = 0;
   c->len = (size_t)r;
-  int rc = flush(c);
-  if (rc < 0)
-    conn_close(c);
-  else if (rc > 0)
-    set_interest(c, EPOLLOUT);
-}
-
-static void on_writable(struct conn *c) {
-  int rc = flush(c);
-  if (rc < 0)
-    conn_close(c);
-  else if (rc == 0)
-    set_interest(c, EPOLLIN); /* caught up: read again */
+  send_queued(c);
 }
 
 static void conn_init(struct conn *c) {
   c->off = c->len = 0;
 }
 
-static void on_event(struct conn *c) {
-  if (c->len > 0)
-    on_writable(c); /* waiting to send the rest */
-  else
-    on_readable(c); /* EPOLLIN, or EPOLLERR/EPOLLHUP: read() tells */
+static int pending(const struct conn *c) {
+  return c->len > 0;
 }
 
 int main(int argc, char **argv) {

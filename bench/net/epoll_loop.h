@@ -6,10 +6,15 @@
  *   SERVER_NAME   its name, for messages and its usage line;
  *   struct conn   its connection, with an `int fd` member;
  * and then the server defines
- *   conn_init(c)  a new connection's own fields (fd is set);
- *   on_event(c)   one readiness event of c (EPOLLIN, EPOLLOUT, or an
- *                 error, which its read() or write() will tell);
- * and main() calls epoll_server_main(argc, argv).
+ *   conn_init(c)   a new connection's own fields (fd is set);
+ *   on_readable(c) reads what came (EPOLLIN, or an error, which read()
+ *                  tells) and, having queued answers, calls send_queued(c);
+ *   flush(c)       writes what is queued: 0 all written, 1 the socket is
+ *                  full (the rest waits for EPOLLOUT), -1 an error;
+ *   pending(c)     whether output waits (then c waits for EPOLLOUT);
+ * and main() calls epoll_server_main(argc, argv). While output waits, the
+ * connection does not read: a client that sends without reading cannot
+ * make the server buffer without bound.
  *
  * One thread, one epoll instance, level-triggered (epoll_http.c says
  * why). Every function is static and called from one place, so the
@@ -36,7 +41,9 @@
 static int epfd;
 
 static void conn_init(struct conn *c);
-static void on_event(struct conn *c);
+static void on_readable(struct conn *c);
+static int flush(struct conn *c);
+static int pending(const struct conn *c);
 
 static void die(const char *what) {
   fprintf(stderr, SERVER_NAME ": %s: %s\n", what, strerror(errno));
@@ -52,6 +59,24 @@ static void set_interest(struct conn *c, uint32_t events) {
   struct epoll_event ev = {.events = events, .data.ptr = c};
   if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
     die("epoll_ctl");
+}
+
+/* Writes what on_readable queued; if the socket is full, stops reading
+ * until it has taken the rest. */
+static void send_queued(struct conn *c) {
+  int rc = flush(c);
+  if (rc < 0)
+    conn_close(c);
+  else if (rc > 0)
+    set_interest(c, EPOLLOUT);
+}
+
+static void on_writable(struct conn *c) {
+  int rc = flush(c);
+  if (rc < 0)
+    conn_close(c);
+  else if (rc == 0)
+    set_interest(c, EPOLLIN); /* caught up: read again */
 }
 
 static void on_accept(int lfd) {
@@ -120,8 +145,10 @@ static int epoll_server_main(int argc, char **argv) {
       struct conn *c = evs[i].data.ptr;
       if (!c)
         on_accept(lfd);
+      else if (pending(c))
+        on_writable(c); /* waiting to send the rest */
       else
-        on_event(c);
+        on_readable(c); /* EPOLLIN, or EPOLLERR/EPOLLHUP: read() tells */
     }
   }
 }
