@@ -354,6 +354,16 @@ typedef struct corun_config {
  * (deadline 0) work from any thread, and a thread outside the scheduler
  * may wake tasks through them. main_fn's return value is discarded: pass
  * results through `arg`.
+ * fork: a child forked while corun_main runs (from a task or any thread)
+ * has corun turned off, as POSIX allows the child of a threaded program
+ * only async-signal-safe calls until it execs or _exits. In the child no
+ * task is running any more: corun's blocking calls return -EPERM as
+ * outside a task, libcorun_hook's hooks are libc's calls, and closing an
+ * fd leaves the parent's event loop alone (the child shares the parent's
+ * epoll instance and io_uring ring). A task that returns, yields or parks
+ * in the child aborts it with a message. A child forked before or after
+ * corun_main may run its own corun_main; one forked during it may not
+ * (-EBUSY).
  * Returns 0.
  * Errors: -EINVAL  main_fn is NULL;
  *         -EBUSY   a scheduler is already running (a nested call);

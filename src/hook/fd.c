@@ -17,7 +17,9 @@
  * memory (see corun__hookfd in hook.h).
  *
  * Locking: `lock` guards chunk allocation and the free list; slots and
- * states are atomics. */
+ * states are atomics. fork() takes `lock` around itself (pthread_atfork),
+ * so that a child forked while another thread held it can still close
+ * and open fds through the hooks. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -36,6 +38,18 @@ typedef struct corun__hookfile *_Atomic slot;
 static slot *_Atomic chunks[CHUNKS];
 static struct corun__hookfile *free_list;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void lock_take(void) {
+  pthread_mutex_lock(&lock);
+}
+
+static void lock_give(void) {
+  pthread_mutex_unlock(&lock);
+}
+
+__attribute__((constructor)) static void lock_across_fork(void) {
+  pthread_atfork(lock_take, lock_give, lock_give);
+}
 
 static slot *slot_of(int fd) {
   if (fd < 0 || fd >= CHUNK * CHUNKS)

@@ -242,6 +242,8 @@ int corun__poll_ready_now(int fd, int dir) {
 }
 
 void corun__poll_forget(int fd) {
+  if (corun__forked)
+    return; /* the registration is the parent's (sched.h) */
   struct corun__fdrec *r = corun__fdrec_of(fd, 0);
   const struct corun__backend *b = atomic_load(&active);
   if (!r || !b)

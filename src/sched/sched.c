@@ -39,6 +39,30 @@ static __thread struct corun__worker *tls_worker
 
 static atomic_int sched_running; /* a corun_main is under way */
 
+int corun__forked;
+
+/* pthread_atfork's child handler (registered by the first corun_main):
+ * in a child forked while corun_main runs, corun is off (sched.h). */
+static void forked_child(void) {
+  if (atomic_load_explicit(&sched_running, memory_order_relaxed)) {
+    corun__forked = 1;
+    tls_worker = NULL; /* the one thread left is no worker now */
+  }
+}
+
+static void register_fork_handler(void) {
+  pthread_atfork(NULL, NULL, forked_child);
+}
+
+/* A task in a forked child went back to the scheduler (it returned,
+ * yielded or parked): the scheduler would go on to poll the parent's
+ * epoll instance or ring, which the child shares. */
+static _Noreturn void forked_panic(void) {
+  corun__panic("a task went back to the scheduler in a child of fork(); "
+               "a child of a threaded program may only exec or _exit "
+               "(corun.h, fork)");
+}
+
 struct corun__worker *corun__worker_self(void) {
   __asm__ volatile("" ::: "memory");
   return tls_worker;
@@ -270,6 +294,8 @@ static struct corun_task *pick(struct corun__worker *w) {
       (t = taskq_pop(&S->global)))
     return t;
   if (++w->tick % 61 == 0) { /* now and then: IO, then the global queue */
+    if (CORUN__UNLIKELY(corun__forked))
+      forked_panic();
     const struct corun__poller *p =
         atomic_load_explicit(&S->poller, memory_order_relaxed);
     if (p) {
@@ -361,6 +387,8 @@ static void finish_all(int deadlock) {
  * when the scheduler is done. */
 static void idle(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
+  if (CORUN__UNLIKELY(corun__forked))
+    forked_panic();
   const struct corun__poller *p = atomic_load(&S->poller);
   if (p && p->flush) /* before anything else: our tasks wait on these */
     p->flush();
@@ -605,7 +633,9 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
     return -EINVAL;
   int expect = 0;
   if (!atomic_compare_exchange_strong(&sched_running, &expect, 1))
-    return -EBUSY;
+    return -EBUSY; /* (also in a forked child: sched_running stays set) */
+  static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+  pthread_once(&fork_once, register_fork_handler);
   struct corun__sched *S = &corun__S;
   unsigned n = cfg && cfg->workers ? cfg->workers : default_workers();
   if (n > 1024)

@@ -121,6 +121,14 @@ struct corun_task {
 /* The calling task, or NULL outside a task. */
 struct corun_task *corun__task_self(void);
 
+/* 1 in a child forked while corun_main ran (set by a pthread_atfork
+ * handler in the child, where only the forking thread exists): corun is
+ * off there. The child shares the parent's epoll instance and io_uring
+ * ring (kernel objects; the ring's memory is mapped shared), so the
+ * layers that reach them (poll) must leave them alone; the forking
+ * thread is no task any more (corun__task_self() is NULL). */
+extern int corun__forked;
+
 /* The task that may block here: the calling task, if the running coroutine
  * is its own (not one it resumed); else NULL and *err = -EPERM. */
 struct corun_task *corun__task_blocking(int *err);
