@@ -45,7 +45,7 @@ static int deny_io_uring(int err) {
 }
 
 struct run {
-  int expect_err; /* 0: IO must work; else the error IO must return */
+  int expect_err;      /* 0: IO must work; else the error IO must return */
   const char *backend; /* the backend that must be in use, or NULL */
   int failed;
 };
@@ -71,8 +71,8 @@ static void *main_task(void *arg) {
   char c = 0;
   if (r->expect_err) {
     /* the first IO call starts the backend: it must fail, and say why */
-    r->failed = corun_read(sv[0], &c, 1, corun_now() + 100 * MS) !=
-                -r->expect_err;
+    r->failed =
+        corun_read(sv[0], &c, 1, corun_now() + 100 * MS) != -r->expect_err;
   } else {
     corun_task *t;
     if (corun_spawn(&t, echo, &sv[1], NULL) != 0) {
