@@ -107,8 +107,6 @@ static int arm_timer(struct corun__worker *w, struct corun_task *t,
     t->timer_w = w;
   }
   corun__lock_release(&w->timer_lock);
-  if (rc == 0)
-    atomic_fetch_add(&corun__S.timers, 1);
   return rc;
 }
 
@@ -123,7 +121,6 @@ static void disarm_timer(struct corun_task *t) {
   if (t->timer.index != CORUN__HEAP_NONE) {
     corun__heap_remove(&w->timers, &t->timer);
     atomic_store_explicit(&w->ntimers, w->timers.n, memory_order_relaxed);
-    atomic_fetch_sub(&corun__S.timers, 1);
   }
   corun__lock_release(&w->timer_lock);
   t->timer_w = NULL;
@@ -142,7 +139,6 @@ int64_t corun__timers_run(struct corun__worker *w) {
       break;
     }
     corun__heap_remove(&w->timers, n);
-    atomic_fetch_sub(&corun__S.timers, 1);
     struct corun_task *t =
         (struct corun_task *)((char *)n - offsetof(struct corun_task, timer));
     if (corun__claim(t))

@@ -380,6 +380,18 @@ static void finish_all(int deadlock) {
   corun__lock_release(&S->idle_lock);
 }
 
+/* Whether a timer is armed on any worker. For the deadlock check: each
+ * worker stores its count under its timer lock, and before it sleeps
+ * takes idle_lock, under which this is called. */
+static int timers_armed(void) {
+  struct corun__sched *S = &corun__S;
+  unsigned n = atomic_load(&S->n);
+  for (unsigned i = 0; i < n; i++)
+    if (atomic_load(&S->w[i].ntimers))
+      return 1;
+  return 0;
+}
+
 /* Spin for work this long before sleeping in the kernel. */
 #define SPIN_NS 50000
 
@@ -451,8 +463,7 @@ sleep:
     p = atomic_load(&S->poller); /* maybe installed meanwhile */
     /* IO first: a poller readies a task (where work_visible sees it)
      * before it drops its pending count. */
-    int all = ++S->nasleep == atomic_load(&S->n) &&
-              atomic_load(&S->timers) == 0 &&
+    int all = ++S->nasleep == atomic_load(&S->n) && !timers_armed() &&
               !(p && p->pending() > 0) && atomic_load(&S->external) == 0 &&
               !work_queued(w);
     long live = 0;

@@ -62,7 +62,11 @@ struct corun__worker {
   /* Timers: deadlines of this worker's parked tasks. */
   corun__lock timer_lock;
   struct corun__heap timers;
-  atomic_size_t ntimers; /* timers.n, for a lock-free "any?" */
+  /* timers.n, for a lock-free "any?", and for the deadlock check (the
+   * sum over workers is the number of armed timers; one count per heap,
+   * not one for the scheduler, which every park with a deadline would
+   * have bounced between the workers' caches). */
+  atomic_size_t ntimers;
   /* Idle sleep. */
   atomic_uint futex_word;          /* 1: woken */
   struct corun__worker *idle_next; /* on the idle stack */
@@ -101,7 +105,6 @@ struct corun__sched {
   void (*at_end[4])(void);        /* corun__sched_at_end's */
   struct corun__task_slab *slabs; /* every task object (slab_lock) */
   corun__lock slab_lock;
-  atomic_long timers; /* armed timers, all workers */
   atomic_int done;    /* every task finished, or deadlock */
   int deadlock;       /* done because of a deadlock */
   int shuffle;        /* corun_config.shuffle */
