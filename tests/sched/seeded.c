@@ -1,0 +1,174 @@
+/* seeded.c: the sanitizers still see bugs inside tasks (USERS.md,
+ * property 5). A suite that runs clean under ASan and TSan proves little
+ * if switching stacks had blinded them; so each build plants the bug its
+ * sanitizer must catch, in a forked child, and checks the report:
+ *   - ASan: a heap overflow in a task that runs on a worker thread (not
+ *     the thread that called corun_main) is reported as
+ *     heap-buffer-overflow, with the task's own function in the trace;
+ *   - TSan: two tasks, running at once on two workers, write one plain
+ *     variable with nothing ordering them: a data race, whose report
+ *     names the task's function;
+ *   - and, as a control, the same program with the race ordered by a
+ *     corun channel (whose hand-off TSan must see as synchronisation)
+ *     gives no report.
+ * Other builds skip. */
+#include <corun.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/compiler.h" /* CORUN__ASAN, CORUN__TSAN */
+#include "t.h"
+
+/* Runs fn in a forked child with stderr to a file; returns the child's
+ * wait status and the report (NUL-terminated, malloc'd) in *report. */
+static int in_child(void (*fn)(void), char **report) {
+  char path[] = "/tmp/corun-seeded-XXXXXX";
+  int fd = mkstemp(path);
+  T_GE(fd, 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  T_GE(pid, 0);
+  if (pid == 0) {
+    dup2(fd, 2);
+    fn();
+    _exit(0);
+  }
+  int st;
+  T_EQ(waitpid(pid, &st, 0), pid);
+  off_t n = lseek(fd, 0, SEEK_END);
+  T_GE(n, 0);
+  char *buf = malloc((size_t)n + 1);
+  T_TRUE(buf != NULL);
+  T_EQ(pread(fd, buf, (size_t)n, 0), (ssize_t)n);
+  buf[n] = 0;
+  close(fd);
+  unlink(path);
+  *report = buf;
+  return st;
+}
+
+/* ---- ASan: a heap overflow in a task --------------------------------------
+ */
+
+static volatile int sink;
+static volatile size_t past = 16; /* (volatile: hidden from the compiler) */
+
+/* (not UBSan's: its object-size check would report the read first) */
+__attribute__((noinline, no_sanitize_undefined)) void *
+seeded_overflow_task(void *arg) {
+  (void)arg;
+  char *p = calloc(16, 1);
+  T_TRUE(p != NULL);
+  sink = p[past]; /* one past the end */
+  free(p);
+  return NULL;
+}
+
+static void *spawn_on_worker(void *arg) {
+  (void)arg;
+  corun_task *t;
+  /* workers = 2: with the caller busy joining, another worker may run
+   * it; either way it is a task on a task stack */
+  T_OK(corun_spawn(&t, seeded_overflow_task, NULL, NULL));
+  T_OK(corun_join(t, NULL));
+  return NULL;
+}
+
+static void asan_child(void) {
+  corun_main(spawn_on_worker, NULL, &(corun_config){.workers = 2});
+}
+
+/* ---- TSan: a race between tasks on two workers ----------------------------
+ */
+
+static int shared_plain;
+static corun_chan *order; /* NULL: the race; else the writes are ordered */
+/* Started flags, relaxed: they order nothing for TSan (nor for C11). */
+static atomic_int started[2];
+
+/* Waits, without yielding, up to a second for flag i. */
+static void spin_for(int i) {
+  int64_t until = corun_now() + 1000000000LL;
+  while (!atomic_load_explicit(&started[i], memory_order_relaxed) &&
+         corun_now() < until) {
+  }
+}
+
+/* Task 0 waits until task 1 has started too: both then run at once, on
+ * two workers (on one, the switch between them would order them). */
+__attribute__((noinline)) void *seeded_race_task(void *arg) {
+  int i = (int)(intptr_t)arg;
+  atomic_store_explicit(&started[i], 1, memory_order_relaxed);
+  if (i == 0)
+    spin_for(1);
+  int v = 1;
+  if (order && i == 1)
+    T_OK(corun_chan_recv(order, &v, -1)); /* after task 0's write */
+  shared_plain += v;
+  if (order && i == 0)
+    T_OK(corun_chan_send(order, &v, -1));
+  return NULL;
+}
+
+static void *race_main(void *arg) {
+  (void)arg;
+  corun_task *a, *b;
+  /* b takes this worker's runnext slot, a goes to its deque; main keeps
+   * the worker until the other one has stolen a and started it, and b
+   * runs here once main parks in join */
+  T_OK(corun_spawn(&a, seeded_race_task, (void *)(intptr_t)0, NULL));
+  T_OK(corun_spawn(&b, seeded_race_task, (void *)(intptr_t)1, NULL));
+  spin_for(0);
+  T_OK(corun_join(a, NULL));
+  T_OK(corun_join(b, NULL));
+  return NULL;
+}
+
+static void race_child(void) {
+  corun_main(race_main, NULL, &(corun_config){.workers = 2});
+  exit(0); /* TSan's exit code (66) if it reported */
+}
+
+static void ordered_child(void) {
+  if (corun_chan_make(&order, sizeof(int), 0) != 0)
+    _exit(3);
+  race_child();
+}
+
+int main(void) {
+  char *report;
+  if (CORUN__ASAN) {
+    int st = in_child(asan_child, &report);
+    if (!strstr(report, "seeded_overflow_task"))
+      fprintf(stderr, "the child's report:\n%s", report);
+    T_TRUE(!WIFEXITED(st) || WEXITSTATUS(st) != 0);
+    T_TRUE(strstr(report, "heap-buffer-overflow") != NULL);
+    T_TRUE(strstr(report, "seeded_overflow_task") != NULL);
+    free(report);
+    return 0;
+  }
+  if (CORUN__TSAN) {
+    int st = in_child(race_child, &report);
+    if (!strstr(report, "seeded_race_task"))
+      fprintf(stderr, "the child's report:\n%s", report);
+    T_TRUE(WIFEXITED(st));
+    T_EQ(WEXITSTATUS(st), 66);
+    T_TRUE(strstr(report, "WARNING: ThreadSanitizer: data race") != NULL);
+    T_TRUE(strstr(report, "seeded_race_task") != NULL);
+    free(report);
+    st = in_child(ordered_child, &report);
+    T_TRUE(WIFEXITED(st));
+    if (WEXITSTATUS(st) != 0)
+      fprintf(stderr, "%s", report);
+    T_EQ(WEXITSTATUS(st), 0);
+    free(report);
+    return 0;
+  }
+  printf("SKIP: neither ASan nor TSan in this build\n");
+  return 77;
+}
