@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -576,6 +577,8 @@ static void run(struct corun__worker *w, struct corun_task *t) {
 static void worker_loop(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
   tls_worker = w;
+  atomic_store_explicit(&w->tid, (int)syscall(SYS_gettid),
+                        memory_order_relaxed);
   /* Timers wake idle workers through the futex timeout, which the kernel
    * may delay by the thread's timer slack (50 us by default): ask for none,
    * so a 1 ms sleep ends within a few microseconds of its deadline. */
@@ -622,6 +625,15 @@ int corun__worker_spawn_spare(void) {
   return 0;
 }
 
+/* The CPUs this thread may run on (its affinity), at least 1. */
+static unsigned cpus_allowed(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return (unsigned)CPU_COUNT(&set);
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned)n : 1;
+}
+
 /* The default number of workers: CORUN_WORKERS if set to a positive
  * number, else the CPUs this process may run on. */
 static unsigned default_workers(void) {
@@ -632,11 +644,7 @@ static unsigned default_workers(void) {
     if (!*end && v > 0)
       return v > 1024 ? 1024 : (unsigned)v;
   }
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-    return (unsigned)CPU_COUNT(&set);
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (unsigned)n : 1;
+  return cpus_allowed();
 }
 
 int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
@@ -655,6 +663,7 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
   atomic_store(&S->n, n);
   S->target = n;
   S->cap = n + SPARES;
+  S->ncpu = cpus_allowed();
   const char *env = getenv("CORUN_SHUFFLE");
   S->shuffle = (cfg && cfg->shuffle) || (env && *env && *env != '0');
   S->spin_ns = corun__on_valgrind() ? 0 : SPIN_NS; /* base/valgrind.h */

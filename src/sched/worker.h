@@ -55,6 +55,7 @@ struct corun__worker {
   atomic_ulong dispatch;
   atomic_int blocked;
   atomic_int handing; /* the monitor is taking its queued work (monitor.c) */
+  atomic_int tid;     /* its thread's kernel id (monitor.c looks it up) */
   struct corun__taskq inbox;
   uint64_t rng;
   uint32_t tick;
@@ -89,6 +90,7 @@ struct corun__sched {
   atomic_uint n;
   unsigned target;            /* the configured number of workers */
   unsigned cap;               /* slots in w: target + spares allowed */
+  unsigned ncpu;              /* CPUs corun_main's thread may run on */
   struct corun__worker *w;    /* cap of them */
   struct corun__taskq global; /* see above */
   corun__lock idle_lock;

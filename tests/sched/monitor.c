@@ -12,11 +12,17 @@
  *   - afterwards the scheduler behaves as before: corun_main returns 0,
  *     and a real deadlock is still reported (spare workers counted);
  *   - with the monitor off (block_ms < 0) the queued task cannot run
- *     until the blocking call returns: the behaviour it adds.
- * The blocking call lasts 400 ms against a 10 ms threshold (40x: the
- * check is "ran during the call", not how fast). */
+ *     until the blocking call returns: the behaviour it adds;
+ *   - a long computation instead of the blocking call: with a CPU to
+ *     spare, the queued task runs during it (on a spare worker); with the
+ *     program confined to one CPU, no spare starts (it could only share
+ *     that CPU with the computing worker, and would stay), so nothing
+ *     else runs until the computation ends.
+ * The blocking call and the computation last 400 ms against a 10 ms
+ * threshold (40x: the check is "ran during the call", not how fast). */
 #include <corun.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -30,8 +36,20 @@
 static atomic_int queued_ran, sleeper_done, yielder_stop;
 static atomic_long yields;
 
-/* A blocking call corun cannot see: the kernel's nanosleep, directly. */
+static int computing; /* the blocker computes instead of sleeping */
+
+/* A blocking call corun cannot see: the kernel's nanosleep, directly; or
+ * a computation of as long, on the CPU. */
 static void block_worker(void) {
+  if (computing) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    do
+      clock_gettime(CLOCK_MONOTONIC, &b);
+    while ((b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec) <
+           400 * MS);
+    return;
+  }
   struct timespec ts = {0, 400 * MS};
   while (syscall(SYS_nanosleep, &ts, &ts) != 0)
     ;
@@ -120,22 +138,51 @@ int main(void) {
   struct run r;
   /* the monitor on, at its default threshold (10 ms; the test suite turns
    * it off through CORUN_BLOCK_MS for every other test) */
-  T_OK(corun_main(main_task, &r,
-                  &(corun_config){.workers = 1, .block_ms = 10}));
+  T_OK(
+      corun_main(main_task, &r, &(corun_config){.workers = 1, .block_ms = 10}));
   T_EQ(r.seen[0], 1); /* the queued task ran during the blocking call */
   T_EQ(r.seen[1], 1); /* the sleeper's timer fired during it */
   T_EQ(r.seen[2], 1); /* the yielder went on yielding during it */
-  T_OK(corun_main(main_task, &r,
-                  &(corun_config){.workers = 2, .block_ms = 10}));
+  T_OK(
+      corun_main(main_task, &r, &(corun_config){.workers = 2, .block_ms = 10}));
   T_EQ(r.seen[0], 1);
   T_EQ(r.seen[1], 1);
   T_EQ(r.seen[2], 1);
   /* off: nothing else runs on the one blocked worker */
-  T_OK(corun_main(main_task, &r,
-                  &(corun_config){.workers = 1, .block_ms = -1}));
+  T_OK(
+      corun_main(main_task, &r, &(corun_config){.workers = 1, .block_ms = -1}));
   T_EQ(r.seen[0], 0);
   T_EQ(r.seen[1], 0);
   T_EQ(r.seen[2], 0);
+  /* a computation: a spare when a CPU is free for it ... (not under
+   * Valgrind, which runs one thread at a time: a thread computing without
+   * system calls keeps the monitor and the spare from running, and the
+   * states /proc shows are those of Valgrind's own lock) */
+  computing = 1;
+  cpu_set_t all, one;
+  T_OK(sched_getaffinity(0, sizeof all, &all));
+  if (CPU_COUNT(&all) > 1 && !t_under_valgrind()) {
+    T_OK(corun_main(main_task, &r,
+                    &(corun_config){.workers = 1, .block_ms = 10}));
+    T_EQ(r.seen[0], 1);
+  }
+  /* ... none when the program has one CPU (not under qemu either, whose
+   * threads' states in /proc are its own) */
+  if (!t_emulated() && !t_under_valgrind()) {
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+      if (CPU_ISSET(c, &all)) {
+        CPU_SET(c, &one);
+        break;
+      }
+    T_OK(sched_setaffinity(0, sizeof one, &one));
+    T_OK(corun_main(main_task, &r,
+                    &(corun_config){.workers = 1, .block_ms = 10}));
+    T_OK(sched_setaffinity(0, sizeof all, &all));
+    T_EQ(r.seen[0], 0);
+    T_EQ(r.seen[2], 0);
+  }
+  computing = 0;
   /* a deadlock after spares were started is still one (in a child: the
    * abandoned task and its channel are never freed) */
   pid_t pid = fork();
