@@ -339,9 +339,10 @@ typedef struct corun_config {
    * is found blocked; the tasks queued on it that can move go to other
    * workers, its timers are fired for it, and a spare worker starts if
    * fewer than `workers` are free (so more threads than `workers` may run
-   * tasks while some are blocked), unless the blocked worker's thread is
-   * on a CPU (computing, or preempted) and every CPU the program may use
-   * already has a worker. Spares stay until corun_main returns. 0 means
+   * tasks while some are blocked); if the blocked worker's thread is on
+   * a CPU (computing, or preempted) and every CPU the program may use
+   * already has a worker, only once it has been stuck ten times this
+   * long. Spares stay until corun_main returns. 0 means
    * the environment variable CORUN_BLOCK_MS, else 10; negative turns the
    * monitor off. Tasks pinned to a blocked worker (and those on its
    * shared stacks, and those inside a libcorun_hook call) wait for it. */

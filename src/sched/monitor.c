@@ -20,13 +20,16 @@
  *   - wakes an idle worker, or, if none is idle or spinning and fewer
  *     than the configured number of workers are free, starts a spare
  *     worker (up to a fixed number), which stays for the rest of
- *     corun_main and sleeps when there is nothing to do. Not when the
+ *     corun_main and sleeps when there is nothing to do. When the
  *     blocked worker's thread is on a CPU (state R: a long computation,
  *     or the kernel preempted it) and every CPU the program may use
- *     already has a worker: the spare could only share a CPU with the
- *     others, and would stay to slice it with them for good (an HTTP
- *     server pinned to one CPU went from a p99 of 1 ms to 5 ms after one
- *     burst of 1,000 connections had made its worker look blocked).
+ *     already has a worker, the spare is put off until the worker has
+ *     been stuck for SPARE_LATER thresholds (100 ms by default): such a
+ *     spare can only slice a CPU with the others, and it stays for good
+ *     (an HTTP server pinned to one CPU went from a p99 of 1 ms to 5 ms
+ *     after one burst of 1,000 connections had made its worker look
+ *     blocked for a moment); a computation that goes on that long still
+ *     gets one, so that the rest of the program is not held up.
  * What stays with a blocked worker: tasks pinned to it (its inbox; tasks
  * on shared stacks are pinned, and libcorun_hook pins a task for each
  * hooked call); they run when it is back.
@@ -75,8 +78,12 @@
 /* What the monitor saw of each worker last time. */
 struct seen {
   unsigned long dispatch;
-  int64_t since; /* when it was first seen with this count */
+  int64_t since;   /* when it was first seen with this count */
+  int spare_later; /* handed off, its spare put off (see top) */
 };
+
+/* A worker on a CPU gets its spare only after this many thresholds. */
+#define SPARE_LATER 10
 
 static struct seen *seen;
 static int64_t threshold_ns; /* 0: the monitor is off */
@@ -141,9 +148,11 @@ static void take_yield_line(struct corun__worker *w) {
   }
 }
 
+static int take_over(int later);
+
 /* w has been in one task too long, the one of dispatch count d: hand off
- * what can move. */
-static void hand_off(struct corun__worker *w, unsigned long d) {
+ * what can move. Returns 1 if w's spare is put off (see take_over). */
+static int hand_off(struct corun__worker *w, unsigned long d) {
   struct corun__sched *S = &corun__S;
   atomic_store(&w->handing, 1);
   atomic_fetch_add(&S->nblocked, 1); /* (before `blocked`: see _back) */
@@ -161,21 +170,27 @@ static void hand_off(struct corun__worker *w, unsigned long d) {
   }
   corun__timers_run(w);
   /* (asked before idle_lock, a spin lock, is taken: it reads a file) */
-  int on_cpu =
+  int later =
       atomic_load(&S->n) >= S->ncpu && thread_on_cpu(atomic_load(&w->tid));
-  /* Someone must take the work over: an idle worker, else a spare when
-   * fewer than the configured number of workers are free and the spare
-   * would have a CPU (see top). */
+  return take_over(later);
+}
+
+/* Someone must take a blocked worker's work over: an idle worker, else a
+ * spare when fewer than the configured number of workers are free. With
+ * `later` (the blocked worker is on a CPU and no CPU is left, see top),
+ * no spare now: returns 1 if one would have started. */
+static int take_over(int later) {
+  struct corun__sched *S = &corun__S;
   corun__lock_acquire(&S->idle_lock);
   unsigned n = atomic_load(&S->n);
   int need_spare = !atomic_load(&S->nidle) && !atomic_load(&S->nspinning) &&
-                   n - atomic_load(&S->nblocked) < S->target &&
-                   (n < S->ncpu || !on_cpu);
-  if (need_spare)
+                   n - atomic_load(&S->nblocked) < S->target;
+  if (need_spare && !later)
     corun__worker_spawn_spare();
   corun__lock_release(&S->idle_lock);
-  if (!need_spare)
+  if (!need_spare || later)
     corun__wake_one();
+  return need_spare && later;
 }
 
 static void *monitor(void *unused) {
@@ -195,11 +210,14 @@ static void *monitor(void *unused) {
       }
       running = 1;
       if (d != seen[i].dispatch) {
-        seen[i] = (struct seen){d, now};
+        seen[i] = (struct seen){d, now, 0};
       } else if (atomic_load(&w->blocked)) {
         corun__timers_run(w); /* still blocked: its timers are ours */
+        if (seen[i].spare_later &&
+            now - seen[i].since >= SPARE_LATER * threshold_ns)
+          seen[i].spare_later = take_over(0);
       } else if (now - seen[i].since >= threshold_ns) {
-        hand_off(w, d);
+        seen[i].spare_later = hand_off(w, d);
       }
     }
     atomic_store(&S->monitor_word, 0);
@@ -253,7 +271,7 @@ int corun__monitor_start(void) {
   if (!seen)
     return -ENOMEM;
   for (unsigned i = 0; i < S->cap; i++)
-    seen[i] = (struct seen){0, 0};
+    seen[i] = (struct seen){0, 0, 0};
   if (pthread_create(&S->monitor, NULL, monitor, NULL) != 0) {
     corun__free(seen);
     seen = NULL;

@@ -15,11 +15,14 @@
  *     until the blocking call returns: the behaviour it adds;
  *   - a long computation instead of the blocking call: with a CPU to
  *     spare, the queued task runs during it (on a spare worker); with the
- *     program confined to one CPU, no spare starts (it could only share
- *     that CPU with the computing worker, and would stay), so nothing
- *     else runs until the computation ends.
- * The blocking call and the computation last 400 ms against a 10 ms
- * threshold (40x: the check is "ran during the call", not how fast). */
+ *     program confined to one CPU, a spare starts only once the
+ *     computation has lasted 10 thresholds (it could only share that CPU
+ *     with the computing worker, and it stays): nothing else runs during
+ *     a 50 ms one, the queued task runs during a 400 ms one.
+ * The blocking call and the long computation last 400 ms against a
+ * 10 ms threshold (40x: the check is "ran during the call", not how
+ * fast); the short one 50 ms, half the 100 ms after which a spare would
+ * start. */
 #include <corun.h>
 #include <errno.h>
 #include <sched.h>
@@ -37,6 +40,7 @@ static atomic_int queued_ran, sleeper_done, yielder_stop;
 static atomic_long yields;
 
 static int computing; /* the blocker computes instead of sleeping */
+static int64_t compute_ns = 400 * MS;
 
 /* A blocking call corun cannot see: the kernel's nanosleep, directly; or
  * a computation of as long, on the CPU. */
@@ -47,7 +51,7 @@ static void block_worker(void) {
     do
       clock_gettime(CLOCK_MONOTONIC, &b);
     while ((b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec) <
-           400 * MS);
+           compute_ns);
     return;
   }
   struct timespec ts = {0, 400 * MS};
@@ -166,8 +170,10 @@ int main(void) {
                     &(corun_config){.workers = 1, .block_ms = 10}));
     T_EQ(r.seen[0], 1);
   }
-  /* ... none when the program has one CPU (not under qemu either, whose
-   * threads' states in /proc are its own) */
+  /* ... and when the program has one CPU, none for a computation shorter
+   * than 10 thresholds (50 ms against 100: the spare would only slice
+   * that CPU), one for a longer one (400 ms). Not under qemu either,
+   * whose threads' states in /proc are its own. */
   if (!t_emulated() && !t_under_valgrind()) {
     CPU_ZERO(&one);
     for (int c = 0; c < CPU_SETSIZE; c++)
@@ -176,11 +182,16 @@ int main(void) {
         break;
       }
     T_OK(sched_setaffinity(0, sizeof one, &one));
+    compute_ns = 50 * MS;
     T_OK(corun_main(main_task, &r,
                     &(corun_config){.workers = 1, .block_ms = 10}));
-    T_OK(sched_setaffinity(0, sizeof all, &all));
     T_EQ(r.seen[0], 0);
     T_EQ(r.seen[2], 0);
+    compute_ns = 400 * MS;
+    T_OK(corun_main(main_task, &r,
+                    &(corun_config){.workers = 1, .block_ms = 10}));
+    T_EQ(r.seen[0], 1);
+    T_OK(sched_setaffinity(0, sizeof all, &all));
   }
   computing = 0;
   /* a deadlock after spares were started is still one (in a child: the
