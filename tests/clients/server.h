@@ -126,8 +126,9 @@ static inline int srv_free_port(void) {
 }
 
 /* The environment without LD_PRELOAD, for the servers: under TSan the
- * tests preload libcorun_hook.so (tests/hook/CMakeLists.txt), which needs
- * libtsan, and an uninstrumented server (postgres) crashes with it. */
+ * tests preload libcorun_hook.so (corun_test's HOOKS, in
+ * tests/CMakeLists.txt), which needs libtsan, and an uninstrumented
+ * server (postgres) crashes with it. */
 static inline char **srv_server_env(void) {
   extern char **environ;
   size_t n = 0;
