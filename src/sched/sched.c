@@ -119,6 +119,13 @@ static struct corun_task *taskq_pop(struct corun__taskq *q) {
 /* Wakes worker w, which the caller took off the idle stack. */
 static void wake_worker(struct corun__worker *w) {
   atomic_store(&w->futex_word, 1);
+  /* The caller itself: a worker that readies tasks from its own poll
+   * (idle(), on the idle stack, in_poll set) takes itself off the stack
+   * and is awake already. Its wake-up through the poller cost an eventfd
+   * write and read per poll (two system calls per request of an HTTP
+   * server with one connection). */
+  if (w == tls_worker)
+    return;
   /* A worker blocked in the poller checks futex_word after announcing
    * in_poll and before it blocks: one of the two sees the other. */
   if (atomic_load(&w->in_poll))
