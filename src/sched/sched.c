@@ -1,6 +1,7 @@
-/* sched.c: corun_main, the workers' loop, idle workers and deadlock
- * detection, and where runnable tasks wait (worker.h). Task objects,
- * spawn and join are in task.c; park/unpark and timers in park.c.
+/* sched.c: the workers' loop, idle workers and deadlock detection, and
+ * where runnable tasks wait (worker.h). corun_main, which starts and
+ * ends the workers, is in main.c; task objects, spawn and join in
+ * task.c; park/unpark and timers in park.c.
  * Layer: sched (uses base, coro).
  *
  * A task is a coroutine that its worker resumes from the worker thread's
@@ -13,23 +14,15 @@
  * Locking: see worker.h for the queues; the idle stack is under
  * corun__S.idle_lock. */
 #include <errno.h>
-#include <limits.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "base/alloc.h"
 #include "base/clock.h"
 #include "base/futex.h"
 #include "base/panic.h"
 #include "base/rand.h"
-#include "base/valgrind.h"
 #include "coro/coro.h"
 #include "sched/worker.h"
 
@@ -37,23 +30,6 @@ struct corun__sched corun__S;
 
 static __thread struct corun__worker *tls_worker
     __attribute__((tls_model("initial-exec")));
-
-static atomic_int sched_running; /* a corun_main is under way */
-
-int corun__forked;
-
-/* pthread_atfork's child handler (registered by the first corun_main):
- * in a child forked while corun_main runs, corun is off (sched.h). */
-static void forked_child(void) {
-  if (atomic_load_explicit(&sched_running, memory_order_relaxed)) {
-    corun__forked = 1;
-    tls_worker = NULL; /* the one thread left is no worker now */
-  }
-}
-
-static void register_fork_handler(void) {
-  pthread_atfork(NULL, NULL, forked_child);
-}
 
 /* A task in a forked child went back to the scheduler (it returned,
  * yielded or parked): the scheduler would go on to poll the parent's
@@ -369,7 +345,7 @@ static int work_queued(struct corun__worker *w) {
 
 /* ---- idle and deadlock ----------------------------------------------- */
 
-static void finish_all(int deadlock) {
+void corun__finish_all(int deadlock) {
   struct corun__sched *S = &corun__S;
   corun__lock_acquire(&S->idle_lock);
   if (!atomic_load(&S->done)) {
@@ -399,9 +375,6 @@ static int timers_armed(void) {
       return 1;
   return 0;
 }
-
-/* Spin for work this long before sleeping in the kernel. */
-#define SPIN_NS 50000
 
 /* Called when w found nothing to run. Returns when there may be work, or
  * when the scheduler is done. */
@@ -483,7 +456,7 @@ sleep:
       /* Every task finished: done. Some did not: they never can. */
       if (live > 0)
         corun__tasks_dump();
-      finish_all(live > 0);
+      corun__finish_all(live > 0);
     }
     struct timespec ts, *tp = NULL;
     if (next >= 0) {
@@ -611,117 +584,11 @@ static void worker_loop(struct corun__worker *w) {
   tls_worker = NULL;
 }
 
-static void *worker_thread(void *arg) {
-  worker_loop(arg);
+void *corun__worker_thread(void *w) {
+  worker_loop(w);
   return NULL;
 }
 
-/* ---- corun_main ------------------------------------------------------- */
-
-/* Spare workers the monitor may start for blocked ones (monitor.c). */
-#define SPARES 32
-
-int corun__worker_spawn_spare(void) {
-  struct corun__sched *S = &corun__S;
-  unsigned i = atomic_load(&S->n);
-  if (i >= S->cap)
-    return -EAGAIN;
-  if (pthread_create(&S->w[i].thread, NULL, worker_thread, &S->w[i]) != 0)
-    return -EAGAIN;
-  atomic_store(&S->n, i + 1); /* (idle_lock held: the deadlock count) */
-  return 0;
-}
-
-/* The CPUs this thread may run on (its affinity), at least 1. */
-static unsigned cpus_allowed(void) {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-    return (unsigned)CPU_COUNT(&set);
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (unsigned)n : 1;
-}
-
-/* The default number of workers: CORUN_WORKERS if set to a positive
- * number, else the CPUs this process may run on. */
-static unsigned default_workers(void) {
-  const char *env = getenv("CORUN_WORKERS");
-  if (env && *env) {
-    char *end;
-    unsigned long v = strtoul(env, &end, 10);
-    if (!*end && v > 0)
-      return v > 1024 ? 1024 : (unsigned)v;
-  }
-  return cpus_allowed();
-}
-
-int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
-  if (!main_fn)
-    return -EINVAL;
-  int expect = 0;
-  if (!atomic_compare_exchange_strong(&sched_running, &expect, 1))
-    return -EBUSY; /* (also in a forked child: sched_running stays set) */
-  static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-  pthread_once(&fork_once, register_fork_handler);
-  struct corun__sched *S = &corun__S;
-  unsigned n = cfg && cfg->workers ? cfg->workers : default_workers();
-  if (n > 1024)
-    n = 1024;
-  memset(S, 0, sizeof *S);
-  atomic_store(&S->n, n);
-  S->target = n;
-  S->cap = n + SPARES;
-  S->ncpu = cpus_allowed();
-  const char *env = getenv("CORUN_SHUFFLE");
-  S->shuffle = (cfg && cfg->shuffle) || (env && *env && *env != '0');
-  S->spin_ns = corun__on_valgrind() ? 0 : SPIN_NS; /* base/valgrind.h */
-  int rc = -ENOMEM;
-  S->w = corun__malloc(S->cap * sizeof *S->w);
-  if (!S->w)
-    goto out;
-  memset(S->w, 0, S->cap * sizeof *S->w);
-  uint64_t seed = (uint64_t)corun__clock_ns() | 1;
-  for (unsigned i = 0; i < S->cap; i++) {
-    S->w[i].index = i;
-    S->w[i].rng = seed + 0x9E3779B97F4A7C15ULL * (i + 1);
-  }
-  struct corun_task *main_task;
-  if ((rc = corun__task_new(&S->w[0], &main_task, main_fn, arg, NULL, 1)) < 0)
-    goto out_free;
-  corun__taskq_push(&S->global, main_task);
-  corun__monitor_setup(cfg ? cfg->block_ms : 0);
-  unsigned started = 1;
-  for (; started < n; started++)
-    if (pthread_create(&S->w[started].thread, NULL, worker_thread,
-                       &S->w[started]) != 0)
-      break;
-  if (started < n) { /* stop those started; main_task never ran */
-    finish_all(0);
-    for (unsigned i = 1; i < started; i++)
-      pthread_join(S->w[i].thread, NULL);
-    corun_destroy(main_task->co);
-    rc = -EAGAIN;
-    goto out_free;
-  }
-  /* (without it, for want of a thread: no spare workers, nothing else) */
-  corun__monitor_start();
-  worker_loop(&S->w[0]);
-  corun__monitor_stop(); /* no spare is started after this */
-  for (unsigned i = 1; i < atomic_load(&S->n); i++)
-    pthread_join(S->w[i].thread, NULL);
-  rc = S->deadlock ? -EDEADLK : 0;
-  const struct corun__poller *poller = atomic_load(&S->poller);
-  if (poller)
-    poller->fini();
-  for (unsigned i = 0; i < sizeof S->at_end / sizeof S->at_end[0]; i++)
-    if (S->at_end[i])
-      S->at_end[i]();
-  for (unsigned i = 0; i < atomic_load(&S->n); i++)
-    corun__heap_free(&S->w[i].timers);
-out_free:
-  corun__tasks_free(); /* every task finished (or abandoned: deadlock) */
-  corun__free(S->w);
-  S->w = NULL;
-out:
-  atomic_store(&sched_running, 0);
-  return rc;
+void corun__worker_forget_thread(void) {
+  tls_worker = NULL;
 }

@@ -1,6 +1,6 @@
 /* worker.h: the scheduler's workers and its global state, shared by the
- * sched layer's files (sched.c: running tasks; park.c: park/unpark and
- * timers). Internal to the layer.
+ * sched layer's files (main.c: corun_main; sched.c: running tasks;
+ * park.c: park/unpark and timers). Internal to the layer.
  * Layer: sched (uses base, coro).
  *
  * Where a runnable task waits (checked in this order by its worker):
@@ -110,7 +110,8 @@ struct corun__sched {
   atomic_int done;    /* every task finished, or deadlock */
   int deadlock;       /* done because of a deadlock */
   int shuffle;        /* corun_config.shuffle */
-  int64_t spin_ns;    /* idle's spin before sleeping; 0 under Valgrind */
+  int64_t spin_ns;    /* idle's spin before sleeping (CORUN__SPIN_NS); 0
+                         under Valgrind */
   /* The monitor (monitor.c). */
   pthread_t monitor;
   int monitor_started;
@@ -129,9 +130,21 @@ void corun__monitor_stop(void);
 void corun__monitor_wake(void);
 /* monitor.c: worker w is back from a task the monitor found blocked. */
 void corun__monitor_back(struct corun__worker *w);
-/* sched.c: starts a spare worker in slot S->n (idle_lock held); returns
+/* main.c: starts a spare worker in slot S->n (idle_lock held); returns
  * 0 or -errno. */
 int corun__worker_spawn_spare(void);
+/* sched.c: a worker thread's body: runs worker w (a struct
+ * corun__worker *) until the scheduler is done; returns NULL. */
+void *corun__worker_thread(void *w);
+/* sched.c: the scheduler is done (every task finished, or `deadlock`):
+ * stops every worker. */
+void corun__finish_all(int deadlock);
+/* sched.c: the calling thread is no worker any more (the one thread of a
+ * child forked while corun_main ran: main.c). */
+void corun__worker_forget_thread(void);
+
+/* How long an idle worker spins for work before it sleeps in the kernel. */
+#define CORUN__SPIN_NS 50000
 /* sched.c: wakes an idle worker if none is spinning (work was published). */
 void corun__wake_one(void);
 
