@@ -135,44 +135,22 @@ static int membarrier_all(void) {
   return -1;
 }
 
-/* Moves w's yield line to the global queue (tasks pinned to w to its
- * inbox). Only while w is still in the task found blocked (see top). */
+/* Queues t, taken from blocked worker w, where others can run it: the
+ * global queue, or w's inbox if t is pinned to w. */
+static void move_off(struct corun__worker *w, struct corun_task *t) {
+  corun__taskq_push(t->home == w ? &w->inbox : &corun__S.global, t);
+}
+
+/* Moves w's yield line off w. Only while w is still in the task found
+ * blocked (see top). */
 static void take_yield_line(struct corun__worker *w) {
-  struct corun__sched *S = &corun__S;
   struct corun_task *t = w->yield_head;
   w->yield_head = w->yield_tail = NULL;
   while (t) {
     struct corun_task *next = t->qnext;
-    corun__taskq_push(t->home == w ? &w->inbox : &S->global, t);
+    move_off(w, t);
     t = next;
   }
-}
-
-static int take_over(int later);
-
-/* w has been in one task too long, the one of dispatch count d: hand off
- * what can move. Returns 1 if w's spare is put off (see take_over). */
-static int hand_off(struct corun__worker *w, unsigned long d) {
-  struct corun__sched *S = &corun__S;
-  atomic_store(&w->handing, 1);
-  atomic_fetch_add(&S->nblocked, 1); /* (before `blocked`: see _back) */
-  atomic_store(&w->blocked, 1);
-  /* Dekker's handshake (see top): the worker's fence by membarrier. */
-  if (membarrier_all() == 0 && atomic_load(&w->dispatch) == d)
-    take_yield_line(w);
-  atomic_store_explicit(&w->handing, 0, memory_order_release);
-  struct corun_task *t = atomic_exchange(&w->runnext, NULL);
-  if (t) {
-    if (t->home == w) /* pinned to it: it waits in the inbox */
-      corun__taskq_push(&w->inbox, t);
-    else
-      corun__taskq_push(&S->global, t);
-  }
-  corun__timers_run(w);
-  /* (asked before idle_lock, a spin lock, is taken: it reads a file) */
-  int later =
-      atomic_load(&S->n) >= S->ncpu && thread_on_cpu(atomic_load(&w->tid));
-  return take_over(later);
 }
 
 /* Someone must take a blocked worker's work over: an idle worker, else a
@@ -191,6 +169,27 @@ static int take_over(int later) {
   if (!need_spare || later)
     corun__wake_one();
   return need_spare && later;
+}
+
+/* w has been in one task too long, the one of dispatch count d: hand off
+ * what can move. Returns 1 if w's spare is put off (see take_over). */
+static int hand_off(struct corun__worker *w, unsigned long d) {
+  struct corun__sched *S = &corun__S;
+  atomic_store(&w->handing, 1);
+  atomic_fetch_add(&S->nblocked, 1); /* (before `blocked`: see _back) */
+  atomic_store(&w->blocked, 1);
+  /* Dekker's handshake (see top): the worker's fence by membarrier. */
+  if (membarrier_all() == 0 && atomic_load(&w->dispatch) == d)
+    take_yield_line(w);
+  atomic_store_explicit(&w->handing, 0, memory_order_release);
+  struct corun_task *t = atomic_exchange(&w->runnext, NULL);
+  if (t)
+    move_off(w, t);
+  corun__timers_run(w);
+  /* (asked before idle_lock, a spin lock, is taken: it reads a file) */
+  int later =
+      atomic_load(&S->n) >= S->ncpu && thread_on_cpu(atomic_load(&w->tid));
+  return take_over(later);
 }
 
 static void *monitor(void *unused) {
