@@ -13,7 +13,6 @@
  *     gives no report.
  * Other builds skip. */
 #include <corun.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,38 +21,10 @@
 #include <unistd.h>
 
 #include "base/compiler.h" /* CORUN__ASAN, CORUN__TSAN */
+#include "stack/child.h"
 #include "t.h"
 
-/* Runs fn in a forked child with stderr to a file; returns the child's
- * wait status and the report (NUL-terminated, malloc'd) in *report. */
-static int in_child(void (*fn)(void), char **report) {
-  char path[] = "/tmp/corun-seeded-XXXXXX";
-  int fd = mkstemp(path);
-  T_GE(fd, 0);
-  fflush(NULL);
-  pid_t pid = fork();
-  T_GE(pid, 0);
-  if (pid == 0) {
-    dup2(fd, 2);
-    fn();
-    _exit(0);
-  }
-  int st;
-  T_EQ(waitpid(pid, &st, 0), pid);
-  off_t n = lseek(fd, 0, SEEK_END);
-  T_GE(n, 0);
-  char *buf = malloc((size_t)n + 1);
-  T_TRUE(buf != NULL);
-  T_EQ(pread(fd, buf, (size_t)n, 0), (ssize_t)n);
-  buf[n] = 0;
-  close(fd);
-  unlink(path);
-  *report = buf;
-  return st;
-}
-
-/* ---- ASan: a heap overflow in a task --------------------------------------
- */
+/* ---- ASan: a heap overflow in a task ---------------------------------- */
 
 static volatile int sink;
 static volatile size_t past = 16; /* (volatile: hidden from the compiler) */
@@ -79,12 +50,12 @@ static void *spawn_on_worker(void *arg) {
   return NULL;
 }
 
-static void asan_child(void) {
-  corun_main(spawn_on_worker, NULL, &(corun_config){.workers = 2});
+static int asan_child(void *arg) {
+  (void)arg;
+  return corun_main(spawn_on_worker, NULL, &(corun_config){.workers = 2});
 }
 
-/* ---- TSan: a race between tasks on two workers ----------------------------
- */
+/* ---- TSan: a race between tasks on two workers ------------------------ */
 
 static int shared_plain;
 static corun_chan *order; /* NULL: the race; else the writes are ordered */
@@ -129,44 +100,44 @@ static void *race_main(void *arg) {
   return NULL;
 }
 
-static void race_child(void) {
+/* (exit, not a return: child_run's _exit would skip TSan's exit code,
+ * 66 if it reported) */
+static int race_child(void *arg) {
+  (void)arg;
   corun_main(race_main, NULL, &(corun_config){.workers = 2});
-  exit(0); /* TSan's exit code (66) if it reported */
+  exit(0);
 }
 
-static void ordered_child(void) {
+static int ordered_child(void *arg) {
   if (corun_chan_make(&order, sizeof(int), 0) != 0)
-    _exit(3);
-  race_child();
+    return 3;
+  return race_child(arg);
 }
 
 int main(void) {
-  char *report;
+  static struct child c;
   if (CORUN__ASAN) {
-    int st = in_child(asan_child, &report);
-    if (!strstr(report, "seeded_overflow_task"))
-      fprintf(stderr, "the child's report:\n%s", report);
-    T_TRUE(!WIFEXITED(st) || WEXITSTATUS(st) != 0);
-    T_TRUE(strstr(report, "heap-buffer-overflow") != NULL);
-    T_TRUE(strstr(report, "seeded_overflow_task") != NULL);
-    free(report);
+    child_run(&c, asan_child, NULL);
+    if (!strstr(c.err, "seeded_overflow_task"))
+      child_show("the ASan child", &c);
+    T_TRUE(!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0);
+    T_TRUE(strstr(c.err, "heap-buffer-overflow") != NULL);
+    T_TRUE(strstr(c.err, "seeded_overflow_task") != NULL);
     return 0;
   }
   if (CORUN__TSAN) {
-    int st = in_child(race_child, &report);
-    if (!strstr(report, "seeded_race_task"))
-      fprintf(stderr, "the child's report:\n%s", report);
-    T_TRUE(WIFEXITED(st));
-    T_EQ(WEXITSTATUS(st), 66);
-    T_TRUE(strstr(report, "WARNING: ThreadSanitizer: data race") != NULL);
-    T_TRUE(strstr(report, "seeded_race_task") != NULL);
-    free(report);
-    st = in_child(ordered_child, &report);
-    T_TRUE(WIFEXITED(st));
-    if (WEXITSTATUS(st) != 0)
-      fprintf(stderr, "%s", report);
-    T_EQ(WEXITSTATUS(st), 0);
-    free(report);
+    child_run(&c, race_child, NULL);
+    if (!strstr(c.err, "seeded_race_task"))
+      child_show("the racing child", &c);
+    T_TRUE(WIFEXITED(c.status));
+    T_EQ(WEXITSTATUS(c.status), 66);
+    T_TRUE(strstr(c.err, "WARNING: ThreadSanitizer: data race") != NULL);
+    T_TRUE(strstr(c.err, "seeded_race_task") != NULL);
+    child_run(&c, ordered_child, NULL);
+    if (!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0)
+      child_show("the ordered child", &c);
+    T_TRUE(WIFEXITED(c.status));
+    T_EQ(WEXITSTATUS(c.status), 0);
     return 0;
   }
   printf("SKIP: neither ASan nor TSan in this build\n");
