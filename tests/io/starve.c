@@ -153,10 +153,9 @@ int main(void) {
   valgrind = t_under_valgrind();
   nmsgs = io_scaled(2000, 1000, 300, 100);
   nsleeps = io_scaled(100, 100, 50, 20);
-  for (int workers = 1; workers <= 2; workers++) {
-    int nspin = 4 * workers;
-    T_OK(corun_main(main_task, &nspin,
-                    &(corun_config){.workers = (unsigned)workers}));
+  for (unsigned workers = 1; workers <= 2; workers++) {
+    int nspin = 4 * (int)workers;
+    io_main(main_task, &nspin, workers);
   }
   return 0;
 }
