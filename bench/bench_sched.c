@@ -5,8 +5,9 @@
  * warm-up and the same clock placement, so that the two outputs can be
  * divided line by line (bench/sched_table.sh).
  *
- * Usage: bench_sched [-n ITER] [-only NAME]
- * For workers = 1 and then 2 (corun_config.workers), one corun_main() runs
+ * Usage: bench_sched [-n ITER] [-only NAME] [-workers W]
+ * For workers = 1 and then 2 (corun_config.workers; -workers 1 or 2 runs
+ * that count only, for a profiler), one corun_main() runs
  * every benchmark: a warm-up of a tenth of the work (at least 4 ops), then
  * RUNS timed runs. One line per benchmark:
  *     corun<W> <name> <median> <min> <max>      (ns per op, 1 decimal)
@@ -481,7 +482,8 @@ static int pin(unsigned workers, cpu_set_t *old) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: bench_sched [-n ITER (>= 4)] [-only NAME]\n");
+  fprintf(stderr,
+          "usage: bench_sched [-n ITER (>= 4)] [-only NAME] [-workers 1|2]\n");
   exit(2);
 }
 
@@ -505,6 +507,7 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name) {
 
 int main(int argc, char **argv) {
   struct opts o = {.iter = 1000000};
+  unsigned only_workers = 0; /* 0: both counts */
   for (int i = 1; i < argc; i++) {
     const char *v;
     char *end;
@@ -514,6 +517,10 @@ int main(int argc, char **argv) {
         usage();
     } else if ((v = flag_value(argc, argv, &i, "only")) != NULL) {
       o.only = v;
+    } else if ((v = flag_value(argc, argv, &i, "workers")) != NULL) {
+      if (strcmp(v, "1") != 0 && strcmp(v, "2") != 0)
+        usage();
+      only_workers = (unsigned)(*v - '0');
     } else {
       usage();
     }
@@ -536,6 +543,8 @@ int main(int argc, char **argv) {
    * which is their cost, not an idle program's. */
   for (int pass = 0; pass < 2; pass++) {
     for (o.workers = 1; o.workers <= 2; o.workers++) {
+      if (only_workers && o.workers != only_workers)
+        continue;
       corun_config cfg = {.workers = o.workers};
       cpu_set_t old;
       int pinned = pin(o.workers, &old) == 0;

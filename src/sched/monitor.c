@@ -11,10 +11,9 @@
  * blocked. The monitor then
  *   - marks it blocked: tasks that its running task readies go where
  *     other workers can take them, not to its runnext;
- *   - takes its runnext task and puts it on the global queue; its deque
- *     is stealable already;
- *   - moves its yield line (tasks that called corun_yield()) to the
- *     global queue, see below;
+ *   - moves its runnext task and its yield line (tasks that called
+ *     corun_yield()) to the global queue, see below; its deque is
+ *     stealable already;
  *   - fires its due timers from then on (its heap would otherwise wait
  *     for it), every few milliseconds;
  *   - wakes an idle worker, or, if none is idle or spinning and fewer
@@ -34,21 +33,25 @@
  * on shared stacks are pinned, and libcorun_hook pins a task for each
  * hooked call); they run when it is back.
  *
- * The yield line. Only its worker touches it, without a lock, so that a
- * yield costs no atomic operation; the monitor may take it only while
+ * The yield line and runnext. Only their worker touches them, without a
+ * lock or (to take the task in runnext) an exchange, so that a yield or a
+ * wake-up costs no atomic read-modify-write (each is about 5 ns here);
+ * the monitor may take them only while
  * the worker is still inside the task it found blocked, and the worker,
  * back, must then wait until the monitor is done. That is Dekker's
  * handshake: the worker stores its even count (task done) and then looks
  * at `blocked`; the monitor stores `blocked` (and `handing`) and then
  * looks at the count. Either the monitor sees the worker back and leaves
- * the line alone, or the worker sees `blocked` and waits for `handing`
+ * both alone, or the worker sees `blocked` and waits for `handing`
  * to clear (corun__monitor_back). The store-then-load order needs a full
  * fence on both sides; the worker's fence would cost every dispatch, so
  * the monitor makes it for both with membarrier(2)
  * (MEMBARRIER_CMD_PRIVATE_EXPEDITED: every thread of the process runs a
  * full barrier before it returns), as asymmetric fences do in userspace
- * RCU. Where membarrier is missing (before Linux 4.14), the yield line
- * stays with the blocked worker: a fence on the worker's side would cost
+ * RCU. A task that parks and switches straight to the next one (sched.c,
+ * corun__park_switch) leaves its dispatch the same way. Where membarrier
+ * is missing (before Linux 4.14), both stay with the blocked worker: a
+ * fence on the worker's side would cost
  * every dispatch (a yield round trip measured 2.5 % more instructions
  * with a test of a flag alone).
  *
@@ -179,12 +182,13 @@ static int hand_off(struct corun__worker *w, unsigned long d) {
   atomic_fetch_add(&S->nblocked, 1); /* (before `blocked`: see _back) */
   atomic_store(&w->blocked, 1);
   /* Dekker's handshake (see top): the worker's fence by membarrier. */
-  if (membarrier_all() == 0 && atomic_load(&w->dispatch) == d)
+  if (membarrier_all() == 0 && atomic_load(&w->dispatch) == d) {
     take_yield_line(w);
+    struct corun_task *t = atomic_exchange(&w->runnext, NULL);
+    if (t)
+      move_off(w, t);
+  }
   atomic_store_explicit(&w->handing, 0, memory_order_release);
-  struct corun_task *t = atomic_exchange(&w->runnext, NULL);
-  if (t)
-    move_off(w, t);
   corun__timers_run(w);
   /* (asked before idle_lock, a spin lock, is taken: it reads a file) */
   int later =

@@ -159,16 +159,22 @@ static int park_cut_short(struct corun_task *t, void (*unlock)(void *),
     return -1; /* a cancel got in first: park for real, it wakes us */
   if (unlock)
     unlock(arg);
-  atomic_store(&t->wait, CORUN__WAIT_NONE);
+  atomic_store_explicit(&t->wait, CORUN__WAIT_NONE, memory_order_relaxed);
   return code;
 }
 
 int corun__park(struct corun_task *t, const char *reason,
                 void (*unlock)(void *), void *arg, int64_t deadline) {
   struct corun__worker *w = corun__worker_self();
-  atomic_store(&t->wait, CORUN__WAIT_PARKING); /* claimable from now on */
+  /* Claimable from now on. A plain store: claimers find the task through
+   * its timer or its waiter, which are published after this by a lock's
+   * release (arm_timer, the unlock). corun_cancel() is the exception, and
+   * this look at `cancelled` may miss one that comes now: park_done()
+   * looks again, after a full barrier (see corun_cancel). */
+  atomic_store_explicit(&t->wait, CORUN__WAIT_PARKING, memory_order_relaxed);
   int rc;
-  if (atomic_load(&t->cancelled) && !atomic_load(&t->nocancel) &&
+  if (atomic_load_explicit(&t->cancelled, memory_order_relaxed) &&
+      !atomic_load_explicit(&t->nocancel, memory_order_relaxed) &&
       (rc = park_cut_short(t, unlock, arg, -ECANCELED)) != -1)
     return rc;
   if (deadline >= 0) {
@@ -179,10 +185,13 @@ int corun__park(struct corun_task *t, const char *reason,
   t->reason = reason;
   t->unlock = unlock;
   t->unlock_arg = arg;
-  t->parking = 1;
-  corun_yield(NULL); /* to the worker, which runs unlock (sched.c) */
+  /* Off this stack: to the task that runs next on w, or to w itself; the
+   * side that arrives runs unlock (sched.c). */
+  corun__park_switch(w, t);
   disarm_timer(t);
-  atomic_store(&t->wait, CORUN__WAIT_NONE);
+  /* (plain: a claim of this park is over; the next park's claimers come
+   * after its PARKING store, as above) */
+  atomic_store_explicit(&t->wait, CORUN__WAIT_NONE, memory_order_relaxed);
   t->reason = NULL;
   return t->wake_code;
 }
@@ -209,10 +218,24 @@ void corun__unpark(struct corun_task *t, int code) {
     corun__ready(t); /* WORKER_DONE: the worker came first */
 }
 
+void corun__park_finish(struct corun_task *t) {
+  t->parking = 0;
+  if (t->unlock)
+    t->unlock(t->unlock_arg);
+  corun__park_done(t);
+}
+
 void corun__park_done(struct corun_task *t) {
   int s = CORUN__WAIT_PARKING;
-  if (atomic_compare_exchange_strong(&t->wait, &s, CORUN__WAIT_PARKED))
-    return; /* the common case: a waker will claim and ready it */
+  if (atomic_compare_exchange_strong(&t->wait, &s, CORUN__WAIT_PARKED)) {
+    /* The common case: a waker will claim and ready it. Unless a
+     * corun_cancel() came that neither corun__park's look nor the
+     * cancel's claim saw (see corun_cancel): then this look sees it. */
+    if (CORUN__UNLIKELY(atomic_load(&t->cancelled)) &&
+        !atomic_load(&t->nocancel) && corun__claim(t))
+      corun__unpark(t, -ECANCELED);
+    return;
+  }
   /* Claimed early (CLAIMING), or already unparked (UNPARKED). */
   if (s == CORUN__WAIT_CLAIMING &&
       atomic_compare_exchange_strong(&t->wait, &s, CORUN__WAIT_WORKER_DONE))
@@ -222,11 +245,21 @@ void corun__park_done(struct corun_task *t) {
 
 /* ---- cancellation and sleep --------------------------------------------- */
 
+/* Dekker's handshake with a park, which stores its PARKING state without
+ * a barrier (to save a locked instruction per park): the cancel stores
+ * `cancelled` and then reads the park state, both sequentially
+ * consistent; park_done() moves the state to PARKED with a sequentially
+ * consistent compare-and-swap and then reads `cancelled`. In the single
+ * order of those four operations one of the two reads comes last and
+ * sees the other side's write: either the cancel finds the task parked
+ * (or parking) and claims it, or park_done finds it cancelled and claims
+ * it itself. A park that begins after the store sees it at once. */
 int corun_cancel(corun_task *t) {
   if (!t)
     return -EINVAL;
   atomic_store(&t->cancelled, 1);
-  if (!atomic_load(&t->nocancel) && corun__claim(t))
+  if (!atomic_load(&t->nocancel) &&
+      atomic_load(&t->wait) != CORUN__WAIT_NONE && corun__claim(t))
     corun__unpark(t, -ECANCELED);
   return 0;
 }

@@ -259,13 +259,36 @@ void corun__ready(struct corun_task *t) {
       push_local(self, t);
     return;
   }
-  struct corun_task *old = atomic_exchange(&self->runnext, t);
+  /* Plain loads and stores when runnext is empty (the common case): a
+   * monitor that takes it meanwhile finds it empty or finds t, either is
+   * fine. A task in it must be taken out with an exchange, which the
+   * monitor may be making too (worker.h). (Release: a monitor that takes
+   * t reads it.) */
+  struct corun_task *old =
+      atomic_load_explicit(&self->runnext, memory_order_relaxed);
+  if (!old)
+    atomic_store_explicit(&self->runnext, t, memory_order_release);
+  else
+    old = atomic_exchange(&self->runnext, t);
   if (old) { /* the older one becomes stealable (or waits in the inbox) */
     if (old->home)
       corun__taskq_push(&self->inbox, old);
     else
       push_local(self, old);
   }
+}
+
+/* Takes w's runnext task, if any; by w, out of any task (in its loop, or
+ * in a park past its dispatch count's update and its look at `blocked`).
+ * The monitor takes runnext only before it knows w out of the task it
+ * found blocked, and w, out of it, waits for the monitor to finish
+ * (monitor.c, "The yield line"): so no exchange is needed here. */
+static struct corun_task *take_runnext(struct corun__worker *w) {
+  struct corun_task *t =
+      atomic_load_explicit(&w->runnext, memory_order_relaxed);
+  if (t)
+    atomic_store_explicit(&w->runnext, NULL, memory_order_relaxed);
+  return t;
 }
 
 /* The next task for w to run, or NULL. */
@@ -277,7 +300,12 @@ static struct corun_task *pick(struct corun__worker *w) {
   if (CORUN__UNLIKELY(S->shuffle) && (corun__rand(&w->rng) & 1) &&
       (t = taskq_pop(&S->global)))
     return t;
-  if (++w->tick % 61 == 0) { /* now and then: IO, then the global queue */
+  if (++w->tick % 61 == 0) {
+    /* Now and then: IO, then every queue before runnext. Tasks that wake
+     * each other (a ping-pong over channels) keep refilling runnext; they
+     * would hold this worker for ever while the tasks queued behind them
+     * waited (Go gives a runnext chain the time slice of its first task
+     * and preempts it; these tasks cannot be preempted). */
     if (CORUN__UNLIKELY(corun__forked))
       forked_panic();
     const struct corun__poller *p =
@@ -287,12 +315,16 @@ static struct corun_task *pick(struct corun__worker *w) {
         p->flush();
       poll_io(w, 0);
     }
-    if ((t = taskq_pop(&S->global)))
+    if ((t = taskq_pop(&S->global)) || (t = taskq_pop(&w->inbox)) ||
+        (t = corun__deque_pop(&w->dq)))
       return t;
+    if ((t = w->yield_head)) {
+      w->yield_head = t->qnext;
+      return t;
+    }
   }
-  if (atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
-      (t = atomic_exchange(&w->runnext, NULL)))
-    return t; /* (an exchange: the monitor may take it meanwhile) */
+  if ((t = take_runnext(w)))
+    return t;
   if ((t = taskq_pop(&w->inbox)) || (t = corun__deque_pop(&w->dq)))
     return t;
   if ((t = w->yield_head)) { /* what was queued before them had its turn */
@@ -507,11 +539,15 @@ static void run(struct corun__worker *w, struct corun_task *t) {
           atomic_load_explicit(&corun__S.monitor_asleep, memory_order_relaxed)))
     corun__monitor_wake();
   int rc = corun_resume(t->co, NULL, &out);
+  /* Back from t, or from the last of the tasks that parking ones switched
+   * to straight from it (corun__park_switch), each a dispatch of its own. */
+  t = w->current;
+  d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
   /* Store, then look at `blocked`, in this order as the monitor sees it
    * (monitor.c, "The yield line"): its membarrier(2) makes the hardware
    * keep the order, the signal fence keeps the compiler from swapping
    * them. */
-  atomic_store_explicit(&w->dispatch, d + 2, memory_order_relaxed);
+  atomic_store_explicit(&w->dispatch, d + 1, memory_order_relaxed);
   atomic_signal_fence(memory_order_seq_cst);
   if (CORUN__UNLIKELY(atomic_load_explicit(&w->blocked, memory_order_relaxed)))
     corun__monitor_back(w);
@@ -521,10 +557,7 @@ static void run(struct corun__worker *w, struct corun_task *t) {
   if (rc == 0) {
     corun__task_exit(w, t, out);
   } else if (t->parking) { /* finish corun__park on this side */
-    t->parking = 0;
-    if (t->unlock)
-      t->unlock(t->unlock_arg);
-    corun__park_done(t);
+    corun__park_finish(t);
   } else {
     /* corun_yield(): to the back of this worker's yield line, a FIFO that
      * pick() serves after the deque. So a yield loop, pinned or not, lets
@@ -551,6 +584,60 @@ static void run(struct corun__worker *w, struct corun_task *t) {
       else
         push_local(w, oldest);
     }
+  }
+}
+
+/* The task that parking task t on w may switch to straight, without the
+ * round trip through w's loop (two switches and a pick): w's runnext,
+ * taken, when pick() would return it now; NULL otherwise, and t goes back
+ * to the loop, which does the rest. Not a task on a shared stack (a
+ * switch to it may need the thread's copier made first, which can fail). */
+static struct corun_task *direct_next(struct corun__worker *w) {
+  if (CORUN__UNLIKELY(corun__S.shuffle) ||
+      (w->tick + 1) % 61 == 0) /* pick()'s turn for IO and fairness */
+    return NULL;
+  if (atomic_load_explicit(&w->ntimers, memory_order_relaxed))
+    corun__timers_run(w); /* as pick() does first */
+  struct corun_task *n =
+      atomic_load_explicit(&w->runnext, memory_order_relaxed);
+  if (!n || n->on_shared)
+    return NULL;
+  /* A new dispatch: the count stays odd (a task runs), and changes, so
+   * the monitor sees progress. Then, as run() does after a task, the
+   * look at `blocked` that lets take_runnext do without an exchange. */
+  unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
+  atomic_store_explicit(&w->dispatch, d + 2, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (CORUN__UNLIKELY(atomic_load_explicit(&w->blocked, memory_order_relaxed)))
+    corun__monitor_back(w); /* it may have taken n */
+  if ((n = take_runnext(w)))
+    w->tick++;
+  return n;
+}
+
+void corun__park_switch(struct corun__worker *w, struct corun_task *t) {
+  struct corun_task *n = direct_next(w);
+  if (n) {
+    /* t's park is the arriving side's to finish: n is suspended in this
+     * function or has not started (task_body), the only two kinds of
+     * task in runnext, and both call corun__park_arrive() first. */
+    w->parked = t;
+    w->current = n;
+    if (CORUN__UNLIKELY(corun_transfer(n->co, NULL, NULL) < 0))
+      corun__panic("a task could not be resumed");
+  } else {
+    t->parking = 1;
+    corun_yield(NULL); /* to the worker: run() finishes the park */
+  }
+  corun__park_arrive();
+}
+
+void corun__park_arrive(void) {
+  struct corun__worker *w = corun__worker_self(); /* re-read: t moves */
+  struct corun_task *p = w ? w->parked : NULL;
+  if (p) {
+    w->parked = NULL;
+    corun__park_finish(p);
   }
 }
 

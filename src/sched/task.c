@@ -75,6 +75,7 @@ void corun__task_exit(struct corun__worker *w, struct corun_task *t,
 
 static void *task_body(void *arg) {
   struct corun_task *t = arg;
+  corun__park_arrive(); /* a parking task may have switched straight here */
   return t->fn(t->arg);
 }
 

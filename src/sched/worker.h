@@ -5,17 +5,21 @@
  *
  * Where a runnable task waits (checked in this order by its worker):
  *  - runnext: the task the worker woke last (a message's receiver runs
- *    right after its sender, on the same warm cache); the owner's, but
- *    exchanged atomically because the monitor takes it from a worker
- *    that is blocked (monitor.c);
+ *    right after its sender, on the same warm cache; a task that parks
+ *    switches straight to it, sched.c's corun__park_switch); the
+ *    owner's, which the monitor takes from a worker that is blocked
+ *    under the handshake of monitor.c, so the owner fills an empty one
+ *    and takes it with plain loads and stores;
  *  - inbox: tasks pinned to this worker, pushed by anyone, locked;
  *  - deque: the worker's work-stealing deque (deque.h);
  *  - the yield line: tasks that called corun_yield(), FIFO (owner only,
  *    not stolen);
  *  - the global queue: overflow and wakes from non-worker threads;
  *  - other workers' deques, stolen from a random victim onwards.
- * Every 61st pick looks at the global queue first (Go's figure) so that
- * it cannot starve behind a busy local queue.
+ * Every 61st pick polls IO and looks at the global queue, the inbox, the
+ * deque and the yield line before runnext (Go's figure), so that neither
+ * the global queue nor tasks queued here starve behind a busy local
+ * queue or a chain of tasks that keep waking each other into runnext.
  *
  * Idle workers: a worker that finds nothing spins briefly (so that a task
  * readied a microsecond later does not cost a futex wake-up), then
@@ -60,6 +64,9 @@ struct corun__worker {
   uint64_t rng;
   uint32_t tick;
   struct corun_task *yield_head, *yield_tail; /* yield line (run()) */
+  /* A task that switched straight to the next one from its park, whose
+   * park the arriving side finishes (corun__park_arrive); owner only. */
+  struct corun_task *parked;
   /* Timers: deadlines of this worker's parked tasks. */
   corun__lock timer_lock;
   struct corun__heap timers;
@@ -182,6 +189,19 @@ void corun__tasks_free(void);
 /* park.c: the worker's side of a park, once task t is off its stack and
  * the unlock callback has run. */
 void corun__park_done(struct corun_task *t);
+/* park.c: the other side's whole part of t's park once t is off its
+ * stack: the unlock callback, then corun__park_done. */
+void corun__park_finish(struct corun_task *t);
+
+/* sched.c: takes parking task t (the caller, running on worker w, its
+ * unlock and reason set) off its stack: straight to the next task of w
+ * when that is w's runnext, else back to w's loop; returns when t runs
+ * again, its park finished by whoever it left. */
+void corun__park_switch(struct corun__worker *w, struct corun_task *t);
+/* sched.c: the first thing a task does on arriving from a direct switch
+ * (corun__park_switch, or a new task's first run): finishes the park of
+ * the task it came from, if any. */
+void corun__park_arrive(void);
 
 /* park.c: fires w's timers that are due; returns the earliest remaining
  * deadline, or -1 if none. */
