@@ -258,8 +258,8 @@ int corun_cancel(corun_task *t) {
   if (!t)
     return -EINVAL;
   atomic_store(&t->cancelled, 1);
-  if (!atomic_load(&t->nocancel) &&
-      atomic_load(&t->wait) != CORUN__WAIT_NONE && corun__claim(t))
+  if (!atomic_load(&t->nocancel) && atomic_load(&t->wait) != CORUN__WAIT_NONE &&
+      corun__claim(t))
     corun__unpark(t, -ECANCELED);
   return 0;
 }

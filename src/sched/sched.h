@@ -6,9 +6,11 @@
  * A blocking operation
  *   1. locks the object it waits on and registers a waiter (a
  *      struct corun__waiter naming the task) there;
- *   2. calls corun__park(t, reason, unlock, obj, deadline): the task switches
- *      to its worker, and the worker, on the scheduler side, calls
- *      unlock(obj). From then on a waker may find the waiter;
+ *   2. calls corun__park(t, reason, unlock, obj, deadline): the task
+ *      switches away, to its worker's loop or straight to the next task
+ *      (sched.c, corun__park_switch), and whichever side arrives calls
+ *      unlock(obj) once the task is off its stack. From then on a waker
+ *      may find the waiter;
  *   3. a waker, holding the object's lock, takes the waiter and calls
  *      corun__claim(task). Exactly one claim of each park succeeds
  *      (timers and corun_cancel() claim too); the winner then does the
@@ -91,9 +93,9 @@ struct corun_task {
   atomic_int wait;        /* CORUN__WAIT_* */
   int claimed_early;      /* the winning claim found it PARKING */
   int wake_code;          /* what corun__park returns; set by the claimer */
-  int parking;            /* set by corun__park until the worker sees it */
+  int parking;            /* parked back to the worker's loop (run()) */
   const char *reason;     /* what it waits for, for deadlock dumps */
-  void (*unlock)(void *); /* run by the worker after the switch */
+  void (*unlock)(void *); /* run by the arriving side after the switch */
   void *unlock_arg;
   struct corun__heap_node timer; /* deadline, in timer_w's heap */
   struct corun__worker *timer_w; /* whose heap holds `timer`, or NULL */

@@ -3,6 +3,7 @@
  * and non-blocking use from a thread outside the scheduler. */
 #include <corun.h>
 #include <errno.h>
+#include <stdatomic.h>
 
 #include "t.h"
 
@@ -20,9 +21,12 @@ static void *receiver(void *arg) {
   return (void *)sum;
 }
 
+static atomic_int sender_started;
+
 static void *blocked_sender(void *arg) {
   corun_chan *ch = arg;
   long v = 7;
+  atomic_store(&sender_started, 1);
   return (void *)(intptr_t)corun_chan_send(ch, &v, -1);
 }
 
@@ -85,15 +89,22 @@ static void *main_task(void *arg) {
 
   /* A sender blocked on a rendezvous channel: free is refused; close
    * wakes it with -EPIPE (its element was not sent). With one worker the
-   * sender has surely parked once this task has slept (it was the only
-   * other runnable task); with more, it may not have started yet, and
-   * then its send meets the closed channel: -EPIPE all the same. */
+   * sender has surely parked once this task runs again after it started
+   * (this task got the worker back, and only the send's park gives it
+   * back; a sleep alone proves nothing: on a loaded machine its deadline
+   * may pass before it parks, and then it does not). With more workers
+   * it may not have started yet, and then its send meets the closed
+   * channel: -EPIPE all the same. */
   T_EQ(corun_chan_make(&ch, sizeof(long), 0), 0);
   corun_task *s;
+  atomic_store(&sender_started, 0);
   T_EQ(corun_spawn(&s, blocked_sender, ch, NULL), 0);
   T_EQ(corun_sleep(2000000), 0);
-  if (workers == 1)
+  if (workers == 1) {
+    while (!atomic_load(&sender_started))
+      T_EQ(corun_sleep(1000000), 0);
     T_EQ(corun_chan_free(ch), -EBUSY);
+  }
   T_EQ(corun_chan_close(ch), 0);
   void *src;
   T_EQ(corun_join(s, &src), 0);
