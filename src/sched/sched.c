@@ -540,6 +540,34 @@ sleep:
 
 /* ---- running tasks ---------------------------------------------------- */
 
+/* t called corun_yield(): to the back of w's yield line, a FIFO that
+ * pick() serves after the deque. So a yield loop, pinned or not, lets
+ * every task queued here have a turn, and yielders take turns among
+ * themselves. Owner only: no lock, no wake-up (this worker is busy with
+ * them, as before the yield). Go puts a yielder on its locked global
+ * queue instead, which two workers then fight over. */
+static void yield_line_add(struct corun__worker *w, struct corun_task *t) {
+  t->qnext = NULL;
+  if (w->yield_head)
+    w->yield_tail->qnext = t;
+  else
+    w->yield_head = t;
+  w->yield_tail = t;
+  /* More than one task takes turns here while another worker has
+   * nothing to do: hand it the oldest (the deque is stealable, the
+   * line is not), so yielding CPU-bound tasks spread over the workers. */
+  if (w->yield_head != t &&
+      (atomic_load_explicit(&corun__S.nidle, memory_order_relaxed) ||
+       atomic_load_explicit(&corun__S.nspinning, memory_order_relaxed))) {
+    struct corun_task *oldest = w->yield_head;
+    w->yield_head = oldest->qnext;
+    if (oldest->home)
+      corun__taskq_push(&w->inbox, oldest); /* pinned: it stays here */
+    else
+      push_local(w, oldest);
+  }
+}
+
 static void run(struct corun__worker *w, struct corun_task *t) {
   w->current = t;
   void *out = NULL;
@@ -573,32 +601,37 @@ static void run(struct corun__worker *w, struct corun_task *t) {
   } else if (t->parking) { /* finish corun__park on this side */
     corun__park_finish(t);
   } else {
-    /* corun_yield(): to the back of this worker's yield line, a FIFO that
-     * pick() serves after the deque. So a yield loop, pinned or not, lets
-     * every task queued here have a turn, and yielders take turns among
-     * themselves. Owner only: no lock, no wake-up (this worker is busy
-     * with them, as before the yield). Go puts a yielder on its locked
-     * global queue instead, which two workers then fight over. */
-    t->qnext = NULL;
-    if (w->yield_head)
-      w->yield_tail->qnext = t;
-    else
-      w->yield_head = t;
-    w->yield_tail = t;
-    /* More than one task takes turns here while another worker has
-     * nothing to do: hand it the oldest (the deque is stealable, the
-     * line is not), so yielding CPU-bound tasks spread over the workers. */
-    if (w->yield_head != t &&
-        (atomic_load_explicit(&corun__S.nidle, memory_order_relaxed) ||
-         atomic_load_explicit(&corun__S.nspinning, memory_order_relaxed))) {
-      struct corun_task *oldest = w->yield_head;
-      w->yield_head = oldest->qnext;
-      if (oldest->home)
-        corun__taskq_push(&w->inbox, oldest); /* pinned: it stays here */
-      else
-        push_local(w, oldest);
-    }
+    yield_line_add(w, t);
   }
+}
+
+/* Whether a task on w may switch straight to another now, not through
+ * w's loop: not when pick() wants its periodic turn (IO and fairness),
+ * nor under the debug shuffle. */
+static int direct_allowed(struct corun__worker *w) {
+  return !CORUN__UNLIKELY(corun__S.shuffle) && (w->tick + 1) % 61 != 0;
+}
+
+/* The bookkeeping of a direct switch on w, in two halves around the work
+ * on w's queues, as run() and the next run() do it: dispatch_end makes
+ * the count even (out of the task) and looks at `blocked` (monitor.c's
+ * handshake), after which w's runnext and yield line are its own again
+ * (the monitor may have emptied them meanwhile); it also counts a pick,
+ * for fairness. dispatch_begin makes the count odd again with a release
+ * store, which publishes what w did to them to a monitor that later
+ * finds the next task blocked and takes them. */
+static void dispatch_end(struct corun__worker *w) {
+  unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
+  atomic_store_explicit(&w->dispatch, d + 1, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (CORUN__UNLIKELY(atomic_load_explicit(&w->blocked, memory_order_relaxed)))
+    corun__monitor_back(w);
+  w->tick++;
+}
+
+static void dispatch_begin(struct corun__worker *w) {
+  unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
+  atomic_store_explicit(&w->dispatch, d + 1, memory_order_release);
 }
 
 /* The task that parking task t on w may switch to straight, without the
@@ -607,8 +640,7 @@ static void run(struct corun__worker *w, struct corun_task *t) {
  * to the loop, which does the rest. Not a task on a shared stack (a
  * switch to it may need the thread's copier made first, which can fail). */
 static struct corun_task *direct_next(struct corun__worker *w) {
-  if (CORUN__UNLIKELY(corun__S.shuffle) ||
-      (w->tick + 1) % 61 == 0) /* pick()'s turn for IO and fairness */
+  if (!direct_allowed(w))
     return NULL;
   if (atomic_load_explicit(&w->ntimers, memory_order_relaxed))
     corun__timers_run(w); /* as pick() does first */
@@ -616,17 +648,55 @@ static struct corun_task *direct_next(struct corun__worker *w) {
       atomic_load_explicit(&w->runnext, memory_order_relaxed);
   if (!n || n->on_shared)
     return NULL;
-  /* A new dispatch: the count stays odd (a task runs), and changes, so
-   * the monitor sees progress. Then, as run() does after a task, the
-   * look at `blocked` that lets take_runnext do without an exchange. */
-  unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
-  atomic_store_explicit(&w->dispatch, d + 2, memory_order_relaxed);
-  atomic_signal_fence(memory_order_seq_cst);
-  if (CORUN__UNLIKELY(atomic_load_explicit(&w->blocked, memory_order_relaxed)))
-    corun__monitor_back(w); /* it may have taken n */
-  if ((n = take_runnext(w)))
-    w->tick++;
+  dispatch_end(w);
+  n = take_runnext(w); /* (empty if the monitor took it) */
+  dispatch_begin(w);
   return n;
+}
+
+/* The coro layer's yield hook on worker threads (corun__thread's
+ * yield_hook): the running task called corun_yield(). Where pick() would
+ * now take the task in runnext or the first of the yield line, the task
+ * goes to the back of the line and the worker to that one straight (a
+ * yield then needs nothing done after it is off its stack, so any task
+ * may arrive; runnext's are parked or new ones, whose arrival path finds
+ * nothing to finish). NULL otherwise: back to the loop, which serves the
+ * inbox and the deque before the line. */
+static struct corun_coro *yield_next(void) {
+  struct corun__worker *w = tls_worker;
+  if (CORUN__UNLIKELY(!w)) /* a child of fork(): corun is off (main.c) */
+    return NULL;
+  struct corun_task *t = w->current;
+  /* Nothing to switch to, the common case of a task alone on its worker:
+   * out at once (a first look: the monitor may empty both meanwhile,
+   * hence the atomic load of the line, which the monitor clears with an
+   * atomic store). And a park's yield goes to the loop, which finishes
+   * the park. */
+  if ((!atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
+       !__atomic_load_n(&w->yield_head, __ATOMIC_RELAXED)) ||
+      t->parking || !direct_allowed(w) ||
+      atomic_load_explicit(&w->inbox.len, memory_order_relaxed) ||
+      corun__deque_busy(&w->dq))
+    return NULL;
+  if (atomic_load_explicit(&w->ntimers, memory_order_relaxed))
+    corun__timers_run(w); /* as pick() does first */
+  /* From here runnext and the line are w's own (not before: the monitor
+   * may be taking them). */
+  dispatch_end(w);
+  struct corun_task *n =
+      atomic_load_explicit(&w->runnext, memory_order_relaxed);
+  if (n && !n->on_shared) { /* (not on a shared stack: see direct_next) */
+    take_runnext(w);
+  } else if (!n && (n = w->yield_head) && !n->on_shared) {
+    w->yield_head = n->qnext;
+  } else {
+    dispatch_begin(w);
+    return NULL;
+  }
+  yield_line_add(w, t);
+  w->current = n;
+  dispatch_begin(w);
+  return n->co;
 }
 
 void corun__park_switch(struct corun__worker *w, struct corun_task *t) {
@@ -668,11 +738,14 @@ static void worker_loop(struct corun__worker *w) {
   /* The coroutine layer's per-thread state, made now: a resume that cannot
    * make it would fail, and a task must never be left half run. Out of
    * memory, the worker waits (and takes no task) until it gets it. */
-  while (!corun__thread_get() &&
+  struct corun__thread *ct;
+  while (!(ct = corun__thread_get()) &&
          !atomic_load_explicit(&S->done, memory_order_acquire)) {
     struct timespec ms = {0, 1000000};
     nanosleep(&ms, NULL);
   }
+  if (ct)
+    ct->yield_hook = yield_next;
   while (!atomic_load_explicit(&S->done, memory_order_acquire)) {
     struct corun_task *t = pick(w);
     if (t)
@@ -682,6 +755,8 @@ static void worker_loop(struct corun__worker *w) {
   }
   if (slack > 0) /* the thread calling corun_main gets its own back */
     prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
+  if (ct)
+    ct->yield_hook = NULL;
   tls_worker = NULL;
 }
 
