@@ -277,28 +277,27 @@ static CORUN__NOINLINE int wait_or_fail(corun_chan *ch, void *elem, int send,
   return wait_one(ch, t, elem, send, deadline);
 }
 
-int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline) {
+/* A send (send != 0) or a receive, inline in each public function so that
+ * `send` is a constant there and only its own ring operation is in it. */
+static inline __attribute__((always_inline)) int
+transfer(corun_chan *ch, void *elem, int send, int64_t deadline) {
   if (!ch || !elem)
     return -EINVAL;
   corun__lock_acquire(&ch->lock);
-  int r = try_send(ch, elem);
+  int r = send ? try_send(ch, elem) : try_recv(ch, elem);
   if (CORUN__LIKELY(r)) {
     corun__lock_release(&ch->lock);
     return r < 0 ? r : 0;
   }
-  return wait_or_fail(ch, (void *)elem, 1, deadline);
+  return wait_or_fail(ch, elem, send, deadline);
+}
+
+int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline) {
+  return transfer(ch, (void *)elem, 1, deadline);
 }
 
 int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline) {
-  if (!ch || !elem)
-    return -EINVAL;
-  corun__lock_acquire(&ch->lock);
-  int r = try_recv(ch, elem);
-  if (CORUN__LIKELY(r)) {
-    corun__lock_release(&ch->lock);
-    return r < 0 ? r : 0;
-  }
-  return wait_or_fail(ch, elem, 0, deadline);
+  return transfer(ch, elem, 0, deadline);
 }
 
 /* ---- select ---------------------------------------------------------- */
