@@ -263,8 +263,8 @@ static int wait_one(corun_chan *ch, struct corun_task *t, void *elem, int send,
 
 /* The rest of a send (send != 0) or a receive that could not be done at
  * once, under ch's lock: -EAGAIN, or waited for (wait_one). Out of line,
- * so that the common case keeps few registers live: the two-function
- * version's entry and exit saved and restored six of them, a sixth of the
+ * so that the common case keeps few registers live: with the waiting
+ * inlined, every call saved and restored six of them, a sixth of the
  * instructions of a buffered send and receive. */
 static CORUN__NOINLINE int wait_or_fail(corun_chan *ch, void *elem, int send,
                                         int64_t deadline) {
