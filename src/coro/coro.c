@@ -514,14 +514,6 @@ void *corun_yield(void *out) {
     return NULL; /* not in a coroutine: no effect */
   struct corun_coro *me = t->current;
   struct corun_coro *to = me->resumer;
-  if (t->yield_hook && to == &t->root) {
-    struct corun_coro *next = t->yield_hook();
-    if (next) { /* a transfer to next (see corun__thread.yield_hook) */
-      next->resumer = to;
-      to = next;
-      out = NULL;
-    }
-  }
   me->status = CORUN_SUSPENDED;
   me->resumer = NULL;
   me->wants_code = 0;

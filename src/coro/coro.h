@@ -129,14 +129,6 @@ struct corun__thread {
   void **copy_out;            /* where to store copy_value once its frames
                                  are back (its pending out), or NULL */
   void *copy_value;
-  /* NULL, or asked at each corun_yield() of a coroutine that the root
-   * resumed: a suspended coroutine of a dedicated stack to transfer to
-   * instead of going back to the root (the caller has it take over the
-   * root's resume), or NULL to go back. The scheduler's worker threads
-   * set it (sched.c), so that a task's yield goes straight to the next
-   * task; the value yielded then goes nowhere and the next coroutine's
-   * pending call receives NULL. */
-  struct corun_coro *(*yield_hook)(void);
 #if CORUN__SHARED_POISON
   /* A shared stack the last switch left with nobody running on it: the
    * side arriving poisons it (coro.c), NULL otherwise. */

@@ -50,8 +50,11 @@
  * full barrier before it returns), as asymmetric fences do in userspace
  * RCU. A task that parks and switches straight to the next one (sched.c,
  * corun__park_switch) leaves its dispatch the same way. Where membarrier
- * is missing (before Linux 4.14), both stay with the blocked worker: a
- * fence on the worker's side would cost
+ * is missing (before Linux 4.14, or denied by a seccomp policy), the
+ * yield line stays with the blocked worker, and runnext is taken anyway
+ * with every owner's take an exchange again (S->runnext_shared; the task
+ * there could be the one that ends the block): a fence on the worker's
+ * side would cost
  * every dispatch (a yield round trip measured 2.5 % more instructions
  * with a test of a flag alone).
  *
@@ -148,9 +151,7 @@ static void move_off(struct corun__worker *w, struct corun_task *t) {
  * blocked (see top). */
 static void take_yield_line(struct corun__worker *w) {
   struct corun_task *t = w->yield_head;
-  /* (atomic: w may look at it meanwhile, sched.c's yield_next) */
-  __atomic_store_n(&w->yield_head, NULL, __ATOMIC_RELAXED);
-  w->yield_tail = NULL;
+  w->yield_head = w->yield_tail = NULL;
   while (t) {
     struct corun_task *next = t->qnext;
     move_off(w, t);
@@ -183,9 +184,16 @@ static int hand_off(struct corun__worker *w, unsigned long d) {
   atomic_store(&w->handing, 1);
   atomic_fetch_add(&S->nblocked, 1); /* (before `blocked`: see _back) */
   atomic_store(&w->blocked, 1);
-  /* Dekker's handshake (see top): the worker's fence by membarrier. */
-  if (membarrier_all() == 0 && atomic_load(&w->dispatch) == d) {
+  /* Dekker's handshake (see top): the worker's fence by membarrier.
+   * Without membarrier, runnext is taken anyway: the owner then takes it
+   * with an exchange as well (S->runnext_shared), and a task stuck there
+   * could be the one that would end the block. */
+  int mine = membarrier_all() == 0;
+  if (mine && atomic_load(&w->dispatch) == d)
     take_yield_line(w);
+  else
+    mine = S->runnext_shared;
+  if (mine) {
     struct corun_task *t = atomic_exchange(&w->runnext, NULL);
     if (t)
       move_off(w, t);
@@ -255,17 +263,21 @@ void corun__monitor_setup(int block_ms) {
   const char *env = getenv("CORUN_BLOCK_MS");
   long ms = block_ms ? block_ms : env && *env ? strtol(env, NULL, 10) : 10;
   threshold_ns = ms > 0 ? ms * 1000000 : 0; /* 0 or less: turned off */
+  corun__S.runnext_shared = 0;
   if (!threshold_ns)
     return;
-  if (!have_membarrier) { /* (registered once: it lasts the process) */
+  /* Asked at every corun_main, not once per process: a child of fork()
+   * may run under a seccomp policy its parent did not have. (Registering
+   * again is harmless.) */
+  have_membarrier = 0;
 #ifdef SYS_membarrier
-    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-    have_membarrier =
-        cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-        syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
-                0) == 0;
+  long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+  have_membarrier =
+      cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+      syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
+              0) == 0;
 #endif
-  }
+  corun__S.runnext_shared = !have_membarrier;
 }
 
 int corun__monitor_start(void) {

@@ -166,12 +166,16 @@ static int park_cut_short(struct corun_task *t, void (*unlock)(void *),
 int corun__park(struct corun_task *t, const char *reason,
                 void (*unlock)(void *), void *arg, int64_t deadline) {
   struct corun__worker *w = corun__worker_self();
-  /* Claimable from now on. A plain store: claimers find the task through
-   * its timer or its waiter, which are published after this by a lock's
-   * release (arm_timer, the unlock). corun_cancel() is the exception, and
-   * this look at `cancelled` may miss one that comes now: park_done()
-   * looks again, after a full barrier (see corun_cancel). */
-  atomic_store_explicit(&t->wait, CORUN__WAIT_PARKING, memory_order_relaxed);
+  /* Claimable from now on. No barrier (a plain store on x86-64): claimers
+   * find the task through its timer or its waiter, which are published
+   * after this by a lock's release (arm_timer, the unlock).
+   * corun_cancel() is the exception: this look at `cancelled` may miss
+   * one that comes now, and park_done() looks again, after a full barrier
+   * (see corun_cancel); and since a cancel reaches the task through this
+   * word alone, the store is a release, which orders the last claimer's
+   * writes to the task (claimed_early, wake_code) before a cancel's
+   * claim. */
+  atomic_store_explicit(&t->wait, CORUN__WAIT_PARKING, memory_order_release);
   int rc;
   if (atomic_load_explicit(&t->cancelled, memory_order_relaxed) &&
       !atomic_load_explicit(&t->nocancel, memory_order_relaxed) &&

@@ -17,11 +17,12 @@
  * resume/yield pair per wake-up. The arriving side then finishes the
  * park that the leaving one could not finish on its own stack
  * (corun__park_arrive); so only tasks that arrive through that function
- * are switched to: those parked, and new ones (task_body). A task's
- * corun_yield() goes straight to the next task too, through the coro
- * layer's yield hook (yield_next), when that is runnext's task or the
- * first of the yield line: a yield leaves nothing to finish, so any task
- * may arrive.
+ * are switched to: those parked, and new ones (task_body). (A plain
+ * corun_yield() going straight on too, through a hook in the coro layer,
+ * took a yield round trip from 29.5 to 22.5 ns, but it published the
+ * yielding task on the yield line before its context was saved, where
+ * the monitor could hand it to another worker: left out until the
+ * switch can run code on the arriving side.)
  * Measured (bench_sched -workers 1, callgrind): a channel ping-pong
  * round trip went from 1,134 to 1,043 instructions, and from 136 to
  * 123 ns. A task that ends could hand its worker straight to its parked
@@ -304,8 +305,11 @@ void corun__ready(struct corun_task *t) {
 static struct corun_task *take_runnext(struct corun__worker *w) {
   struct corun_task *t =
       atomic_load_explicit(&w->runnext, memory_order_relaxed);
-  if (t)
+  if (t) {
+    if (CORUN__UNLIKELY(corun__S.runnext_shared))
+      return atomic_exchange(&w->runnext, NULL); /* (see worker.h) */
     atomic_store_explicit(&w->runnext, NULL, memory_order_relaxed);
+  }
   return t;
 }
 
@@ -623,7 +627,10 @@ static int direct_allowed(struct corun__worker *w) {
  * (the monitor may have emptied them meanwhile); it also counts a pick,
  * for fairness. dispatch_begin makes the count odd again with a release
  * store, which publishes what w did to them to a monitor that later
- * finds the next task blocked and takes them. */
+ * finds the next task blocked and takes them. Nothing still on its stack
+ * may be put where the monitor can take it between the two (it could
+ * hand it to another worker before the switch has saved it): the task
+ * leaving is on no queue, the arriving side finishes its park. */
 static void dispatch_end(struct corun__worker *w) {
   unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
   atomic_store_explicit(&w->dispatch, d + 1, memory_order_relaxed);
@@ -636,6 +643,11 @@ static void dispatch_end(struct corun__worker *w) {
 static void dispatch_begin(struct corun__worker *w) {
   unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
   atomic_store_explicit(&w->dispatch, d + 1, memory_order_release);
+  /* As run() does: a monitor that saw the count even may have gone to
+   * sleep, and the task about to run may block. */
+  if (CORUN__UNLIKELY(
+          atomic_load_explicit(&corun__S.monitor_asleep, memory_order_relaxed)))
+    corun__monitor_wake();
 }
 
 /* The task that parking task t on w may switch to straight, without the
@@ -656,51 +668,6 @@ static struct corun_task *direct_next(struct corun__worker *w) {
   n = take_runnext(w); /* (empty if the monitor took it) */
   dispatch_begin(w);
   return n;
-}
-
-/* The coro layer's yield hook on worker threads (corun__thread's
- * yield_hook): the running task called corun_yield(). Where pick() would
- * now take the task in runnext or the first of the yield line, the task
- * goes to the back of the line and the worker to that one straight (a
- * yield then needs nothing done after it is off its stack, so any task
- * may arrive; runnext's are parked or new ones, whose arrival path finds
- * nothing to finish). NULL otherwise: back to the loop, which serves the
- * inbox and the deque before the line. */
-static struct corun_coro *yield_next(void) {
-  struct corun__worker *w = tls_worker;
-  if (CORUN__UNLIKELY(!w)) /* a child of fork(): corun is off (main.c) */
-    return NULL;
-  struct corun_task *t = w->current;
-  /* Nothing to switch to, the common case of a task alone on its worker:
-   * out at once (a first look: the monitor may empty both meanwhile,
-   * hence the atomic load of the line, which the monitor clears with an
-   * atomic store). And a park's yield goes to the loop, which finishes
-   * the park. */
-  if ((!atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
-       !__atomic_load_n(&w->yield_head, __ATOMIC_RELAXED)) ||
-      t->parking || !direct_allowed(w) ||
-      atomic_load_explicit(&w->inbox.len, memory_order_relaxed) ||
-      corun__deque_busy(&w->dq))
-    return NULL;
-  if (atomic_load_explicit(&w->ntimers, memory_order_relaxed))
-    corun__timers_run(w); /* as pick() does first */
-  /* From here runnext and the line are w's own (not before: the monitor
-   * may be taking them). */
-  dispatch_end(w);
-  struct corun_task *n =
-      atomic_load_explicit(&w->runnext, memory_order_relaxed);
-  if (n && !n->on_shared) { /* (not on a shared stack: see direct_next) */
-    take_runnext(w);
-  } else if (!n && (n = w->yield_head) && !n->on_shared) {
-    w->yield_head = n->qnext;
-  } else {
-    dispatch_begin(w);
-    return NULL;
-  }
-  yield_line_add(w, t);
-  w->current = n;
-  dispatch_begin(w);
-  return n->co;
 }
 
 void corun__park_switch(struct corun__worker *w, struct corun_task *t) {
@@ -742,14 +709,11 @@ static void worker_loop(struct corun__worker *w) {
   /* The coroutine layer's per-thread state, made now: a resume that cannot
    * make it would fail, and a task must never be left half run. Out of
    * memory, the worker waits (and takes no task) until it gets it. */
-  struct corun__thread *ct;
-  while (!(ct = corun__thread_get()) &&
+  while (!corun__thread_get() &&
          !atomic_load_explicit(&S->done, memory_order_acquire)) {
     struct timespec ms = {0, 1000000};
     nanosleep(&ms, NULL);
   }
-  if (ct)
-    ct->yield_hook = yield_next;
   while (!atomic_load_explicit(&S->done, memory_order_acquire)) {
     struct corun_task *t = pick(w);
     if (t)
@@ -759,8 +723,6 @@ static void worker_loop(struct corun__worker *w) {
   }
   if (slack > 0) /* the thread calling corun_main gets its own back */
     prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
-  if (ct)
-    ct->yield_hook = NULL;
   tls_worker = NULL;
 }
 

@@ -117,6 +117,11 @@ struct corun__sched {
   atomic_int done;    /* every task finished, or deadlock */
   int deadlock;       /* done because of a deadlock */
   int shuffle;        /* corun_config.shuffle */
+  /* The monitor is on but membarrier(2) is missing (before Linux 4.14, or
+   * a seccomp policy denies it): the monitor then takes a blocked
+   * worker's runnext without its handshake, and owners take it with an
+   * exchange too (monitor.c). */
+  int runnext_shared;
   int64_t spin_ns;    /* idle's spin before sleeping (CORUN__SPIN_NS); 0
                          under Valgrind */
   /* The monitor (monitor.c). */

@@ -12,37 +12,20 @@
  * apply to qemu's own system calls). */
 #include <corun.h>
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "deny.h"
 #include "poll/poll.h"
 #include "t.h"
 
 #define MS 1000000LL
 #define ROUNDS 100
-
-/* Makes io_uring_setup fail with `err` in this process from now on. */
-static int deny_io_uring(int err) {
-  struct sock_filter f[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K,
-               SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-    return -1;
-  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0 ? 0 : -1;
-}
 
 struct run {
   int expect_err;      /* 0: IO must work; else the error IO must return */
@@ -101,7 +84,7 @@ static int child_case(int err, const char *poller, struct run r) {
   pid_t pid = fork();
   T_GE(pid, 0);
   if (pid == 0) {
-    if (deny_io_uring(err) != 0)
+    if (t_deny_syscall(__NR_io_uring_setup, err) != 0)
       _exit(77); /* no seccomp here */
     if (poller)
       setenv("CORUN_POLLER", poller, 1);
