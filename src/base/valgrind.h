@@ -3,7 +3,7 @@
  *
  * Why the runtime asks: Valgrind runs one thread at a time under a big
  * lock that is not fair by default (--fair-sched=no). A worker spinning
- * for work (sched.c, idle) yields with `pause` and takes the lock straight
+ * for work (idle.c) yields with `pause` and takes the lock straight
  * back, so the threads that have real work, coming back from a system
  * call, wait behind it: a program measured 300 times slower than under
  * plain memcheck overhead (tests/clients/redis). And memcheck checks the

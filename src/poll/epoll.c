@@ -3,7 +3,7 @@
  *
  * One epoll instance per scheduler, made when its first IO waits and
  * freed when corun_main ends (the poller's fini). An eventfd in it lets a
- * waker interrupt the worker blocked in epoll_pwait2 (sched.c). Each fd is
+ * waker interrupt the worker blocked in epoll_pwait2 (idle.c). Each fd is
  * registered once, for input and output together, with its record's
  * generation in the event data: an event of a closed fd's registration
  * that is still in flight is recognised and dropped.
@@ -33,7 +33,7 @@ static void wake_one_dir(struct corun__fdrec *r, int dir, int code) {
   if (t && corun__claim(t)) {
     r->waiter[dir] = NULL;
     corun__unpark(t, code);
-    atomic_fetch_sub(&P.pending, 1); /* after: see sched.c's idle() */
+    atomic_fetch_sub(&P.pending, 1); /* after: see idle.c's corun__idle() */
   }
 }
 

@@ -122,7 +122,7 @@ static void reap(void) {
     if (corun__claim(t)) /* else: awake already (deadline, cancel) */
       corun__unpark(t, 0);
     corun__lock_release(l);
-    atomic_fetch_sub(&U.pending, 1); /* after: see sched.c's idle() */
+    atomic_fetch_sub(&U.pending, 1); /* after: see idle.c's corun__idle() */
   }
   io_uring_cq_advance(&U.ring, n);
   if (rearm) {

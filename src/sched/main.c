@@ -9,7 +9,7 @@
  * (corun__forked, sched.h): the one thread left is no worker, so every
  * corun call sees "not a task", and the poll layer leaves the shared
  * registrations alone. The scheduler aborts if a task comes back to it
- * in the child (sched.c).
+ * in the child (sched.c, idle.c).
  *
  * Locking: one corun_main at a time (sched_running); the rest is the
  * scheduler's, started and joined here. */

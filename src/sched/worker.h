@@ -148,7 +148,7 @@ int corun__worker_spawn_spare(void);
 /* sched.c: a worker thread's body: runs worker w (a struct
  * corun__worker *) until the scheduler is done; returns NULL. */
 void *corun__worker_thread(void *w);
-/* sched.c: the scheduler is done (every task finished, or `deadlock`):
+/* idle.c: the scheduler is done (every task finished, or `deadlock`):
  * stops every worker. */
 void corun__finish_all(int deadlock);
 /* sched.c: the calling thread is no worker any more (the one thread of a
@@ -157,8 +157,18 @@ void corun__worker_forget_thread(void);
 
 /* How long an idle worker spins for work before it sleeps in the kernel. */
 #define CORUN__SPIN_NS 50000
-/* sched.c: wakes an idle worker if none is spinning (work was published). */
+/* idle.c: wakes an idle worker if none is spinning (work was published). */
 void corun__wake_one(void);
+/* idle.c: wakes worker w in particular (its inbox got a task), if idle. */
+void corun__wake_this(struct corun__worker *w);
+/* idle.c: w found nothing to run; returns when there may be work, or
+ * when the scheduler is done (declaring a deadlock if it is one). */
+void corun__idle(struct corun__worker *w);
+/* sched.c: runs the poller for up to timeout_ns if tasks wait for IO and
+ * no other worker is in it; returns whether it ran. */
+int corun__poll_io(struct corun__worker *w, int64_t timeout_ns);
+/* sched.c: a task in a forked child went back to the scheduler. */
+_Noreturn void corun__forked_panic(void);
 
 /* The one scheduler (corun_main runs one at a time). */
 extern struct corun__sched corun__S;

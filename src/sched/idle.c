@@ -1,0 +1,263 @@
+/* idle.c: idle workers, waking them, and deadlock detection.
+ * Layer: sched (uses base, coro).
+ *
+ * A worker that finds nothing to run (sched.c's loop) spins for a while,
+ * then goes on the idle stack and sleeps on its futex word, or in the
+ * poller while tasks wait for IO, with the timeout of its earliest
+ * timer. Whoever publishes work wakes one idle worker (corun__wake_one)
+ * or the one whose inbox got a task (corun__wake_this); worker.h says
+ * why no wake-up is lost. When every worker is asleep with no timer
+ * armed, no IO pending and nothing queued, the remaining tasks can never
+ * wake: a deadlock, reported and ended here.
+ *
+ * Locking: the idle stack and the asleep count are under
+ * corun__S.idle_lock. */
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/compiler.h"
+#include "base/futex.h"
+#include "coro/coro.h"
+#include "sched/worker.h"
+
+/* Wakes worker w, which the caller took off the idle stack. */
+static void wake_worker(struct corun__worker *w) {
+  atomic_store(&w->futex_word, 1);
+  /* The caller itself: a worker that readies tasks from its own poll
+   * (idle(), on the idle stack, in_poll set) takes itself off the stack
+   * and is awake already. Its wake-up through the poller cost an eventfd
+   * write and read per poll (two system calls per request of an HTTP
+   * server with one connection). */
+  if (w == corun__worker_self())
+    return;
+  /* A worker blocked in the poller checks futex_word after announcing
+   * in_poll and before it blocks: one of the two sees the other. */
+  if (atomic_load(&w->in_poll))
+    atomic_load(&corun__S.poller)->wake();
+  else
+    corun__futex_wake(&w->futex_word, 1);
+}
+
+/* Stealable work was just published: make sure some worker will look. */
+void corun__wake_one(void) {
+  struct corun__sched *S = &corun__S;
+  /* A read-modify-write, not a load: it is ordered after the publication
+   * of the work and against the idle side's increment (worker.h: no lost
+   * wake-ups). */
+  if (!atomic_fetch_add(&S->nidle, 0) || atomic_load(&S->nspinning))
+    return;
+  corun__lock_acquire(&S->idle_lock);
+  struct corun__worker *w = S->idle_head;
+  if (w) {
+    S->idle_head = w->idle_next;
+    w->idle = 0;
+    atomic_fetch_sub(&S->nidle, 1);
+  }
+  corun__lock_release(&S->idle_lock);
+  if (w)
+    wake_worker(w);
+}
+
+/* Under idle_lock: takes w off the idle stack if it is on it; returns
+ * whether it was. */
+static int leave_idle_stack(struct corun__worker *w) {
+  struct corun__sched *S = &corun__S;
+  if (!w->idle)
+    return 0;
+  struct corun__worker **p = &S->idle_head;
+  while (*p != w)
+    p = &(*p)->idle_next;
+  *p = w->idle_next;
+  w->idle = 0;
+  atomic_fetch_sub(&S->nidle, 1);
+  return 1;
+}
+
+/* Wakes worker w in particular (its inbox got a task), if it is idle. */
+void corun__wake_this(struct corun__worker *w) {
+  struct corun__sched *S = &corun__S;
+  if (!atomic_fetch_add(&S->nidle, 0)) /* as in corun__wake_one() */
+    return;
+  corun__lock_acquire(&S->idle_lock);
+  int found = leave_idle_stack(w);
+  corun__lock_release(&S->idle_lock);
+  if (found)
+    wake_worker(w);
+}
+
+/* Whether some work that w could take is visible. Not another worker's
+ * inbox: w cannot take those tasks, and counting them kept w spinning
+ * through idle() for as long as their worker was busy (each hooked call
+ * pins its task, so under load some inbox is seldom empty). */
+static int work_visible(struct corun__worker *w) {
+  struct corun__sched *S = &corun__S;
+  if (atomic_load(&w->runnext) || w->yield_head ||
+      atomic_load(&S->global.len) || atomic_load(&w->inbox.len))
+    return 1;
+  unsigned n = atomic_load(&S->n);
+  for (unsigned i = 0; i < n; i++)
+    if (corun__deque_busy(&S->w[i].dq))
+      return 1;
+  return 0;
+}
+
+/* Whether any task waits in a queue: work w could take, or a task in
+ * another worker's inbox. That worker was woken for it but may still
+ * count as asleep, so the deadlock check must not miss it. */
+static int work_queued(struct corun__worker *w) {
+  struct corun__sched *S = &corun__S;
+  if (work_visible(w))
+    return 1;
+  unsigned n = atomic_load(&S->n);
+  for (unsigned i = 0; i < n; i++)
+    if (atomic_load(&S->w[i].inbox.len))
+      return 1;
+  return 0;
+}
+
+void corun__finish_all(int deadlock) {
+  struct corun__sched *S = &corun__S;
+  corun__lock_acquire(&S->idle_lock);
+  if (!atomic_load(&S->done)) {
+    S->deadlock = deadlock;
+    atomic_store(&S->done, 1);
+  }
+  struct corun__worker *w = S->idle_head;
+  S->idle_head = NULL;
+  while (w) {
+    struct corun__worker *next = w->idle_next;
+    w->idle = 0;
+    atomic_fetch_sub(&S->nidle, 1);
+    wake_worker(w);
+    w = next;
+  }
+  corun__lock_release(&S->idle_lock);
+}
+
+/* Whether a timer is armed on any worker. For the deadlock check: each
+ * worker stores its count under its timer lock, and before it sleeps
+ * takes idle_lock, under which this is called. */
+static int timers_armed(void) {
+  struct corun__sched *S = &corun__S;
+  unsigned n = atomic_load(&S->n);
+  for (unsigned i = 0; i < n; i++)
+    if (atomic_load(&S->w[i].ntimers))
+      return 1;
+  return 0;
+}
+
+/* Called when w found nothing to run. Returns when there may be work, or
+ * when the scheduler is done. */
+void corun__idle(struct corun__worker *w) {
+  struct corun__sched *S = &corun__S;
+  if (CORUN__UNLIKELY(corun__forked))
+    corun__forked_panic();
+  const struct corun__poller *p = atomic_load(&S->poller);
+  if (p && p->flush) /* before anything else: our tasks wait on these */
+    p->flush();
+  /* Spin a little first: a task readied a moment from now is then picked
+   * up without a futex wake-up (and wakers skip the wake-up meanwhile).
+   * IO that completes meanwhile counts too. At most half the busy
+   * workers spin, as in Go's scheduler (proc.go, findrunnable), since
+   * only the others make new work: so never the only worker, which
+   * would burn its CPU where sleeping in the poller costs nothing (an
+   * HTTP server with one worker spent 3 % of its CPU here). Not under
+   * Valgrind, where the spinner would starve the threads with work
+   * (base/valgrind.h). */
+  unsigned busy = atomic_load(&S->n) - atomic_load(&S->nidle);
+  if (!S->spin_ns || 2 * (atomic_load(&S->nspinning) + 1) > busy)
+    goto sleep;
+  atomic_fetch_add(&S->nspinning, 1);
+  int64_t until = corun__clock_ns() + S->spin_ns;
+  int seen = 0;
+  for (unsigned i = 0; !atomic_load(&S->done); i++) {
+    if (work_visible(w)) {
+      seen = 1;
+      break;
+    }
+    if (i % 64 == 63) {
+      if (corun__clock_ns() > until)
+        break;
+      if (i % 256 == 255 && p)
+        corun__poll_io(w, 0);
+    }
+    corun__cpu_relax();
+  }
+  atomic_fetch_sub(&S->nspinning, 1);
+  if (seen || atomic_load(&S->done))
+    return;
+sleep:
+
+  atomic_store(&w->futex_word, 0);
+  corun__lock_acquire(&S->idle_lock);
+  w->idle_next = S->idle_head;
+  S->idle_head = w;
+  w->idle = 1;
+  atomic_fetch_add(&S->nidle, 1);
+  corun__lock_release(&S->idle_lock);
+  int64_t next = corun__timers_run(w);
+  /* The stacks of a burst of finished tasks go back to the kernel a
+   * second or two later: wake up for that too (once, not periodically). */
+  int64_t scavenge = corun__stack_scavenge(corun__clock_ns());
+  if (scavenge >= 0 && (next < 0 || scavenge < next))
+    next = scavenge;
+  if (!work_visible(w) && !atomic_load(&S->done)) {
+    /* Asleep: this worker has fired its due timers and found its own
+     * queues (runnext, yield line: only it fills them) empty. When every
+     * worker is asleep, no timer is armed and no shared queue holds a
+     * task, nothing can ever wake the remaining tasks: a deadlock. A
+     * worker that is merely on the idle stack does not count, since it
+     * may still be firing a timer into its runnext (the timer count has
+     * dropped by then, but the task is not visible to others). */
+    corun__lock_acquire(&S->idle_lock);
+    w->asleep = 1;
+    p = atomic_load(&S->poller); /* maybe installed meanwhile */
+    /* IO first: a poller readies a task (where work_visible sees it)
+     * before it drops its pending count. */
+    int all = ++S->nasleep == atomic_load(&S->n) && !timers_armed() &&
+              !(p && p->pending() > 0) && atomic_load(&S->external) == 0 &&
+              !work_queued(w);
+    long live = 0;
+    if (all) /* every worker wrote its count before taking idle_lock */
+      for (unsigned i = 0; i < atomic_load(&S->n); i++)
+        live += S->w[i].live;
+    corun__lock_release(&S->idle_lock);
+    if (all) {
+      /* Every task finished: done. Some did not: they never can. */
+      if (live > 0)
+        corun__tasks_dump();
+      corun__finish_all(live > 0);
+    }
+    struct timespec ts, *tp = NULL;
+    if (next >= 0) {
+      int64_t d = next - corun__clock_ns();
+      if (d < 0)
+        d = 0;
+      ts.tv_sec = d / 1000000000;
+      ts.tv_nsec = d % 1000000000;
+      tp = &ts;
+    }
+    int polled = 0;
+    if (!all && p && p->pending() > 0) {
+      /* Tasks wait for IO: sleep in the poller (one worker at a time),
+       * with the same timeout, so IO wakes this worker too. */
+      atomic_store(&w->in_poll, 1);
+      if (atomic_load(&w->futex_word) == 0)
+        polled = corun__poll_io(
+            w, next >= 0 ? (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec : -1);
+      else
+        polled = 1; /* woken meanwhile */
+      atomic_store(&w->in_poll, 0);
+    }
+    if (!all && !polled)
+      corun__futex_wait(&w->futex_word, tp);
+  }
+  /* Leave the idle stack if no waker took us off it. */
+  corun__lock_acquire(&S->idle_lock);
+  if (w->asleep) {
+    w->asleep = 0;
+    S->nasleep--;
+  }
+  leave_idle_stack(w);
+  corun__lock_release(&S->idle_lock);
+}
