@@ -188,12 +188,10 @@ static int hand_off(struct corun__worker *w, unsigned long d) {
    * Without membarrier, runnext is taken anyway: the owner then takes it
    * with an exchange as well (S->runnext_shared), and a task stuck there
    * could be the one that would end the block. */
-  int mine = membarrier_all() == 0;
-  if (mine && atomic_load(&w->dispatch) == d)
+  int in_task = membarrier_all() == 0 && atomic_load(&w->dispatch) == d;
+  if (in_task)
     take_yield_line(w);
-  else
-    mine = S->runnext_shared;
-  if (mine) {
+  if (in_task || S->runnext_shared) {
     struct corun_task *t = atomic_exchange(&w->runnext, NULL);
     if (t)
       move_off(w, t);
@@ -263,8 +261,7 @@ void corun__monitor_setup(int block_ms) {
   const char *env = getenv("CORUN_BLOCK_MS");
   long ms = block_ms ? block_ms : env && *env ? strtol(env, NULL, 10) : 10;
   threshold_ns = ms > 0 ? ms * 1000000 : 0; /* 0 or less: turned off */
-  corun__S.runnext_shared = 0;
-  if (!threshold_ns)
+  if (!threshold_ns) /* (runnext_shared stays 0: corun_main cleared S) */
     return;
   /* Asked at every corun_main, not once per process: a child of fork()
    * may run under a seccomp policy its parent did not have. (Registering

@@ -222,6 +222,13 @@ void corun__unpark(struct corun_task *t, int code) {
     corun__ready(t); /* WORKER_DONE: the worker came first */
 }
 
+/* A cancel's claim of t's park, unless t waits in corun__park_nocancel:
+ * woken with -ECANCELED if the claim wins. */
+static void cancel_claim(struct corun_task *t) {
+  if (!atomic_load(&t->nocancel) && corun__claim(t))
+    corun__unpark(t, -ECANCELED);
+}
+
 void corun__park_finish(struct corun_task *t) {
   t->parking = 0;
   if (t->unlock)
@@ -235,9 +242,8 @@ void corun__park_done(struct corun_task *t) {
     /* The common case: a waker will claim and ready it. Unless a
      * corun_cancel() came that neither corun__park's look nor the
      * cancel's claim saw (see corun_cancel): then this look sees it. */
-    if (CORUN__UNLIKELY(atomic_load(&t->cancelled)) &&
-        !atomic_load(&t->nocancel) && corun__claim(t))
-      corun__unpark(t, -ECANCELED);
+    if (CORUN__UNLIKELY(atomic_load(&t->cancelled)))
+      cancel_claim(t);
     return;
   }
   /* Claimed early (CLAIMING), or already unparked (UNPARKED). */
@@ -262,9 +268,8 @@ int corun_cancel(corun_task *t) {
   if (!t)
     return -EINVAL;
   atomic_store(&t->cancelled, 1);
-  if (!atomic_load(&t->nocancel) && atomic_load(&t->wait) != CORUN__WAIT_NONE &&
-      corun__claim(t))
-    corun__unpark(t, -ECANCELED);
+  if (atomic_load(&t->wait) != CORUN__WAIT_NONE)
+    cancel_claim(t);
   return 0;
 }
 

@@ -161,6 +161,15 @@ static void push_local(struct corun__worker *self, struct corun_task *t) {
   corun__wake_one();
 }
 
+/* Queues t, which may run on worker `self`, on self: in its inbox if t
+ * is pinned (to self), where only self takes it; else stealable. */
+static void push_here(struct corun__worker *self, struct corun_task *t) {
+  if (t->home)
+    corun__taskq_push(&self->inbox, t);
+  else
+    push_local(self, t);
+}
+
 void corun__ready(struct corun_task *t) {
   struct corun__worker *self = corun__worker_self();
   /* Read once: t may run (and change its pin) as soon as it is queued. */
@@ -205,10 +214,7 @@ void corun__ready(struct corun_task *t) {
      * asleep, no IO pending and no work, and declare a deadlock. Readied
      * by a task the monitor found blocking this worker: where others
      * can take it. */
-    if (home)
-      corun__taskq_push(&self->inbox, t);
-    else
-      push_local(self, t);
+    push_here(self, t);
     return;
   }
   /* Plain loads and stores when runnext is empty (the common case): a
@@ -222,12 +228,8 @@ void corun__ready(struct corun_task *t) {
     atomic_store_explicit(&self->runnext, t, memory_order_release);
   else
     old = atomic_exchange(&self->runnext, t);
-  if (old) { /* the older one becomes stealable (or waits in the inbox) */
-    if (old->home)
-      corun__taskq_push(&self->inbox, old);
-    else
-      push_local(self, old);
-  }
+  if (old) /* the older one becomes stealable (or waits in the inbox) */
+    push_here(self, old);
 }
 
 /* Takes w's runnext task, if any; by w, out of any task (in its loop, or
@@ -235,7 +237,7 @@ void corun__ready(struct corun_task *t) {
  * The monitor takes runnext only before it knows w out of the task it
  * found blocked, and w, out of it, waits for the monitor to finish
  * (monitor.c, "The yield line"): so no exchange is needed here. */
-static struct corun_task *take_runnext(struct corun__worker *w) {
+static inline struct corun_task *take_runnext(struct corun__worker *w) {
   struct corun_task *t =
       atomic_load_explicit(&w->runnext, memory_order_relaxed);
   if (t) {
@@ -243,6 +245,18 @@ static struct corun_task *take_runnext(struct corun__worker *w) {
       return atomic_exchange(&w->runnext, NULL); /* (see worker.h) */
     atomic_store_explicit(&w->runnext, NULL, memory_order_relaxed);
   }
+  return t;
+}
+
+/* The next task of w's own queues behind runnext, or NULL: its inbox,
+ * its deque, then its yield line (what was queued before the yielders
+ * has its turn first). */
+static inline struct corun_task *pick_local(struct corun__worker *w) {
+  struct corun_task *t;
+  if ((t = taskq_pop(&w->inbox)) || (t = corun__deque_pop(&w->dq)))
+    return t;
+  if ((t = w->yield_head))
+    w->yield_head = t->qnext;
   return t;
 }
 
@@ -270,23 +284,11 @@ static struct corun_task *pick(struct corun__worker *w) {
         p->flush();
       corun__poll_io(w, 0);
     }
-    if ((t = taskq_pop(&S->global)) || (t = taskq_pop(&w->inbox)) ||
-        (t = corun__deque_pop(&w->dq)))
+    if ((t = taskq_pop(&S->global)) || (t = pick_local(w)))
       return t;
-    if ((t = w->yield_head)) {
-      w->yield_head = t->qnext;
-      return t;
-    }
   }
-  if ((t = take_runnext(w)))
-    return t;
-  if ((t = taskq_pop(&w->inbox)) || (t = corun__deque_pop(&w->dq)))
-    return t;
-  if ((t = w->yield_head)) { /* what was queued before them had its turn */
-    w->yield_head = t->qnext;
-    return t;
-  }
-  if ((t = taskq_pop(&S->global)))
+  if ((t = take_runnext(w)) || (t = pick_local(w)) ||
+      (t = taskq_pop(&S->global)))
     return t;
   unsigned n = atomic_load_explicit(&S->n, memory_order_relaxed);
   if (n > 1) { /* steal, from a random victim onwards */
@@ -323,38 +325,53 @@ static void yield_line_add(struct corun__worker *w, struct corun_task *t) {
        atomic_load_explicit(&corun__S.nspinning, memory_order_relaxed))) {
     struct corun_task *oldest = w->yield_head;
     w->yield_head = oldest->qnext;
-    if (oldest->home)
-      corun__taskq_push(&w->inbox, oldest); /* pinned: it stays here */
-    else
-      push_local(w, oldest);
+    push_here(w, oldest); /* (pinned: it stays here) */
   }
+}
+
+/* A dispatch of worker w: the count goes odd while a task runs, even
+ * between tasks, and the monitor watches for a count that stays odd too
+ * long (a task blocking this worker). run() brackets each task with the
+ * two; a direct switch (corun__park_switch) ends one dispatch and begins
+ * the next around its work on w's queues.
+ * dispatch_end makes the count even and then looks at `blocked`, in this
+ * order as the monitor sees it (monitor.c, "The yield line"): its
+ * membarrier(2) makes the hardware keep the order, the signal fence
+ * keeps the compiler from swapping them. After it, w's runnext and yield
+ * line are its own again (the monitor may have emptied them meanwhile).
+ * dispatch_begin makes the count odd again with a release store (free on
+ * x86), which publishes what w did to them to a monitor that later finds
+ * the next task blocked and takes them. Nothing still on its stack may be
+ * put where the monitor can take it between the two (it could hand it to
+ * another worker before the switch has saved it): a task that parks is
+ * on no queue, its park is finished after the switch. */
+static inline void dispatch_end(struct corun__worker *w) {
+  unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
+  atomic_store_explicit(&w->dispatch, d + 1, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (CORUN__UNLIKELY(atomic_load_explicit(&w->blocked, memory_order_relaxed)))
+    corun__monitor_back(w);
+}
+
+static inline void dispatch_begin(struct corun__worker *w) {
+  unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
+  atomic_store_explicit(&w->dispatch, d + 1, memory_order_release);
+  /* A monitor that saw every count even may have gone to sleep, and the
+   * task about to run may block. */
+  if (CORUN__UNLIKELY(
+          atomic_load_explicit(&corun__S.monitor_asleep, memory_order_relaxed)))
+    corun__monitor_wake();
 }
 
 static void run(struct corun__worker *w, struct corun_task *t) {
   w->current = t;
   void *out = NULL;
-  /* Odd while the task runs: the monitor watches for a count that stays
-   * odd too long (a task blocking this worker). A plain store: release
-   * (free on x86) publishes this worker's yield line to a monitor that
-   * takes it over while the task blocks (monitor.c). */
-  unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
-  atomic_store_explicit(&w->dispatch, d + 1, memory_order_release);
-  if (CORUN__UNLIKELY(
-          atomic_load_explicit(&corun__S.monitor_asleep, memory_order_relaxed)))
-    corun__monitor_wake();
+  dispatch_begin(w);
   int rc = corun_resume(t->co, NULL, &out);
   /* Back from t, or from the last of the tasks that parking ones switched
    * to straight from it (corun__park_switch), each a dispatch of its own. */
   t = w->current;
-  d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
-  /* Store, then look at `blocked`, in this order as the monitor sees it
-   * (monitor.c, "The yield line"): its membarrier(2) makes the hardware
-   * keep the order, the signal fence keeps the compiler from swapping
-   * them. */
-  atomic_store_explicit(&w->dispatch, d + 1, memory_order_relaxed);
-  atomic_signal_fence(memory_order_seq_cst);
-  if (CORUN__UNLIKELY(atomic_load_explicit(&w->blocked, memory_order_relaxed)))
-    corun__monitor_back(w);
+  dispatch_end(w);
   w->current = NULL;
   if (CORUN__UNLIKELY(rc < 0))
     corun__panic("a task could not be resumed");
@@ -374,36 +391,6 @@ static int direct_allowed(struct corun__worker *w) {
   return !CORUN__UNLIKELY(corun__S.shuffle) && (w->tick + 1) % 61 != 0;
 }
 
-/* The bookkeeping of a direct switch on w, in two halves around the work
- * on w's queues, as run() and the next run() do it: dispatch_end makes
- * the count even (out of the task) and looks at `blocked` (monitor.c's
- * handshake), after which w's runnext and yield line are its own again
- * (the monitor may have emptied them meanwhile); it also counts a pick,
- * for fairness. dispatch_begin makes the count odd again with a release
- * store, which publishes what w did to them to a monitor that later
- * finds the next task blocked and takes them. Nothing still on its stack
- * may be put where the monitor can take it between the two (it could
- * hand it to another worker before the switch has saved it): the task
- * leaving is on no queue, the arriving side finishes its park. */
-static void dispatch_end(struct corun__worker *w) {
-  unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
-  atomic_store_explicit(&w->dispatch, d + 1, memory_order_relaxed);
-  atomic_signal_fence(memory_order_seq_cst);
-  if (CORUN__UNLIKELY(atomic_load_explicit(&w->blocked, memory_order_relaxed)))
-    corun__monitor_back(w);
-  w->tick++;
-}
-
-static void dispatch_begin(struct corun__worker *w) {
-  unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
-  atomic_store_explicit(&w->dispatch, d + 1, memory_order_release);
-  /* As run() does: a monitor that saw the count even may have gone to
-   * sleep, and the task about to run may block. */
-  if (CORUN__UNLIKELY(
-          atomic_load_explicit(&corun__S.monitor_asleep, memory_order_relaxed)))
-    corun__monitor_wake();
-}
-
 /* The task that parking task t on w may switch to straight, without the
  * round trip through w's loop (two switches and a pick): w's runnext,
  * taken, when pick() would return it now; NULL otherwise, and t goes back
@@ -421,6 +408,7 @@ static struct corun_task *direct_next(struct corun__worker *w) {
   dispatch_end(w);
   n = take_runnext(w); /* (empty if the monitor took it) */
   dispatch_begin(w);
+  w->tick++; /* a pick, as far as fairness goes */
   return n;
 }
 
