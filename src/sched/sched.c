@@ -147,6 +147,16 @@ int corun__poll_io(struct corun__worker *w, int64_t timeout_ns) {
   int zero = 0;
   if (!atomic_compare_exchange_strong(&S->polling, &zero, 1))
     return 0;
+  /* A worker about to sleep in the poller (idle.c) may have been woken
+   * after its last look at futex_word, through the poller's wake-up
+   * (an eventfd): which another worker, polling before this one got in,
+   * may have reaped and drained. Then nothing would interrupt this
+   * wait. The waker sets futex_word before its wake-up and the other
+   * poller's reap comes before its release of `polling`, which this CAS
+   * acquired: so the word is seen set here. (A hang of tests/io/fdreuse
+   * with 2 workers, about 1 run in 50.) */
+  if (timeout_ns != 0 && atomic_load(&w->futex_word))
+    timeout_ns = 0;
   w->in_poller = 1; /* the tasks it readies queue FIFO: corun__ready */
   p->poll(timeout_ns);
   w->in_poller = 0;
