@@ -419,7 +419,8 @@ CORUN_API int corun_cancel(corun_task *t);
 CORUN_API int corun_cancelled(void);
 
 /* Sleeps for `ns` nanoseconds (0 or less: gives the worker back, like
- * corun_yield()). Never wakes early. Returns 0.
+ * corun_yield(); INT64_MAX: until cancelled). Never wakes early.
+ * Returns 0.
  * Errors: -EPERM not in a task; -ECANCELED the task was cancelled. */
 CORUN_API int corun_sleep(int64_t ns);
 

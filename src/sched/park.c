@@ -97,13 +97,22 @@ void corun__unlock_cb(void *lock) {
 
 /* ---- timers ----------------------------------------------------------- */
 
+/* Publishes w's timer count and earliest deadline, under its timer_lock
+ * (worker.h), after its heap changed. */
+static void timers_changed(struct corun__worker *w) {
+  struct corun__heap_node *top = corun__heap_top(&w->timers);
+  atomic_store_explicit(&w->ntimers, w->timers.n, memory_order_relaxed);
+  atomic_store_explicit(&w->timer_next, top ? top->key : INT64_MAX,
+                        memory_order_relaxed);
+}
+
 static int arm_timer(struct corun__worker *w, struct corun_task *t,
                      int64_t deadline) {
   t->timer.key = deadline;
   corun__lock_acquire(&w->timer_lock);
   int rc = corun__heap_push(&w->timers, &t->timer);
   if (rc == 0) {
-    atomic_store_explicit(&w->ntimers, w->timers.n, memory_order_relaxed);
+    timers_changed(w);
     t->timer_w = w;
   }
   corun__lock_release(&w->timer_lock);
@@ -120,7 +129,7 @@ static void disarm_timer(struct corun_task *t) {
   corun__lock_acquire(&w->timer_lock);
   if (t->timer.index != CORUN__HEAP_NONE) {
     corun__heap_remove(&w->timers, &t->timer);
-    atomic_store_explicit(&w->ntimers, w->timers.n, memory_order_relaxed);
+    timers_changed(w);
   }
   corun__lock_release(&w->timer_lock);
   t->timer_w = NULL;
@@ -144,7 +153,7 @@ int64_t corun__timers_run(struct corun__worker *w) {
     if (corun__claim(t))
       corun__unpark(t, -ETIMEDOUT);
   }
-  atomic_store_explicit(&w->ntimers, w->timers.n, memory_order_relaxed);
+  timers_changed(w);
   corun__lock_release(&w->timer_lock);
   return next;
 }
@@ -163,8 +172,11 @@ static int park_cut_short(struct corun_task *t, void (*unlock)(void *),
   return code;
 }
 
-int corun__park(struct corun_task *t, const char *reason,
-                void (*unlock)(void *), void *arg, int64_t deadline) {
+/* corun__park, for a caller that has read the clock already (`now`, if
+ * deadline >= 0): a sleep reads it once, not three times. */
+static int park_at(struct corun_task *t, const char *reason,
+                   void (*unlock)(void *), void *arg, int64_t deadline,
+                   int64_t now) {
   struct corun__worker *w = corun__worker_self();
   /* Claimable from now on. No barrier (a plain store on x86-64): claimers
    * find the task through its timer or its waiter, which are published
@@ -182,7 +194,7 @@ int corun__park(struct corun_task *t, const char *reason,
       (rc = park_cut_short(t, unlock, arg, -ECANCELED)) != -1)
     return rc;
   if (deadline >= 0) {
-    if ((deadline <= corun__clock_ns() || arm_timer(w, t, deadline) < 0) &&
+    if ((deadline <= now || arm_timer(w, t, deadline) < 0) &&
         (rc = park_cut_short(t, unlock, arg, -ETIMEDOUT)) != -1)
       return rc; /* also when the heap cannot grow: time out at once */
   }
@@ -198,6 +210,12 @@ int corun__park(struct corun_task *t, const char *reason,
   atomic_store_explicit(&t->wait, CORUN__WAIT_NONE, memory_order_relaxed);
   t->reason = NULL;
   return t->wake_code;
+}
+
+int corun__park(struct corun_task *t, const char *reason,
+                void (*unlock)(void *), void *arg, int64_t deadline) {
+  return park_at(t, reason, unlock, arg, deadline,
+                 deadline >= 0 ? corun__clock_ns() : 0);
 }
 
 int corun__park_nocancel(struct corun_task *t, const char *reason,
@@ -309,26 +327,31 @@ int corun_cancelled(void) {
   return t ? atomic_load(&t->cancelled) : 0;
 }
 
-int corun_sleep_until(int64_t deadline) {
+/* Sleeps until deadline, the clock having read `now`. */
+static int sleep_at(int64_t deadline, int64_t now) {
   int err;
   struct corun_task *t = corun__task_blocking(&err);
   if (!t)
     return err;
-  if (deadline < 0)
-    deadline = 0;
-  if (deadline <= corun__clock_ns()) {
+  if (deadline <= now) {
     if (atomic_load(&t->cancelled))
       return -ECANCELED;
     corun_yield(NULL); /* give the worker back, as a zero sleep does */
     return 0;
   }
-  int rc = corun__park(t, "sleep", NULL, NULL, deadline);
+  int rc = park_at(t, "sleep", NULL, NULL, deadline, now);
   return rc == -ETIMEDOUT ? 0 : rc;
+}
+
+int corun_sleep_until(int64_t deadline) {
+  return sleep_at(deadline, corun__clock_ns());
 }
 
 int corun_sleep(int64_t ns) {
   int64_t now = corun__clock_ns();
-  return corun_sleep_until(ns > 0 ? now + ns : 0);
+  if (ns > INT64_MAX - now)
+    ns = INT64_MAX - now; /* "for ever" must not wrap into the past */
+  return sleep_at(ns > 0 ? now + ns : now, now);
 }
 
 int64_t corun_now(void) {

@@ -274,8 +274,7 @@ static inline struct corun_task *pick_local(struct corun__worker *w) {
 static struct corun_task *pick(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
   struct corun_task *t;
-  if (atomic_load_explicit(&w->ntimers, memory_order_relaxed))
-    corun__timers_run(w); /* (the check inline: most picks have none) */
+  corun__timers_due(w);
   if (CORUN__UNLIKELY(S->shuffle) && (corun__rand(&w->rng) & 1) &&
       (t = taskq_pop(&S->global)))
     return t;
@@ -407,10 +406,11 @@ static int direct_allowed(struct corun__worker *w) {
  * to the loop, which does the rest. Not a task on a shared stack (a
  * switch to it may need the thread's copier made first, which can fail). */
 static struct corun_task *direct_next(struct corun__worker *w) {
-  if (!direct_allowed(w))
+  /* Nothing in runnext: back to the loop, whose pick() runs the timers. */
+  if (!direct_allowed(w) ||
+      !atomic_load_explicit(&w->runnext, memory_order_relaxed))
     return NULL;
-  if (atomic_load_explicit(&w->ntimers, memory_order_relaxed))
-    corun__timers_run(w); /* as pick() does first */
+  corun__timers_due(w); /* as pick() does first (it may fill runnext) */
   struct corun_task *n =
       atomic_load_explicit(&w->runnext, memory_order_relaxed);
   if (!n || n->on_shared)

@@ -26,6 +26,13 @@ static void *sleeper(void *arg) {
   return (void *)(intptr_t)corun_sleep(10 * 1000000000LL);
 }
 
+/* A sleep "for ever": now + INT64_MAX must not wrap into the past and
+ * return at once. */
+static void *sleeper_forever(void *arg) {
+  (void)arg;
+  return (void *)(intptr_t)corun_sleep(INT64_MAX);
+}
+
 static void *racer(void *arg) {
   corun_chan *ch = arg;
   long v;
@@ -56,13 +63,16 @@ static void *main_task(void *arg) {
   T_EQ((intptr_t)r, 123);
 
   /* A long sleep ends at once. */
-  int64_t t0 = corun_now();
-  T_EQ(corun_spawn(&t, sleeper, NULL, NULL), 0);
-  T_EQ(corun_sleep(1000000), 0);
-  T_EQ(corun_cancel(t), 0);
-  T_EQ(corun_join(t, &r), 0);
-  T_EQ((intptr_t)r, -ECANCELED);
-  T_LT(corun_now() - t0, 5 * 1000000000LL);
+  corun_fn *long_sleeps[] = {sleeper, sleeper_forever};
+  for (int i = 0; i < 2; i++) {
+    int64_t t0 = corun_now();
+    T_EQ(corun_spawn(&t, long_sleeps[i], NULL, NULL), 0);
+    T_EQ(corun_sleep(1000000), 0);
+    T_EQ(corun_cancel(t), 0);
+    T_EQ(corun_join(t, &r), 0);
+    T_EQ((intptr_t)r, -ECANCELED);
+    T_LT(corun_now() - t0, 5 * 1000000000LL);
+  }
 
   /* Cancelled before it ever runs. */
   T_EQ(corun_spawn(&t, blocked_recv, ch, NULL), 0);
