@@ -212,10 +212,14 @@ static int park_at(struct corun_task *t, const char *reason,
   return t->wake_code;
 }
 
+/* Without a clock read: a deadline past the worker's last look at the
+ * clock ends the park at once; one that passed since is armed, and the
+ * next pick (a few hundred nanoseconds away: this park is switching to
+ * it) fires it. */
 int corun__park(struct corun_task *t, const char *reason,
                 void (*unlock)(void *), void *arg, int64_t deadline) {
   return park_at(t, reason, unlock, arg, deadline,
-                 deadline >= 0 ? corun__clock_ns() : 0);
+                 corun__worker_self()->clock_seen);
 }
 
 int corun__park_nocancel(struct corun_task *t, const char *reason,

@@ -83,6 +83,10 @@ struct corun__worker {
    * (raising it): so a value the owner reads is never later than the
    * real one, at worst earlier, which costs a needless look. */
   _Atomic int64_t timer_next;
+  /* The clock as this worker last read it at a pick (owner only): never
+   * later than the real time, so a deadline at or before it has passed
+   * for sure (corun__park needs no clock read of its own for that). */
+  int64_t clock_seen;
   /* Idle sleep. */
   atomic_uint futex_word;          /* 1: woken */
   struct corun__worker *idle_next; /* on the idle stack */
@@ -233,9 +237,11 @@ int64_t corun__timers_run(struct corun__worker *w);
 /* Fires w's timers if the earliest is due; by w itself, between tasks.
  * Reads the clock (about 20 ns here) only while a timer is armed. */
 static inline void corun__timers_due(struct corun__worker *w) {
-  if (atomic_load_explicit(&w->ntimers, memory_order_relaxed) &&
-      corun__clock_ns() >=
-          atomic_load_explicit(&w->timer_next, memory_order_relaxed))
+  if (!atomic_load_explicit(&w->ntimers, memory_order_relaxed))
+    return;
+  w->clock_seen = corun__clock_ns();
+  if (w->clock_seen >=
+      atomic_load_explicit(&w->timer_next, memory_order_relaxed))
     corun__timers_run(w);
 }
 
