@@ -174,10 +174,9 @@ static int park_cut_short(struct corun_task *t, void (*unlock)(void *),
 
 /* corun__park, for a caller that has read the clock already (`now`, if
  * deadline >= 0): a sleep reads it once, not three times. */
-static int park_at(struct corun_task *t, const char *reason,
-                   void (*unlock)(void *), void *arg, int64_t deadline,
-                   int64_t now) {
-  struct corun__worker *w = corun__worker_self();
+static inline __attribute__((always_inline)) int
+park_at(struct corun__worker *w, struct corun_task *t, const char *reason,
+        void (*unlock)(void *), void *arg, int64_t deadline, int64_t now) {
   /* Claimable from now on. No barrier (a plain store on x86-64): claimers
    * find the task through its timer or its waiter, which are published
    * after this by a lock's release (arm_timer, the unlock).
@@ -204,7 +203,8 @@ static int park_at(struct corun_task *t, const char *reason,
   /* Off this stack: to the task that runs next on w, or to w itself; the
    * side that arrives runs unlock (sched.c). */
   corun__park_switch(w, t);
-  disarm_timer(t);
+  if (t->timer_w) /* (the check inline: most parks have no deadline) */
+    disarm_timer(t);
   /* (plain: a claim of this park is over; the next park's claimers come
    * after its PARKING store, as above) */
   atomic_store_explicit(&t->wait, CORUN__WAIT_NONE, memory_order_relaxed);
@@ -218,8 +218,8 @@ static int park_at(struct corun_task *t, const char *reason,
  * it) fires it. */
 int corun__park(struct corun_task *t, const char *reason,
                 void (*unlock)(void *), void *arg, int64_t deadline) {
-  return park_at(t, reason, unlock, arg, deadline,
-                 corun__worker_self()->clock_seen);
+  struct corun__worker *w = corun__worker_self();
+  return park_at(w, t, reason, unlock, arg, deadline, w->clock_seen);
 }
 
 int corun__park_nocancel(struct corun_task *t, const char *reason,
@@ -343,7 +343,8 @@ static int sleep_at(int64_t deadline, int64_t now) {
     corun_yield(NULL); /* give the worker back, as a zero sleep does */
     return 0;
   }
-  int rc = park_at(t, "sleep", NULL, NULL, deadline, now);
+  int rc =
+      park_at(corun__worker_self(), t, "sleep", NULL, NULL, deadline, now);
   return rc == -ETIMEDOUT ? 0 : rc;
 }
 

@@ -406,13 +406,15 @@ static int direct_allowed(struct corun__worker *w) {
  * to the loop, which does the rest. Not a task on a shared stack (a
  * switch to it may need the thread's copier made first, which can fail). */
 static struct corun_task *direct_next(struct corun__worker *w) {
-  /* Nothing in runnext: back to the loop, whose pick() runs the timers. */
-  if (!direct_allowed(w) ||
-      !atomic_load_explicit(&w->runnext, memory_order_relaxed))
-    return NULL;
-  corun__timers_due(w); /* as pick() does first (it may fill runnext) */
   struct corun_task *n =
       atomic_load_explicit(&w->runnext, memory_order_relaxed);
+  /* Nothing in runnext: back to the loop, whose pick() runs the timers. */
+  if (!direct_allowed(w) || !n)
+    return NULL;
+  if (atomic_load_explicit(&w->ntimers, memory_order_relaxed)) {
+    corun__timers_due(w); /* as pick() does first (it may fill runnext) */
+    n = atomic_load_explicit(&w->runnext, memory_order_relaxed);
+  }
   if (!n || n->on_shared)
     return NULL;
   dispatch_end(w);
