@@ -343,8 +343,7 @@ static int sleep_at(int64_t deadline, int64_t now) {
     corun_yield(NULL); /* give the worker back, as a zero sleep does */
     return 0;
   }
-  int rc =
-      park_at(corun__worker_self(), t, "sleep", NULL, NULL, deadline, now);
+  int rc = park_at(corun__worker_self(), t, "sleep", NULL, NULL, deadline, now);
   return rc == -ETIMEDOUT ? 0 : rc;
 }
 
