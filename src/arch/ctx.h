@@ -63,6 +63,21 @@ CORUN__CTX_RETURNS_TWICE void *corun__ctx_switch(corun__ctx *save,
 CORUN__CTX_RETURNS_TWICE int corun__ctx_switch_int(corun__ctx *save,
                                                    corun__ctx to, void *data);
 
+/* corun__ctx_switch, after which, on `to`'s stack and before `to` resumes,
+ * fn(arg) runs: for work that may only be done once the context left is
+ * saved (another thread may resume it from then on) and before anything
+ * else runs on this thread. fn runs with `to`'s callee-saved registers in
+ * place and must return. Only the x86-64 backend has it
+ * (CORUN__CTX_HAVE_ONTOP); its callers have a way without it. */
+#if defined(__x86_64__) && !defined(CORUN_CONTEXT_UCONTEXT)
+#define CORUN__CTX_HAVE_ONTOP 1
+CORUN__CTX_RETURNS_TWICE void *
+corun__ctx_switch_ontop(corun__ctx *save, corun__ctx to, void *data,
+                        void (*fn)(void *), void *arg);
+#else
+#define CORUN__CTX_HAVE_ONTOP 0
+#endif
+
 /* An upper bound of the stack bytes the switching itself takes from a
  * coroutine's stack: the frame corun__ctx_make writes at the top, plus
  * what a suspended switch keeps in its frame. The assembly backends need a

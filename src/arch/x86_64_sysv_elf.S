@@ -199,6 +199,72 @@ corun__ctx_switch_int:
         .size   corun__ctx_switch, .-corun__ctx_switch
         .size   corun__ctx_switch_int, .-corun__ctx_switch_int
 
+/* void *corun__ctx_switch_ontop(corun__ctx *save [rdi], corun__ctx to [rsi],
+ *                               void *data [rdx], void (*fn)(void *) [rcx],
+ *                               void *arg [r8])
+ * corun__ctx_switch, and then, on `to`'s stack and before `to` resumes,
+ * fn(arg) (Boost.Context's ontop_fcontext has the same idea). The
+ * scheduler uses it for what must happen after the old context is saved
+ * but before anything else runs: a yielding task may be queued only then
+ * (ctx.h).
+ *
+ * How: `to`'s frame is still ours (it is suspended, and the switch consumes
+ * it), so its resume address slot (0x38) is swapped for .Lontop_shim and
+ * the real address kept in r11; then the common code above runs, which
+ * leaves rcx, r9 and r11 alone, and its final jmp lands in the shim with
+ * rax = data and rsp = `to`'s stack pointer after its call (16-aligned, or
+ * a new stack's top). The shim calls fn(arg) there and jumps to the real
+ * resume address with rax = data. The extra cost against a plain switch:
+ * 4 instructions here, 9 in the shim, fn's call and a second indirect
+ * jump. */
+        .globl  corun__ctx_switch_ontop
+        .hidden corun__ctx_switch_ontop
+        .type   corun__ctx_switch_ontop, @function
+        .align  16
+corun__ctx_switch_ontop:
+        .cfi_startproc
+        CORUN_ENDBR
+        movq    0x38(%rsi), %r11        /* to's real resume address */
+        leaq    .Lontop_shim(%rip), %r9
+        movq    %r9, 0x38(%rsi)         /* to resumes in the shim first */
+        movq    %rcx, %r9               /* fn (rcx keeps nothing else) */
+        movq    %r8, %rcx               /* arg (r8 is the common code's) */
+        jmp     corun__ctx_switch       /* same stack, same return address */
+        .cfi_endproc
+        .size   corun__ctx_switch_ontop, .-corun__ctx_switch_ontop
+
+/* Reached by the common code's `jmp *%r8` (see corun__ctx_switch_ontop)
+ * with r9 = fn, rcx = arg, r11 = the resume address, rax = data, rsp =
+ * 0 mod 16, the callee-saved registers already `to`'s. Unwind info: at
+ * entry the return address is in r11 and the CFA is rsp (the resumed
+ * side's own stack pointer after its call returned); once r11 is pushed
+ * this looks like an ordinary frame, so a backtrace taken inside fn
+ * continues into the code that is about to resume. */
+        .type   corun__ctx_ontop_shim, @function
+        .align  16
+corun__ctx_ontop_shim:
+        .cfi_startproc
+        .cfi_def_cfa %rsp, 0
+        .cfi_register %rip, %r11
+        nop                             /* see the trampoline: address - 1 */
+.Lontop_shim:
+        CORUN_ENDBR                     /* the switch's jmp lands here */
+        pushq   %r11                    /* the resume address, as if called */
+        .cfi_def_cfa_offset 8
+        .cfi_offset %rip, -8
+        pushq   %rax                    /* data; rsp is 16-aligned again */
+        .cfi_def_cfa_offset 16
+        movq    %rcx, %rdi              /* fn's argument */
+        call    *%r9                    /* fn(arg): C, keeps rbx..r15 */
+        popq    %rax                    /* the resumed switch returns data */
+        .cfi_def_cfa_offset 8
+        popq    %r11                    /* the resume address */
+        .cfi_def_cfa_offset 0
+        .cfi_register %rip, %r11
+        CORUN_NOTRACK jmp *%r11         /* resume */
+        .cfi_endproc
+        .size   corun__ctx_ontop_shim, .-corun__ctx_ontop_shim
+
 /* corun__ctx corun__ctx_make(void *stack_top [rdi], size_t size [rsi],
  *                            corun__ctx_entry *entry [rdx], void *a [rcx],
  *                            void *b [r8])

@@ -508,10 +508,8 @@ int corun_resume(corun_coro *co, void *in, void **out) {
   SWITCH(corun__ctx_switch_int, me, hw, data);
 }
 
-void *corun_yield(void *out) {
-  struct corun__thread *t = tls_self;
-  if (CORUN__UNLIKELY(!t || t->current == &t->root))
-    return NULL; /* not in a coroutine: no effect */
+/* corun_yield's switch back to the resumer. */
+static inline void *yield_to_resumer(struct corun__thread *t, void *out) {
   struct corun_coro *me = t->current;
   struct corun_coro *to = me->resumer;
   me->status = CORUN_SUSPENDED;
@@ -522,6 +520,38 @@ void *corun_yield(void *out) {
   struct corun_coro *hw = route(t, to, out, 1, &data);
   leave(t, me, to, hw, 0);
   SWITCH(corun__ctx_switch, me, hw, data);
+}
+
+#if CORUN__YIELD_HOOK
+/* corun_yield on a thread with a yield hook (corun__thread.yield_hook):
+ * out of line, so that a coroutine's yield elsewhere stays a leaf. */
+static CORUN__NOINLINE void *yield_hooked(struct corun__thread *t, void *out) {
+  struct corun_coro *me = t->current;
+  struct corun_coro *next = t->yield_hook(t);
+  if (!next)
+    return yield_to_resumer(t, out);
+  next->resumer = me->resumer; /* as corun_transfer */
+  next->status = CORUN_RUNNING;
+  me->status = CORUN_SUSPENDED;
+  me->resumer = NULL;
+  me->wants_code = 0;
+  void *data;
+  struct corun_coro *hw = route(t, next, NULL, 0, &data);
+  leave(t, me, next, hw, 0);
+  return corun__ctx_switch_ontop(&me->ctx, hw->ctx, data, t->yield_fn,
+                                 t->yield_arg);
+}
+#endif
+
+void *corun_yield(void *out) {
+  struct corun__thread *t = tls_self;
+  if (CORUN__UNLIKELY(!t || t->current == &t->root))
+    return NULL; /* not in a coroutine: no effect */
+#if CORUN__YIELD_HOOK
+  if (t->yield_hook && t->current->resumer == &t->root)
+    return yield_hooked(t, out);
+#endif
+  return yield_to_resumer(t, out);
 }
 
 int corun_transfer(corun_coro *to, void *in, void **out) {

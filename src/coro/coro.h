@@ -111,6 +111,12 @@ corun__coro_stack(const struct corun_coro *co) {
   return ss ? ss->stack : co->mem.stack;
 }
 
+/* Whether corun_yield asks the thread's yield_hook: with a switch that
+ * can run code on the arriving side (ctx.h), and not under ASan, whose
+ * fiber bookkeeping would see that code run on a stack it does not yet
+ * know as current. */
+#define CORUN__YIELD_HOOK (CORUN__CTX_HAVE_ONTOP && !CORUN__ASAN)
+
 /* Per-thread state, allocated at the thread's first corun call. */
 struct corun__thread {
   struct corun_coro root;          /* the thread's own stack */
@@ -129,6 +135,20 @@ struct corun__thread {
   void **copy_out;            /* where to store copy_value once its frames
                                  are back (its pending out), or NULL */
   void *copy_value;
+  /* NULL, or asked at each corun_yield() of a coroutine that the root
+   * resumed (where CORUN__YIELD_HOOK): a suspended
+   * coroutine on a dedicated stack to go to instead of the root, which
+   * takes over the root's resume as with corun_transfer, having set
+   * yield_fn and yield_arg: a function that runs on its stack once the
+   * yielder's context is saved; or NULL to go back to the root. The value
+   * yielded then goes nowhere, and the coroutine gone to receives NULL
+   * (or 0 from a resume or transfer). The scheduler's worker threads set
+   * it (sched.c, yield_next), so that a task's yield goes straight to
+   * the next task. (Not out-parameters: a local whose address is taken
+   * keeps the compiler from tail-calling the switch.) */
+  struct corun_coro *(*yield_hook)(struct corun__thread *t);
+  void (*yield_fn)(void *);
+  void *yield_arg;
 #if CORUN__SHARED_POISON
   /* A shared stack the last switch left with nobody running on it: the
    * side arriving poisons it (coro.c), NULL otherwise. */

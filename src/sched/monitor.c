@@ -151,7 +151,9 @@ static void move_off(struct corun__worker *w, struct corun_task *t) {
  * blocked (see top). */
 static void take_yield_line(struct corun__worker *w) {
   struct corun_task *t = w->yield_head;
-  w->yield_head = w->yield_tail = NULL;
+  /* (atomic: a yield in that task may look at it, sched.c yield_direct) */
+  __atomic_store_n(&w->yield_head, NULL, __ATOMIC_RELAXED);
+  w->yield_tail = NULL;
   while (t) {
     struct corun_task *next = t->qnext;
     move_off(w, t);

@@ -441,6 +441,68 @@ void corun__park_switch(struct corun__worker *w, struct corun_task *t) {
   corun__park_arrive();
 }
 
+#if CORUN__YIELD_HOOK
+/* Runs on the arriving task's stack once the yielder's context is saved
+ * (yield_next): the yielder may be queued now. Between the yielder's
+ * dispatch_end and this dispatch_begin the count is even, so the monitor
+ * leaves the line alone while it changes. */
+static void yield_arrived(void *yielder) {
+  struct corun__worker *w = tls_worker;
+  yield_line_add(w, yielder);
+  dispatch_begin(w);
+}
+
+/* The coro layer's yield hook on worker threads (corun__thread's
+ * yield_hook): the running task t called corun_yield(). Where pick()
+ * would now take the task in runnext, or the first of the yield line
+ * with nothing queued before it, returns that one (taken), and the
+ * worker goes to it straight, as a park does (corun__park_switch): one
+ * switch instead of two and a pick. t goes to the back of the line, but
+ * only once its context is saved, by yield_arrived on the other side of
+ * the switch: queued before, another worker could take it (the monitor
+ * hands a stalled worker's line to others) and run it while it is still
+ * on its stack. NULL: corun_yield goes back to the loop, which does the
+ * same in two switches. */
+static struct corun_coro *yield_next(struct corun__thread *ct) {
+  struct corun__worker *w = tls_worker;
+  if (CORUN__UNLIKELY(!w)) /* a child of fork(): corun is off (main.c) */
+    return NULL;
+  struct corun_task *t = w->current;
+  /* A park's own yield goes to the loop, which finishes the park. Then a
+   * first look, before touching anything: is there a task to go to? (The
+   * line's head is read atomically: a monitor that took w for blocked
+   * may be clearing it.) */
+  if (t->parking || !direct_allowed(w) ||
+      (!atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
+       (atomic_load_explicit(&w->inbox.len, memory_order_relaxed) ||
+        corun__deque_busy(&w->dq) ||
+        !__atomic_load_n(&w->yield_head, __ATOMIC_RELAXED))))
+    return NULL;
+  corun__timers_due(w); /* as pick() does first (it may fill runnext) */
+  dispatch_end(w);      /* from here runnext and the line are w's own */
+  struct corun_task *n =
+      atomic_load_explicit(&w->runnext, memory_order_relaxed);
+  if (n) {
+    n = n->on_shared ? NULL : take_runnext(w); /* (see direct_next) */
+  } else if ((n = w->yield_head) != NULL && !n->on_shared &&
+             !atomic_load_explicit(&w->inbox.len, memory_order_relaxed) &&
+             !corun__deque_busy(&w->dq)) {
+    w->yield_head = n->qnext;
+  } else {
+    n = NULL;
+  }
+  if (!n) {
+    dispatch_begin(w); /* a dispatch of its own, as in direct_next */
+    return NULL;
+  }
+  w->tick++; /* a pick, as far as fairness goes */
+  w->current = n;
+  ct->yield_fn = yield_arrived;
+  ct->yield_arg = t;
+  return n->co;
+}
+#endif
+
 void corun__park_arrive(void) {
   struct corun__worker *w = corun__worker_self(); /* re-read: t moves */
   struct corun_task *p = w ? w->parked : NULL;
@@ -463,11 +525,16 @@ static void worker_loop(struct corun__worker *w) {
   /* The coroutine layer's per-thread state, made now: a resume that cannot
    * make it would fail, and a task must never be left half run. Out of
    * memory, the worker waits (and takes no task) until it gets it. */
-  while (!corun__thread_get() &&
+  struct corun__thread *ct;
+  while (!(ct = corun__thread_get()) &&
          !atomic_load_explicit(&S->done, memory_order_acquire)) {
     struct timespec ms = {0, 1000000};
     nanosleep(&ms, NULL);
   }
+#if CORUN__YIELD_HOOK
+  if (ct)
+    ct->yield_hook = yield_next;
+#endif
   while (!atomic_load_explicit(&S->done, memory_order_acquire)) {
     struct corun_task *t = pick(w);
     if (t)
@@ -477,6 +544,8 @@ static void worker_loop(struct corun__worker *w) {
   }
   if (slack > 0) /* the thread calling corun_main gets its own back */
     prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
+  if (ct)
+    ct->yield_hook = NULL;
   tls_worker = NULL;
 }
 
