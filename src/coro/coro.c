@@ -527,7 +527,10 @@ static inline void *yield_to_resumer(struct corun__thread *t, void *out) {
  * out of line, so that a coroutine's yield elsewhere stays a leaf. */
 static CORUN__NOINLINE void *yield_hooked(struct corun__thread *t, void *out) {
   struct corun_coro *me = t->current;
-  struct corun_coro *next = t->yield_hook(t);
+  struct corun_coro *next = NULL;
+  if (__atomic_load_n(t->yield_if[0], __ATOMIC_RELAXED) ||
+      __atomic_load_n(t->yield_if[1], __ATOMIC_RELAXED))
+    next = t->yield_hook(t);
   if (!next)
     return yield_to_resumer(t, out);
   next->resumer = me->resumer; /* as corun_transfer */

@@ -319,6 +319,12 @@ static struct corun_task *pick(struct corun__worker *w) {
  * themselves. Owner only: no lock, no wake-up (this worker is busy with
  * them, as before the yield). Go puts a yielder on its locked global
  * queue instead, which two workers then fight over. */
+/* Whether some worker is idle or looking for work. */
+static inline int others_idle(void) {
+  return atomic_load_explicit(&corun__S.nidle, memory_order_relaxed) ||
+         atomic_load_explicit(&corun__S.nspinning, memory_order_relaxed);
+}
+
 static void yield_line_add(struct corun__worker *w, struct corun_task *t) {
   t->qnext = NULL;
   if (w->yield_head)
@@ -329,9 +335,7 @@ static void yield_line_add(struct corun__worker *w, struct corun_task *t) {
   /* More than one task takes turns here while another worker has
    * nothing to do: hand it the oldest (the deque is stealable, the
    * line is not), so yielding CPU-bound tasks spread over the workers. */
-  if (w->yield_head != t &&
-      (atomic_load_explicit(&corun__S.nidle, memory_order_relaxed) ||
-       atomic_load_explicit(&corun__S.nspinning, memory_order_relaxed))) {
+  if (w->yield_head != t && others_idle()) {
     struct corun_task *oldest = w->yield_head;
     w->yield_head = oldest->qnext;
     push_here(w, oldest); /* (pinned: it stays here) */
@@ -462,21 +466,22 @@ static void yield_arrived(void *yielder) {
  * the switch: queued before, another worker could take it (the monitor
  * hands a stalled worker's line to others) and run it while it is still
  * on its stack. NULL: corun_yield goes back to the loop, which does the
- * same in two switches. */
+ * same in two switches; also while another worker is idle, since the
+ * loop's yield_line_add then hands it the oldest yielder (tasks that
+ * took turns here straight would keep to this worker). */
 static struct corun_coro *yield_next(struct corun__thread *ct) {
   struct corun__worker *w = tls_worker;
   if (CORUN__UNLIKELY(!w)) /* a child of fork(): corun is off (main.c) */
     return NULL;
+  /* A first look, before touching anything. The coro layer has seen
+   * runnext or the line's head set (corun__thread.yield_if; atomic loads:
+   * a monitor that took w for blocked may be clearing the line). A park's
+   * own yield goes to the loop, which finishes the park. */
+  int next = atomic_load_explicit(&w->runnext, memory_order_relaxed) != NULL;
   struct corun_task *t = w->current;
-  /* A park's own yield goes to the loop, which finishes the park. Then a
-   * first look, before touching anything: is there a task to go to? (The
-   * line's head is read atomically: a monitor that took w for blocked
-   * may be clearing it.) */
   if (t->parking || !direct_allowed(w) ||
-      (!atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
-       (atomic_load_explicit(&w->inbox.len, memory_order_relaxed) ||
-        corun__deque_busy(&w->dq) ||
-        !__atomic_load_n(&w->yield_head, __ATOMIC_RELAXED))))
+      (!next && (atomic_load_explicit(&w->inbox.len, memory_order_relaxed) ||
+                 corun__deque_busy(&w->dq) || others_idle())))
     return NULL;
   corun__timers_due(w); /* as pick() does first (it may fill runnext) */
   dispatch_end(w);      /* from here runnext and the line are w's own */
@@ -532,8 +537,11 @@ static void worker_loop(struct corun__worker *w) {
     nanosleep(&ms, NULL);
   }
 #if CORUN__YIELD_HOOK
-  if (ct)
+  if (ct) {
+    ct->yield_if[0] = (void **)&w->runnext;
+    ct->yield_if[1] = (void **)&w->yield_head;
     ct->yield_hook = yield_next;
+  }
 #endif
   while (!atomic_load_explicit(&S->done, memory_order_acquire)) {
     struct corun_task *t = pick(w);
