@@ -82,11 +82,12 @@ typedef struct corun_attr {
    * leave the body less than 2 KiB is grown). Only the pages the coroutine
    * touches cost memory. A guard region below the stack catches overflow
    * (see "Stack overflow" below). A task's stack also carries some of the
-   * scheduler's own work: when it blocks, the scheduler may fire due
-   * timers and wake other tasks there before switching away, and the task
-   * switched to finishes the blocking call's bookkeeping on its own: about
-   * 400 bytes below a blocking call's frames (gcc -O2, without
-   * sanitizers), which a task's stack must have room for. */
+   * scheduler's own work: when it blocks or yields, the scheduler may
+   * fire due timers and wake other tasks there before switching away, and
+   * the task switched to finishes the blocking call's or the yield's
+   * bookkeeping on its own: about 400 bytes below a blocking call's or
+   * corun_yield()'s frames (gcc -O2, without sanitizers), which a task's
+   * stack must have room for. */
   size_t stack_size;
   /* NULL: the coroutine gets a stack of its own (stack_size). Otherwise it
    * runs on this shared stack, which it takes turns on with the other

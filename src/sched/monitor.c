@@ -151,7 +151,7 @@ static void move_off(struct corun__worker *w, struct corun_task *t) {
  * blocked (see top). */
 static void take_yield_line(struct corun__worker *w) {
   struct corun_task *t = w->yield_head;
-  /* (atomic: a yield in that task may look at it, sched.c yield_direct) */
+  /* (atomic: a yield in that task may look at it, sched.c yield_next) */
   __atomic_store_n(&w->yield_head, NULL, __ATOMIC_RELAXED);
   w->yield_tail = NULL;
   while (t) {

@@ -17,13 +17,13 @@
  * as its resumer). That saves a switch, a pick and the coro layer's
  * resume/yield pair per wake-up. The arriving side then finishes the
  * park that the leaving one could not finish on its own stack
- * (corun__park_arrive); so only tasks that arrive through that function
- * are switched to: those parked, and new ones (task_body). (A plain
- * corun_yield() going straight on too, through a hook in the coro layer,
- * took a yield round trip from 29.5 to 22.5 ns, but it published the
- * yielding task on the yield line before its context was saved, where
- * the monitor could hand it to another worker: left out until the
- * switch can run code on the arriving side.)
+ * (corun__park_arrive); so a park switches only to tasks that arrive
+ * through that function: those parked, and new ones (task_body). A
+ * plain corun_yield() goes straight on too (yield_next, asked by the coro
+ * layer), to any suspended task, with a switch that runs yield_arrived
+ * on the arriving side: that queues the yielder once its context is
+ * saved (queued before, the monitor could hand it to another worker
+ * while it was still on its stack).
  * Measured (bench_sched -workers 1, callgrind): a channel ping-pong
  * round trip went from 1,134 to 1,043 instructions, and from 136 to
  * 123 ns. A task that ends could hand its worker straight to its parked
@@ -313,18 +313,18 @@ static struct corun_task *pick(struct corun__worker *w) {
 
 /* ---- running tasks ---------------------------------------------------- */
 
-/* t called corun_yield(): to the back of w's yield line, a FIFO that
- * pick() serves after the deque. So a yield loop, pinned or not, lets
- * every task queued here have a turn, and yielders take turns among
- * themselves. Owner only: no lock, no wake-up (this worker is busy with
- * them, as before the yield). Go puts a yielder on its locked global
- * queue instead, which two workers then fight over. */
 /* Whether some worker is idle or looking for work. */
 static inline int others_idle(void) {
   return atomic_load_explicit(&corun__S.nidle, memory_order_relaxed) ||
          atomic_load_explicit(&corun__S.nspinning, memory_order_relaxed);
 }
 
+/* t called corun_yield(): to the back of w's yield line, a FIFO that
+ * pick() serves after the deque. So a yield loop, pinned or not, lets
+ * every task queued here have a turn, and yielders take turns among
+ * themselves. Owner only: no lock, no wake-up (this worker is busy with
+ * them, as before the yield). Go puts a yielder on its locked global
+ * queue instead, which two workers then fight over. */
 static void yield_line_add(struct corun__worker *w, struct corun_task *t) {
   t->qnext = NULL;
   if (w->yield_head)
