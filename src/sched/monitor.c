@@ -190,7 +190,7 @@ static int hand_off(struct corun__worker *w, unsigned long d) {
    * Without membarrier, runnext is taken anyway: the owner then takes it
    * with an exchange as well (S->runnext_shared), and a task stuck there
    * could be the one that would end the block. */
-  int fenced = membarrier_all() == 0;
+  int in_task = membarrier_all() == 0; /* if its count is still d too */
   if (atomic_load(&w->dispatch) != d) {
     /* The task ended meanwhile: w is not blocked. Undo, or `blocked`
      * would stay set until w's next dispatch_end, and a stall in w's next
@@ -202,7 +202,6 @@ static int hand_off(struct corun__worker *w, unsigned long d) {
       atomic_fetch_sub(&S->nblocked, 1);
     return 0;
   }
-  int in_task = fenced;
   if (in_task)
     take_yield_line(w);
   if (in_task || S->runnext_shared) {

@@ -235,14 +235,17 @@ void corun__park_arrive(void);
 int64_t corun__timers_run(struct corun__worker *w);
 
 /* Fires w's timers if the earliest is due; by w itself, between tasks.
- * Reads the clock (about 20 ns here) only while a timer is armed. */
-static inline void corun__timers_due(struct corun__worker *w) {
+ * Reads the clock (about 20 ns here) only while a timer is armed.
+ * Returns whether it fired them (which may have filled w's runnext). */
+static inline int corun__timers_due(struct corun__worker *w) {
   if (!atomic_load_explicit(&w->ntimers, memory_order_relaxed))
-    return;
+    return 0;
   w->clock_seen = corun__clock_ns();
-  if (w->clock_seen >=
+  if (w->clock_seen <
       atomic_load_explicit(&w->timer_next, memory_order_relaxed))
-    corun__timers_run(w);
+    return 0;
+  corun__timers_run(w);
+  return 1;
 }
 
 #endif
