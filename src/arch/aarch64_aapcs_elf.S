@@ -5,6 +5,8 @@
  *                              corun__ctx_entry *entry, void *a, void *b);
  *   void *corun__ctx_switch(corun__ctx *save, corun__ctx to, void *data);
  *   int corun__ctx_switch_int(corun__ctx *save, corun__ctx to, void *data);
+ *   void *corun__ctx_switch_ontop(corun__ctx *save, corun__ctx to,
+ *                                 void *data, void (*fn)(void *), void *arg);
  *
  * corun__ctx_switch stores the callee-saved state in a frame on the stack
  * it leaves, stores that stack pointer (the context) in *save, makes `to`
@@ -15,6 +17,9 @@
  * returns int (the low 32 bits of data, w0), so that int-returning callers
  * can tail-call it. corun__ctx_make writes such a frame on a fresh stack
  * whose resume address is the trampoline, which calls entry(data, a, b).
+ * corun__ctx_switch_ontop is the same switch with a detour: `to` first runs
+ * fn(arg) on its own stack, through a shim whose address the switch finds
+ * in `to`'s frame in place of the resume address (see its comment).
  *
  * Why a save slot instead of returning the old context to the other side:
  * as on x86-64 (x86_64_sysv_elf.S), the coroutine layer tail-calls the
@@ -115,8 +120,10 @@
  * Cost (counted from the code below, common path: FPCR unchanged):
  * corun__ctx_switch executes 30 instructions (25 for the save, switch,
  * restore and return, 5 for FPCR: mrs, its store, the load, cmp, b.ne),
- * plus `bti c` under BTI. Most are pair loads and stores (stp/ldp). No
- * AArch64 hardware was available to measure; qemu's timings mean nothing.
+ * plus `bti c` under BTI. Most are pair loads and stores (stp/ldp).
+ * corun__ctx_switch_ontop adds 4 before it and 8 in the shim, plus fn's
+ * call (counted at its comment). No AArch64 hardware was available to
+ * measure; qemu's timings mean nothing.
  *
  * Why `ret` and not `br` (unlike x86-64's `jmp`): the resume address is a
  * call-return site of arbitrary C code, the instruction after a `bl`.
@@ -138,20 +145,25 @@
  *
  * Hardening:
  *  - BTI: when the compiler targets BTI (__ARM_FEATURE_BTI_DEFAULT, from
- *    -mbranch-protection=bti or =standard), corun__ctx_switch/_int and
- *    corun__ctx_make start with `bti c` (they are reached by `blr` and by
- *    PLT stubs' `br x16/x17`), and the trampoline has `bti j` (it is
- *    reached by `ret`, which BTI does not check, so this is only a
- *    safeguard). Every indirect branch in this file is then compatible,
- *    and only then does the file carry the GNU property note
+ *    -mbranch-protection=bti or =standard), corun__ctx_switch/_int,
+ *    corun__ctx_switch_ontop and corun__ctx_make start with `bti c` (they
+ *    are reached by `blr` and by PLT stubs' `br x16/x17`), and the
+ *    trampoline and the ontop shim have `bti j` (they are reached by
+ *    `ret`, which BTI does not check, so this is only a safeguard). The
+ *    shim calls fn with `blr`, as C calls a function pointer, so fn lands
+ *    on its own `bti c`. Every indirect branch in this file is then
+ *    compatible, and only then does the file carry the GNU property note
  *    GNU_PROPERTY_AARCH64_FEATURE_1_AND with the BTI bit; without BTI it
  *    carries no note, so the linker never marks a binary BTI-capable
  *    because of it.
  *  - PAC (pac-ret, __ARM_FEATURE_PAC_DEFAULT): nothing here is signed. No
  *    function of this file has a prologue that spills its own lr and
- *    returns through it; the C callers sign and authenticate their own lr
- *    around their own frames as usual (a tail call authenticates before
- *    the `b`, so lr at entry is a plain address). The resume address in
+ *    returns through it (the ontop shim keeps a resume address in its
+ *    frame while fn runs and returns through it, but that address comes
+ *    from a switch frame, where it lies unsigned anyway); the C callers
+ *    sign and authenticate their own lr around their own frames as usual
+ *    (a tail call authenticates before the `b`, so lr at entry is a plain
+ *    address). The resume address in
  *    the frame is stored unsigned, as setjmp buffers store it; the file
  *    therefore does not set the PAC bit of the property note.
  *    Signing it too is possible further hardening, not done: paciasp
@@ -278,6 +290,114 @@ corun__ctx_switch_int:
         .cfi_endproc
         .size   corun__ctx_switch, .-corun__ctx_switch
         .size   corun__ctx_switch_int, .-corun__ctx_switch_int
+
+/* void *corun__ctx_switch_ontop(corun__ctx *save [x0], corun__ctx to [x1],
+ *                               void *data [x2], void (*fn)(void *) [x3],
+ *                               void *arg [x4])
+ * corun__ctx_switch, and then, on `to`'s stack and before `to` resumes,
+ * fn(arg) (Boost.Context's ontop_fcontext has the same idea; ctx.h has
+ * the contract, x86_64_sysv_elf.S the same code for x86-64). The
+ * scheduler uses it for what must happen after the old context is saved
+ * but before anything else runs: a yielding task may be queued only then.
+ *
+ * How: `to`'s frame is still ours (it is suspended, and the switch
+ * consumes it), so its resume address slot (0xa8, the saved x30) is
+ * swapped for .Lontop_shim and the real address kept in x12; then the
+ * common code above runs. That code uses x0-x2, x9, x10, x29, x30 and the
+ * callee-saved registers, and leaves x3-x8 and x11-x18 alone: so fn and
+ * arg stay where the caller put them (x3, x4) and x12 survives. Its final
+ * `ret` lands in the shim with x0 = data, x30 = the shim's address, sp =
+ * `to`'s sp after its call (16-aligned: a suspended switch's caller's sp,
+ * or a new stack's top - 16), FPCR and the callee-saved registers
+ * already `to`'s. The shim calls fn(arg) there and returns to the real
+ * resume address with x0 = data. The extra cost against a plain switch:
+ * 4 instructions here (5 with `bti c`), 8 in the shim (9 with `bti j`),
+ * fn's call and a second `ret`, mispredicted as the first is.
+ *
+ * x30 is not touched here: at the `b`, it still holds our caller's return
+ * address, which the common code saves as the resume address of the
+ * context it leaves, exactly as if the caller had called
+ * corun__ctx_switch itself (a tail call from the C layer keeps the user's
+ * call site there). A leaf until the `b`: the default CFI (CFA = sp,
+ * return address in x30) describes it. */
+        .globl  corun__ctx_switch_ontop
+        .hidden corun__ctx_switch_ontop
+        .type   corun__ctx_switch_ontop, %function
+        .p2align 4
+corun__ctx_switch_ontop:
+        .cfi_startproc
+        CORUN_BTI_C
+        ldr     x12, [x1, #0xa8]        /* to's real resume address */
+        adr     x9, .Lontop_shim        /* (x9 is free: the common code
+                                         * writes it before reading it) */
+        str     x9, [x1, #0xa8]         /* to resumes in the shim first */
+        b       corun__ctx_switch       /* same sp, same x30 */
+        .cfi_endproc
+        .size   corun__ctx_switch_ontop, .-corun__ctx_switch_ontop
+
+/* Reached by the common code's `ret` (see corun__ctx_switch_ontop) with
+ * x3 = fn, x4 = arg, x12 = the resume address, x0 = data, sp = 0 mod 16,
+ * the callee-saved registers and FPCR already `to`'s. On a new context the
+ * resume address is the trampoline's, which needs x0 = data and x19-x21
+ * (entry, a, b): fn preserves x19-x28 (AAPCS64, callee-saved), and x0 is
+ * put back below, so the trampoline starts as after a plain switch.
+ *
+ * The shim's frame, 32 bytes (a multiple of 16, "SP mod 16 = 0" at the
+ * `blr` as the AAPCS64 requires of every public interface):
+ *   sp+0x00  x29, `to`'s frame pointer  } a frame record: {fp, lr}
+ *   sp+0x08  the resume address (as lr) }
+ *   sp+0x10  data (x0), kept across the call (x0 is caller-saved)
+ *   sp+0x18  unused (never read)
+ *   sp+0x20  `to`'s sp, the CFA
+ * x29 is pointed at the record during the call ("The Frame Pointer" in
+ * the AAPCS64: x29 addresses the frame record, {previous x29, x30}), so a
+ * frame-pointer walk from fn goes fn -> shim -> the resumed code; and x29
+ * is restored from the record afterwards, to `to`'s value (on a new
+ * context 0, which the trampoline sets again anyway). fn preserves sp and
+ * x29 (callee-saved), so the loads after the call find the frame.
+ *
+ * The shim leaves as the common code does, by `ret` with x30 = the resume
+ * address, not by `br`: under BTI a `br` to an ordinary call-return site
+ * faults (see "Why `ret` and not `br`" above). The resumed code thus
+ * starts with x0 = data, x29 = its own fp and x30 = its resume address,
+ * the registers a plain switch would have left; x3, x4 and x12 hold other
+ * values than after a plain switch, but they are caller-saved.
+ *
+ * Unwind info: at entry the return address is in x12 and the CFA is sp
+ * (the resumed side's own sp after its call returned); once x12 is stored
+ * in the record this looks like an ordinary frame, so a backtrace taken
+ * inside fn continues into the code that is about to resume. While the
+ * common code runs (after `mov sp, x1`), its CFI reads the return address
+ * from the swapped slot, i.e. .Lontop_shim: an unwinder then looks it up
+ * at address - 1 (see the trampoline), which the leading nop keeps inside
+ * this FDE, whose entry rules (CFA = sp, return address in x12, which the
+ * common code leaves as it is) lead on to the real resume address. */
+        .type   corun__ctx_ontop_shim, %function
+        .p2align 4
+corun__ctx_ontop_shim:
+        .cfi_startproc
+        .cfi_def_cfa sp, 0
+        .cfi_register x30, x12
+        nop                             /* never executed: address - 1 */
+.Lontop_shim:
+        CORUN_BTI_J                     /* reached by ret: a safeguard only */
+        stp     x29, x12, [sp, #-0x20]! /* frame record {fp, resume address};
+                                         * sp stays 16-byte aligned */
+        .cfi_def_cfa_offset 0x20
+        .cfi_offset x29, -0x20
+        .cfi_offset x30, -0x18
+        mov     x29, sp                 /* fp -> the record */
+        str     x0, [sp, #0x10]         /* data, across the call */
+        mov     x0, x4                  /* fn's argument */
+        blr     x3                      /* fn(arg): C, keeps x19-x29, sp */
+        ldr     x0, [sp, #0x10]         /* the resumed switch returns data */
+        ldp     x29, x30, [sp], #0x20   /* to's fp, and the resume address */
+        .cfi_def_cfa_offset 0
+        .cfi_restore x29
+        .cfi_restore x30
+        ret                             /* resume (why ret: see header) */
+        .cfi_endproc
+        .size   corun__ctx_ontop_shim, .-corun__ctx_ontop_shim
 
 /* corun__ctx corun__ctx_make(void *stack_top [x0], size_t size [x1],
  *                            corun__ctx_entry *entry [x2], void *a [x3],
