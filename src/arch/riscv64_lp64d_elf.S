@@ -5,6 +5,8 @@
  *                              corun__ctx_entry *entry, void *a, void *b);
  *   void *corun__ctx_switch(corun__ctx *save, corun__ctx to, void *data);
  *   int corun__ctx_switch_int(corun__ctx *save, corun__ctx to, void *data);
+ *   void *corun__ctx_switch_ontop(corun__ctx *save, corun__ctx to,
+ *                                 void *data, void (*fn)(void *), void *arg);
  *
  * corun__ctx_switch stores the callee-saved state in a frame below the
  * stack pointer it leaves, stores that stack pointer (the context) in
@@ -17,6 +19,9 @@
  * bits of data, as the psABI wants of an int result (see "The int variant").
  * corun__ctx_make writes such a frame on a fresh stack whose resume address
  * is the trampoline, which calls entry(data, a, b).
+ * corun__ctx_switch_ontop is corun__ctx_switch with a detour: `to` first
+ * runs fn(arg) on its own stack, through a shim whose address the switch
+ * finds in `to`'s frame in place of the resume address (see its comment).
  *
  * Why a save slot instead of returning the old context to the other side:
  * the coroutine layer tail-calls the switch from corun_resume, corun_yield
@@ -153,7 +158,9 @@
  * corun__ctx_switch_int adds 2 when it leaves (ori, j). Out of line:
  * resuming a frame it left adds 6 (andi, beqz, sext.w, xori, beq, j), 7
  * when frm differs too (fsrm); a differing frm in a pointer frame adds 4
- * (andi, beqz, fsrm, j). Measured figures are in README.md (make bench).
+ * (andi, beqz, fsrm, j). corun__ctx_switch_ontop adds 5 before the switch
+ * and 12 in its shim, plus fn's call (counted at its comment). Measured
+ * figures are in README.md (make bench).
  *
  * Why jr t3 and not ret: `ret` is `jalr x0, 0(ra)`, whose rs1 = x1 tells
  * the predictor to pop its return-address stack. The stack's top is the
@@ -170,8 +177,8 @@
  * executable (.note.GNU-stack). There is no landing-pad or shadow-stack
  * extension to support yet (Zicfilp/Zicfiss are not in this toolchain's
  * default ISA; the resume by `jr` would need Zicfilp landing pads at every
- * resume site and is incompatible with Zicfiss shadow stacks, as CET's on
- * x86-64). The assembler may add a .riscv.attributes section naming the
+ * resume site, and at the trampoline and the ontop shim, and is
+ * incompatible with Zicfiss shadow stacks, as CET's on x86-64). The assembler may add a .riscv.attributes section naming the
  * ISA; it carries no executable-stack or property meaning. */
 
 #if !defined(__riscv) || __riscv_xlen != 64 || \
@@ -357,6 +364,120 @@ corun__ctx_switch_int:
         j       .Lsave
         .cfi_endproc
         .size   corun__ctx_switch_int, .-corun__ctx_switch_int
+
+/* void *corun__ctx_switch_ontop(corun__ctx *save [a0], corun__ctx to [a1],
+ *                               void *data [a2], void (*fn)(void *) [a3],
+ *                               void *arg [a4])
+ * corun__ctx_switch, and then, on `to`'s stack and before `to` resumes,
+ * fn(arg) (Boost.Context's ontop_fcontext has the same idea; ctx.h has
+ * the contract, x86_64_sysv_elf.S the same code for x86-64). The
+ * scheduler uses it for what must happen after the old context is saved
+ * but before anything else runs: a yielding task may be queued only then.
+ *
+ * How: `to`'s frame is still ours (it is suspended, and the switch
+ * consumes it), so its resume address slot (RESUME) is swapped for
+ * .Lontop_shim and the real address kept in t5; then corun__ctx_switch
+ * runs. That code uses a0-a2, t1-t4, ra (stored, not changed), sp and the
+ * callee-saved registers, and leaves a3-a7, t0, t5 and t6 alone: so fn and
+ * arg stay where the caller put them (a3, a4) and t5 survives. Its final
+ * `jr t3` lands in the shim with a0 = data (sign-extended there if `to`
+ * was left by corun__ctx_switch_int), sp = `to`'s sp after its call
+ * (16-aligned: a suspended switch's caller's sp, or a new stack's top -
+ * 16), frm and the callee-saved registers already `to`'s. The shim calls
+ * fn(arg) there and jumps to the real resume address with a0 = data. The
+ * extra cost against a plain switch: 5 instructions here (lla is two), 12
+ * in the shim, fn's call and return and a second `jr`.
+ *
+ * ra is not touched here: at the `j`, it still holds our caller's return
+ * address, which corun__ctx_switch saves as the resume address of the
+ * context it leaves, exactly as if the caller had called it directly (a
+ * tail call from the C layer keeps the user's call site there). The frame
+ * left is a pointer frame (INT_FLAG clear), as this function returns a
+ * pointer. A leaf until the `j`: the default CFI (CFA = sp, return address
+ * in ra) describes it. t6 carries the shim's address only to the store
+ * (the switch neither reads nor needs it). */
+        .globl  corun__ctx_switch_ontop
+        .hidden corun__ctx_switch_ontop
+        .type   corun__ctx_switch_ontop, @function
+        .p2align 2
+corun__ctx_switch_ontop:
+        .cfi_startproc
+        ld      t5, RESUME(a1)          /* to's real resume address */
+        lla     t6, .Lontop_shim
+        sd      t6, RESUME(a1)          /* to resumes in the shim first */
+        j       corun__ctx_switch       /* same sp, same ra */
+        .cfi_endproc
+        .size   corun__ctx_switch_ontop, .-corun__ctx_switch_ontop
+
+/* Reached by corun__ctx_switch's `jr t3` (see corun__ctx_switch_ontop) with
+ * a3 = fn, a4 = arg, t5 = the resume address, a0 = data, sp = 0 mod 16,
+ * the callee-saved registers and frm already `to`'s. On a new context the
+ * resume address is the trampoline's, which needs a0 = data, s1-s3
+ * (entry, a, b) and s0 = 0: fn preserves s1-s11 (psABI, "Integer Register
+ * Convention"), and a0 and s0 are put back below, so the trampoline
+ * starts as after a plain switch.
+ *
+ * The shim's frame, 32 bytes (a multiple of 16: the psABI's "Integer
+ * Calling Convention" wants sp 16-byte aligned at the call of fn):
+ *   sp+0x00  data (a0), kept across the call (a0 is not preserved)
+ *   sp+0x08  unused (never read)
+ *   sp+0x10  s0, `to`'s frame pointer   } a frame record {fp, ra} below
+ *   sp+0x18  the resume address (as ra) } the CFA
+ *   sp+0x20  `to`'s sp, the CFA
+ * s0 is pointed at the CFA during the call (psABI "Frame Pointer
+ * Convention": fp = the CFA, the record at fp-16 and fp-8), so a
+ * frame-pointer walk from fn goes fn -> shim -> the resumed code; s0 is
+ * restored from the record afterwards, to `to`'s value (0 on a new
+ * context, as the trampoline needs). fn preserves sp and s0, so the loads
+ * after the call find the frame.
+ *
+ * Return-address prediction (see "Why jr t3 and not ret"): fn is called
+ * with `jalr ra, a3` (rd = ra: a push) and returns with `ret` (a pop), a
+ * matched pair; the shim leaves by `jr t3`, no hint, like the switch.
+ * The resumed code thus starts with a0 = data, s0 = its own fp and
+ * t3 = its resume address, as after a plain switch; ra, a3, a4 and t5
+ * hold other values than a plain switch leaves, but none of them is
+ * preserved across a call, so the resumed side expects nothing of them.
+ *
+ * Unwind info: at entry the return address is in t5 and the CFA is sp
+ * (the resumed side's own sp after its call returned); once t5 is stored
+ * in the record this looks like an ordinary frame, so a backtrace taken
+ * inside fn continues into the code that is about to resume, and at the
+ * end the return address is described as living in t3, as at the
+ * switch's own `jr t3`. While corun__ctx_switch runs on `to`'s stack, its
+ * CFI reads the return address from the swapped slot, i.e. .Lontop_shim:
+ * an unwinder then looks it up at address - 1 (see the trampoline), which
+ * the leading nop keeps inside this FDE, whose entry rules (CFA = sp,
+ * return address in t5, which the switch leaves as it is) lead on to the
+ * real resume address. */
+        .type   corun__ctx_ontop_shim, @function
+        .p2align 2
+corun__ctx_ontop_shim:
+        .cfi_startproc
+        .cfi_def_cfa sp, 0
+        .cfi_register ra, t5
+        nop                             /* never run: address - 1 */
+.Lontop_shim:
+        addi    sp, sp, -32             /* the frame (16-aligned) */
+        .cfi_def_cfa_offset 32
+        sd      t5, 24(sp)              /* resume address, as the record's ra */
+        .cfi_offset ra, -8
+        sd      s0, 16(sp)              /* to's fp, as the record's link */
+        .cfi_offset s0, -16
+        sd      a0, 0(sp)               /* data, across the call */
+        addi    s0, sp, 32              /* fp = the CFA, above the record */
+        mv      a0, a4                  /* fn's argument */
+        jalr    a3                      /* fn(arg): C, keeps s0-s11, sp */
+        ld      a0, 0(sp)               /* the resumed switch returns data */
+        ld      s0, 16(sp)              /* to's fp again */
+        .cfi_restore s0
+        ld      t3, 24(sp)              /* the resume address */
+        .cfi_register ra, t3
+        addi    sp, sp, 32              /* pop the frame */
+        .cfi_def_cfa_offset 0
+        jr      t3                      /* resume: no RAS hint (see above) */
+        .cfi_endproc
+        .size   corun__ctx_ontop_shim, .-corun__ctx_ontop_shim
 
 /* corun__ctx corun__ctx_make(void *stack_top [a0], size_t size [a1],
  *                            corun__ctx_entry *entry [a2], void *a [a3],
