@@ -67,9 +67,12 @@ CORUN__CTX_RETURNS_TWICE int corun__ctx_switch_int(corun__ctx *save,
  * fn(arg) runs: for work that may only be done once the context left is
  * saved (another thread may resume it from then on) and before anything
  * else runs on this thread. fn runs with `to`'s callee-saved registers in
- * place and must return. Only the x86-64 backend has it
- * (CORUN__CTX_HAVE_ONTOP); its callers have a way without it. */
-#if defined(__x86_64__) && !defined(CORUN_CONTEXT_UCONTEXT)
+ * place and must return. The assembly backends have it (x86-64, AArch64,
+ * RISC-V 64: CORUN__CTX_HAVE_ONTOP), the ucontext backend does not; its
+ * callers have a way without it. */
+#if (defined(__x86_64__) || defined(__aarch64__) ||                            \
+     (defined(__riscv) && __riscv_xlen == 64)) &&                              \
+    !defined(CORUN_CONTEXT_UCONTEXT)
 #define CORUN__CTX_HAVE_ONTOP 1
 CORUN__CTX_RETURNS_TWICE void *
 corun__ctx_switch_ontop(corun__ctx *save, corun__ctx to, void *data,
