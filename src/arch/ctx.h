@@ -1,7 +1,9 @@
 /* ctx.h: the context-switch primitive, the only contract between C and the
  * per-architecture assembly.
  * Layer: arch (includes nothing of corun; implemented by exactly one of
- * x86_64_sysv_elf.S or ucontext.c, chosen by CMake's CORUN_CONTEXT).
+ * the assembly files (x86_64_sysv_elf.S, aarch64_aapcs_elf.S,
+ * riscv64_lp64d_elf.S, by target) or ucontext.c, chosen by CMake's
+ * CORUN_CONTEXT).
  *
  * A context is an opaque pointer; for the assembly backends it is the saved
  * stack pointer of a suspended stack (Boost.Context's fcontext idea), so no C
