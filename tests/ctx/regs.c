@@ -7,7 +7,8 @@
  * registers and rsp hold afterwards. The other side runs the same helper
  * with different patterns in between, so a switch that forgot a register
  * would hand one side the other side's values. Covered transitions: raw
- * corun__ctx_switch (new context and suspended context), resume/yield,
+ * corun__ctx_switch (new context and suspended context), the same with
+ * corun__ctx_switch_ontop (where the backend has it), resume/yield,
  * symmetric transfer between two coroutines, a coroutine that starts and
  * finishes inside one callback, and corun_destroy closing a suspended one.
  * Runs on both backends (asm and ucontext). */
@@ -152,6 +153,98 @@ static void test_raw(void) {
    * ASan its shadow still describes that frame. */
 }
 
+/* ---- 1b. the raw arch layer: corun__ctx_switch_ontop ------------------
+ * The same ping-pong with the switch that first runs a function on the
+ * arriving side (the scheduler's direct yield uses it). Checked: both
+ * sides' registers and stack pointer survive it, as above; the function
+ * runs once per switch, on the stack of the side that is about to resume
+ * and before that side resumes, also for the first switch into a new
+ * context; it may use every callee-saved register itself (it runs the
+ * helper with its own patterns); and data still comes through. */
+#if CORUN__CTX_HAVE_ONTOP
+
+struct ontop {
+  corun__ctx *save, *to;
+  struct ontop *other;
+  void *seen;        /* data delivered by the last switch into this side */
+  unsigned arrivals; /* the function's runs for this side */
+  int on_side_stack; /* this side runs on the mmap()ed stack */
+};
+
+static corun__ctx ot_main_ctx, ot_side_ctx;
+static struct ontop ot_main, ot_side;
+static char *ot_lo, *ot_hi; /* the side's stack */
+
+/* The function run on arrival: `arg` is the side about to resume. */
+static void on_arrival(void *arg) {
+  struct ontop *dest = arg;
+  char here; /* on the stack it runs on */
+  int on_side = &here >= ot_lo && &here < ot_hi;
+  T_EQ(on_side, dest->on_side_stack);
+  dest->arrivals++;
+  run_and_check("ontop function", 12, dest->arrivals, noop_cb, NULL);
+}
+
+static void ontop_cb(void *arg) {
+  struct ontop *me = arg;
+  unsigned before = me->arrivals;
+  me->seen =
+      corun__ctx_switch_ontop(me->save, *me->to, me, on_arrival, me->other);
+  T_EQ(me->arrivals, before + 1); /* it ran for us before we went on */
+}
+
+static void ontop_entry(void *data, void *a, void *b) {
+  T_EQ_HEX((uintptr_t)data, (uintptr_t)&ot_main);
+  T_EQ_HEX((uintptr_t)a, RAW_A);
+  T_EQ_HEX((uintptr_t)b, RAW_B);
+  T_EQ(ot_side.arrivals, 1); /* ran before the entry, on this stack */
+  for (unsigned k = 0; k < ROUNDS; k++) {
+    run_and_check("ontop side", 13, k, ontop_cb, &ot_side);
+    T_EQ_HEX((uintptr_t)ot_side.seen, (uintptr_t)&ot_main);
+  }
+  corun__ctx_switch_ontop(&ot_side_ctx, ot_main_ctx, NULL, on_arrival,
+                          &ot_main);
+  T_TRUE(!"a finished raw context was resumed");
+}
+
+static void test_raw_ontop(void) {
+  size_t size = 64 * 1024;
+  char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  T_TRUE(stack != MAP_FAILED);
+#ifdef CORUN_HAVE_VALGRIND
+  unsigned vg = VALGRIND_STACK_REGISTER(stack, stack + size);
+#endif
+  ot_lo = stack;
+  ot_hi = stack + size;
+  ot_main = (struct ontop){&ot_main_ctx, &ot_side_ctx, &ot_side, NULL, 0, 0};
+  ot_side = (struct ontop){&ot_side_ctx, &ot_main_ctx, &ot_main, NULL, 0, 1};
+  ot_side_ctx = corun__ctx_make(stack + size, size, ontop_entry, (void *)RAW_A,
+                                (void *)RAW_B);
+  T_TRUE(ot_side_ctx != NULL);
+  for (unsigned k = 0; k < ROUNDS; k++) {
+    run_and_check("ontop main", 14, k, ontop_cb, &ot_main);
+    T_EQ_HEX((uintptr_t)ot_main.seen, (uintptr_t)&ot_side);
+  }
+  /* The last switch lets ontop_entry leave its loop and come back with
+   * NULL, through the function too. */
+  run_and_check("ontop main (last)", 14, ROUNDS, ontop_cb, &ot_main);
+  T_EQ_HEX((uintptr_t)ot_main.seen, 0);
+  T_EQ(ot_main.arrivals, ROUNDS + 1);
+  T_EQ(ot_side.arrivals, ROUNDS + 1);
+#ifdef CORUN_HAVE_VALGRIND
+  VALGRIND_STACK_DEREGISTER(vg);
+  (void)vg;
+#endif
+  /* Left mapped, as test_raw's. */
+}
+
+#else
+static void test_raw_ontop(void) {
+  printf("no corun__ctx_switch_ontop in the %s backend\n", corun__ctx_backend);
+}
+#endif
+
 /* ---- 2. resume / yield ------------------------------------------------- */
 
 static void yield_cb(void *arg) {
@@ -270,6 +363,7 @@ static void test_destroy(void) {
 int main(void) {
   printf("backend: %s\n", corun__ctx_backend);
   test_raw();
+  test_raw_ontop();
   test_resume_yield();
   test_transfer();
   test_start_finish();

@@ -8,11 +8,16 @@
  * start code), within a bounded number of frames, without crashing.
  * The CFI of corun__ctx_switch is what makes that hold in the middle of
  * the switch, where the stack pointer is already the other stack's.
+ * A second phase does the same with corun__ctx_switch_ontop between the
+ * main stack and a raw context (where the backend has it): its shim, and
+ * the function it runs on the arriving stack, must unwind as cleanly.
  * The ucontext backend is skipped: glibc's swapcontext has no CFI for its
  * instructions after the stack pointer changes, and libgcc's unwinder
  * crashes on a signal there (a limitation documented in ucontext.c). */
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unwind.h>
@@ -20,6 +25,10 @@
 #include "arch/ctx.h"
 #include "corun.h"
 #include "t.h"
+
+#ifdef CORUN_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
 
 #define MAX_FRAMES 64
 
@@ -75,6 +84,59 @@ static void *short_lived(void *arg) {
   return arg;
 }
 
+/* ---- phase 2: corun__ctx_switch_ontop ---------------------------------- */
+#if CORUN__CTX_HAVE_ONTOP
+static corun__ctx ot_main, ot_side;
+static volatile unsigned long ot_runs;
+
+static void ot_count(void *arg) {
+  ot_runs += (uintptr_t)arg;
+}
+
+static void ot_entry(void *data, void *a, void *b) {
+  (void)a;
+  (void)b;
+  for (;;) /* sends back what it was sent */
+    data =
+        corun__ctx_switch_ontop(&ot_side, ot_main, data, ot_count, (void *)1);
+}
+
+/* Switches to and fro with the ontop switch until `until` samples in all,
+ * or for at most 3 s. Returns the round trips made. */
+static unsigned long ontop_phase(int until) {
+  size_t size = 64 * 1024;
+  char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  T_TRUE(stack != MAP_FAILED);
+#ifdef CORUN_HAVE_VALGRIND
+  unsigned vg = VALGRIND_STACK_REGISTER(stack, stack + size);
+#endif
+  ot_side = corun__ctx_make(stack + size, size, ot_entry, NULL, NULL);
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  unsigned long i;
+  for (i = 0; samples < until; i++) {
+    if (i % 4096 == 0) {
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      if (t.tv_sec - t0.tv_sec >= 3)
+        break;
+    }
+    void *back = corun__ctx_switch_ontop(&ot_main, ot_side, (void *)i, ot_count,
+                                         (void *)1);
+    T_EQ((uintptr_t)back, i);
+  }
+  /* Once on each side per round trip. */
+  T_EQ(ot_runs, 2 * i);
+#ifdef CORUN_HAVE_VALGRIND
+  VALGRIND_STACK_DEREGISTER(vg);
+  (void)vg;
+#endif
+  /* The stack stays mapped: ot_entry's frames never return (as in
+   * regs.c). */
+  return i;
+}
+#endif
+
 int main(void) {
   if (strcmp(corun__ctx_backend, "ucontext") == 0)
     T_SKIP("glibc's swapcontext cannot be unwound at every instruction");
@@ -116,6 +178,14 @@ int main(void) {
       T_OK(corun_destroy(s));
     }
   }
+#if CORUN__CTX_HAVE_ONTOP
+  int before_ontop = samples;
+  unsigned long trips = ontop_phase(before_ontop + 500);
+  int ontop_samples = samples - before_ontop;
+  printf("sigprof: ontop phase: %lu round trips, %d samples\n", trips,
+         ontop_samples);
+  T_GE(ontop_samples, 25);
+#endif
   struct itimerval off = {{0, 0}, {0, 0}};
   T_OK(setitimer(ITIMER_PROF, &off, NULL));
 
