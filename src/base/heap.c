@@ -62,7 +62,12 @@ void corun__heap_remove(struct corun__heap *h, struct corun__heap_node *node) {
   if (i == h->n)
     return;
   put(h, i, last);
-  if (i > 0 && h->v[(i - 1) / 2]->key > last->key)
+  corun__heap_fix(h, last);
+}
+
+void corun__heap_fix(struct corun__heap *h, struct corun__heap_node *node) {
+  size_t i = node->index;
+  if (i > 0 && h->v[(i - 1) / 2]->key > node->key)
     sift_up(h, i);
   else
     sift_down(h, i);

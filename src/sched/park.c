@@ -95,34 +95,39 @@ void corun__unlock_cb(void *lock) {
   corun__lock_release(lock);
 }
 
-/* ---- timers ----------------------------------------------------------- */
+/* ---- timers -----------------------------------------------------------
+ * A task's timer is one heap node in its task object (`timer`), in the
+ * heap of the worker it parked on (`timer_w`), and the deadline of the
+ * park that armed it (`timer_when`, -1 when none: under timer_w's
+ * timer_lock). A wait that ends before its deadline, the common case (a
+ * read with a 60 s deadline that data completes), leaves the node where
+ * it is, with timer_when -1; the next park with a deadline finds it in
+ * the heap and only sets timer_when, as long as that deadline is not
+ * earlier than the node's key. So the key is never later than the
+ * deadline it stands for, and the heap's order stays true for the real
+ * deadlines; a node whose timer_when is -1 (left) or later than its key
+ * (re-armed) is dropped or moved down when it is at the top and its key
+ * is due (Go's timers: deleted and modified-later states). Before,
+ * each such read pushed the node and took it out again, with a cache miss
+ * on another task's node at each level.
+ * ntimers counts the armed ones only: the deadlock check and a pick's
+ * "any?" ignore the nodes left behind. A task's end takes its node out of
+ * whatever heap still holds it (corun__timer_forget). */
 
-/* Publishes w's timer count and earliest deadline, under its timer_lock
- * (worker.h), after its heap changed. */
+/* Publishes w's armed-timer count and earliest key, under its timer_lock
+ * (worker.h), after its heap or its count changed. */
 static void timers_changed(struct corun__worker *w) {
   struct corun__heap_node *top = corun__heap_top(&w->timers);
-  atomic_store_explicit(&w->ntimers, w->timers.n, memory_order_relaxed);
+  atomic_store_explicit(&w->ntimers, w->timers_armed, memory_order_relaxed);
   atomic_store_explicit(&w->timer_next, top ? top->key : INT64_MAX,
                         memory_order_relaxed);
 }
 
-static int arm_timer(struct corun__worker *w, struct corun_task *t,
-                     int64_t deadline) {
-  t->timer.key = deadline;
-  corun__lock_acquire(&w->timer_lock);
-  int rc = corun__heap_push(&w->timers, &t->timer);
-  if (rc == 0) {
-    timers_changed(w);
-    t->timer_w = w;
-  }
-  corun__lock_release(&w->timer_lock);
-  return rc;
+static struct corun_task *task_of_timer(struct corun__heap_node *n) {
+  return (struct corun_task *)((char *)n - offsetof(struct corun_task, timer));
 }
 
-/* Called by t itself after its park: takes its timer out if it has not
- * fired. Taking the lock also waits for a firing that is under way, so t
- * cannot go away while the firing worker still looks at it. */
-static void disarm_timer(struct corun_task *t) {
+void corun__timer_forget(struct corun_task *t) {
   struct corun__worker *w = t->timer_w;
   if (!w)
     return;
@@ -135,6 +140,51 @@ static void disarm_timer(struct corun_task *t) {
   t->timer_w = NULL;
 }
 
+/* By t on w, before its park: arms its timer for `deadline`. Returns 0,
+ * or -ENOMEM (the heap could not grow: nothing armed). */
+static int arm_timer(struct corun__worker *w, struct corun_task *t,
+                     int64_t deadline) {
+  if (t->timer_w != w)
+    corun__timer_forget(t); /* left in another worker's heap: t moved */
+  int rc = 0;
+  corun__lock_acquire(&w->timer_lock);
+  if (t->timer.index == CORUN__HEAP_NONE) {
+    t->timer.key = deadline;
+    rc = corun__heap_push(&w->timers, &t->timer);
+  } else if (deadline < t->timer.key) {
+    t->timer.key = deadline; /* earlier than the node left here: move up */
+    corun__heap_fix(&w->timers, &t->timer);
+  } /* else: the key stays earlier; it is moved when it reaches the top */
+  if (rc == 0) {
+    t->timer_when = deadline;
+    t->timer_w = w;
+    t->timer_armed = 1;
+    w->timers_armed++;
+    timers_changed(w);
+  }
+  corun__lock_release(&w->timer_lock);
+  return rc;
+}
+
+/* Called by t itself after a park that armed its timer: disarms it if it
+ * has not fired, leaving the node in the heap. Taking the lock also waits
+ * for a firing that is under way, so t cannot go away while the firing
+ * worker still looks at it. */
+static void disarm_timer(struct corun_task *t) {
+  struct corun__worker *w = t->timer_w;
+  t->timer_armed = 0;
+  corun__lock_acquire(&w->timer_lock);
+  if (t->timer_when >= 0) {
+    t->timer_when = -1;
+    w->timers_armed--;
+    timers_changed(w);
+  }
+  int in_heap = t->timer.index != CORUN__HEAP_NONE;
+  corun__lock_release(&w->timer_lock);
+  if (!in_heap)
+    t->timer_w = NULL; /* fired: nothing for the task's end to take out */
+}
+
 int64_t corun__timers_run(struct corun__worker *w) {
   if (!atomic_load_explicit(&w->ntimers, memory_order_relaxed))
     return -1;
@@ -142,14 +192,27 @@ int64_t corun__timers_run(struct corun__worker *w) {
   int64_t next = -1;
   corun__lock_acquire(&w->timer_lock);
   struct corun__heap_node *n;
+  /* A node is looked at only once its key is due: one left behind stays
+   * until then (its task's next park with a deadline may find it still
+   * there), at the cost of one early look at that time. */
   while ((n = corun__heap_top(&w->timers)) != NULL) {
     if (n->key > now) {
       next = n->key;
       break;
     }
+    struct corun_task *t = task_of_timer(n);
+    if (t->timer_when < 0) { /* left by a wait that ended early */
+      corun__heap_remove(&w->timers, n);
+      continue;
+    }
+    if (t->timer_when > n->key) { /* re-armed later: to its real place */
+      n->key = t->timer_when;
+      corun__heap_fix(&w->timers, n);
+      continue;
+    }
     corun__heap_remove(&w->timers, n);
-    struct corun_task *t =
-        (struct corun_task *)((char *)n - offsetof(struct corun_task, timer));
+    t->timer_when = -1;
+    w->timers_armed--;
     if (corun__claim(t))
       corun__unpark(t, -ETIMEDOUT);
   }
@@ -203,7 +266,7 @@ park_at(struct corun__worker *w, struct corun_task *t, const char *reason,
   /* Off this stack: to the task that runs next on w, or to w itself; the
    * side that arrives runs unlock (sched.c). */
   corun__park_switch(w, t);
-  if (t->timer_w) /* (the check inline: most parks have no deadline) */
+  if (t->timer_armed) /* (the check inline: most parks have no deadline) */
     disarm_timer(t);
   /* (plain: a claim of this park is over; the next park's claimers come
    * after its PARKING store, as above) */

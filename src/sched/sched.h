@@ -97,8 +97,14 @@ struct corun_task {
   const char *reason;     /* what it waits for, for deadlock dumps */
   void (*unlock)(void *); /* run by the arriving side after the switch */
   void *unlock_arg;
-  struct corun__heap_node timer; /* deadline, in timer_w's heap */
-  struct corun__worker *timer_w; /* whose heap holds `timer`, or NULL */
+  /* The timer (park.c's "timers"): a node in timer_w's heap, maybe left
+   * there by an earlier park; the deadline of the park that armed it, or
+   * -1 (under timer_w's timer_lock); whether this park armed it (the
+   * task's own). */
+  struct corun__heap_node timer;
+  struct corun__worker *timer_w; /* whose heap may hold `timer`, or NULL */
+  int64_t timer_when;
+  int timer_armed;
   atomic_int cancelled;
   /* In corun__park_nocancel: corun_cancel leaves this park alone. */
   atomic_int nocancel;

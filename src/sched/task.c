@@ -57,6 +57,8 @@ void corun__task_exit(struct corun__worker *w, struct corun_task *t,
                       void *result) {
   corun_destroy(t->co); /* dead: frees its stack to this worker's cache */
   t->co = NULL;
+  if (t->timer_w) /* a node left by a wait that ended early */
+    corun__timer_forget(t);
   t->alive = 0;
   w->live--;
   corun__lock_acquire(&t->join_lock);
@@ -115,8 +117,10 @@ int corun__task_new(struct corun__worker *w, struct corun_task **out,
   t->unlock = NULL;
   t->unlock_arg = NULL;
   t->timer.key = 0;
-  t->timer.index = CORUN__HEAP_NONE;
+  t->timer.index = CORUN__HEAP_NONE; /* (corun__task_exit took it out) */
   t->timer_w = NULL;
+  t->timer_when = -1;
+  t->timer_armed = 0;
   atomic_init(&t->cancelled, 0);
   atomic_init(&t->nocancel, 0);
   t->hooks_off = 0;

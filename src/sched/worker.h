@@ -71,17 +71,22 @@ struct corun__worker {
   /* Timers: deadlines of this worker's parked tasks. */
   corun__lock timer_lock;
   struct corun__heap timers;
-  /* timers.n, for a lock-free "any?", and for the deadlock check (the
-   * sum over workers is the number of armed timers; one count per heap,
-   * not one for the scheduler, which every park with a deadline would
-   * have bounced between the workers' caches). */
+  /* Armed timers in the heap (under timer_lock): the heap also holds
+   * nodes that waits which ended early left behind (park.c). */
+  size_t timers_armed;
+  /* timers_armed, for a lock-free "any?", and for the deadlock check
+   * (the sum over workers is the number of armed timers; one count per
+   * heap, not one for the scheduler, which every park with a deadline
+   * would have bounced between the workers' caches). */
   atomic_size_t ntimers;
-  /* The earliest deadline in the heap (INT64_MAX when empty), so that a
-   * pick reads only the clock and this word, not the lock and the top
-   * node (a cold line in some task). Written under timer_lock. Only the
-   * owner arms timers (lowering it); other workers only take them out
-   * (raising it): so a value the owner reads is never later than the
-   * real one, at worst earlier, which costs a needless look. */
+  /* The heap's smallest key (INT64_MAX when empty), so that a pick reads
+   * only the clock and this word, not the lock and the top node (a cold
+   * line in some task). Written under timer_lock. Never later than the
+   * earliest armed deadline (a key is never later than its deadline, and
+   * a node left behind only makes it earlier), at worst earlier, which
+   * costs a needless look. Only the owner arms timers (lowering it);
+   * other workers only take them out (raising it): so a value the owner
+   * reads is never later than the real one either. */
   _Atomic int64_t timer_next;
   /* The clock as this worker last read it at a pick (owner only): never
    * later than the real time, so a deadline at or before it has passed
@@ -233,6 +238,9 @@ void corun__park_arrive(void);
 /* park.c: fires w's timers that are due; returns the earliest remaining
  * deadline, or -1 if none. */
 int64_t corun__timers_run(struct corun__worker *w);
+/* park.c: takes t's timer node out of the heap that may still hold it
+ * (t has no timer armed): before t's object is reused. */
+void corun__timer_forget(struct corun_task *t);
 
 /* Fires w's timers if the earliest is due; by w itself, between tasks.
  * Reads the clock (about 20 ns here) only while a timer is armed.

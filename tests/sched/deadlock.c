@@ -1,7 +1,8 @@
 /* deadlock.c: when every task is blocked with nothing that can wake it,
  * corun_main prints Go's message and each task's name, id and wait reason,
  * and returns -EDEADLK (in a child process: the stuck tasks are
- * abandoned). A program with timers pending is not a deadlock. */
+ * abandoned). A program with timers pending is not a deadlock; a timer
+ * whose wait ended early is not pending. */
 #include <corun.h>
 #include <errno.h>
 #include <sys/wait.h>
@@ -10,11 +11,23 @@
 #include "stack/child.h"
 #include "t.h"
 
-static corun_chan *never;
+static corun_chan *never, *ping;
+
+static void *pinger(void *arg) {
+  (void)arg;
+  long v = 1;
+  corun_sleep(2000000); /* 2 ms: the waiter has parked */
+  corun_chan_send(ping, &v, -1);
+  return NULL;
+}
 
 static void *stuck(void *arg) {
   (void)arg;
   long v;
+  /* A wait with an hour's deadline that the pinger ends early leaves its
+   * timer's node in the heap (sched/park.c); that is no pending timer,
+   * and the deadlock below is reported at once, not in an hour. */
+  corun_chan_recv(ping, &v, corun_now() + 3600 * 1000000000LL);
   corun_chan_recv(never, &v, -1);
   return NULL;
 }
@@ -23,6 +36,7 @@ static void *stuck_main(void *arg) {
   (void)arg;
   corun_task *t;
   corun_attr attr = {.name = "waiter"};
+  T_EQ(corun_go(pinger, NULL), 0);
   T_EQ(corun_spawn(&t, stuck, NULL, &attr), 0);
   corun_join(t, NULL); /* main waits for a task that waits forever */
   return NULL;
@@ -30,7 +44,8 @@ static void *stuck_main(void *arg) {
 
 static int deadlock_child(void *arg) {
   (void)arg;
-  if (corun_chan_make(&never, sizeof(long), 0) != 0)
+  if (corun_chan_make(&never, sizeof(long), 0) != 0 ||
+      corun_chan_make(&ping, sizeof(long), 0) != 0)
     return 3;
   corun_config cfg = {.workers = 2};
   int rc = corun_main(stuck_main, NULL, &cfg);

@@ -1,0 +1,169 @@
+/* timers.c: deadlines whose waits end early, and the timers after them.
+ * A wait that ends before its deadline leaves its timer's node in the
+ * worker's heap (park.c, "timers"); these cases check what that must not
+ * change, each with 1 and 2 workers:
+ *  - a later park with no deadline is not woken by the node left behind;
+ *  - a later deadline, later than the one left, does not fire early;
+ *  - an earlier one fires on time (it is not held back by the old node);
+ *  - thousands of tasks that each leave a node and end, whose task
+ *    objects are reused, leave the heap sound (sleeps of mixed lengths
+ *    afterwards all end, none before its deadline), and nothing leaks
+ *    (Valgrind and ASan builds).
+ * The waits end early because a partner sends on the channel the task
+ * receives from, 2 ms after it started waiting (so it has parked).
+ * "Not before its deadline" is checked against corun_now(); how late a
+ * timer fires is not asserted (sleep precision is bench's business). */
+#include <corun.h>
+#include <errno.h>
+
+#include "t.h"
+
+#define MS 1000000LL
+#define HOUR (3600 * 1000 * MS)
+
+struct pair {
+  corun_chan *early; /* the partner sends here after 2 ms */
+  corun_chan *late;  /* only the main task sends here, if anyone */
+};
+
+static void *partner(void *arg) {
+  struct pair *p = arg;
+  long v = 7;
+  T_OK(corun_sleep(2 * MS));
+  T_OK(corun_chan_send(p->early, &v, -1));
+  return NULL;
+}
+
+/* Waits on p->early with a deadline `ahead` from now, which the partner
+ * ends early. */
+static void wait_ended_early(struct pair *p, int64_t ahead) {
+  corun_task *t;
+  long v = 0;
+  T_OK(corun_spawn(&t, partner, p, NULL));
+  T_OK(corun_chan_recv(p->early, &v, corun_now() + ahead));
+  T_EQ(v, 7);
+  T_OK(corun_join(t, NULL));
+}
+
+/* The node left behind is due at 20 ms; the task is then parked with no
+ * deadline, and only the main task's send at 60 ms may wake it. */
+static void *left_then_no_deadline(void *arg) {
+  struct pair *p = arg;
+  long v = 0;
+  wait_ended_early(p, 20 * MS);
+  T_OK(corun_chan_recv(p->late, &v, -1));
+  T_EQ(v, 42);
+  return NULL;
+}
+
+/* A deadline later than the node left behind: not a moment early. */
+static void *left_then_later(void *arg) {
+  struct pair *p = arg;
+  long v;
+  wait_ended_early(p, 20 * MS);
+  int64_t d = corun_now() + 60 * MS;
+  T_EQ(corun_chan_recv(p->late, &v, d), -ETIMEDOUT);
+  T_GE(corun_now(), d);
+  return NULL;
+}
+
+/* A deadline earlier than the node left behind (an hour): fires now,
+ * not in an hour (the test would time out). */
+static void *left_then_earlier(void *arg) {
+  struct pair *p = arg;
+  long v;
+  wait_ended_early(p, HOUR);
+  int64_t d = corun_now() + 20 * MS;
+  T_EQ(corun_chan_recv(p->late, &v, d), -ETIMEDOUT);
+  T_GE(corun_now(), d);
+  /* And once more: the same node, moved up, is reused in place. */
+  d = corun_now() + 10 * MS;
+  T_EQ(corun_chan_recv(p->late, &v, d), -ETIMEDOUT);
+  T_GE(corun_now(), d);
+  return NULL;
+}
+
+static void run_case(corun_fn *fn, int send_late) {
+  struct pair p;
+  T_OK(corun_chan_make(&p.early, sizeof(long), 0));
+  T_OK(corun_chan_make(&p.late, sizeof(long), 0));
+  corun_task *t;
+  T_OK(corun_spawn(&t, fn, &p, NULL));
+  if (send_late) {
+    long v = 42;
+    T_OK(corun_sleep(60 * MS));
+    T_OK(corun_chan_send(p.late, &v, -1));
+  }
+  T_OK(corun_join(t, NULL));
+  T_OK(corun_chan_free(p.early));
+  T_OK(corun_chan_free(p.late));
+}
+
+/* ---- many tasks that leave a node and end ------------------------------ */
+
+#define WAVES 20
+#define PER_WAVE 200
+#define SLEEPERS 64
+
+static corun_chan *feed;
+
+static void *leaves_a_node(void *arg) {
+  long v = 0;
+  /* A far deadline: the main task's send ends the wait. */
+  T_OK(corun_chan_recv(feed, &v, corun_now() + HOUR));
+  T_EQ(v, (long)(intptr_t)arg);
+  return NULL;
+}
+
+static void *sleeper(void *arg) {
+  int64_t ns = (int64_t)(intptr_t)arg;
+  int64_t start = corun_now();
+  T_OK(corun_sleep(ns));
+  T_GE(corun_now(), start + ns);
+  return NULL;
+}
+
+static void many_tasks(void) {
+  T_OK(corun_chan_make(&feed, sizeof(long), 0));
+  corun_task *t[PER_WAVE];
+  for (int wave = 0; wave < WAVES; wave++) {
+    for (long i = 0; i < PER_WAVE; i++)
+      T_OK(corun_spawn(&t[i], leaves_a_node, (void *)(intptr_t)wave, NULL));
+    T_OK(corun_sleep(1 * MS)); /* most of them park meanwhile */
+    for (long i = 0; i < PER_WAVE; i++) {
+      long v = wave;
+      T_OK(corun_chan_send(feed, &v, -1));
+    }
+    for (long i = 0; i < PER_WAVE; i++)
+      T_OK(corun_join(t[i], NULL));
+  }
+  T_OK(corun_chan_free(feed));
+  /* The heap after all that: sleeps of 1..16 ms, each not before its
+   * time, and all of them end. */
+  corun_task *s[SLEEPERS];
+  for (long i = 0; i < SLEEPERS; i++)
+    T_OK(corun_spawn(&s[i], sleeper, (void *)(intptr_t)((1 + i % 16) * MS),
+                     NULL));
+  for (long i = 0; i < SLEEPERS; i++)
+    T_OK(corun_join(s[i], NULL));
+}
+
+static void *main_task(void *arg) {
+  (void)arg;
+  run_case(left_then_no_deadline, 1);
+  run_case(left_then_later, 0);
+  run_case(left_then_earlier, 0);
+  many_tasks();
+  /* The single cases again, after the heap has seen all that. */
+  run_case(left_then_later, 0);
+  run_case(left_then_earlier, 0);
+  return NULL;
+}
+
+int main(void) {
+  for (unsigned workers = 1; workers <= 2; workers++) {
+    corun_config cfg = {.workers = workers};
+    T_OK(corun_main(main_task, NULL, &cfg));
+  }
+  return 0;
+}
