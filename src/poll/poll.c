@@ -25,29 +25,24 @@
 #include "base/valgrind.h"
 #include "poll/backend.h"
 
-#define CHUNK 1024
-#define CHUNKS (1 << 14) /* fds up to 16 Mi */
-
 static corun__lock start_lock = CORUN__LOCK_INIT;
 static const struct corun__backend *_Atomic active;
 static uint32_t next_gen;
-static struct corun__fdrec *_Atomic chunk[CHUNKS];
+struct corun__fdrec *_Atomic corun__fdrec_chunk[CORUN__FDREC_CHUNKS];
 
-struct corun__fdrec *corun__fdrec_of(int fd, int make) {
-  if (fd < 0 || fd >= CHUNK * CHUNKS)
-    return NULL;
+/* corun__fdrec_of's slow path (backend.h): fd's chunk is not there yet;
+ * fd is in range. */
+struct corun__fdrec *corun__fdrec_make(int fd) {
+  unsigned i = (unsigned)fd / CORUN__FDREC_CHUNK;
+  corun__lock_acquire(&start_lock);
   struct corun__fdrec *c =
-      atomic_load_explicit(&chunk[fd / CHUNK], memory_order_acquire);
-  if (!c && make) {
-    corun__lock_acquire(&start_lock);
-    c = atomic_load_explicit(&chunk[fd / CHUNK], memory_order_relaxed);
-    if (!c && (c = corun__malloc(CHUNK * sizeof *c)) != NULL) {
-      memset(c, 0, CHUNK * sizeof *c);
-      atomic_store_explicit(&chunk[fd / CHUNK], c, memory_order_release);
-    }
-    corun__lock_release(&start_lock);
+      atomic_load_explicit(&corun__fdrec_chunk[i], memory_order_relaxed);
+  if (!c && (c = corun__malloc(CORUN__FDREC_CHUNK * sizeof *c)) != NULL) {
+    memset(c, 0, CORUN__FDREC_CHUNK * sizeof *c);
+    atomic_store_explicit(&corun__fdrec_chunk[i], c, memory_order_release);
   }
-  return c ? &c[fd % CHUNK] : NULL;
+  corun__lock_release(&start_lock);
+  return c ? &c[(unsigned)fd % CORUN__FDREC_CHUNK] : NULL;
 }
 
 /* Starts the backend for this scheduler if none runs; returns it, or NULL
@@ -79,10 +74,10 @@ static const struct corun__backend *backend(int *err) {
 
 void corun__poll_ended(void) {
   corun__lock_acquire(&start_lock);
-  for (int i = 0; i < CHUNKS; i++) {
-    struct corun__fdrec *c = atomic_load(&chunk[i]);
+  for (unsigned i = 0; i < CORUN__FDREC_CHUNKS; i++) {
+    struct corun__fdrec *c = atomic_load(&corun__fdrec_chunk[i]);
     if (c)
-      for (int j = 0; j < CHUNK; j++)
+      for (unsigned j = 0; j < CORUN__FDREC_CHUNK; j++)
         c[j].gen = 0; /* the fds may live on: prepared again next time */
   }
   atomic_store(&active, NULL);
