@@ -13,15 +13,11 @@
  * finishes inside one callback, and corun_destroy closing a suspended one.
  * Runs on both backends (asm and ucontext). */
 #include <stdint.h>
-#include <sys/mman.h>
 
 #include "arch/ctx.h"
 #include "corun.h"
+#include "raw_stack.h"
 #include "t.h"
-
-#ifdef CORUN_HAVE_VALGRIND
-#include <valgrind/valgrind.h>
-#endif
 
 /* The per-architecture helper: loads in[0..REGS_N-1] into the saved
  * registers, calls cb(arg), stores what they hold afterwards into
@@ -127,15 +123,10 @@ static void raw_entry(void *data, void *a, void *b) {
 }
 
 static void test_raw(void) {
-  size_t size = 64 * 1024;
-  char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  T_TRUE(stack != MAP_FAILED);
-#ifdef CORUN_HAVE_VALGRIND
-  unsigned vg = VALGRIND_STACK_REGISTER(stack, stack + size);
-#endif
-  side_ctx = corun__ctx_make(stack + size, size, raw_entry, (void *)RAW_A,
-                             (void *)RAW_B);
+  struct raw_stack st;
+  raw_stack_map(&st, 64 * 1024);
+  side_ctx = corun__ctx_make(st.hi, (size_t)(st.hi - st.lo), raw_entry,
+                             (void *)RAW_A, (void *)RAW_B);
   T_TRUE(side_ctx != NULL);
   for (unsigned k = 0; k < ROUNDS; k++) {
     run_and_check("raw main", 1, k, raw_cb, &raw_main);
@@ -145,12 +136,7 @@ static void test_raw(void) {
    * NULL. */
   run_and_check("raw main (last)", 1, ROUNDS, raw_cb, &raw_main);
   T_EQ_HEX((uintptr_t)raw_main.seen, 0);
-#ifdef CORUN_HAVE_VALGRIND
-  VALGRIND_STACK_DEREGISTER(vg);
-  (void)vg; /* the macro is empty where valgrind has no port */
-#endif
-  /* The stack is left mapped: raw_entry's frame never returned, and under
-   * ASan its shadow still describes that frame. */
+  raw_stack_done(&st);
 }
 
 /* ---- 1b. the raw arch layer: corun__ctx_switch_ontop ------------------
@@ -208,19 +194,14 @@ static void ontop_entry(void *data, void *a, void *b) {
 }
 
 static void test_raw_ontop(void) {
-  size_t size = 64 * 1024;
-  char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  T_TRUE(stack != MAP_FAILED);
-#ifdef CORUN_HAVE_VALGRIND
-  unsigned vg = VALGRIND_STACK_REGISTER(stack, stack + size);
-#endif
-  ot_lo = stack;
-  ot_hi = stack + size;
+  struct raw_stack st;
+  raw_stack_map(&st, 64 * 1024);
+  ot_lo = st.lo;
+  ot_hi = st.hi;
   ot_main = (struct ontop){&ot_main_ctx, &ot_side_ctx, &ot_side, NULL, 0, 0};
   ot_side = (struct ontop){&ot_side_ctx, &ot_main_ctx, &ot_main, NULL, 0, 1};
-  ot_side_ctx = corun__ctx_make(stack + size, size, ontop_entry, (void *)RAW_A,
-                                (void *)RAW_B);
+  ot_side_ctx = corun__ctx_make(st.hi, (size_t)(st.hi - st.lo), ontop_entry,
+                                (void *)RAW_A, (void *)RAW_B);
   T_TRUE(ot_side_ctx != NULL);
   for (unsigned k = 0; k < ROUNDS; k++) {
     run_and_check("ontop main", 14, k, ontop_cb, &ot_main);
@@ -232,11 +213,7 @@ static void test_raw_ontop(void) {
   T_EQ_HEX((uintptr_t)ot_main.seen, 0);
   T_EQ(ot_main.arrivals, ROUNDS + 1);
   T_EQ(ot_side.arrivals, ROUNDS + 1);
-#ifdef CORUN_HAVE_VALGRIND
-  VALGRIND_STACK_DEREGISTER(vg);
-  (void)vg;
-#endif
-  /* Left mapped, as test_raw's. */
+  raw_stack_done(&st);
 }
 
 #else

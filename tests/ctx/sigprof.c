@@ -17,18 +17,14 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unwind.h>
 
 #include "arch/ctx.h"
 #include "corun.h"
+#include "raw_stack.h"
 #include "t.h"
-
-#ifdef CORUN_HAVE_VALGRIND
-#include <valgrind/valgrind.h>
-#endif
 
 #define MAX_FRAMES 64
 
@@ -104,14 +100,10 @@ static void ot_entry(void *data, void *a, void *b) {
 /* Switches to and fro with the ontop switch until `until` samples in all,
  * or for at most 3 s. Returns the round trips made. */
 static unsigned long ontop_phase(int until) {
-  size_t size = 64 * 1024;
-  char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  T_TRUE(stack != MAP_FAILED);
-#ifdef CORUN_HAVE_VALGRIND
-  unsigned vg = VALGRIND_STACK_REGISTER(stack, stack + size);
-#endif
-  ot_side = corun__ctx_make(stack + size, size, ot_entry, NULL, NULL);
+  struct raw_stack st;
+  raw_stack_map(&st, 64 * 1024);
+  ot_side =
+      corun__ctx_make(st.hi, (size_t)(st.hi - st.lo), ot_entry, NULL, NULL);
   struct timespec t0, t;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   unsigned long i;
@@ -127,12 +119,7 @@ static unsigned long ontop_phase(int until) {
   }
   /* Once on each side per round trip. */
   T_EQ(ot_runs, 2 * i);
-#ifdef CORUN_HAVE_VALGRIND
-  VALGRIND_STACK_DEREGISTER(vg);
-  (void)vg;
-#endif
-  /* The stack stays mapped: ot_entry's frames never return (as in
-   * regs.c). */
+  raw_stack_done(&st);
   return i;
 }
 #endif
