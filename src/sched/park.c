@@ -112,7 +112,10 @@ void corun__unlock_cb(void *lock) {
  * on another task's node at each level.
  * ntimers counts the armed ones only: the deadlock check and a pick's
  * "any?" ignore the nodes left behind. A task's end takes its node out of
- * whatever heap still holds it (corun__timer_forget). */
+ * whatever heap still holds it (corun__timer_forget), and so does a park
+ * with a deadline on another worker. Nodes left behind cost nothing until
+ * their keys are due; then the pick that finds them drops them, as many as
+ * are due at once (at most one per task), under the heap's lock. */
 
 /* Publishes w's armed-timer count and earliest key, under its timer_lock
  * (worker.h), after its heap or its count changed. */
@@ -167,16 +170,22 @@ static int arm_timer(struct corun__worker *w, struct corun_task *t,
 }
 
 /* Called by t itself after a park that armed its timer: disarms it if it
- * has not fired, leaving the node in the heap. Taking the lock also waits
- * for a firing that is under way, so t cannot go away while the firing
- * worker still looks at it. */
+ * has not fired, leaving the node in the heap if t still runs on the
+ * worker that holds it (its next deadline will likely be armed there).
+ * After a move it takes the node out now, where it holds no other lock,
+ * rather than at its next deadline, under the lock of the object it then
+ * waits on. Taking the lock also waits for a firing that is under way, so
+ * t cannot go away while the firing worker still looks at it. */
 static void disarm_timer(struct corun_task *t) {
   struct corun__worker *w = t->timer_w;
+  int moved = w != corun__worker_self();
   t->timer_armed = 0;
   corun__lock_acquire(&w->timer_lock);
   if (t->timer_when >= 0) {
     t->timer_when = -1;
     w->timers_armed--;
+    if (moved && t->timer.index != CORUN__HEAP_NONE)
+      corun__heap_remove(&w->timers, &t->timer);
     timers_changed(w);
   }
   int in_heap = t->timer.index != CORUN__HEAP_NONE;

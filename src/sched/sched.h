@@ -30,7 +30,8 @@
  * hit a later park.
  *
  * Locking: each object's own corun__lock; the worker's timer heap has its
- * own lock (a task may disarm its timer from another worker). */
+ * own lock (a task may disarm its timer from another worker, and take a
+ * node it left there out: park.c). */
 #ifndef CORUN_SCHED_SCHED_H
 #define CORUN_SCHED_SCHED_H
 
