@@ -50,9 +50,9 @@ extern struct corun__fdrec *_Atomic corun__fdrec_chunk[CORUN__FDREC_CHUNKS];
 /* fd's record, made if `make` (NULL: fd out of range, or no memory). */
 struct corun__fdrec *corun__fdrec_make(int fd);
 static inline struct corun__fdrec *corun__fdrec_of(int fd, int make) {
-  /* Inline: each keep-alive request looks its fd up seven times, and the
-   * call with the signed division and remainder by CHUNK cost 27
-   * instructions a lookup (callgrind). */
+  /* Inline: each keep-alive request looks its fd up seven times, and as a
+   * call, with a signed division and remainder by the chunk size, a
+   * lookup cost 27 instructions (callgrind). */
   unsigned u = (unsigned)fd; /* a negative fd becomes out of range */
   if (u >= CORUN__FDREC_CHUNK * CORUN__FDREC_CHUNKS)
     return NULL;

@@ -80,6 +80,16 @@ static void *short_lived(void *arg) {
   return arg;
 }
 
+/* Whether a switching loop that started at t0 has run its 3 s; asks the
+ * clock every 4096th iteration i only. */
+static int out_of_time(unsigned long i, const struct timespec *t0) {
+  struct timespec t;
+  if (i % 4096 != 0)
+    return 0;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec - t0->tv_sec >= 3;
+}
+
 /* ---- phase 2: corun__ctx_switch_ontop ---------------------------------- */
 #if CORUN__CTX_HAVE_ONTOP
 static corun__ctx ot_main, ot_side;
@@ -104,15 +114,10 @@ static unsigned long ontop_phase(int until) {
   raw_stack_map(&st, 64 * 1024);
   ot_side =
       corun__ctx_make(st.hi, (size_t)(st.hi - st.lo), ot_entry, NULL, NULL);
-  struct timespec t0, t;
+  struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   unsigned long i;
-  for (i = 0; samples < until; i++) {
-    if (i % 4096 == 0) {
-      clock_gettime(CLOCK_MONOTONIC, &t);
-      if (t.tv_sec - t0.tv_sec >= 3)
-        break;
-    }
+  for (i = 0; samples < until && !out_of_time(i, &t0); i++) {
     void *back = corun__ctx_switch_ontop(&ot_main, ot_side, (void *)i, ot_count,
                                          (void *)1);
     T_EQ((uintptr_t)back, i);
@@ -147,14 +152,9 @@ int main(void) {
   /* Until 500 samples have interrupted the switching code, or for at most
    * 3 s: the profiling timer really fires every few milliseconds of CPU
    * time (the kernel's tick), about 650 times a second here. */
-  struct timespec t0, t;
+  struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (long i = 0; samples < 500; i++) {
-    if (i % 4096 == 0) {
-      clock_gettime(CLOCK_MONOTONIC, &t);
-      if (t.tv_sec - t0.tv_sec >= 3)
-        break;
-    }
+  for (long i = 0; samples < 500 && !out_of_time((unsigned long)i, &t0); i++) {
     T_EQ(corun_resume(a, NULL, NULL), 1);
     if (i % 64 == 0) {
       corun_coro *s;
