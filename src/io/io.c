@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -72,12 +73,67 @@ static ssize_t libc_io(const struct corun__io *io) {
   return r;
 }
 
+/* glibc's read, send, recv, ... are cancellation points: each call
+ * switches the thread to asynchronous cancellation and back, two
+ * compare-and-swaps of its cancel state around the system call
+ * (__pthread_enable_asynccancel and _disable: 0.9 % of the HTTP server's
+ * CPU, perf). corun's workers are not cancelled that way (a task is,
+ * with corun_cancel), so io's system call is made through syscall(2),
+ * which is not a cancellation point; being no libc IO function, it is
+ * not hooked either (hook/). Positional vector IO (its offset is split
+ * in two registers on some ABIs) keeps libc's. Under ASan and TSan,
+ * whose interceptors check the buffers and (TSan) order what one thread
+ * hands another through a file descriptor, and on 32-bit ABIs, libc's
+ * functions are called. */
+#if CORUN__ASAN || CORUN__TSAN || !defined(__LP64__)
+#define DIRECT_SYSCALLS 0
+#else
+#define DIRECT_SYSCALLS 1
+#endif
+
+#if DIRECT_SYSCALLS
+/* io's system call, made directly: the result, -1 with errno. */
+static ssize_t direct_io(const struct corun__io *io) {
+  switch (io->op) {
+  case CORUN__OP_READ:
+    return io->off < 0
+               ? syscall(SYS_read, io->fd, io->buf, io->len)
+               : syscall(SYS_pread64, io->fd, io->buf, io->len, io->off);
+  case CORUN__OP_WRITE:
+    return io->off < 0
+               ? syscall(SYS_write, io->fd, io->buf, io->len)
+               : syscall(SYS_pwrite64, io->fd, io->buf, io->len, io->off);
+  case CORUN__OP_READV:
+    return io->off < 0 ? syscall(SYS_readv, io->fd, io->iov, io->iovcnt)
+                       : CORUN__LIBC(libc_io(io));
+  case CORUN__OP_WRITEV:
+    return io->off < 0 ? syscall(SYS_writev, io->fd, io->iov, io->iovcnt)
+                       : CORUN__LIBC(libc_io(io));
+  case CORUN__OP_RECV:
+    return syscall(SYS_recvfrom, io->fd, io->buf, io->len, io->flags, NULL,
+                   NULL);
+  case CORUN__OP_SEND:
+    return syscall(SYS_sendto, io->fd, io->buf, io->len, io->flags, NULL, 0);
+  case CORUN__OP_RECVMSG:
+    return syscall(SYS_recvmsg, io->fd, io->msg, io->flags);
+  case CORUN__OP_SENDMSG:
+    return syscall(SYS_sendmsg, io->fd, io->msg, io->flags);
+  default: /* CORUN__OP_ACCEPT */
+    return syscall(SYS_accept4, io->fd, io->sa, io->salen, io->flags);
+  }
+}
+#endif
+
 /* Makes io's system call once (non-blocking for sockets and pipes):
  * returns its result, or -errno. errno is restored. */
 static ssize_t sys_io(const struct corun__io *io) {
   int *ep = corun__errno_here();
   int saved = *ep;
+#if DIRECT_SYSCALLS
+  ssize_t r = direct_io(io);
+#else
   ssize_t r = CORUN__LIBC(libc_io(io));
+#endif
   if (r < 0)
     r = -*ep;
   *ep = saved;
