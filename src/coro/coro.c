@@ -43,7 +43,7 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 
 /* Initial-exec: one %fs-relative load, no __tls_get_addr call, also in the
  * shared library (an 8-byte slot fits glibc's static TLS surplus). */
-static __thread struct corun__thread *tls_self
+__thread struct corun__thread *corun__tls_thread
     __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t thread_key;
@@ -66,7 +66,7 @@ static void thread_exit(void *p) {
   }
   corun__stack_cache_flush(&t->cache);
   corun__stack_thread_fini(t->altstack);
-  tls_self = NULL;
+  corun__tls_thread = NULL;
   corun__free(t);
 }
 
@@ -114,12 +114,12 @@ static struct corun__thread *thread_init_inner(void) {
   t->root.tsan_fiber = __tsan_get_current_fiber();
 #endif
   pthread_setspecific(thread_key, t);
-  tls_self = t;
+  corun__tls_thread = t;
   return t;
 }
 
 struct corun__thread *corun__thread_get(void) {
-  struct corun__thread *t = tls_self;
+  struct corun__thread *t = corun__tls_thread;
   return CORUN__LIKELY(t != NULL) ? t : thread_init();
 }
 
@@ -129,7 +129,7 @@ struct corun__thread *corun__thread_get(void) {
  * earlier result (llvm#47179, the errno-after-migration bug). */
 static CORUN__NOINLINE struct corun__thread *thread_fresh(void) {
   __asm__ volatile("" ::: "memory");
-  return tls_self;
+  return corun__tls_thread;
 }
 
 /* ---- sanitizer handshake ------------------------------------------------ */
@@ -547,7 +547,7 @@ static CORUN__NOINLINE void *yield_hooked(struct corun__thread *t, void *out) {
 #endif
 
 void *corun_yield(void *out) {
-  struct corun__thread *t = tls_self;
+  struct corun__thread *t = corun__tls_thread;
   if (CORUN__UNLIKELY(!t || t->current == &t->root))
     return NULL; /* not in a coroutine: no effect */
 #if CORUN__YIELD_HOOK
@@ -592,14 +592,14 @@ int corun_status(const corun_coro *co) {
 }
 
 corun_coro *corun_current(void) {
-  struct corun__thread *t = tls_self;
+  struct corun__thread *t = corun__tls_thread;
   if (!t || t->current == &t->root)
     return NULL;
   return t->current;
 }
 
 int corun_closing(void) {
-  struct corun__thread *t = tls_self;
+  struct corun__thread *t = corun__tls_thread;
   return t ? t->current->closing : 0;
 }
 

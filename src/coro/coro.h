@@ -183,6 +183,14 @@ struct corun__thread {
 /* The calling thread's state, created if needed; NULL if out of memory. */
 struct corun__thread *corun__thread_get(void);
 
+/* The variable behind corun__thread_get: the thread's state, or NULL
+ * before its first corun call. Read it only where nothing can switch
+ * between the read and the use (a function that does not switch): a
+ * compiler may keep a thread variable's address across calls
+ * (llvm#47179), and a coroutine may wake on another thread. */
+extern __thread struct corun__thread *corun__tls_thread
+    __attribute__((tls_model("initial-exec")));
+
 /* Bytes a copy of the name takes: at most CORUN_NAME_MAX - 1 characters
  * and the terminator. */
 static inline size_t corun__name_size(const char *name) {
