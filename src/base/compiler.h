@@ -7,6 +7,10 @@
 #define CORUN__LIKELY(x) __builtin_expect(!!(x), 1)
 #define CORUN__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define CORUN__NOINLINE __attribute__((noinline))
+/* Inlined even where the compiler would rather drop the call: gcc 12's
+ * side-effect analysis (modref) deletes a call to a function whose only
+ * effect is a prefetch before it is inlined. */
+#define CORUN__ALWAYS_INLINE inline __attribute__((always_inline))
 #define CORUN__NORETURN __attribute__((noreturn))
 #define CORUN__UNUSED __attribute__((unused))
 

@@ -111,21 +111,28 @@ corun__coro_stack(const struct corun_coro *co) {
   return ss ? ss->stack : co->mem.stack;
 }
 
-/* Starts loading into the cache what a resume of co reads first: its
- * saved context and the frames above it, up to `bytes` of them (a hint:
- * prefetches do not fault). After a switch the returns are mispredicted
- * (the return predictor holds the calls of the context left) and each
- * waits for its address from the stack: on a cold stack, one cache miss
- * after another. Reads co itself. Not for a shared-stack coroutine,
- * whose ctx may not point at its frames. */
-static inline void corun__coro_prefetch(const struct corun_coro *co,
-                                        size_t bytes) {
+/* What a resume of co reads first on its stack: its saved context and
+ * the frames above it, up to `bytes` of them. Returns their length and
+ * stores their start in *at; 0 for a shared-stack coroutine, whose ctx
+ * may not point at its frames. Reads co. After a switch the returns are
+ * mispredicted (the return predictor holds the calls of the context
+ * left) and each waits for its address from the stack: on a cold stack,
+ * one cache miss after another, which corun__prefetch_span can start
+ * early. */
+static inline size_t corun__coro_resume_span(const struct corun_coro *co,
+                                             size_t bytes, const char **at) {
   if (co->checks & CORUN__CHECK_SHARED)
-    return;
+    return 0;
   const char *p = (const char *)co->ctx;
   size_t n = (size_t)((const char *)co - p); /* frames are below co */
-  if (n > bytes)
-    n = bytes;
+  *at = p;
+  return n < bytes ? n : bytes;
+}
+
+/* Starts loading the n bytes at p into the cache (a hint: prefetches do
+ * not fault). Always inline: see CORUN__ALWAYS_INLINE. */
+static CORUN__ALWAYS_INLINE void corun__prefetch_span(const char *p,
+                                                      size_t n) {
   for (size_t off = 0; off < n; off += 64)
     __builtin_prefetch(p + off);
 }

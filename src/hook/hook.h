@@ -12,9 +12,11 @@
  *     the task parks, honouring the fd's O_NONBLOCK as the program set it,
  *     SO_RCVTIMEO/SO_SNDTIMEO, and setting errno as libc would.
  * tests/hook/conform.c holds them to that, call by call, in every mode.
- * corun's own IO layer calls libc too; while a hook is inside corun, the
- * task's hooks are off (corun_hooks_set), so those calls reach libc
- * directly instead of coming back here.
+ * corun's own IO layer makes its system calls through syscall(2), which
+ * is not hooked; where it calls libc's functions (ASan and TSan builds,
+ * positional vector IO) the task's hooks are off while a hook is inside
+ * corun (corun_hooks_set), so those calls reach libc directly instead of
+ * coming back here.
  *
  * Per-file state. corun keeps sockets it waits on in O_NONBLOCK mode; the
  * program's own view of the flag (set by socket(SOCK_NONBLOCK), accept4,
