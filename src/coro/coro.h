@@ -131,8 +131,7 @@ static inline size_t corun__coro_resume_span(const struct corun_coro *co,
 
 /* Starts loading the n bytes at p into the cache (a hint: prefetches do
  * not fault). Always inline: see CORUN__ALWAYS_INLINE. */
-static CORUN__ALWAYS_INLINE void corun__prefetch_span(const char *p,
-                                                      size_t n) {
+static CORUN__ALWAYS_INLINE void corun__prefetch_span(const char *p, size_t n) {
   for (size_t off = 0; off < n; off += 64)
     __builtin_prefetch(p + off);
 }
