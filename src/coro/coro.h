@@ -147,7 +147,6 @@ struct corun__thread {
   struct corun_coro root;          /* the thread's own stack */
   struct corun_coro *current;      /* the running coroutine */
   int *errno_ptr;                  /* this thread's &errno */
-  struct corun__stack_cache cache; /* this thread's free stacks */
   void *altstack;                  /* sigaltstack we installed, or NULL */
   uint64_t next_id, id_end;        /* block of coroutine ids */
   /* The copier: a context on a small stack of its own through which a
@@ -184,6 +183,9 @@ struct corun__thread {
    * side arriving poisons it (coro.c), NULL otherwise. */
   struct corun_shared_stack *vacated;
 #endif
+  /* This thread's free stacks (2 KiB of arrays: last, so that the fields
+   * above share cache lines as they did when it was a few lists). */
+  struct corun__stack_cache cache;
 };
 
 /* The calling thread's state, created if needed; NULL if out of memory. */

@@ -195,10 +195,11 @@ sleep:
   w->idle = 1;
   atomic_fetch_add(&S->nidle, 1);
   corun__lock_release(&S->idle_lock);
-  int64_t next = corun__timers_run(w);
+  int64_t now = corun__clock_ns();
+  int64_t next = corun__timers_run(w, now);
   /* The stacks of a burst of finished tasks go back to the kernel a
    * second or two later: wake up for that too (once, not periodically). */
-  int64_t scavenge = corun__stack_scavenge(corun__clock_ns());
+  int64_t scavenge = corun__stack_scavenge(now);
   if (scavenge >= 0 && (next < 0 || scavenge < next))
     next = scavenge;
   if (!work_visible(w) && !atomic_load(&S->done)) {

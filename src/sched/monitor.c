@@ -210,7 +210,7 @@ static int hand_off(struct corun__worker *w, unsigned long d) {
       move_off(w, t);
   }
   atomic_store_explicit(&w->handing, 0, memory_order_release);
-  corun__timers_run(w);
+  corun__timers_run(w, corun__clock_ns());
   /* (asked before idle_lock, a spin lock, is taken: it reads a file) */
   int later =
       atomic_load(&S->n) >= S->ncpu && thread_on_cpu(atomic_load(&w->tid));
@@ -236,7 +236,8 @@ static void *monitor(void *unused) {
       if (d != seen[i].dispatch) {
         seen[i] = (struct seen){d, now, 0};
       } else if (atomic_load(&w->blocked)) {
-        corun__timers_run(w); /* still blocked: its timers are ours */
+        /* still blocked: its timers are ours */
+        corun__timers_run(w, corun__clock_ns());
         if (seen[i].spare_later &&
             now - seen[i].since >= SPARE_LATER * threshold_ns)
           seen[i].spare_later = take_over(0);

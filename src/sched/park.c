@@ -194,10 +194,9 @@ static void disarm_timer(struct corun_task *t) {
     t->timer_w = NULL; /* fired: nothing for the task's end to take out */
 }
 
-int64_t corun__timers_run(struct corun__worker *w) {
+int64_t corun__timers_run(struct corun__worker *w, int64_t now) {
   if (!atomic_load_explicit(&w->ntimers, memory_order_relaxed))
     return -1;
-  int64_t now = corun__clock_ns();
   int64_t next = -1;
   corun__lock_acquire(&w->timer_lock);
   struct corun__heap_node *n;

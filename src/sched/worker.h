@@ -235,9 +235,10 @@ void corun__park_switch(struct corun__worker *w, struct corun_task *t);
  * the task it came from, if any. */
 void corun__park_arrive(void);
 
-/* park.c: fires w's timers that are due; returns the earliest remaining
- * deadline, or -1 if none. */
-int64_t corun__timers_run(struct corun__worker *w);
+/* park.c: fires w's timers that are due at `now` (corun__clock_ns(),
+ * read by the caller); returns the earliest remaining deadline, or -1 if
+ * none. */
+int64_t corun__timers_run(struct corun__worker *w, int64_t now);
 /* park.c: takes t's timer node out of the heap that may still hold it
  * (t has no timer armed): before t's object is reused. */
 void corun__timer_forget(struct corun_task *t);
@@ -252,7 +253,7 @@ static inline int corun__timers_due(struct corun__worker *w) {
   if (w->clock_seen <
       atomic_load_explicit(&w->timer_next, memory_order_relaxed))
     return 0;
-  corun__timers_run(w);
+  corun__timers_run(w, w->clock_seen); /* (one clock read, not two) */
   return 1;
 }
 

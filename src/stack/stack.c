@@ -14,9 +14,15 @@
  *  - memory is committed lazily (MAP_NORESERVE, MADV_NOHUGEPAGE so THP does
  *    not turn a 4 KiB touch into 2 MiB).
  * Pools: each thread keeps a LIFO of free stacks per size class
- * (struct corun__stack_cache), so create/destroy in the steady state is a
- * list push/pop with no system call and no lock. Caches refill from and
- * spill to a global pool in batches. The pages of a stack nobody has
+ * (struct corun__stack_cache), so create/destroy in the steady state is an
+ * array push/pop with no system call and no lock. Caches refill from and
+ * spill to a global pool in batches. The free lists, the threads' and the
+ * global ones, are arrays of pointers, not lists linked through the
+ * descriptors: with 100,000 sleeping tasks every descriptor is cold when
+ * its stack comes back, and a linked list made each batch a chain of 32
+ * dependent cache misses (walked once to spill it, once to refill from
+ * it), a fifth of bench_sched's sleepers. Now only the allocation and the
+ * free of a stack read its descriptor. The pages of a stack nobody has
  * wanted for DECAY_NS to 2 * DECAY_NS go back to the kernel with
  * MADV_DONTNEED (guards survive it), sorted so that neighbours go in one
  * call; DIRTY_CAP per class stay committed. So a burst of short-lived
@@ -80,16 +86,25 @@ struct corun__slab {
   struct corun__stack desc[]; /* nslots descriptors */
 };
 
+/* Free stacks of a global class: an array taken from and added to at its
+ * end (LIFO). */
+struct svec {
+  struct corun__stack **v;
+  size_t n;
+};
+
 /* A global size class. Free stacks are in three lists, taken in this
  * order (LIFO within each): `young`, spilled since the last aging; `old`,
  * spilled before it; `clean`, pages given back or never touched. Aging
  * (scavenge_class) releases `old` and makes `young` old, so a stack's
- * pages go back DECAY_NS to 2 * DECAY_NS after its spill unless reused. */
+ * pages go back DECAY_NS to 2 * DECAY_NS after its spill unless reused.
+ * Each list has room for every stack of the class (`cap`, grown before a
+ * slab is mapped for it), so adding to one never fails. */
 struct gclass {
   struct gclass *next;
   size_t size; /* usable stack size */
-  struct corun__stack *young, *old, *clean;
-  size_t nyoung, nold, nclean;
+  size_t cap;  /* stacks the class has: the room of each list */
+  struct svec young, old, clean;
   int64_t aged_at; /* corun__clock_ns() of the last aging */
 };
 
@@ -255,13 +270,18 @@ static void install_guard(struct corun__stack *s) {
 
 /* Maps a new slab for stacks of `size` usable bytes and publishes it.
  * Under g.lock (slab creation is rare: one per SLAB_BYTES of stacks). */
-static struct corun__slab *new_slab(size_t size) {
-  size_t slot = GUARD_BYTES + size;
-  size_t n = SLAB_BYTES / slot;
+static size_t slab_slots(size_t size) {
+  size_t n = SLAB_BYTES / (GUARD_BYTES + size);
   if (n < SLAB_MIN_SLOTS)
     n = SLAB_MIN_SLOTS;
   if (n > SLAB_MAX_SLOTS)
     n = SLAB_MAX_SLOTS;
+  return n;
+}
+
+static struct corun__slab *new_slab(size_t size) {
+  size_t slot = GUARD_BYTES + size;
+  size_t n = slab_slots(size);
   size_t meta =
       round_up(sizeof(struct corun__slab) + n * sizeof(struct corun__stack),
                page_size());
@@ -286,7 +306,6 @@ static struct corun__slab *new_slab(size_t size) {
     s->hi = s->lo + size;
     s->slab = sl;
     s->owner_name = "";
-    s->next = i + 1 < n ? &sl->desc[i + 1] : NULL;
     install_guard(s);
   }
   count(&g.n_slots, n);
@@ -305,8 +324,8 @@ static struct gclass *gclass_get(size_t size) {
   if (!k)
     return NULL;
   k->size = size;
-  k->young = k->old = k->clean = NULL;
-  k->nyoung = k->nold = k->nclean = 0;
+  k->cap = 0;
+  k->young = k->old = k->clean = (struct svec){NULL, 0};
   k->aged_at = corun__clock_ns();
   k->next = g.classes;
   g.classes = k;
@@ -345,79 +364,86 @@ static int by_address(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Gives the pages of the n stacks (of class `size`) linked from `list`
- * back to the kernel, one madvise per run of neighbouring slots. Each
- * madvise(MADV_DONTNEED) flushes the TLB of every CPU running the process:
- * with two workers, one call per stack made 100,000 short-lived tasks spend
- * half their time in those flushes (inter-processor interrupts, costly in
- * a VM). A run includes the guards between its stacks; guards survive
- * MADV_DONTNEED (both kinds: guard markers and PROT_NONE pages). */
-static void release_pages(size_t size, struct corun__stack *list, size_t n) {
-  struct corun__stack **v = corun__malloc(n * sizeof *v);
-  if (!v) { /* no memory to sort: one call per stack */
-    for (; list; list = list->next) {
-      count(&g.n_madvise, 1);
-      (void)madvise(list->lo, size, MADV_DONTNEED);
+/* Appends the n stacks of v to list l (which has room: see gclass). */
+static void svec_add(struct svec *l, struct corun__stack *const *v, size_t n) {
+  memcpy(l->v + l->n, v, n * sizeof *v);
+  l->n += n;
+}
+
+/* Under g.lock: makes room in each list of k for `more` stacks. Returns 0
+ * or -ENOMEM (k unchanged). */
+static int grow_class(struct gclass *k, size_t more) {
+  size_t cap = k->cap + more;
+  struct svec *l[3] = {&k->young, &k->old, &k->clean};
+  struct corun__stack **v[3];
+  for (int i = 0; i < 3; i++) {
+    v[i] = corun__malloc(cap * sizeof *v[i]);
+    if (!v[i]) {
+      while (i-- > 0)
+        corun__free(v[i]);
+      return -ENOMEM;
     }
-    return;
   }
-  size_t m = 0;
-  for (; list && m < n; list = list->next)
-    v[m++] = list;
-  qsort(v, m, sizeof *v, by_address);
+  for (int i = 0; i < 3; i++) {
+    if (l[i]->n)
+      memcpy(v[i], l[i]->v, l[i]->n * sizeof *v[i]);
+    corun__free(l[i]->v);
+    l[i]->v = v[i];
+  }
+  k->cap = cap;
+  return 0;
+}
+
+/* Gives the pages of the n stacks in v (of class `size`) back to the
+ * kernel, one madvise per run of neighbouring slots; sorts v by address
+ * for that. Each madvise(MADV_DONTNEED) flushes the TLB of every CPU
+ * running the process: with two workers, one call per stack made 100,000
+ * short-lived tasks spend half their time in those flushes
+ * (inter-processor interrupts, costly in a VM). A run includes the guards
+ * between its stacks; guards survive MADV_DONTNEED (both kinds: guard
+ * markers and PROT_NONE pages). */
+static void release_pages(size_t size, struct corun__stack **v, size_t n) {
+  qsort(v, n, sizeof *v, by_address);
   size_t slot = GUARD_BYTES + size;
-  for (size_t a = 0, b; a < m; a = b) {
-    for (b = a + 1; b < m && v[b]->lo == v[b - 1]->lo + slot; b++)
+  for (size_t a = 0, b; a < n; a = b) {
+    for (b = a + 1; b < n && v[b]->lo == v[b - 1]->lo + slot; b++)
       ;
     count(&g.n_madvise, 1);
     (void)madvise(v[a]->lo, (size_t)(v[b - 1]->lo - v[a]->lo) + size,
                   MADV_DONTNEED);
   }
-  corun__free(v);
-}
-
-/* The last stack linked from list (not empty); *n (if not NULL) is
- * their number. */
-static struct corun__stack *list_last(struct corun__stack *list, size_t *n) {
-  size_t count = 1;
-  for (; list->next; list = list->next)
-    count++;
-  if (n)
-    *n = count;
-  return list;
 }
 
 /* Under g.lock, at time now: ages class k if DECAY_NS has passed since its
  * last aging. Returns the stacks whose pages the caller must give back
- * (release_class, outside the lock), and their number in *n; NULL if
- * none. At least DIRTY_CAP committed stacks stay. */
-static struct corun__stack *scavenge_class(struct gclass *k, int64_t now,
-                                           size_t *n) {
+ * (release_class, outside the lock), in an array of its own, and their
+ * number in *n; NULL if none. At least DIRTY_CAP committed stacks stay. */
+static struct corun__stack **scavenge_class(struct gclass *k, int64_t now,
+                                            size_t *n) {
   *n = 0;
   if (now - k->aged_at < DECAY_NS)
     return NULL;
   k->aged_at = now;
-  struct corun__stack *release = k->old;
-  size_t nrelease = k->nold;
-  /* Keep the first DIRTY_CAP - nyoung of old committed. */
-  size_t keep = k->nyoung >= DIRTY_CAP ? 0 : DIRTY_CAP - k->nyoung;
-  struct corun__stack *kept = NULL, **tail = &kept;
-  for (; keep && release; keep--, nrelease--) {
-    *tail = release;
-    tail = &release->next;
-    release = release->next;
+  /* Keep the DIRTY_CAP - nyoung most recent of old (its end) committed;
+   * give back the others (its start). */
+  size_t keep = k->young.n >= DIRTY_CAP ? 0 : DIRTY_CAP - k->young.n;
+  if (keep > k->old.n)
+    keep = k->old.n;
+  size_t nrelease = k->old.n - keep;
+  struct corun__stack **release = NULL;
+  if (nrelease) {
+    release = corun__malloc(nrelease * sizeof *release);
+    if (release) {
+      memcpy(release, k->old.v, nrelease * sizeof *release);
+      memmove(k->old.v, k->old.v + nrelease, keep * sizeof *release);
+      k->old.n = keep;
+    } else {
+      nrelease = 0; /* no memory for the list: keep them all this time */
+    }
   }
-  *tail = NULL;
-  /* young becomes old, followed by what is kept of old */
-  if (k->young) {
-    list_last(k->young, NULL)->next = kept;
-    k->old = k->young;
-  } else {
-    k->old = kept;
-  }
-  k->nold = k->nyoung + (k->nold - nrelease);
-  k->young = NULL;
-  k->nyoung = 0;
+  /* young becomes old, taken before what is kept of old */
+  svec_add(&k->old, k->young.v, k->young.n);
+  k->young.n = 0;
   *n = nrelease;
   return release;
 }
@@ -428,30 +454,30 @@ static struct corun__stack *scavenge_class(struct gclass *k, int64_t now,
 static int64_t update_due(void) {
   int64_t due = -1;
   for (struct gclass *c = g.classes; c; c = c->next)
-    if (c->nyoung + c->nold > DIRTY_CAP &&
+    if (c->young.n + c->old.n > DIRTY_CAP &&
         (due < 0 || c->aged_at + DECAY_NS < due))
       due = c->aged_at + DECAY_NS;
   atomic_store_explicit(&g.due, due, memory_order_relaxed);
   return due;
 }
 
-/* Gives back the pages of `release` (n stacks of class k) and files them
- * as clean. Takes g.lock itself; call without it. */
-static void release_class(struct gclass *k, struct corun__stack *release,
+/* Gives back the pages of `release` (n stacks of class k, an array
+ * scavenge_class made) and files them as clean. Takes g.lock itself; call
+ * without it. */
+static void release_class(struct gclass *k, struct corun__stack **release,
                           size_t n) {
   if (!release)
     return;
   release_pages(k->size, release, n);
   pthread_mutex_lock(&g.lock);
-  list_last(release, NULL)->next = k->clean;
-  k->clean = release;
-  k->nclean += n;
+  svec_add(&k->clean, release, n);
   pthread_mutex_unlock(&g.lock);
+  corun__free(release);
 }
 
-/* Gives the stacks linked from `list` back to the global class `size`. */
-static void spill(size_t size, struct corun__stack *list) {
-  if (!list)
+/* Gives the n stacks of v back to the global class `size`. */
+static void spill(size_t size, struct corun__stack *const *v, size_t n) {
+  if (!n)
     return;
   pthread_mutex_lock(&g.lock);
   struct gclass *k = gclass_get(size);
@@ -459,12 +485,9 @@ static void spill(size_t size, struct corun__stack *list) {
     pthread_mutex_unlock(&g.lock);
     return;
   }
-  size_t n;
-  list_last(list, &n)->next = k->young;
-  k->young = list;
-  k->nyoung += n;
+  svec_add(&k->young, v, n);
   size_t nrelease;
-  struct corun__stack *release =
+  struct corun__stack **release =
       scavenge_class(k, corun__clock_ns(), &nrelease);
   update_due();
   pthread_mutex_unlock(&g.lock);
@@ -477,7 +500,7 @@ int64_t corun__stack_scavenge(int64_t now) {
     return due;
   for (;;) { /* one class per pass: releasing drops the lock */
     struct gclass *k;
-    struct corun__stack *release = NULL;
+    struct corun__stack **release = NULL;
     size_t nrelease = 0;
     pthread_mutex_lock(&g.lock);
     for (k = g.classes; k; k = k->next)
@@ -505,10 +528,9 @@ static int cache_class(struct corun__stack_cache *c, size_t size) {
   }
   if (empty < 0) {
     empty = victim;
-    spill(c->cls[victim].size, c->cls[victim].free);
+    spill(c->cls[victim].size, c->cls[victim].v, c->cls[victim].count);
   }
   c->cls[empty].size = size;
-  c->cls[empty].free = NULL;
   c->cls[empty].count = 0;
   return empty;
 }
@@ -524,29 +546,30 @@ static int refill(struct corun__stack_cache *c, int i) {
     rc = -ENOMEM;
     goto out;
   }
-  if (!k->young && !k->old && !k->clean) {
-    struct corun__slab *sl = new_slab(size);
-    if (!sl) {
-      rc = -ENOMEM;
+  if (!k->young.n && !k->old.n && !k->clean.n) {
+    struct corun__slab *sl = NULL;
+    size_t n = slab_slots(size);
+    if (grow_class(k, n) < 0 || !(sl = new_slab(size))) {
+      rc = -ENOMEM; /* (room grown for nothing stays: harmless) */
       goto out;
     }
-    sl->desc[sl->nslots - 1].next = NULL;
-    k->clean = &sl->desc[0];
-    k->nclean = sl->nslots;
+    /* The first slot on top: taken first, in address order. */
+    for (size_t j = n; j-- > 0;)
+      k->clean.v[k->clean.n++] = &sl->desc[j];
   }
-  /* Committed stacks first (no page faults), the most recent first. */
-  struct corun__stack **from[3] = {&k->young, &k->old, &k->clean};
-  size_t *count[3] = {&k->nyoung, &k->nold, &k->nclean};
-  unsigned n = 0;
+  /* Committed stacks first (no page faults), the most recent first: the
+   * cache takes from its end, so they go in last. */
+  struct svec *from[3] = {&k->clean, &k->old, &k->young};
+  size_t take[3], want = REFILL_BATCH;
+  for (int l = 2; l >= 0; l--) {
+    take[l] = from[l]->n < want ? from[l]->n : want;
+    want -= take[l];
+  }
   for (int l = 0; l < 3; l++) {
-    for (; n < REFILL_BATCH && *from[l]; n++) {
-      struct corun__stack *s = *from[l];
-      *from[l] = s->next;
-      --*count[l];
-      s->next = c->cls[i].free;
-      c->cls[i].free = s;
-      c->cls[i].count++;
-    }
+    from[l]->n -= take[l];
+    memcpy(c->cls[i].v + c->cls[i].count, from[l]->v + from[l]->n,
+           take[l] * sizeof(struct corun__stack *));
+    c->cls[i].count += (unsigned)take[l];
   }
 out:
   pthread_mutex_unlock(&g.lock);
@@ -602,11 +625,9 @@ static struct corun__stack *alloc_slow(struct corun__stack_cache *c,
     size = round_up(size, page_size());
   }
   make_hot(c, size);
-  if (!c->cls[0].free && refill(c, 0) < 0)
+  if (!c->cls[0].count && refill(c, 0) < 0)
     return NULL;
-  struct corun__stack *s = c->cls[0].free;
-  c->cls[0].free = s->next;
-  c->cls[0].count--;
+  struct corun__stack *s = c->cls[0].v[--c->cls[0].count];
   s->in_use = 1;
   corun__stack_hooks_alloc(s);
   return s;
@@ -625,27 +646,23 @@ void corun__stack_free_slow(struct corun__stack_cache *c,
   int saved = errno; /* spill() may madvise: see alloc_slow */
   size_t size = (size_t)(s->hi - s->lo);
   make_hot(c, size);
-  s->next = c->cls[0].free;
-  c->cls[0].free = s;
-  if (++c->cls[0].count > CACHE_MAX) {
-    /* Spill the older half: keep the hot (recently used) stacks here. */
-    struct corun__stack *keep_last = c->cls[0].free;
-    for (unsigned n = 1; n < CACHE_MAX / 2; n++)
-      keep_last = keep_last->next;
-    struct corun__stack *rest = keep_last->next;
-    keep_last->next = NULL;
-    c->cls[0].count = CACHE_MAX / 2;
-    spill(size, rest);
+  struct corun__stack **v = c->cls[0].v;
+  if (c->cls[0].count == CACHE_MAX) {
+    /* Spill the older half (the start): keep the hot (recently used)
+     * stacks here. */
+    spill(size, v, CACHE_MAX / 2);
+    memmove(v, v + CACHE_MAX / 2, (CACHE_MAX - CACHE_MAX / 2) * sizeof *v);
+    c->cls[0].count = CACHE_MAX - CACHE_MAX / 2;
   }
+  v[c->cls[0].count++] = s;
   errno = saved;
 }
 
 void corun__stack_cache_flush(struct corun__stack_cache *c) {
   for (int i = 0; i < CORUN__STACK_CACHE_CLASSES; i++) {
-    if (c->cls[i].size && c->cls[i].free)
-      spill(c->cls[i].size, c->cls[i].free);
+    if (c->cls[i].size)
+      spill(c->cls[i].size, c->cls[i].v, c->cls[i].count);
     c->cls[i].size = 0;
-    c->cls[i].free = NULL;
     c->cls[i].count = 0;
   }
 }

@@ -40,7 +40,6 @@ struct corun__slab;
 struct corun__stack {
   char *lo;                  /* lowest usable address (just above the guard) */
   char *hi;                  /* one past the highest usable address */
-  struct corun__stack *next; /* free-list link (pool only) */
   struct corun__slab *slab;  /* the slab it belongs to */
   uint8_t guard;             /* enum corun__guard protecting it */
   uint8_t in_use;            /* 1 between alloc and free */
@@ -52,14 +51,17 @@ struct corun__stack {
 };
 
 /* Per-thread pool of free stacks, a few size classes. Embedded in the
- * caller's per-thread state; zero-initialised means empty. */
+ * caller's per-thread state; zero-initialised means empty. Each class is
+ * an array used as a LIFO (v[count - 1] is taken next), not a list
+ * through the descriptors: moving stacks between it and the global pool
+ * then touches no descriptor (stack.c, "Pools"). */
 #define CORUN__STACK_CACHE_CLASSES 4
 #define CORUN__STACK_CACHE_MAX 64 /* per class; half is spilled beyond */
 struct corun__stack_cache {
   struct {
-    size_t size;               /* usable size of the class; 0 = unused */
-    struct corun__stack *free; /* LIFO of free stacks */
-    unsigned count;            /* length of `free` */
+    size_t size;    /* usable size of the class; 0 = unused */
+    unsigned count; /* free stacks in v */
+    struct corun__stack *v[CORUN__STACK_CACHE_MAX];
   } cls[CORUN__STACK_CACHE_CLASSES];
 };
 
@@ -97,11 +99,11 @@ corun__stack_alloc(struct corun__stack_cache *c, size_t size) {
   size_t m =
       atomic_load_explicit(&corun__stack_page_mask, memory_order_relaxed);
   size = (size + m) & ~m;
-  struct corun__stack *s = c->cls[0].free;
-  if (CORUN__UNLIKELY(c->cls[0].size != size || !s))
+  unsigned n = c->cls[0].count;
+  if (CORUN__UNLIKELY(c->cls[0].size != size || !n))
     return corun__stack_alloc_slow(c, size);
-  c->cls[0].free = s->next;
-  c->cls[0].count--;
+  struct corun__stack *s = c->cls[0].v[--n];
+  c->cls[0].count = n;
   s->in_use = 1;
   if (CORUN__UNLIKELY(
           s->guard == CORUN__GUARD_CANARY ||
@@ -127,9 +129,7 @@ static inline void corun__stack_free(struct corun__stack_cache *c,
     corun__stack_free_slow(c, s);
     return;
   }
-  s->next = c->cls[0].free;
-  c->cls[0].free = s;
-  c->cls[0].count++;
+  c->cls[0].v[c->cls[0].count++] = s;
 }
 
 /* Records who uses the stack, for overflow reports. `name` (NULL: none)
