@@ -438,7 +438,17 @@ static struct corun__stack **scavenge_class(struct gclass *k, int64_t now,
       memmove(k->old.v, k->old.v + nrelease, keep * sizeof *release);
       k->old.n = keep;
     } else {
-      nrelease = 0; /* no memory for the list: keep them all this time */
+      /* No memory for a list to release outside the lock: give them back
+       * here, one madvise each (rare: a process short of memory, which
+       * is when giving pages back matters). */
+      for (size_t i = 0; i < nrelease; i++) {
+        count(&g.n_madvise, 1);
+        (void)madvise(k->old.v[i]->lo, k->size, MADV_DONTNEED);
+      }
+      svec_add(&k->clean, k->old.v, nrelease);
+      memmove(k->old.v, k->old.v + nrelease, keep * sizeof *release);
+      k->old.n = keep;
+      nrelease = 0;
     }
   }
   /* young becomes old, taken before what is kept of old */
@@ -549,8 +559,13 @@ static int refill(struct corun__stack_cache *c, int i) {
   if (!k->young.n && !k->old.n && !k->clean.n) {
     struct corun__slab *sl = NULL;
     size_t n = slab_slots(size);
-    if (grow_class(k, n) < 0 || !(sl = new_slab(size))) {
-      rc = -ENOMEM; /* (room grown for nothing stays: harmless) */
+    if (grow_class(k, n) < 0) {
+      rc = -ENOMEM;
+      goto out;
+    }
+    if (!(sl = new_slab(size))) {
+      k->cap -= n; /* cap counts the class's stacks (the room stays) */
+      rc = -ENOMEM;
       goto out;
     }
     /* The first slot on top: taken first, in address order. */
@@ -602,6 +617,9 @@ void corun__stack_hooks_free(struct corun__stack *s) {
 /* Moves the cache class for `size` to slot 0, where the fast paths look
  * (and the slow paths then work). */
 static void make_hot(struct corun__stack_cache *c, size_t size) {
+  if (!c->cls[0].v) /* a new cache: each class gets an array for good */
+    for (int k = 0; k < CORUN__STACK_CACHE_CLASSES; k++)
+      c->cls[k].v = c->store[k];
   int i = 0;
   while (i < CORUN__STACK_CACHE_CLASSES && c->cls[i].size != size)
     i++;
@@ -620,10 +638,11 @@ static void make_hot(struct corun__stack_cache *c, size_t size) {
 static struct corun__stack *alloc_slow(struct corun__stack_cache *c,
                                        size_t size) {
   if (!atomic_load_explicit(&corun__stack_page_mask,
-                            memory_order_relaxed)) { /* first stack ever */
+                            memory_order_relaxed)) /* first stack ever */
     init_once();
-    size = round_up(size, page_size());
-  }
+  /* Rounded here too: the inline path may have read the mask as 0 just
+   * before another thread's first allocation set it. */
+  size = round_up(size, page_size());
   make_hot(c, size);
   if (!c->cls[0].count && refill(c, 0) < 0)
     return NULL;

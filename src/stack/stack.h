@@ -54,15 +54,19 @@ struct corun__stack {
  * caller's per-thread state; zero-initialised means empty. Each class is
  * an array used as a LIFO (v[count - 1] is taken next), not a list
  * through the descriptors: moving stacks between it and the global pool
- * then touches no descriptor (stack.c, "Pools"). */
+ * then touches no descriptor (stack.c, "Pools"). The arrays stay in
+ * `store`; the slow paths move a class to cls[0], where the fast paths
+ * look, by swapping the small headers only. */
 #define CORUN__STACK_CACHE_CLASSES 4
 #define CORUN__STACK_CACHE_MAX 64 /* per class; half is spilled beyond */
 struct corun__stack_cache {
   struct {
-    size_t size;    /* usable size of the class; 0 = unused */
-    unsigned count; /* free stacks in v */
-    struct corun__stack *v[CORUN__STACK_CACHE_MAX];
+    size_t size;             /* usable size of the class; 0 = unused */
+    unsigned count;          /* free stacks in v */
+    struct corun__stack **v; /* its array in store (NULL until first use) */
   } cls[CORUN__STACK_CACHE_CLASSES];
+  struct corun__stack
+      *store[CORUN__STACK_CACHE_CLASSES][CORUN__STACK_CACHE_MAX];
 };
 
 /* Counters for tests and benchmarks (process-wide, approximate under

@@ -7,12 +7,14 @@
  * up for it. The stacks remain usable afterwards. Time is passed in, so
  * the test does not sleep: it calls scavenge with "now" and with now plus
  * 1.5 s and 3 s. Residency is read with mincore(2) on the top page of each
- * stack, where the coroutine's object lives. */
+ * stack, where the coroutine's object lives. The same decay once more with
+ * every allocation failing during the aging that releases. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/clock.h"
 #include "corun.h"
 #include "stack/stack.h"
@@ -99,6 +101,23 @@ int main(void) {
   T_LE(left, KEPT_MAX);
 
   /* Given-back stacks work like new ones. */
+  burst();
+  T_EQ(resident_count(), N);
+
+  /* Pages go back also when memory is short: an aging that cannot
+   * allocate its list of stacks to release gives them back on the spot. */
+  int64_t t2 = t1 + 3000000000;
+  T_GT(corun__stack_scavenge(t2), t2); /* the third burst's become old */
+  corun__stack_get_stats(&a);
+  corun__alloc_fail_after(0);
+  int64_t due2 = corun__stack_scavenge(t2 + 1500000000);
+  corun__alloc_fail_after(-1);
+  T_EQ(due2, -1);
+  corun__stack_get_stats(&b);
+  T_GT(b.madvise, a.madvise);
+  left = resident_count();
+  printf("resident after decay without memory: %d of %d stacks\n", left, N);
+  T_LE(left, KEPT_MAX);
   burst();
   return 0;
 }

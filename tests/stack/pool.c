@@ -4,10 +4,11 @@
  * alive at once) map no new slab, carve no new slot and make no madvise or
  * mprotect call (corun__stack_get_stats counters unchanged), and the same
  * stacks come back (LIFO reuse: the same coroutine addresses, which sit at
- * the top of their stacks). Also proves that a stack of size S is really
- * usable: a coroutine with a 64 KiB stack touches S - 1 KiB of locals
- * (alloca, every byte written) without faulting, all inside its stack
- * (S - 2 KiB on the ucontext backend, which keeps its ucontext_t on the
+ * the top of their stacks); with more stack sizes than the cache has
+ * classes, stacks stay distinct and nothing new is mapped. Also proves that a
+ * stack of size S is really usable: a coroutine with a 64 KiB stack touches S -
+ * 1 KiB of locals (alloca, every byte written) without faulting, all inside its
+ * stack (S - 2 KiB on the ucontext backend, which keeps its ucontext_t on the
  * stack). */
 
 #include <stdint.h>
@@ -133,6 +134,30 @@ int main(void) {
   }
   corun__stack_get_stats(&s1);
   check_same_stats(&s0, &s1);
+
+  /* More sizes than a thread's cache has classes: every round evicts
+   * classes to the global pool and refills them. The stacks held at once
+   * stay distinct and of their size, and once each size has its slab
+   * nothing new is mapped. */
+  enum { NSIZES = CORUN__STACK_CACHE_CLASSES + 2 };
+  corun_coro *held[NSIZES];
+  for (int i = 0; i < 2000; i++) {
+    if (i == 10)
+      corun__stack_get_stats(&s0);
+    for (int j = 0; j < NSIZES; j++) {
+      corun_attr attr = {.stack_size = (size_t)(16 + 4 * j) * 1024};
+      T_OK(corun_create(&held[j], yield_once, NULL, &attr));
+      const struct corun__stack *st = corun__coro_stack(held[j]);
+      T_GE(st->hi - st->lo, (int64_t)attr.stack_size);
+      for (int k = 0; k < j; k++)
+        T_PTR_NE(corun__coro_stack(held[k]), st);
+    }
+    for (int j = 0; j < NSIZES; j++)
+      T_OK(corun_destroy(held[j]));
+  }
+  corun__stack_get_stats(&s1);
+  T_EQ(s1.slabs, s0.slabs);
+  T_EQ(s1.slots, s0.slots);
 
   /* Nearly all of a 64 KiB stack, several times (also on reused stacks). */
   for (int i = 0; i < 4; i++) {
