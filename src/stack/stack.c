@@ -21,11 +21,11 @@
  * descriptors: with 100,000 sleeping tasks every descriptor is cold when
  * its stack comes back, and a linked list made each batch a chain of 32
  * dependent cache misses (walked once to spill it, once to refill from
- * it), a fifth of bench_sched's sleepers. Now only the allocation and the
- * free of a stack read its descriptor. The pages of a stack nobody has
- * wanted for DECAY_NS to 2 * DECAY_NS go back to the kernel with
- * MADV_DONTNEED (guards survive it), sorted so that neighbours go in one
- * call; DIRTY_CAP per class stay committed. So a burst of short-lived
+ * it). Now only the allocation and the free of a stack read its
+ * descriptor (measured: docs/design.md, "Pools"). The pages of a stack
+ * nobody has wanted for DECAY_NS to 2 * DECAY_NS go back to the kernel
+ * with MADV_DONTNEED (guards survive it), sorted so that neighbours go in
+ * one call; DIRTY_CAP per class stay committed. So a burst of short-lived
  * coroutines is followed by another without a page fault per stack, and
  * the memory of a burst that does not come back is returned (as
  * jemalloc's dirty-page decay and Go's scavenger do). Slabs are never
