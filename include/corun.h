@@ -266,7 +266,10 @@ CORUN_API corun_coro *corun_current(void);
  *                    its body never ran;
  *         -ENOMEM    this is the thread's first corun call and its
  *                    per-thread state could not be allocated: nothing was
- *                    done, co is still the caller's (retry later). */
+ *                    done, co is still the caller's (retry later).
+ * co is gone afterwards. Destroying it again is a bug (its stack would
+ * later run two coroutines); while its stack has not been reused, corun
+ * notices and aborts with "corun: a coroutine stack was freed twice". */
 CORUN_API int corun_destroy(corun_coro *co);
 
 /* Returns 1 inside a coroutine that corun_destroy() is closing, 0 otherwise

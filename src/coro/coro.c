@@ -603,6 +603,14 @@ int corun_closing(void) {
   return t ? t->current->closing : 0;
 }
 
+/* A second corun_destroy of a coroutine whose memory is still intact
+ * finds its stack free (descriptors outlive stacks, so the look is safe):
+ * freed again, the stack would later run two coroutines at once. */
+static CORUN__NOINLINE CORUN__NORETURN void destroyed_twice(void) {
+  corun__panic("a coroutine stack was freed twice (corun_destroy called "
+               "again on a destroyed coroutine?)");
+}
+
 int corun_destroy(corun_coro *co) {
   if (!co)
     return -EINVAL;
@@ -627,6 +635,8 @@ int corun_destroy(corun_coro *co) {
   }
   /* The struct is on the stack being freed: read what we need first. */
   struct corun__stack *s = co->mem.stack;
+  if (CORUN__UNLIKELY(!s->in_use))
+    destroyed_twice();
   corun__stack_free(&t->cache, s);
   return rc;
 }
