@@ -435,21 +435,17 @@ static struct corun__stack **scavenge_class(struct gclass *k, int64_t now,
     release = corun__malloc(nrelease * sizeof *release);
     if (release) {
       memcpy(release, k->old.v, nrelease * sizeof *release);
-      memmove(k->old.v, k->old.v + nrelease, keep * sizeof *release);
-      k->old.n = keep;
     } else {
       /* No memory for a list to release outside the lock: give them back
-       * here, one madvise each (rare: a process short of memory, which
-       * is when giving pages back matters). */
-      for (size_t i = 0; i < nrelease; i++) {
-        count(&g.n_madvise, 1);
-        (void)madvise(k->old.v[i]->lo, k->size, MADV_DONTNEED);
-      }
+       * here (rare: a process short of memory, which is when giving pages
+       * back matters). */
+      release_pages(k->size, k->old.v, nrelease);
       svec_add(&k->clean, k->old.v, nrelease);
-      memmove(k->old.v, k->old.v + nrelease, keep * sizeof *release);
-      k->old.n = keep;
-      nrelease = 0;
     }
+    memmove(k->old.v, k->old.v + nrelease, keep * sizeof *k->old.v);
+    k->old.n = keep;
+    if (!release)
+      nrelease = 0;
   }
   /* young becomes old, taken before what is kept of old */
   svec_add(&k->old, k->young.v, k->young.n);
