@@ -98,12 +98,13 @@ struct svec {
  * spilled before it; `clean`, pages given back or never touched. Aging
  * (scavenge_class) releases `old` and makes `young` old, so a stack's
  * pages go back DECAY_NS to 2 * DECAY_NS after its spill unless reused.
- * Each list has room for every stack of the class (`cap`, grown before a
- * slab is mapped for it), so adding to one never fails. */
+ * Each list has room for every stack of the class (`room` >= `nstacks`,
+ * grown before a slab is mapped for it), so adding to one never fails. */
 struct gclass {
   struct gclass *next;
   size_t size; /* usable stack size */
-  size_t cap;  /* stacks the class has: the room of each list */
+  size_t nstacks; /* stacks the class has (slabs mapped for it) */
+  size_t room;    /* how many stacks each list can hold */
   struct svec young, old, clean;
   int64_t aged_at; /* corun__clock_ns() of the last aging */
 };
@@ -324,7 +325,7 @@ static struct gclass *gclass_get(size_t size) {
   if (!k)
     return NULL;
   k->size = size;
-  k->cap = 0;
+  k->nstacks = k->room = 0;
   k->young = k->old = k->clean = (struct svec){NULL, 0};
   k->aged_at = corun__clock_ns();
   k->next = g.classes;
@@ -370,10 +371,15 @@ static void svec_add(struct svec *l, struct corun__stack *const *v, size_t n) {
   l->n += n;
 }
 
-/* Under g.lock: makes room in each list of k for `more` stacks. Returns 0
- * or -ENOMEM (k unchanged). */
+/* Under g.lock: makes room in each list of k for `more` stacks besides
+ * the class's own, doubling it at least (a slab may hold a dozen stacks:
+ * growing by one slab at a time reallocated the lists at every slab).
+ * Returns 0 or -ENOMEM (k unchanged). */
 static int grow_class(struct gclass *k, size_t more) {
-  size_t cap = k->cap + more;
+  if (k->nstacks + more <= k->room)
+    return 0;
+  size_t cap = 2 * k->room > k->nstacks + more ? 2 * k->room
+                                               : k->nstacks + more;
   struct svec *l[3] = {&k->young, &k->old, &k->clean};
   struct corun__stack **v[3];
   for (int i = 0; i < 3; i++) {
@@ -390,7 +396,7 @@ static int grow_class(struct gclass *k, size_t more) {
     corun__free(l[i]->v);
     l[i]->v = v[i];
   }
-  k->cap = cap;
+  k->room = cap;
   return 0;
 }
 
@@ -560,10 +566,10 @@ static int refill(struct corun__stack_cache *c, int i) {
       goto out;
     }
     if (!(sl = new_slab(size))) {
-      k->cap -= n; /* cap counts the class's stacks (the room stays) */
       rc = -ENOMEM;
       goto out;
     }
+    k->nstacks += n;
     /* The first slot on top: taken first, in address order. */
     for (size_t j = n; j-- > 0;)
       k->clean.v[k->clean.n++] = &sl->desc[j];
