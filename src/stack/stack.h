@@ -15,9 +15,13 @@
  *  canary   a pattern at the bottom of the stack, checked at every switch
  *           away from the coroutine (corun__stack_check).
  *
- * Locking: the global slab and free lists are behind one mutex; a thread's
- * cache (struct corun__stack_cache) is touched only by its thread. A
- * descriptor is owned by whoever allocated it until it is freed. */
+ * Files: stack.c makes the slabs and guards, pool.c keeps the free stacks
+ * (per-thread caches, global classes, page decay), overflow.c reports.
+ *
+ * Locking: the global free lists are behind the pool's mutex, slab
+ * creation behind the slabs' (taken inside the pool's); a thread's cache
+ * (struct corun__stack_cache) is touched only by its thread. A descriptor
+ * is owned by whoever allocated it until it is freed. */
 #ifndef CORUN_STACK_STACK_H
 #define CORUN_STACK_STACK_H
 
@@ -38,23 +42,23 @@ struct corun__slab;
 /* One stack. Fields are written by the allocating thread; the signal handler
  * only reads them. */
 struct corun__stack {
-  char *lo;                  /* lowest usable address (just above the guard) */
-  char *hi;                  /* one past the highest usable address */
-  struct corun__slab *slab;  /* the slab it belongs to */
-  uint8_t guard;             /* enum corun__guard protecting it */
-  uint8_t in_use;            /* 1 between alloc and free */
-  uint64_t owner_id;         /* for reports: the coroutine using it */
-  const char *owner_name;    /* for reports: its name, "" if none; lives at
-                                the top of this stack, which an overflow
-                                (growing down) does not reach */
-  unsigned valgrind_id;      /* VALGRIND_STACK_REGISTER id while in use */
+  char *lo;                 /* lowest usable address (just above the guard) */
+  char *hi;                 /* one past the highest usable address */
+  struct corun__slab *slab; /* the slab it belongs to */
+  uint8_t guard;            /* enum corun__guard protecting it */
+  uint8_t in_use;           /* 1 between alloc and free */
+  uint64_t owner_id;        /* for reports: the coroutine using it */
+  const char *owner_name;   /* for reports: its name, "" if none; lives at
+                               the top of this stack, which an overflow
+                               (growing down) does not reach */
+  unsigned valgrind_id;     /* VALGRIND_STACK_REGISTER id while in use */
 };
 
 /* Per-thread pool of free stacks, a few size classes. Embedded in the
  * caller's per-thread state; zero-initialised means empty. Each class is
  * an array used as a LIFO (v[count - 1] is taken next), not a list
  * through the descriptors: moving stacks between it and the global pool
- * then touches no descriptor (stack.c, "Pools"). The arrays stay in
+ * then touches no descriptor (pool.c). The arrays stay in
  * `store`; the slow paths move a class to cls[0], where the fast paths
  * look, by swapping the small headers only. */
 #define CORUN__STACK_CACHE_CLASSES 4
@@ -81,7 +85,7 @@ struct corun__stack_stats {
 
 /* Fast paths (inline: create/destroy spend most of their time here) serve
  * the cache's first class, the size used last; everything else goes to the
- * out-of-line slow paths in stack.c. */
+ * out-of-line slow paths in pool.c. */
 /* Written once by the first stack allocation of the process, read by every
  * fast path: relaxed atomics (plain loads on x86-64), since threads racing
  * on the first allocation store the same values. */
@@ -149,7 +153,7 @@ static inline void corun__stack_set_owner(struct corun__stack *s, uint64_t id,
 void corun__stack_cache_flush(struct corun__stack_cache *c);
 
 /* Gives back to the kernel the pages of free stacks spilled to the global
- * pool and not reused for a while (1 to 2 s; stack.c); `now` is
+ * pool and not reused for a while (1 to 2 s; pool.c); `now` is
  * corun__clock_ns(). Returns when it next has such work, in the same
  * clock, or -1 if it has none: an idle worker bounds its sleep by it, so
  * the memory of a burst of coroutines goes back without a new one.
