@@ -38,6 +38,7 @@ run fan_out "fan-out/fan-in of CPU-bound tasks on 1 and 2 workers (seeds/000)" \
   300000
 run bank "mutex, condition variable, semaphore, once and wait group: tellers and accounts"
 run first_reply "select with a deadline over replicated queries; the losers cancelled"
+run udp_log "datagrams, a log file, SIGTERM through a signalfd, fsync offloaded"
 run echo_server "a TCP echo server, a task per connection, checked by client tasks" \
   50 200
 # The HTTP examples need libhttp-parser; the build leaves them out without it.

@@ -287,7 +287,9 @@ CORUN_API const char *corun_name(const corun_coro *co);
 
 /* Returns a static English description of a corun error code (a negative
  * errno value as returned by corun functions), e.g. "resource busy" for
- * -EBUSY. Never NULL. */
+ * -EBUSY; for the system calls' own errors that the io layer passes
+ * through, the C library's (e.g. "Connection refused" for -ECONNREFUSED).
+ * Never NULL; "unknown error" for codes nobody knows. */
 CORUN_API const char *corun_strerror(int err);
 
 /* Stack overflow.

@@ -1,6 +1,8 @@
 /* errors.c: corun_strerror(), the English text of each error corun returns.
  * Layer: base (the only public function here names no coroutine). */
 #include <errno.h>
+#include <limits.h>
+#include <string.h>
 
 #include "corun.h"
 
@@ -21,7 +23,27 @@
   X(EDEADLK, "all coroutines are asleep (deadlock)")                           \
   X(ERANGE, "count out of range")                                              \
   X(EOVERFLOW, "too many permits")                                             \
-  X(ENOSYS, "not implemented")
+  X(ENOSYS, "not implemented")                                                 \
+  X(EBADF, "bad file descriptor (not open, or corun_close()d while waiting)")
+
+/* The C library's text for the system calls' other errors, which the io
+ * layer passes through (-ECONNREFUSED, -ECONNRESET, ...): a static string,
+ * as corun_strerror promises. glibc's strerror may format unknown codes
+ * into a buffer it shares between threads; strerrordesc_np (2.32) never
+ * does. musl's strerror always returns a static string. */
+static const char *system_text(int err) {
+  if (err >= 0 || err == INT_MIN)
+    return "unknown error";
+#if defined(__GLIBC__) &&                                                      \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char *text = strerrordesc_np(-err);
+  return text ? text : "unknown error";
+#elif defined(__GLIBC__)
+  return "unknown error";
+#else
+  return strerror(-err);
+#endif
+}
 
 const char *corun_strerror(int err) {
   switch (-(long)err) { /* long: -INT_MIN overflows an int */
@@ -33,6 +55,6 @@ const char *corun_strerror(int err) {
   case 0:
     return "success";
   default:
-    return "unknown error";
+    return system_text(err);
   }
 }

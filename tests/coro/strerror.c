@@ -1,8 +1,10 @@
 /* strerror.c: proves corun_strerror() gives, for every error code a corun
  * function documents, a non-empty static string of its own (distinct from
  * the others and from the text for unknown codes), "resource busy..." for
- * -EBUSY as the header says, and a non-NULL non-empty string for any other
- * int, including the extremes INT_MIN and INT_MAX and positive codes. */
+ * -EBUSY as the header says, the C library's text for a system call's
+ * error the io layer passes through (-ECONNREFUSED), and a non-NULL
+ * non-empty string for any other int, including the extremes INT_MIN and
+ * INT_MAX and positive codes. */
 #include <errno.h>
 #include <limits.h>
 
@@ -13,7 +15,7 @@ int main(void) {
   static const int codes[] = {-EINVAL, -ENOMEM,    -ENOTSUP,   -ESRCH,
                               -EBUSY,  -EXDEV,     -ECANCELED, -ETIMEDOUT,
                               -EAGAIN, -EPERM,     -EPIPE,     -EDEADLK,
-                              -ERANGE, -EOVERFLOW, -ENOSYS};
+                              -ERANGE, -EOVERFLOW, -ENOSYS,    -EBADF};
   enum { N = sizeof codes / sizeof codes[0] };
   const char *unknown = corun_strerror(-987654);
   T_PTR_NE(unknown, NULL);
@@ -34,6 +36,13 @@ int main(void) {
                 text[i]);
   }
   T_TRUE(strncmp(corun_strerror(-EBUSY), "resource busy", 13) == 0);
+
+  /* Passed through from a system call: described, the same static text
+   * each time (ECONNREFUSED has the same number on every Linux ABI). */
+  const char *refused = corun_strerror(-ECONNREFUSED);
+  if (strcmp(refused, unknown) == 0)
+    T_FAIL_("-ECONNREFUSED reads \"%s\"", refused);
+  T_PTR_EQ(corun_strerror(-ECONNREFUSED), refused);
 
   /* Any other int: never NULL, the process keeps working. */
   static const int others[] = {0,       1,        EBUSY,  -1 - EXDEV * 1000,
