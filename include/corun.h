@@ -695,10 +695,14 @@ CORUN_API void corun_fd_release(int fd);
 
 /* Runs fn(arg) on one of corun's helper threads while the calling task
  * parks: for calls that block with no fd to wait on (a resolver, a
- * library's blocking call, heavy file work). It waits for fn to return
- * whatever happens, since fn may use the task's memory: a cancel takes
- * effect at the task's next blocking call. A task on a shared stack runs
- * fn itself, on its worker (its stack may be swapped out while it waits).
+ * library's blocking call, heavy file work). A call that finds every
+ * helper busy starts another, up to 64 running at once (more wait their
+ * turn), so offloaded calls that wait for each other do not deadlock
+ * below that; helpers stay until corun_main returns. It waits for fn to
+ * return whatever happens, since fn may use the task's memory: a cancel
+ * takes effect at the task's next blocking call. A task on a shared stack
+ * runs fn itself, on its worker (its stack may be swapped out while it
+ * waits).
  * Returns 0 once fn has run. Errors: -EINVAL fn is NULL; -EPERM not in a
  * task; -EAGAIN or -ENOMEM no helper thread could start. */
 CORUN_API int corun_offload(void (*fn)(void *arg), void *arg);

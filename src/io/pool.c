@@ -1,9 +1,12 @@
-/* pool.c: a few helper threads for calls that block in the kernel and
- * have no readiness to wait for: name resolution (tcp.c) and, with the
- * epoll backend, regular-file reads and writes (io.c). A task hands a job
- * to the pool and parks until a helper has run it, so a worker never
- * blocks. The helpers start at a scheduler's first job and stop when that
- * corun_main ends (they sleep on a condition variable when idle).
+/* pool.c: helper threads for calls that block in the kernel and have no
+ * readiness to wait for: name resolution (tcp.c), with the epoll backend
+ * regular-file reads and writes (io.c), and corun_offload. A task hands a
+ * job to the pool and parks until a helper has run it, so a worker never
+ * blocks. The pool grows as jobs come: a job that finds no idle helper
+ * starts one, up to HELPERS_MAX, so jobs that block for long (a slow
+ * resolver, an offloaded call waiting for another one) do not queue
+ * behind each other. Helpers sleep on a condition variable when idle and
+ * stop when the corun_main that started them ends.
  * Layer: io (uses base, sched).
  *
  * corun_offload runs a caller's function there the same way.
@@ -21,24 +24,29 @@
 #include "io/io.h"
 #include "sched/sched.h"
 
-#define HELPERS 2
+/* Helpers running at most; more jobs wait in line for one. */
+#define HELPERS_MAX 64
 
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   struct corun__job *head, *tail;
+  int queued;  /* jobs in the line */
+  int idle;    /* helpers waiting for a job */
   int started; /* helpers running */
   int stop;    /* the scheduler ended: helpers finish the queue and exit */
-  pthread_t th[HELPERS];
-} pool = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, {0}};
+  pthread_t th[HELPERS_MAX];
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static void *helper(void *unused) {
   (void)unused;
   for (;;) {
     pthread_mutex_lock(&pool.mu);
-    while (!pool.head && !pool.stop)
+    while (!pool.head && !pool.stop) {
+      pool.idle++;
       pthread_cond_wait(&pool.cv, &pool.mu);
+      pool.idle--;
+    }
     struct corun__job *j = pool.head;
     if (!j) { /* stopping, nothing left */
       pthread_mutex_unlock(&pool.mu);
@@ -47,6 +55,7 @@ static void *helper(void *unused) {
     pool.head = j->next;
     if (!pool.head)
       pool.tail = NULL;
+    pool.queued--;
     pthread_mutex_unlock(&pool.mu);
     j->run(j);
     corun__lock_acquire(&j->lock);
@@ -75,30 +84,24 @@ static void pool_stop(void) {
     pthread_join(pool.th[i], NULL);
   pthread_mutex_lock(&pool.mu);
   pool.started = 0;
-  pool.stop = 0;
+  pool.stop = 0; /* (queued and idle are 0: every helper took its job) */
   pthread_mutex_unlock(&pool.mu);
 }
 
-/* Starts the helpers for this scheduler if they are not running. Returns
- * 0, -ENOMEM or -EAGAIN. */
-static int pool_start(void) {
-  int rc = 0;
-  pthread_mutex_lock(&pool.mu);
-  if (!pool.started) {
-    if (corun__sched_at_end(pool_stop) < 0) {
-      rc = -ENOMEM;
-    } else {
-      for (int i = 0; i < HELPERS; i++) {
-        if (pthread_create(&pool.th[i], NULL, helper, NULL) != 0)
-          break;
-        pool.started++;
-      }
-      if (!pool.started)
-        rc = -EAGAIN;
-    }
-  }
-  pthread_mutex_unlock(&pool.mu);
-  return rc;
+/* Under pool.mu, before a job is queued: makes sure a helper will take
+ * it, an idle one that no queued job is waiting for, or a new one while
+ * fewer than HELPERS_MAX run (at the scheduler's first job, the pool's
+ * end is registered too). Returns 0, -ENOMEM or -EAGAIN (no helper at all
+ * could start). */
+static int pool_grow(void) {
+  if (!pool.started && corun__sched_at_end(pool_stop) < 0)
+    return -ENOMEM;
+  if (pool.queued < pool.idle || pool.started == HELPERS_MAX)
+    return 0;
+  if (pthread_create(&pool.th[pool.started], NULL, helper, NULL) != 0)
+    return pool.started ? 0 : -EAGAIN; /* the running ones get to it */
+  pool.started++;
+  return 0;
 }
 
 int corun__pool_call(struct corun__job *j, const char *reason,
@@ -107,20 +110,24 @@ int corun__pool_call(struct corun__job *j, const char *reason,
   struct corun_task *t = corun__task_blocking(&err);
   if (!t)
     return err;
-  if ((err = pool_start()) < 0)
-    return err;
   j->next = NULL;
   j->done = j->abandoned = 0;
   corun__lock_init(&j->lock);
   corun__lock_acquire(&j->lock);
   j->task = t;
-  corun__external_begin(); /* a helper thread will wake it: no deadlock */
   pthread_mutex_lock(&pool.mu);
+  if ((err = pool_grow()) < 0) {
+    pthread_mutex_unlock(&pool.mu);
+    corun__lock_release(&j->lock);
+    return err;
+  }
+  corun__external_begin(); /* a helper thread will wake it: no deadlock */
   if (pool.tail)
     pool.tail->next = j;
   else
     pool.head = j;
   pool.tail = j;
+  pool.queued++;
   pthread_cond_signal(&pool.cv);
   pthread_mutex_unlock(&pool.mu);
   int rc = j->release
