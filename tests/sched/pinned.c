@@ -1,9 +1,13 @@
 /* pinned.c: pinned tasks (corun_attr.pin) stay on the worker that first
  * runs them, however often they block and yield, while other tasks move;
+ * so does a task between corun_pin(1) and the matching corun_pin(0) (the
+ * calls nest; an extra corun_pin(0) is harmless; a corun_pin pair inside
+ * a task spawned pinned leaves it pinned; -EPERM outside a task);
  * and a pinned task waiting in a corun_yield() loop does not starve the
  * unpinned tasks queued on its worker (it once did: a pinned yielder went
  * back to the inbox, which the worker looked at before its deque). */
 #include <corun.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -47,6 +51,29 @@ static void *stays(void *arg) {
   return NULL;
 }
 
+/* corun_pin from inside: pinned twice, then once, the checks of stays()
+ * each time; then unpinned, one corun_pin(0) too many. */
+static void *pins_itself(void *arg) {
+  (void)arg;
+  T_OK(corun_pin(1));
+  T_OK(corun_pin(1));
+  void *moved = stays(NULL);
+  T_OK(corun_pin(0));
+  if (!moved)
+    moved = stays(NULL);
+  T_OK(corun_pin(0));
+  T_OK(corun_pin(0));
+  return moved;
+}
+
+/* Spawned with attr.pin: a corun_pin pair leaves it pinned. */
+static void *pinned_pins(void *arg) {
+  (void)arg;
+  T_OK(corun_pin(1));
+  T_OK(corun_pin(0));
+  return stays(NULL);
+}
+
 static void *busy(void *arg) {
   (void)arg;
   for (int i = 0; i < 2000; i++)
@@ -72,7 +99,12 @@ static void *home_main(void *arg) {
   corun_attr pin = {.pin = 1};
   corun_task *p[4], *b[4];
   for (int i = 0; i < 4; i++) {
-    T_EQ(corun_spawn(&p[i], stays, NULL, &pin), 0);
+    if (i == 2)
+      T_EQ(corun_spawn(&p[i], pins_itself, NULL, NULL), 0);
+    else if (i == 3)
+      T_EQ(corun_spawn(&p[i], pinned_pins, NULL, &pin), 0);
+    else
+      T_EQ(corun_spawn(&p[i], stays, NULL, &pin), 0);
     T_EQ(corun_spawn(&b[i], busy, NULL, NULL), 0);
   }
   for (int i = 0; i < 4; i++) {
@@ -85,6 +117,7 @@ static void *home_main(void *arg) {
 }
 
 int main(void) {
+  T_EQ(corun_pin(1), -EPERM);
   corun_config one = {.workers = 1};
   atomic_store(&flag, 0);
   T_EQ(corun_main(starve_main, NULL, &one), 0);
