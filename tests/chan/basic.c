@@ -99,6 +99,7 @@ static void *main_task(void *arg) {
   T_EQ(corun_chan_send(NULL, &p, 0), -EINVAL);
   T_EQ(corun_chan_send(ch, NULL, 0), -EINVAL);
   T_EQ(corun_chan_recv(ch, NULL, 0), -EINVAL);
+  T_EQ(corun_chan_recv(NULL, &p, 0), -EINVAL);
   /* Close: buffered elements drain first, then -EPIPE; sends fail. */
   T_EQ(corun_chan_send(ch, &p, 0), 0);
   T_EQ(corun_chan_close(ch), 0);

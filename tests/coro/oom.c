@@ -10,14 +10,19 @@
  * first slab are allocated on demand). (3) A suspended coroutine resumed,
  * and one destroyed, from a fresh thread while allocations fail: if the
  * call fails it is -ENOMEM and nothing happened (body not run, coroutine
- * still SUSPENDED and usable, *out untouched); with memory back, both work.
+ * still SUSPENDED and usable, *out untouched); with memory back, both work;
+ * the first steps must fail, as a fresh thread has its state to allocate.
+ * A corun_transfer from a fresh thread's root context fails the same way.
+ * (4) The shared stacks: a shared stack or pool destroyed from a fresh
+ * thread without memory, and created without memory, give -ENOMEM and
+ * leave everything as it was.
  * corun__alloc_fail_after(-1) stops the injection after each step. */
 #include <errno.h>
 #include <pthread.h>
 
 #include "base/alloc.h"
-#include "t.h"
 #include "corun.h"
+#include "t.h"
 
 #define SENTINEL ((void *)(intptr_t)0x5e5e5e5e)
 #define MAX_STEPS 64
@@ -128,6 +133,17 @@ static void *foreign_resume(void *arg) {
   return NULL;
 }
 
+static void *foreign_transfer(void *arg) {
+  struct foreign *f = arg;
+  void *out = SENTINEL;
+  corun__alloc_fail_after(f->n);
+  f->rc = corun_transfer(f->co, (void *)41, &out);
+  corun__alloc_fail_after(-1);
+  if (f->rc < 0)
+    T_PTR_EQ(out, SENTINEL);
+  return NULL;
+}
+
 static void *foreign_destroy(void *arg) {
   struct foreign *f = arg;
   corun__alloc_fail_after(f->n);
@@ -158,11 +174,18 @@ static void sweep_foreign(void) {
     T_EQ(body_runs, runs);
   }
   T_LT(n, MAX_STEPS);
+  T_GT(n, 0);
   T_EQ(corun_status(co), CORUN_DEAD);
   printf("fresh thread: resume succeeds with %ld allocations\n", n);
-  if (n > 0)
-    printf("note: corun_resume returned -ENOMEM, which corun.h does not "
-           "list among its errors\n");
+  T_OK(corun_destroy(co));
+
+  /* A transfer from a fresh thread's root context, without memory. */
+  T_OK(corun_create(&co, body, (void *)5, NULL));
+  struct foreign tf = {.co = co, .n = 0};
+  run_foreign(foreign_transfer, &tf);
+  T_EQ(tf.rc, -ENOMEM);
+  T_EQ(corun_status(co), CORUN_SUSPENDED);
+  T_EQ(body_runs, runs);
   T_OK(corun_destroy(co));
 
   /* Destroy of a started (suspended) and of a never-started coroutine. */
@@ -180,12 +203,67 @@ static void sweep_foreign(void) {
       T_NE(corun_id(co), 0);
     }
     T_LT(n, MAX_STEPS);
+    T_GT(n, 0);
     printf("fresh thread: destroy (%s) succeeds with %ld allocations\n",
            started ? "started" : "never started", n);
-    if (n > 0)
-      printf("note: corun_destroy returned -ENOMEM, which corun.h does not "
-             "list among its errors\n");
   }
+}
+
+/* ---- (4) shared stacks --------------------------------------------- */
+
+struct shared_destroy {
+  corun_shared_stack *ss;
+  corun_shared_pool *pool;
+  int rc;
+};
+
+static void *destroy_without_memory(void *arg) {
+  struct shared_destroy *d = arg;
+  corun__alloc_fail_after(0);
+  d->rc = d->ss ? corun_shared_stack_destroy(d->ss)
+                : corun_shared_pool_destroy(d->pool);
+  corun__alloc_fail_after(-1);
+  return NULL;
+}
+
+static void shared_stacks(void) {
+  corun_shared_stack *ss = SENTINEL;
+  corun__alloc_fail_after(0);
+  int rc = corun_shared_stack_create(&ss, 0);
+  corun__alloc_fail_after(-1);
+  if (rc == -ENOTSUP)
+    return; /* the ucontext backend has no shared stacks */
+  T_EQ(rc, -ENOMEM);
+  T_PTR_EQ(ss, SENTINEL);
+  corun_shared_pool *pool = SENTINEL;
+  corun__alloc_fail_after(1); /* some of the pool, not all of it */
+  T_EQ(corun_shared_pool_create(&pool, 4, 0), -ENOMEM);
+  corun__alloc_fail_after(-1);
+  T_PTR_EQ(pool, SENTINEL);
+
+  T_OK(corun_shared_stack_create(&ss, 0));
+  T_OK(corun_shared_pool_create(&pool, 4, 0));
+  struct shared_destroy d = {.ss = ss};
+  pthread_t th;
+  T_OK(pthread_create(&th, NULL, destroy_without_memory, &d));
+  T_OK(pthread_join(th, NULL));
+  T_EQ(d.rc, -ENOMEM);
+  d = (struct shared_destroy){.pool = pool};
+  T_OK(pthread_create(&th, NULL, destroy_without_memory, &d));
+  T_OK(pthread_join(th, NULL));
+  T_EQ(d.rc, -ENOMEM);
+  /* Nothing was freed: both still work, and go away normally. */
+  corun_attr attr = {.shared = ss};
+  corun_coro *co;
+  T_OK(corun_create(&co, body, (void *)3, &attr));
+  T_EQ(corun_resume(co, NULL, NULL), 1);
+  T_OK(corun_destroy(co));
+  attr.shared = corun_shared_pool_next(pool);
+  T_OK(corun_create(&co, body, (void *)3, &attr));
+  T_EQ(corun_resume(co, NULL, NULL), 1);
+  T_OK(corun_destroy(co));
+  T_OK(corun_shared_stack_destroy(ss));
+  T_OK(corun_shared_pool_destroy(pool));
 }
 
 int main(void) {
@@ -193,5 +271,6 @@ int main(void) {
   sweep_fresh_threads();
   sweep_new_class();
   sweep_foreign();
+  shared_stacks();
   return 0;
 }

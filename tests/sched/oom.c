@@ -1,8 +1,9 @@
 /* oom.c: the scheduler under allocation failure (corun__alloc_fail_after):
- * spawning fails with -ENOMEM, never crashes, leaves nothing half made,
- * and works again once memory is back; corun_main itself fails cleanly
- * when it cannot start. Every allocation point of a spawn is swept: the
- * budget runs out after k allocations, for k = 0, 1, 2, ... */
+ * spawning (corun_spawn, corun_go) fails with -ENOMEM, never crashes,
+ * leaves nothing half made, and works again once memory is back;
+ * corun_main itself fails cleanly when it cannot start. Every allocation point
+ * of a spawn is swept: the budget runs out after k allocations, for k = 0, 1,
+ * 2, ... */
 #include <corun.h>
 #include <errno.h>
 
@@ -52,6 +53,22 @@ static void *main_task(void *arg) {
   return NULL;
 }
 
+/* corun_go: detached tasks fail the same way, and those started before
+ * the failure run and end on their own (corun_main waits for them). With
+ * one worker none of them runs, and frees its task and stack, while this
+ * loop goes on: so the memory must run out. */
+static void *go_main(void *arg) {
+  (void)arg;
+  corun__alloc_fail_after(0);
+  int rc = 0;
+  for (long n = 0; n < 1000000 && (rc = corun_go(child, NULL)) == 0; n++)
+    ;
+  corun__alloc_fail_after(-1);
+  T_EQ(rc, -ENOMEM);
+  T_OK(corun_go(child, NULL));
+  return NULL;
+}
+
 static void *never(void *arg) {
   return arg;
 }
@@ -73,5 +90,7 @@ int main(void) {
     cfg.workers = w;
     T_EQ(corun_main(main_task, NULL, &cfg), 0);
   }
+  cfg.workers = 1;
+  T_EQ(corun_main(go_main, NULL, &cfg), 0);
   return 0;
 }
