@@ -609,6 +609,10 @@ CORUN_API int corun_once_do(corun_once *once, void (*fn)(void *arg),
  * system call's own.
  * An fd used with these calls must be closed with corun_close(), which
  * wakes tasks waiting on it; a new fd that reuses the number starts clean.
+ * corun switches a socket or pipe to O_NONBLOCK once, at its first use: a
+ * program that clears the flag again (fcntl F_SETFL) must set it again
+ * before its next corun call on the fd, or that call blocks the worker
+ * (libcorun_hook does this for the program's own F_SETFL).
  *
  * Behind it: io_uring where the kernel allows it (the whole request is
  * submitted and the task parks until it completes), else epoll,
@@ -620,7 +624,6 @@ CORUN_API int corun_once_do(corun_once *once, void (*fn)(void *arg),
  * cancel first cancels the request and waits for it, and if the request
  * completed anyway, returns its result (no data is lost).
  * ------------------------------------------------------------------- */
-
 
 /* For corun_wait_fd. */
 #define CORUN_FD_IN 1

@@ -12,6 +12,9 @@
 #include <corun.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 #include "hook/hook.h"
 
@@ -46,33 +49,96 @@ CORUN_API int getaddrinfo(const char *node, const char *service,
   return c.rc;
 }
 
-struct ghbn_call {
-  const char *name;
-  struct hostent *result;
-  int h_err, err; /* h_errno and errno, in and out */
-};
-
-static void ghbn_run(void *arg) {
-  struct ghbn_call *c = arg;
-  h_errno = c->h_err;
-  errno = c->err;
-  c->result = corun__real()->gethostbyname(c->name);
-  c->h_err = h_errno;
-  c->err = errno;
-}
-
 /* h_errno, set on the thread the caller runs on now (see hook.h). */
 __attribute__((noinline)) static void set_h_errno(int e) {
   __asm__ volatile("" ::: "memory");
   h_errno = e;
 }
 
-/* The answer lives in libc's static buffer, as libc's own call leaves it
- * (the helper thread shares it with every thread). */
+/* gethostbyname's answer, one per task. libc keeps one static hostent,
+ * which a single-threaded program reads until its next call; tasks that
+ * look names up at once (on helper threads) would overwrite each other's
+ * answer while their callers read it. So each task gets its own buffer,
+ * filled by libc's gethostbyname_r and kept until the task's next call.
+ * Task objects are reused, so a later task may inherit a buffer: the
+ * table grows to the number of tasks that made such lookups at once, and
+ * is never freed. */
+struct ghbn_slot {
+  struct ghbn_slot *next;
+  corun_task *task;
+  struct hostent he;
+  char *buf;
+  size_t len;
+};
+
+#define GHBN_BUCKETS 256
+static struct ghbn_slot *ghbn_table[GHBN_BUCKETS];
+static pthread_mutex_t ghbn_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The calling task's slot (NULL: no memory). Only its task uses a slot,
+ * one call at a time, so only the table needs the lock. */
+static struct ghbn_slot *ghbn_slot_of(corun_task *t) {
+  size_t b = ((uintptr_t)t >> 6) % GHBN_BUCKETS;
+  pthread_mutex_lock(&ghbn_lock);
+  struct ghbn_slot *s = ghbn_table[b];
+  while (s && s->task != t)
+    s = s->next;
+  if (!s && (s = calloc(1, sizeof *s)) != NULL) {
+    s->task = t;
+    s->next = ghbn_table[b];
+    ghbn_table[b] = s;
+  }
+  pthread_mutex_unlock(&ghbn_lock);
+  return s;
+}
+
+struct ghbn_call {
+  const char *name;
+  struct ghbn_slot *slot;
+  struct hostent *result;
+  int rc;
+  int h_err, err; /* h_errno and errno, in and out */
+};
+
+/* On a helper thread: gethostbyname_r into the slot's buffer, grown while
+ * libc says ERANGE (to 1 MiB: beyond that, as libc's own would fail). */
+static void ghbn_run(void *arg) {
+  struct ghbn_call *c = arg;
+  struct ghbn_slot *s = c->slot;
+  errno = c->err;
+  for (;;) {
+    if (!s->buf) {
+      size_t len = s->len ? s->len * 2 : 1024;
+      if (len > ((size_t)1 << 20) || !(s->buf = malloc(len))) {
+        c->result = NULL;
+        c->h_err = NO_RECOVERY;
+        c->err = ENOMEM;
+        return;
+      }
+      s->len = len;
+    }
+    c->rc = corun__real()->gethostbyname_r(c->name, &s->he, s->buf, s->len,
+                                           &c->result, &c->h_err);
+    if (c->rc != ERANGE)
+      break;
+    free(s->buf);
+    s->buf = NULL; /* again, twice as large */
+  }
+  c->err = errno;
+}
+
+/* The answer lives in a buffer of the calling task's (above), valid until
+ * its next gethostbyname, as libc's static one is for a single thread. */
 CORUN_API struct hostent *gethostbyname(const char *name) {
   if (!corun__hook_enter())
     return corun__real()->gethostbyname(name);
-  struct ghbn_call c = {name, NULL, h_errno, errno};
+  struct ghbn_slot *slot = ghbn_slot_of(corun_self());
+  if (!slot) {
+    corun__hook_leave();
+    set_h_errno(NO_RECOVERY);
+    return NULL;
+  }
+  struct ghbn_call c = {name, slot, NULL, 0, h_errno, errno};
   int rc = corun_offload(ghbn_run, &c);
   corun__hook_leave();
   if (rc < 0) {

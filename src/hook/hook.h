@@ -21,7 +21,11 @@
  * Per-file state. corun keeps sockets it waits on in O_NONBLOCK mode; the
  * program's own view of the flag (set by socket(SOCK_NONBLOCK), accept4,
  * fcntl(F_SETFL), ioctl(FIONBIO)) is kept here, with the socket options'
- * timeouts, and fcntl(F_GETFL) reports that view. It belongs to the open
+ * timeouts, and fcntl(F_GETFL) reports that view. The program's F_SETFL
+ * and FIONBIO still reach the kernel as they are (an exec'd program, stdio
+ * or an unhooked call sees the flag the program set), and a task's next
+ * call through corun on the file sets O_NONBLOCK again if they cleared it
+ * (corun__hook_nonblock_again). It belongs to the open
  * file, so dup'd fds share it as they share the kernel's flag. A task
  * that turned its hooks off still keeps the view up to date (it may turn
  * them on again, and libc's F_GETFL must not show corun's flag); only
@@ -41,10 +45,11 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/select.h>
 #include <sys/socket.h>
-#include <sys/types.h>
 #include <sys/time.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -89,6 +94,7 @@ struct corun__real {
   struct hostent *(*gethostbyname)(const char *);
   int (*gethostbyname_r)(const char *, struct hostent *, char *, size_t,
                          struct hostent **, int *);
+  int (*fclose)(FILE *); /* (shared library only: stdio.c) */
 };
 
 /* The real functions, resolved at the first call of any hook. */
@@ -107,6 +113,8 @@ struct corun__hookfile {
                                CORUN__HOOK_REGULAR; 0 anything else */
   _Atomic int domain;       /* a socket's AF_INET, AF_UNIX, ... */
   _Atomic int nonblock;     /* the program's O_NONBLOCK */
+  _Atomic int nb_cleared;   /* the program cleared O_NONBLOCK in the kernel
+                               since corun last set it (net.c, set_fl) */
   _Atomic int64_t rcvtimeo; /* SO_RCVTIMEO: ns; 0 none; <0 do not wait */
   _Atomic int64_t sndtimeo; /* SO_SNDTIMEO, the same way */
   struct corun__hookfile *next_free; /* on fd.c's free list */
@@ -121,6 +129,10 @@ struct corun__hookfile *corun__hookfd(int fd);
 /* Records a new fd as made by the program: domain and type as in
  * corun__hookfile, nonblock its own flag. */
 void corun__hookfd_new(int fd, int domain, int type, int nonblock);
+/* Reads fd's socket timeouts from the kernel into its state: for a socket
+ * that may have them from birth (TCP copies a listener's to the sockets
+ * it accepts; AF_UNIX does not). */
+void corun__hookfd_timeouts(int fd);
 /* Forgets fd (closed). */
 void corun__hookfd_drop(int fd);
 /* `to` now names the same file as `from` (dup, dup2, dup3, F_DUPFD). */
@@ -128,6 +140,12 @@ void corun__hookfd_dup(int from, int to);
 /* A socket timeout as the kernel reads it (sock_set_timeout): 0 none,
  * <0 do not wait (a negative tv_sec), else ns. tv must be valid. */
 int64_t corun__hook_timeo(const struct timeval *tv);
+
+/* Before a task's call through corun on fd (file f): the program's
+ * F_SETFL or FIONBIO reaches the kernel as it is, and may have cleared
+ * the O_NONBLOCK corun keeps underneath; if so, sets it again, so that
+ * corun's calls on the fd never block the worker. */
+void corun__hook_nonblock_again(struct corun__hookfile *f, int fd);
 
 /* ---- entering corun from a hook --------------------------------------- */
 
@@ -182,8 +200,15 @@ long corun__hook_ret(long r);
  * direction dir (0 in, 1 out) or the deadline passes, on an epoll
  * instance of its own: for an fd on which another task already waits
  * through corun (which allows one waiter per direction). Returns 0 or
- * -errno (-ETIMEDOUT, -ECANCELED, ...). */
+ * -errno (-ETIMEDOUT, -ECANCELED, -EBADF when fd is closed under it,
+ * ...). */
 int corun__hook_wait_private(int fd, int dir, int64_t deadline);
+
+/* Around the real close of fd (close, and dup2/dup3 onto it): wakes the
+ * tasks in a private wait on fd (poll.c) and, until corun__hook_closed,
+ * keeps new private waits from waiting. */
+void corun__hook_closing(int fd);
+void corun__hook_closed(void);
 
 /* Waits in libc's poll (outside a task, or with hooks off) until fd is
  * ready in direction dir or the deadline passes: 0, or -EAGAIN once the

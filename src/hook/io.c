@@ -344,6 +344,14 @@ static int bad_args(const struct call *c) {
          (c->op == RECVFROM && c->sa && !c->salen);
 }
 
+/* Receives that the kernel never blocks in, whatever the socket's mode:
+ * from the error queue (recvmsg(2): EAGAIN when it is empty) and of
+ * out-of-band data (tcp(7): EAGAIN or EINVAL when there is none yet).
+ * Their EAGAIN is the answer, not "wait". */
+static int never_waits(const struct call *c) {
+  return c->op < WR && (c->flags & (MSG_ERRQUEUE | MSG_OOB));
+}
+
 /* A hooked read or write. */
 static ssize_t hook_io(const struct call *c) {
   int s = corun_hooks_enabled();
@@ -351,9 +359,10 @@ static ssize_t hook_io(const struct call *c) {
     return libc_call(c); /* corun's own call: it wants EAGAIN */
   struct corun__hookfile *f = corun__hookfd(c->fd);
   if (!f || atomic_load(&f->type) <= 0 || atomic_load(&f->nonblock) ||
-      (c->flags & MSG_DONTWAIT) || bad_args(c))
+      (c->flags & MSG_DONTWAIT) || never_waits(c) || bad_args(c))
     return libc_call(c); /* libc's, and nothing to wait for */
   if (corun__hook_enter()) {
+    corun__hook_nonblock_again(f, c->fd);
     ssize_t r = transfer(c, f, 1, 1);
     corun__hook_leave();
     if (r == -EPIPE && c->op >= WR && !(c->flags & MSG_NOSIGNAL))

@@ -17,11 +17,13 @@
  * signal would end it: EINTR. */
 #include <corun.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "hook/hook.h"
@@ -31,13 +33,92 @@
   (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM |   \
    EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP)
 
-/* Waits, in the calling task, until one of fds may be ready or the
- * deadline, on a private epoll instance. Returns 0 or -errno. */
+/* ---- private waits and close ---------------------------------------------
+ * epoll forgets a file that is closed without telling its waiters, so a
+ * task in a private wait (below) on an fd that close, dup2 or dup3 takes
+ * away would wait for ever (the first waiter on an fd is corun's, which
+ * corun_fd_release wakes). Each private wait is listed, with an eventfd
+ * in its epoll set; the closer makes the eventfd of every wait on that fd
+ * readable, and the woken task's next look (a read, a zero-timeout poll)
+ * sees EBADF or POLLNVAL. A wait that starts while a close is under way
+ * anywhere does not wait at all (it yields and looks again): in the
+ * order of the two counters' updates, sequentially consistent, either
+ * the closer sees the wait listed or the wait sees the close under way. */
+struct private_wait {
+  struct private_wait *next, *prev;
+  const struct pollfd *fds;
+  nfds_t n;
+  int kick; /* an eventfd in the wait's epoll set */
+};
+
+static pthread_mutex_t waits_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct private_wait *waits;  /* under waits_lock */
+static atomic_int nwaits, nclosing; /* waits listed, closes under way */
+
+void corun__hook_closing(int fd) {
+  atomic_fetch_add(&nclosing, 1);
+  if (!atomic_load(&nwaits))
+    return;
+  pthread_mutex_lock(&waits_lock);
+  for (struct private_wait *w = waits; w; w = w->next)
+    for (nfds_t i = 0; i < w->n; i++)
+      if (w->fds[i].fd == fd) {
+        uint64_t one = 1;
+        ssize_t wr = write(w->kick, &one, sizeof one);
+        (void)wr; /* (a full counter is readable already) */
+        break;
+      }
+  pthread_mutex_unlock(&waits_lock);
+}
+
+void corun__hook_closed(void) {
+  atomic_fetch_sub(&nclosing, 1);
+}
+
+static void waits_add(struct private_wait *w) {
+  pthread_mutex_lock(&waits_lock);
+  w->prev = NULL;
+  w->next = waits;
+  if (waits)
+    waits->prev = w;
+  waits = w;
+  atomic_fetch_add(&nwaits, 1);
+  pthread_mutex_unlock(&waits_lock);
+}
+
+static void waits_remove(struct private_wait *w) {
+  pthread_mutex_lock(&waits_lock);
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    waits = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  atomic_fetch_sub(&nwaits, 1);
+  pthread_mutex_unlock(&waits_lock);
+}
+
+/* Waits, in the calling task, until one of fds may be ready, one of them
+ * is being closed, or the deadline, on a private epoll instance. Returns
+ * 0, -EBADF (one of them was closed: the caller looks again), or another
+ * -errno. */
 static int wait_epoll(const struct pollfd *fds, nfds_t n, int64_t deadline) {
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0)
     return -errno;
   int saved = errno;
+  struct private_wait pw = {.fds = fds, .n = n};
+  struct epoll_event ke = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
+  if ((pw.kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+      epoll_ctl(ep, EPOLL_CTL_ADD, pw.kick, &ke) < 0) {
+    int e = errno;
+    if (pw.kick >= 0)
+      corun__real()->close(pw.kick);
+    corun_close(ep);
+    errno = saved;
+    return -e;
+  }
+  waits_add(&pw);
   for (nfds_t i = 0; i < n; i++) {
     if (fds[i].fd < 0)
       continue;
@@ -56,7 +137,20 @@ static int wait_epoll(const struct pollfd *fds, nfds_t n, int64_t deadline) {
      * after the wake-up or the deadline says POLLNVAL) */
   }
   errno = saved;
-  int rc = corun_wait_fd(ep, CORUN_FD_IN, deadline);
+  int rc;
+  if (atomic_load(&nclosing)) { /* maybe one of these fds: look again */
+    corun_yield(NULL);
+    rc = 0;
+  } else {
+    rc = corun_wait_fd(ep, CORUN_FD_IN, deadline);
+  }
+  waits_remove(&pw);
+  uint64_t kicked;
+  saved = errno; /* (the task's; an empty eventfd says EAGAIN) */
+  if (corun__real()->read(pw.kick, &kicked, sizeof kicked) == sizeof kicked)
+    rc = -EBADF; /* one of the fds was closed (or dup2'd over) */
+  errno = saved;
+  corun__real()->close(pw.kick);
   corun_close(ep);
   return rc;
 }
@@ -154,7 +248,10 @@ static int task_poll(struct pollfd *fds, nfds_t n, int64_t deadline) {
       corun__hook_set_errno(EINTR);
       return -1;
     }
-    if (w < 0 && w != -ETIMEDOUT) /* corun cannot wait: libc can */
+    /* corun cannot wait: libc can. Not after -EBADF, an fd closed under
+     * the wait (corun_fd_release): the poll below says POLLNVAL, or, if
+     * the number names a new file already, the wait goes on with it. */
+    if (w < 0 && w != -ETIMEDOUT && w != -EBADF)
       return R->poll(fds, n, ms_left(deadline));
     int r = R->poll(fds, n, 0);
     if (r != 0 || w == -ETIMEDOUT)
@@ -264,7 +361,7 @@ static int task_select(int nfds, fd_set *r, fd_set *w, fd_set *x,
       rc = -1;
       break;
     }
-    if (wr < 0 && wr != -ETIMEDOUT) {
+    if (wr < 0 && wr != -ETIMEDOUT && wr != -EBADF) { /* (as task_poll) */
       rc = -2;
       break;
     }

@@ -15,8 +15,8 @@
  * RTLD_NEXT then finds TSan's interceptor, which calls libc's function.
  * Static archive (CORUN_HOOK_STATIC): the hooks' own
  * definitions replace libc's at link time, so the real calls are made
- * with syscall(2) instead (name resolution is not hooked there: libc's
- * resolver cannot be reached once replaced).
+ * with syscall(2) instead (name resolution and fclose are not hooked
+ * there: libc's own cannot be reached once replaced).
  *
  * Locking: pthread_once. */
 #include <dlfcn.h>
@@ -99,6 +99,7 @@ static void resolve(void) {
   FIND(getaddrinfo);
   FIND(gethostbyname);
   FIND(gethostbyname_r);
+  FIND(fclose);
 }
 
 #else /* CORUN_HOOK_STATIC: the system calls themselves */
@@ -253,12 +254,12 @@ static int s_dup2(int a, int b) {
 
 static void resolve(void) {
   real = (struct corun__real){
-      s_socket, s_socketpair, s_accept, s_accept4, s_connect,   s_read,
-      s_readv,  s_recv,       s_recvfrom, s_recvmsg, s_write,   s_writev,
-      s_send,   s_sendto,     s_sendmsg, s_pread,   s_pwrite,   s_poll,
-      s_ppoll,  s_select,     s_sleep,   s_usleep,  s_nanosleep, s_close,
-      s_shutdown, s_fcntl,    s_ioctl,   s_setsockopt, s_dup,   s_dup2,
-      s_dup3,   NULL,         NULL,      NULL};
+      s_socket,   s_socketpair, s_accept,   s_accept4,    s_connect,   s_read,
+      s_readv,    s_recv,       s_recvfrom, s_recvmsg,    s_write,     s_writev,
+      s_send,     s_sendto,     s_sendmsg,  s_pread,      s_pwrite,    s_poll,
+      s_ppoll,    s_select,     s_sleep,    s_usleep,     s_nanosleep, s_close,
+      s_shutdown, s_fcntl,      s_ioctl,    s_setsockopt, s_dup,       s_dup2,
+      s_dup3,     NULL,         NULL,       NULL,         NULL};
 }
 
 #endif

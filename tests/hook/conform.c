@@ -1020,6 +1020,89 @@ static void c_rcvtimeo_odd(void) {
   closeall(2, s[0], s[1]);
 }
 
+/* A socket accepted from a listener with timeouts: TCP hands them on, so
+ * a read on it ends with EAGAIN (a hook that ignored them would wait
+ * until the rescue). */
+static void c_accept_timeo(void) {
+  struct sockaddr_in a;
+  int lf = listener(&a, 4, 0);
+  struct timeval tv = {0, TIMEO_US};
+  T_OK(setsockopt(lf, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+  struct later l;
+  memset(&l, 0, sizeof l);
+  l.addr = a;
+  later(&l, L_CONNECT, -1, 0);
+  int s = CALLFD("accept", accept(lf, NULL, NULL));
+  later_join(&l);
+  nb(s);
+  char buf[8];
+  struct rescue r;
+  rescue_arm(&r, (int)l.result, 500);
+  CALL("read", read(s, buf, sizeof buf));
+  rescue_disarm(&r);
+  closeall(3, s, lf, (int)l.result);
+}
+
+/* Receives the kernel answers at once on any socket: from an empty error
+ * queue (EAGAIN) and of urgent data that is not there (EINVAL). */
+static void c_never_wait(void) {
+  struct sockaddr_in a;
+  int u = udp(&a);
+  int on = 1;
+  T_OK(setsockopt(u, IPPROTO_IP, IP_RECVERR, &on, sizeof on));
+  char buf[64], ctl[256];
+  struct iovec v = {buf, sizeof buf};
+  struct msghdr m = {.msg_iov = &v,
+                     .msg_iovlen = 1,
+                     .msg_control = ctl,
+                     .msg_controllen = sizeof ctl};
+  /* (the rescue's datagram makes u readable but adds nothing to its
+   * error queue: a hook that waits goes on waiting, and the watchdog
+   * names the case) */
+  int to_u = socket(AF_INET, SOCK_DGRAM, 0);
+  T_GE(to_u, 0);
+  T_OK(connect(to_u, (struct sockaddr *)&a, sizeof a));
+  struct rescue r;
+  rescue_arm(&r, to_u, 500);
+  CALL("recvmsg.errqueue", recvmsg(u, &m, MSG_ERRQUEUE));
+  rescue_disarm(&r);
+  int l, c, t;
+  tcp(&l, &c, &t);
+  rescue_arm(&r, c, 500);
+  CALL("recv.oob", recv(t, buf, sizeof buf, MSG_OOB));
+  rescue_disarm(&r);
+  closeall(5, u, to_u, l, c, t);
+}
+
+/* F_SETFL and FIONBIO reach the kernel as they are: a socket made
+ * blocking again is blocking for anybody (an exec'd program, an unhooked
+ * call), whatever corun set underneath; and a blocking read on it in a
+ * task still waits for data without blocking the worker. */
+static void c_setfl_kernel(void) {
+  int s[2];
+  pair(s);
+  char buf[8];
+  int fl = fcntl(s[0], F_GETFL);
+  T_GE(fl, 0);
+  CALL("setfl.nb", fcntl(s[0], F_SETFL, fl | O_NONBLOCK));
+  CALL("read.nb", read(s[0], buf, sizeof buf));
+  CALL("setfl.block", fcntl(s[0], F_SETFL, fl & ~O_NONBLOCK));
+  long k = syscall(SYS_fcntl, s[0], F_GETFL); /* past the hooks */
+  note("kernel.nb=%d", k >= 0 && (k & O_NONBLOCK) ? 1 : 0);
+  struct later l = {.data = "k"};
+  later(&l, L_WRITE, s[1], LATER_MS);
+  long n = CALL("read.later", read(s[0], buf, sizeof buf));
+  note_bytes("got", buf, n);
+  later_join(&l);
+  int one = 1, zero = 0;
+  CALL("fionbio.on", ioctl(s[1], FIONBIO, &one));
+  CALL("fionbio.off", ioctl(s[1], FIONBIO, &zero));
+  k = syscall(SYS_fcntl, s[1], F_GETFL);
+  note("kernel.nb=%d", k >= 0 && (k & O_NONBLOCK) ? 1 : 0);
+  CALL("getfl", fcntl(s[1], F_GETFL) & O_NONBLOCK);
+  closeall(2, s[0], s[1]);
+}
+
 /* SO_SNDTIMEO on a full socket: EAGAIN once it expires. */
 static void c_sndtimeo(void) {
   int s[2];
@@ -2236,6 +2319,9 @@ static const struct {
     {"out_later", c_out_later},
     {"peek_waitall", c_peek_waitall},
     {"signal", c_signal},
+    {"accept_timeo", c_accept_timeo},
+    {"never_wait", c_never_wait},
+    {"setfl_kernel", c_setfl_kernel},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
