@@ -310,19 +310,33 @@ CORUN_API int __poll_chk(struct pollfd *fds, nfds_t n, int timeout,
   return poll(fds, n, timeout);
 }
 
+/* Copies the first `bytes` of each of three fd_sets (from the b's to the
+ * a's), skipping those either side does not have. */
+static void sets_copy(fd_set *r, const fd_set *rb, fd_set *w, const fd_set *wb,
+                      fd_set *x, const fd_set *xb, size_t bytes) {
+  if (r && rb)
+    memcpy(r, rb, bytes);
+  if (w && wb)
+    memcpy(w, wb, bytes);
+  if (x && xb)
+    memcpy(x, xb, bytes);
+}
+
 /* select in a task (hooks entered): libc's select with a zero timeout
  * says what is ready (or what is wrong), the task waits on the fds as
  * poll does in between. */
 static int task_select(int nfds, fd_set *r, fd_set *w, fd_set *x,
                        int64_t deadline) {
   const struct corun__real *R = corun__real();
-  fd_set r0, w0, x0; /* what the caller asked for */
-  if (r)
-    r0 = *r;
-  if (w)
-    w0 = *w;
-  if (x)
-    x0 = *x;
+  /* What the caller asked for: the sets' first nfds bits, in whole
+   * words, as the kernel reads them (a caller may have allocated no
+   * more than that). */
+  fd_set r0, w0, x0;
+  size_t bytes = (size_t)(nfds + NFDBITS - 1) / NFDBITS * sizeof(fd_mask);
+  FD_ZERO(&r0);
+  FD_ZERO(&w0);
+  FD_ZERO(&x0);
+  sets_copy(&r0, r, &w0, w, &x0, x, bytes);
   struct pollfd small[64], *p = NULL;
   nfds_t n = 0;
   int rc;
@@ -349,12 +363,7 @@ static int task_select(int nfds, fd_set *r, fd_set *w, fd_set *x,
           p[n++] = (struct pollfd){fd, ev, 0};
       }
     }
-    if (r)
-      *r = r0;
-    if (w)
-      *w = w0;
-    if (x)
-      *x = x0;
+    sets_copy(r, &r0, w, &w0, x, &x0, bytes);
     int wr = n ? wait_any(p, n, deadline) : corun_sleep_until(deadline);
     if (wr == -ECANCELED) {
       corun__hook_set_errno(EINTR);
@@ -371,20 +380,10 @@ static int task_select(int nfds, fd_set *r, fd_set *w, fd_set *x,
   if (rc == -2) { /* corun cannot wait: libc can */
     int ms = ms_left(deadline);
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    if (r)
-      *r = r0;
-    if (w)
-      *w = w0;
-    if (x)
-      *x = x0;
+    sets_copy(r, &r0, w, &w0, x, &x0, bytes);
     rc = R->select(nfds, r, w, x, ms < 0 ? NULL : &tv);
   } else if (rc < 0) { /* the kernel leaves the sets alone on an error */
-    if (r)
-      *r = r0;
-    if (w)
-      *w = w0;
-    if (x)
-      *x = x0;
+    sets_copy(r, &r0, w, &w0, x, &x0, bytes);
   }
   return rc;
 }
