@@ -95,6 +95,7 @@ struct corun__real {
   int (*gethostbyname_r)(const char *, struct hostent *, char *, size_t,
                          struct hostent **, int *);
   int (*fclose)(FILE *); /* (shared library only: stdio.c) */
+  ssize_t (*sendfile)(int, int, off_t *, size_t);
 };
 
 /* The real functions, resolved at the first call of any hook. */
@@ -209,6 +210,11 @@ int corun__hook_wait_private(int fd, int dir, int64_t deadline);
  * keeps new private waits from waiting. */
 void corun__hook_closing(int fd);
 void corun__hook_closed(void);
+
+/* Waits in the calling task (hooks entered) until fd is ready in
+ * direction dir: corun's wait, or a private one (above) when another task
+ * already waits on it through corun. Returns 0 or -errno. */
+int corun__hook_wait_task(int fd, int dir, int64_t deadline);
 
 /* Waits in libc's poll (outside a task, or with hooks off) until fd is
  * ready in direction dir or the deadline passes: 0, or -EAGAIN once the

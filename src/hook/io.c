@@ -1,6 +1,7 @@
 /* io.c: the hooked reads and writes: read, readv, recv, recvfrom,
- * recvmsg, write, writev, send, sendto, sendmsg, pread, pwrite (and the
- * _FORTIFY_SOURCE variants that compilers substitute for some of them).
+ * recvmsg, write, writev, send, sendto, sendmsg, pread, pwrite, sendfile
+ * (and the _FORTIFY_SOURCE variants that compilers substitute for some of
+ * them).
  * Layer: hook (hook.h says what every hook does).
  *
  * Only blocking sockets (in the program's view) are changed: inside a
@@ -34,6 +35,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/sendfile.h>
 
 #include "hook/hook.h"
 
@@ -462,6 +464,71 @@ CORUN_API ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
   ssize_t r = corun_pwrite(fd, buf, n, off, -1);
   corun__hook_leave();
   return corun__hook_ret(r);
+}
+
+/* sendfile onto a socket that is blocking in the program's view: as the
+ * kernel's blocking sendfile, it returns once `count` bytes are sent (on
+ * a stream socket), the input ends, an error comes (what was sent, if
+ * anything), or SO_SNDTIMEO expires (EAGAIN if nothing was sent); a task
+ * parks while the socket is full, a thread outside tasks waits in poll.
+ * Where corun never made the socket non-blocking underneath, outside a
+ * task, the kernel's own call does all of it. */
+static ssize_t sendfile_to(int out, int in, off_t *off, size_t count) {
+  const struct corun__real *R = corun__real();
+  struct corun__hookfile *f = corun__hookfd(out);
+  if (corun__hook_internal() || !f || atomic_load(&f->type) <= 0 ||
+      atomic_load(&f->nonblock))
+    return R->sendfile(out, in, off, count);
+  int task = corun__hook_enter();
+  int nb = task ? 1 : corun__hook_off_nonblock(out) ? 1 : -1;
+  if (task)
+    corun__hook_nonblock_again(f, out);
+  else if (!real_nonblock(out, &nb))
+    return R->sendfile(out, in, off, count); /* really blocking */
+  int stream = atomic_load(&f->type) == SOCK_STREAM;
+  int64_t deadline = corun__hook_deadline(atomic_load(&f->sndtimeo));
+  int saved = corun__hook_get_errno();
+  size_t done = 0;
+  ssize_t err = 0;
+  for (;;) {
+    ssize_t r = R->sendfile(out, in, off, count - done);
+    if (r > 0) {
+      done += (size_t)r;
+      if (done == count || !stream)
+        break;
+      continue;
+    }
+    if (r == 0)
+      break; /* the input ended */
+    int e = corun__hook_get_errno();
+    if (e != EAGAIN) {
+      err = -e;
+      break;
+    }
+    int w = task ? corun__hook_wait_task(out, OUT, deadline)
+                 : corun__hook_wait_outside(out, OUT, deadline);
+    if (w < 0) {
+      err = w == -ETIMEDOUT ? -EAGAIN : w; /* SO_SNDTIMEO: libc's EAGAIN */
+      break;
+    }
+  }
+  if (task)
+    corun__hook_leave();
+  if (done) {
+    corun__hook_set_errno(saved);
+    return (ssize_t)done;
+  }
+  if (!err)
+    corun__hook_set_errno(saved);
+  return corun__hook_ret(err);
+}
+
+CORUN_API ssize_t sendfile(int out, int in, off_t *off, size_t count) {
+  return sendfile_to(out, in, off, count);
+}
+
+CORUN_API ssize_t sendfile64(int out, int in, off_t *off, size_t count) {
+  return sendfile_to(out, in, off, count);
 }
 
 /* _FORTIFY_SOURCE: the compiler calls these when it knows the buffer's

@@ -129,13 +129,6 @@ static int64_t backoff(int64_t *pause) {
   return p;
 }
 
-/* Waits for a connect in progress (dir out) in a task: corun's wait, or
- * a private one when another task already waits to write on the fd. */
-static int task_wait_out(int fd, int64_t deadline) {
-  int w = corun_wait_fd(fd, CORUN_FD_OUT, deadline);
-  return w == -EBUSY ? corun__hook_wait_private(fd, 1, deadline) : w;
-}
-
 /* connect(2) on a socket that is blocking in the program's view but may
  * be non-blocking underneath: ends as the kernel's blocking connect ends.
  * Once the handshake is over (the socket is writable) a second connect(2)
@@ -174,7 +167,7 @@ static int connect_blocking(int fd, const struct sockaddr *sa, socklen_t len,
   if (e != EINPROGRESS || (!task && !real_nonblock(fd)))
     return -e; /* done, or the kernel's own blocking connect has ended */
   for (;;) {
-    int w = task ? task_wait_out(fd, deadline)
+    int w = task ? corun__hook_wait_task(fd, 1, deadline)
                  : corun__hook_wait_outside(fd, 1, deadline);
     if (w == -EAGAIN || (w == -ETIMEDOUT && deadline > 0))
       return -EINPROGRESS; /* SO_SNDTIMEO expired */

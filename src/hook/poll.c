@@ -160,6 +160,11 @@ int corun__hook_wait_private(int fd, int dir, int64_t deadline) {
   return wait_epoll(&p, 1, deadline);
 }
 
+int corun__hook_wait_task(int fd, int dir, int64_t deadline) {
+  int w = corun_wait_fd(fd, dir == 0 ? CORUN_FD_IN : CORUN_FD_OUT, deadline);
+  return w == -EBUSY ? corun__hook_wait_private(fd, dir, deadline) : w;
+}
+
 /* Whether every signal handler the program installed has SA_RESTART:
  * then the kernel would have restarted a blocking socket call that one
  * of them interrupted (when the socket has no timeout). Asked only after

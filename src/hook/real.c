@@ -100,6 +100,7 @@ static void resolve(void) {
   FIND(gethostbyname);
   FIND(gethostbyname_r);
   FIND(fclose);
+  FIND(sendfile);
 }
 
 #else /* CORUN_HOOK_STATIC: the system calls themselves */
@@ -240,6 +241,9 @@ static int s_ioctl(int fd, unsigned long req, ...) {
 static int s_setsockopt(int fd, int lv, int nm, const void *v, socklen_t l) {
   return (int)syscall(SYS_setsockopt, fd, lv, nm, v, l);
 }
+static ssize_t s_sendfile(int out, int in, off_t *off, size_t n) {
+  return syscall(SYS_sendfile, out, in, off, n);
+}
 static int s_dup(int fd) {
   return (int)syscall(SYS_dup, fd);
 }
@@ -254,12 +258,14 @@ static int s_dup2(int a, int b) {
 
 static void resolve(void) {
   real = (struct corun__real){
-      s_socket,   s_socketpair, s_accept,   s_accept4,    s_connect,   s_read,
-      s_readv,    s_recv,       s_recvfrom, s_recvmsg,    s_write,     s_writev,
-      s_send,     s_sendto,     s_sendmsg,  s_pread,      s_pwrite,    s_poll,
-      s_ppoll,    s_select,     s_sleep,    s_usleep,     s_nanosleep, s_close,
-      s_shutdown, s_fcntl,      s_ioctl,    s_setsockopt, s_dup,       s_dup2,
-      s_dup3,     NULL,         NULL,       NULL,         NULL};
+      s_socket,  s_socketpair, s_accept,     s_accept4,  s_connect,
+      s_read,    s_readv,      s_recv,       s_recvfrom, s_recvmsg,
+      s_write,   s_writev,     s_send,       s_sendto,   s_sendmsg,
+      s_pread,   s_pwrite,     s_poll,       s_ppoll,    s_select,
+      s_sleep,   s_usleep,     s_nanosleep,  s_close,    s_shutdown,
+      s_fcntl,   s_ioctl,      s_setsockopt, s_dup,      s_dup2,
+      s_dup3,    NULL,         NULL,         NULL,       NULL,
+      s_sendfile};
 }
 
 #endif

@@ -52,12 +52,14 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -65,7 +67,6 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <stddef.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1028,19 +1029,19 @@ static void c_accept_timeo(void) {
   int lf = listener(&a, 4, 0);
   struct timeval tv = {0, TIMEO_US};
   T_OK(setsockopt(lf, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
-  struct later l;
-  memset(&l, 0, sizeof l);
-  l.addr = a;
-  later(&l, L_CONNECT, -1, 0);
+  /* connected before the accept (the handshake needs no accept), so the
+   * accept itself never waits for its short timeout */
+  int c = socket(AF_INET, SOCK_STREAM, 0);
+  T_GE(c, 0);
+  T_OK(connect(c, (struct sockaddr *)&a, sizeof a));
   int s = CALLFD("accept", accept(lf, NULL, NULL));
-  later_join(&l);
   nb(s);
   char buf[8];
   struct rescue r;
-  rescue_arm(&r, (int)l.result, 500);
+  rescue_arm(&r, c, 500);
   CALL("read", read(s, buf, sizeof buf));
   rescue_disarm(&r);
-  closeall(3, s, lf, (int)l.result);
+  closeall(3, s, lf, c);
 }
 
 /* Receives the kernel answers at once on any socket: from an empty error
@@ -1101,6 +1102,36 @@ static void c_setfl_kernel(void) {
   note("kernel.nb=%d", k >= 0 && (k & O_NONBLOCK) ? 1 : 0);
   CALL("getfl", fcntl(s[1], F_GETFL) & O_NONBLOCK);
   closeall(2, s[0], s[1]);
+}
+
+/* sendfile onto a blocking socket sends everything, however full the
+ * socket gets on the way (the reader drains it later); with SO_SNDTIMEO on
+ * a full socket nobody reads, it gives up with EAGAIN. */
+static void c_sendfile(void) {
+  int s[2];
+  pair(s);
+  int fd = tmpfile_fd();
+  static char block[1 << 20];
+  memset(block, 's', sizeof block);
+  T_EQ(write(fd, block, sizeof block), (long)sizeof block);
+  struct later l;
+  memset(&l, 0, sizeof l);
+  later(&l, L_DRAIN, s[1], LATER_MS);
+  off_t off = 0;
+  CALL("sendfile", sendfile(s[0], fd, &off, sizeof block));
+  note("off=%ld", (long)off);
+  T_OK(shutdown(s[0], SHUT_WR));
+  later_join(&l);
+  note("drained=%ld", l.result);
+  closeall(2, s[0], s[1]);
+  pair(s);
+  while (send(s[0], block, sizeof block, MSG_DONTWAIT) > 0)
+    ;
+  struct timeval tv = {0, TIMEO_US};
+  T_OK(setsockopt(s[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv));
+  off = 0;
+  CALL("sendfile.timeo", sendfile(s[0], fd, &off, sizeof block));
+  closeall(3, s[0], s[1], fd);
 }
 
 /* SO_SNDTIMEO on a full socket: EAGAIN once it expires. */
@@ -2322,6 +2353,7 @@ static const struct {
     {"accept_timeo", c_accept_timeo},
     {"never_wait", c_never_wait},
     {"setfl_kernel", c_setfl_kernel},
+    {"sendfile", c_sendfile},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
