@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hook/hook.h"
 
@@ -58,11 +59,12 @@ __attribute__((noinline)) static void set_h_errno(int e) {
 /* gethostbyname's answer, one per task. libc keeps one static hostent,
  * which a single-threaded program reads until its next call; tasks that
  * look names up at once (on helper threads) would overwrite each other's
- * answer while their callers read it. So each task gets its own buffer,
- * filled by libc's gethostbyname_r and kept until the task's next call.
- * Task objects are reused, so a later task may inherit a buffer: the
- * table grows to the number of tasks that made such lookups at once, and
- * is never freed. */
+ * answer while their callers read it. So the helpers make libc's own call
+ * one at a time (its errno and h_errno are exactly libc's) and copy the
+ * answer into a buffer of the calling task's, kept until that task's next
+ * call. Task objects are reused, so a later task may inherit a buffer:
+ * the table grows to the number of tasks that made such lookups at once,
+ * and is never freed. */
 struct ghbn_slot {
   struct ghbn_slot *next;
   corun_task *task;
@@ -74,6 +76,8 @@ struct ghbn_slot {
 #define GHBN_BUCKETS 256
 static struct ghbn_slot *ghbn_table[GHBN_BUCKETS];
 static pthread_mutex_t ghbn_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Held by a helper from libc's call until its answer is copied. */
+static pthread_mutex_t ghbn_serial = PTHREAD_MUTEX_INITIALIZER;
 
 /* The calling task's slot (NULL: no memory). Only its task uses a slot,
  * one call at a time, so only the table needs the lock. */
@@ -92,39 +96,66 @@ static struct ghbn_slot *ghbn_slot_of(corun_task *t) {
   return s;
 }
 
+/* Copies h, its strings and addresses into s's buffer (grown as needed):
+ * the two pointer arrays first, then the addresses, then the strings.
+ * Returns &s->he, or NULL for no memory. */
+static struct hostent *hostent_copy(struct ghbn_slot *s,
+                                    const struct hostent *h) {
+  size_t naliases = 0, naddrs = 0, strings = strlen(h->h_name) + 1;
+  for (char **a = h->h_aliases; a && *a; a++, naliases++)
+    strings += strlen(*a) + 1;
+  for (char **a = h->h_addr_list; a && *a; a++)
+    naddrs++;
+  size_t alen = h->h_length > 0 ? (size_t)h->h_length : 0;
+  size_t need =
+      (naliases + 1 + naddrs + 1) * sizeof(char *) + naddrs * alen + strings;
+  if (need > s->len) {
+    char *b = realloc(s->buf, need);
+    if (!b)
+      return NULL;
+    s->buf = b;
+    s->len = need;
+  }
+  char **aliases = (char **)s->buf, **addrs = aliases + naliases + 1;
+  char *p = (char *)(addrs + naddrs + 1);
+  for (size_t i = 0; i < naddrs; i++, p += alen)
+    addrs[i] = memcpy(p, h->h_addr_list[i], alen);
+  addrs[naddrs] = NULL;
+  for (size_t i = 0; i < naliases; i++) {
+    size_t n = strlen(h->h_aliases[i]) + 1;
+    aliases[i] = memcpy(p, h->h_aliases[i], n);
+    p += n;
+  }
+  aliases[naliases] = NULL;
+  s->he.h_name = strcpy(p, h->h_name);
+  s->he.h_aliases = aliases;
+  s->he.h_addrtype = h->h_addrtype;
+  s->he.h_length = h->h_length;
+  s->he.h_addr_list = addrs;
+  return &s->he;
+}
+
 struct ghbn_call {
   const char *name;
   struct ghbn_slot *slot;
   struct hostent *result;
-  int rc;
   int h_err, err; /* h_errno and errno, in and out */
 };
 
-/* On a helper thread: gethostbyname_r into the slot's buffer, grown while
- * libc says ERANGE (to 1 MiB: beyond that, as libc's own would fail). */
 static void ghbn_run(void *arg) {
   struct ghbn_call *c = arg;
-  struct ghbn_slot *s = c->slot;
+  h_errno = c->h_err;
   errno = c->err;
-  for (;;) {
-    if (!s->buf) {
-      size_t len = s->len ? s->len * 2 : 1024;
-      if (len > ((size_t)1 << 20) || !(s->buf = malloc(len))) {
-        c->result = NULL;
-        c->h_err = NO_RECOVERY;
-        c->err = ENOMEM;
-        return;
-      }
-      s->len = len;
-    }
-    c->rc = corun__real()->gethostbyname_r(c->name, &s->he, s->buf, s->len,
-                                           &c->result, &c->h_err);
-    if (c->rc != ERANGE)
-      break;
-    free(s->buf);
-    s->buf = NULL; /* again, twice as large */
-  }
+  pthread_mutex_lock(&ghbn_serial);
+  struct hostent *h = corun__real()->gethostbyname(c->name);
+  c->h_err = h_errno;
   c->err = errno;
+  c->result = h ? hostent_copy(c->slot, h) : NULL;
+  pthread_mutex_unlock(&ghbn_serial);
+  if (h && !c->result) { /* no memory for the copy */
+    c->h_err = NO_RECOVERY;
+    c->err = ENOMEM;
+  }
 }
 
 /* The answer lives in a buffer of the calling task's (above), valid until
@@ -138,7 +169,7 @@ CORUN_API struct hostent *gethostbyname(const char *name) {
     set_h_errno(NO_RECOVERY);
     return NULL;
   }
-  struct ghbn_call c = {name, slot, NULL, 0, h_errno, errno};
+  struct ghbn_call c = {name, slot, NULL, h_errno, errno};
   int rc = corun_offload(ghbn_run, &c);
   corun__hook_leave();
   if (rc < 0) {

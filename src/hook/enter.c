@@ -4,6 +4,7 @@
 #include <corun.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "hook/hook.h"
@@ -37,6 +38,9 @@ int corun__hook_off_nonblock(int fd) {
   if (corun_hooks_enabled() != 0)
     return 0;
   const struct corun__real *R = corun__real();
+  struct corun__hookfile *f = corun__hookfd(fd);
+  if (f)
+    corun__hook_corun_nb(f); /* the program's F_SETFL must leave it */
   int saved = errno;
   int fl = R->fcntl(fd, F_GETFL);
   int ok = fl >= 0 &&

@@ -77,7 +77,7 @@ static struct corun__hookfile *file_new(int domain, int type, int nonblock) {
   atomic_store(&f->domain, domain);
   atomic_store(&f->type, type);
   atomic_store(&f->nonblock, nonblock);
-  atomic_store(&f->nb_cleared, 0);
+  atomic_store(&f->corun_nb, 0);
   atomic_store(&f->rcvtimeo, 0);
   atomic_store(&f->sndtimeo, 0);
   return f;
@@ -177,16 +177,4 @@ void corun__hookfd_dup(int from, int to) {
   if (f)
     atomic_fetch_add(&f->refs, 1);
   slot_set(s, f); /* NULL: looked up afresh at its first use */
-}
-
-void corun__hook_nonblock_again(struct corun__hookfile *f, int fd) {
-  if (!atomic_load_explicit(&f->nb_cleared, memory_order_relaxed) ||
-      !atomic_exchange(&f->nb_cleared, 0))
-    return;
-  const struct corun__real *R = corun__real();
-  int saved = errno;
-  int fl = R->fcntl(fd, F_GETFL);
-  if (fl >= 0 && !(fl & O_NONBLOCK))
-    R->fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-  errno = saved;
 }

@@ -22,19 +22,20 @@
  * program's own view of the flag (set by socket(SOCK_NONBLOCK), accept4,
  * fcntl(F_SETFL), ioctl(FIONBIO)) is kept here, with the socket options'
  * timeouts, and fcntl(F_GETFL) reports that view. The program's F_SETFL
- * and FIONBIO still reach the kernel as they are (an exec'd program, stdio
- * or an unhooked call sees the flag the program set), and a task's next
- * call through corun on the file sets O_NONBLOCK again if they cleared it
- * (corun__hook_nonblock_again). It belongs to the open
- * file, so dup'd fds share it as they share the kernel's flag. A task
- * that turned its hooks off still keeps the view up to date (it may turn
- * them on again, and libc's F_GETFL must not show corun's flag); only
- * corun's own calls (corun__hook_internal) pass untouched. Outside a
- * task, or with hooks off, a blocking call on an fd that corun switched
- * to O_NONBLOCK is completed by waiting in libc's poll(2) (io.c), so it
- * still blocks as the program expects, with the kernel's own rules:
- * a stream socket's blocking write writes everything, MSG_WAITALL waits
- * for the whole buffer, MSG_DONTWAIT never waits.
+ * and FIONBIO reach the kernel as they are, except that an O_NONBLOCK
+ * corun set underneath stays (corun_nb): a task parked in corun on the
+ * file must never find it blocking when it resumes. So a socket the
+ * program made non-blocking itself and then blocking again is blocking
+ * for everybody (an exec'd program, stdio, unhooked calls), as with libc;
+ * one corun has waited on stays non-blocking in the kernel. It belongs to the
+ * open file, so dup'd fds share it as they share the kernel's flag. A task that
+ * turned its hooks off still keeps the view up to date (it may turn them on
+ * again, and libc's F_GETFL must not show corun's flag); only corun's own calls
+ * (corun__hook_internal) pass untouched. Outside a task, or with hooks off, a
+ * blocking call on an fd that corun switched to O_NONBLOCK is completed by
+ * waiting in libc's poll(2) (io.c), so it still blocks as the program expects,
+ * with the kernel's own rules: a stream socket's blocking write writes
+ * everything, MSG_WAITALL waits for the whole buffer, MSG_DONTWAIT never waits.
  *
  * Locking: the fd table's entries are written by the calls that make,
  * change or close the fd, as the kernel's own fd state is; atomics keep
@@ -44,6 +45,7 @@
 
 #include <netdb.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/select.h>
@@ -114,8 +116,9 @@ struct corun__hookfile {
                                CORUN__HOOK_REGULAR; 0 anything else */
   _Atomic int domain;       /* a socket's AF_INET, AF_UNIX, ... */
   _Atomic int nonblock;     /* the program's O_NONBLOCK */
-  _Atomic int nb_cleared;   /* the program cleared O_NONBLOCK in the kernel
-                               since corun last set it (net.c, set_fl) */
+  _Atomic int corun_nb;     /* corun made it O_NONBLOCK underneath (or is
+                               about to): the program's F_SETFL and FIONBIO
+                               leave that flag in the kernel */
   _Atomic int64_t rcvtimeo; /* SO_RCVTIMEO: ns; 0 none; <0 do not wait */
   _Atomic int64_t sndtimeo; /* SO_SNDTIMEO, the same way */
   struct corun__hookfile *next_free; /* on fd.c's free list */
@@ -142,11 +145,12 @@ void corun__hookfd_dup(int from, int to);
  * <0 do not wait (a negative tv_sec), else ns. tv must be valid. */
 int64_t corun__hook_timeo(const struct timeval *tv);
 
-/* Before a task's call through corun on fd (file f): the program's
- * F_SETFL or FIONBIO reaches the kernel as it is, and may have cleared
- * the O_NONBLOCK corun keeps underneath; if so, sets it again, so that
- * corun's calls on the fd never block the worker. */
-void corun__hook_nonblock_again(struct corun__hookfile *f, int fd);
+/* Before a hook's call through corun on file f (or corun__hook_off_nonblock
+ * on it): corun makes it non-blocking underneath, and keeps it so. */
+static inline void corun__hook_corun_nb(struct corun__hookfile *f) {
+  if (!atomic_load_explicit(&f->corun_nb, memory_order_relaxed))
+    atomic_store(&f->corun_nb, 1);
+}
 
 /* ---- entering corun from a hook --------------------------------------- */
 
@@ -200,16 +204,11 @@ long corun__hook_ret(long r);
 /* Waits in the calling task (hooks entered) until fd is ready in
  * direction dir (0 in, 1 out) or the deadline passes, on an epoll
  * instance of its own: for an fd on which another task already waits
- * through corun (which allows one waiter per direction). Returns 0 or
- * -errno (-ETIMEDOUT, -ECANCELED, -EBADF when fd is closed under it,
+ * through corun (which allows one waiter per direction). It waits on
+ * the file fd names when it starts (poll.c says why), and ends at once if
+ * fd is closed already. Returns 0 or -errno (-ETIMEDOUT, -ECANCELED,
  * ...). */
 int corun__hook_wait_private(int fd, int dir, int64_t deadline);
-
-/* Around the real close of fd (close, and dup2/dup3 onto it): wakes the
- * tasks in a private wait on fd (poll.c) and, until corun__hook_closed,
- * keeps new private waits from waiting. */
-void corun__hook_closing(int fd);
-void corun__hook_closed(void);
 
 /* Waits in the calling task (hooks entered) until fd is ready in
  * direction dir: corun's wait, or a private one (above) when another task

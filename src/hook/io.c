@@ -364,7 +364,7 @@ static ssize_t hook_io(const struct call *c) {
       (c->flags & MSG_DONTWAIT) || never_waits(c) || bad_args(c))
     return libc_call(c); /* libc's, and nothing to wait for */
   if (corun__hook_enter()) {
-    corun__hook_nonblock_again(f, c->fd);
+    corun__hook_corun_nb(f);
     ssize_t r = transfer(c, f, 1, 1);
     corun__hook_leave();
     if (r == -EPIPE && c->op >= WR && !(c->flags & MSG_NOSIGNAL))
@@ -482,7 +482,7 @@ static ssize_t sendfile_to(int out, int in, off_t *off, size_t count) {
   int task = corun__hook_enter();
   int nb = task ? 1 : corun__hook_off_nonblock(out) ? 1 : -1;
   if (task)
-    corun__hook_nonblock_again(f, out);
+    corun__hook_corun_nb(f);
   else if (!real_nonblock(out, &nb))
     return R->sendfile(out, in, off, count); /* really blocking */
   int stream = atomic_load(&f->type) == SOCK_STREAM;

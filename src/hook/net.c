@@ -6,8 +6,8 @@
  * They keep the program's view of each file (fd.c) while corun keeps the
  * sockets it waits on non-blocking: fcntl(F_GETFL) answers with the
  * program's O_NONBLOCK; F_SETFL/FIONBIO change that view and reach the
- * kernel as they are, as libc's would (hook.h). A task with hooks off
- * keeps the view too;
+ * kernel, but never clear an O_NONBLOCK corun set (hook.h). A task with
+ * hooks off keeps the view too;
  * only corun's own calls leave it alone. close, dup2 and dup3 first wake
  * the tasks waiting on the fd that goes away (corun_fd_release), so none
  * of them waits on a number that is about to mean another file; a dup2
@@ -71,7 +71,7 @@ CORUN_API int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags) {
     r = R->accept4(fd, sa, len, flags); /* (bad flags: libc says EINVAL) */
   } else if (corun__hook_enter()) {
     int64_t deadline = corun__hook_deadline(atomic_load(&f->rcvtimeo));
-    corun__hook_nonblock_again(f, fd);
+    corun__hook_corun_nb(f);
     r = corun_accept(fd, sa, len, deadline); /* non-blocking, cloexec */
     while (r == -EBUSY) { /* another task accepts on it too */
       int w = corun__hook_wait_private(fd, 0, deadline);
@@ -187,7 +187,7 @@ CORUN_API int connect(int fd, const struct sockaddr *sa, socklen_t len) {
   int64_t deadline = corun__hook_deadline(atomic_load(&f->sndtimeo));
   if (corun__hook_enter()) {
     int saved = corun__hook_get_errno(); /* the task's, wherever it runs */
-    corun__hook_nonblock_again(f, fd);
+    corun__hook_corun_nb(f);
     int r = connect_blocking(fd, sa, len, deadline, 1);
     corun__hook_leave();
     if (r == 0)
@@ -205,30 +205,28 @@ CORUN_API int connect(int fd, const struct sockaddr *sa, socklen_t len) {
 
 CORUN_API int close(int fd) {
   corun_fd_release(fd); /* wakes its waiters with EBADF */
-  corun__hook_closing(fd); /* and those in private waits */
   corun__hookfd_drop(fd);
-  int r = corun__real()->close(fd);
-  corun__hook_closed();
-  return r;
+  return corun__real()->close(fd);
 }
 
 CORUN_API int shutdown(int fd, int how) {
   return corun__real()->shutdown(fd, how); /* waiters wake by the kernel */
 }
 
-/* F_SETFL on a socket: the kernel gets the program's flags as they are
- * (so an exec'd program, stdio and unhooked calls see them), and the view
- * records its O_NONBLOCK; one cleared under corun is set again at a task's
- * next call through corun (hook.h). */
+/* F_SETFL on a socket: the kernel gets the program's flags, except that
+ * an O_NONBLOCK corun set underneath stays (hook.h); the view records the
+ * program's O_NONBLOCK. */
 static int set_fl(int fd, long arg) {
   const struct corun__real *R = corun__real();
   struct corun__hookfile *f = corun__hookfd(fd);
-  int r = R->fcntl(fd, F_SETFL, arg);
-  if (r == 0 && f && atomic_load(&f->type) > 0) {
+  if (!f || atomic_load(&f->type) <= 0)
+    return R->fcntl(fd, F_SETFL, arg);
+  long real_arg = arg;
+  if (atomic_load(&f->corun_nb))
+    real_arg |= O_NONBLOCK;
+  int r = R->fcntl(fd, F_SETFL, real_arg);
+  if (r == 0)
     atomic_store(&f->nonblock, (arg & O_NONBLOCK) != 0);
-    if (!(arg & O_NONBLOCK))
-      atomic_store(&f->nb_cleared, 1);
-  }
   return r;
 }
 
@@ -290,12 +288,13 @@ CORUN_API int ioctl(int fd, unsigned long req, ...) {
       !(f = corun__hookfd(fd)) || atomic_load(&f->type) <= 0)
     return R->ioctl(fd, req, arg);
   int on = *(int *)arg != 0;
-  int r = R->ioctl(fd, req, arg); /* to the kernel, as set_fl */
-  if (r == 0) {
-    atomic_store(&f->nonblock, on);
-    if (!on)
-      atomic_store(&f->nb_cleared, 1);
+  if (!on && atomic_load(&f->corun_nb)) { /* corun's flag stays, as set_fl */
+    atomic_store(&f->nonblock, 0);
+    return 0;
   }
+  int r = R->ioctl(fd, req, arg);
+  if (r == 0)
+    atomic_store(&f->nonblock, on);
   return r;
 }
 
@@ -332,11 +331,9 @@ CORUN_API int dup2(int from, int to) {
   if (dup_fails(from, to))
     return R->dup2(from, to);
   corun_fd_release(to); /* `to` is about to name another file */
-  corun__hook_closing(to);
   int r = R->dup2(from, to);
   if (r >= 0)
     corun__hookfd_dup(from, to);
-  corun__hook_closed();
   return r;
 }
 
@@ -345,10 +342,8 @@ CORUN_API int dup3(int from, int to, int flags) {
   if ((flags & ~O_CLOEXEC) || dup_fails(from, to))
     return R->dup3(from, to, flags);
   corun_fd_release(to);
-  corun__hook_closing(to);
   int r = R->dup3(from, to, flags);
   if (r >= 0)
     corun__hookfd_dup(from, to);
-  corun__hook_closed();
   return r;
 }

@@ -17,13 +17,12 @@
  * signal would end it: EINTR. */
 #include <corun.h>
 #include <errno.h>
-#include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "hook/hook.h"
@@ -33,125 +32,60 @@
   (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM |   \
    EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP)
 
-/* ---- private waits and close ---------------------------------------------
- * epoll forgets a file that is closed without telling its waiters, so a
- * task in a private wait (below) on an fd that close, dup2 or dup3 takes
- * away would wait for ever (the first waiter on an fd is corun's, which
- * corun_fd_release wakes). Each private wait is listed, with an eventfd
- * in its epoll set; the closer makes the eventfd of every wait on that fd
- * readable, and the woken task's next look (a read, a zero-timeout poll)
- * sees EBADF or POLLNVAL. A wait that starts while a close is under way
- * anywhere does not wait at all (it yields and looks again): in the
- * order of the two counters' updates, sequentially consistent, either
- * the closer sees the wait listed or the wait sees the close under way. */
-struct private_wait {
-  struct private_wait *next, *prev;
-  const struct pollfd *fds;
-  nfds_t n;
-  int kick; /* an eventfd in the wait's epoll set */
-};
-
-static pthread_mutex_t waits_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct private_wait *waits;  /* under waits_lock */
-static atomic_int nwaits, nclosing; /* waits listed, closes under way */
-
-void corun__hook_closing(int fd) {
-  atomic_fetch_add(&nclosing, 1);
-  if (!atomic_load(&nwaits))
-    return;
-  pthread_mutex_lock(&waits_lock);
-  for (struct private_wait *w = waits; w; w = w->next)
-    for (nfds_t i = 0; i < w->n; i++)
-      if (w->fds[i].fd == fd) {
-        uint64_t one = 1;
-        ssize_t wr = write(w->kick, &one, sizeof one);
-        (void)wr; /* (a full counter is readable already) */
-        break;
-      }
-  pthread_mutex_unlock(&waits_lock);
-}
-
-void corun__hook_closed(void) {
-  atomic_fetch_sub(&nclosing, 1);
-}
-
-static void waits_add(struct private_wait *w) {
-  pthread_mutex_lock(&waits_lock);
-  w->prev = NULL;
-  w->next = waits;
-  if (waits)
-    waits->prev = w;
-  waits = w;
-  atomic_fetch_add(&nwaits, 1);
-  pthread_mutex_unlock(&waits_lock);
-}
-
-static void waits_remove(struct private_wait *w) {
-  pthread_mutex_lock(&waits_lock);
-  if (w->prev)
-    w->prev->next = w->next;
-  else
-    waits = w->next;
-  if (w->next)
-    w->next->prev = w->prev;
-  atomic_fetch_sub(&nwaits, 1);
-  pthread_mutex_unlock(&waits_lock);
-}
-
-/* Waits, in the calling task, until one of fds may be ready, one of them
- * is being closed, or the deadline, on a private epoll instance. Returns
- * 0, -EBADF (one of them was closed: the caller looks again), or another
+/* Waits, in the calling task, until one of fds may be ready or the
+ * deadline, on a private epoll instance. It holds a duplicate of each fd
+ * while it waits, as a thread blocked in the kernel holds the file: epoll
+ * forgets a file that is closed, without an event, so a wait on the fd
+ * itself would last for ever once another task closed it and nothing else
+ * held the file. This way it waits on the file as a blocked thread would
+ * (its peer's data, hang-up or reset end the wait), and a number reused
+ * meanwhile means nothing to it. An fd already closed ends the wait at
+ * once (the caller's next look says EBADF or POLLNVAL). Returns 0 or
  * -errno. */
 static int wait_epoll(const struct pollfd *fds, nfds_t n, int64_t deadline) {
+  const struct corun__real *R = corun__real();
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0)
     return -errno;
-  int saved = errno;
-  struct private_wait pw = {.fds = fds, .n = n};
-  struct epoll_event ke = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
-  if ((pw.kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
-      epoll_ctl(ep, EPOLL_CTL_ADD, pw.kick, &ke) < 0) {
-    int e = errno;
-    if (pw.kick >= 0)
-      corun__real()->close(pw.kick);
+  int saved = errno, closed = 0;
+  int small[8], *held = n <= 8 ? small : malloc(n * sizeof *held);
+  if (!held) {
     corun_close(ep);
-    errno = saved;
-    return -e;
+    return -ENOMEM;
   }
-  waits_add(&pw);
   for (nfds_t i = 0; i < n; i++) {
+    held[i] = -1;
     if (fds[i].fd < 0)
       continue;
+    int fd = held[i] = R->fcntl(fds[i].fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+      closed |= errno == EBADF;
+      fd = fds[i].fd; /* out of fds: the fd itself, as before */
+    }
     struct epoll_event e = {
         .events = (uint32_t)(uint16_t)fds[i].events & EPOLL_BITS,
         .data.u32 = (uint32_t)i};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i].fd, &e) < 0 && errno == EEXIST) {
-      /* the same fd again: wait for what every entry for it asks */
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0 && errno == EEXIST) {
+      /* the same fd again (not duplicated): wait for what every entry
+       * for it asks */
       for (nfds_t j = 0; j < i; j++)
         if (fds[j].fd == fds[i].fd)
           e.events |= (uint32_t)(uint16_t)fds[j].events & EPOLL_BITS;
-      epoll_ctl(ep, EPOLL_CTL_MOD, fds[i].fd, &e);
+      epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e);
     }
     /* (other failures: EPERM, a regular file, always ready, which the
-     * first zero-timeout poll saw; EBADF, closed meanwhile: the poll
-     * after the wake-up or the deadline says POLLNVAL) */
+     * first zero-timeout poll saw) */
   }
   errno = saved;
-  int rc;
-  if (atomic_load(&nclosing)) { /* maybe one of these fds: look again */
-    corun_yield(NULL);
-    rc = 0;
-  } else {
-    rc = corun_wait_fd(ep, CORUN_FD_IN, deadline);
-  }
-  waits_remove(&pw);
-  uint64_t kicked;
-  saved = errno; /* (the task's; an empty eventfd says EAGAIN) */
-  if (corun__real()->read(pw.kick, &kicked, sizeof kicked) == sizeof kicked)
-    rc = -EBADF; /* one of the fds was closed (or dup2'd over) */
-  errno = saved;
-  corun__real()->close(pw.kick);
+  int rc = closed ? 0 : corun_wait_fd(ep, CORUN_FD_IN, deadline);
+  saved = errno;
+  for (nfds_t i = 0; i < n; i++)
+    if (held[i] >= 0)
+      R->close(held[i]);
+  if (held != small)
+    free(held);
   corun_close(ep);
+  errno = saved;
   return rc;
 }
 
@@ -220,6 +154,7 @@ static int wait_any(const struct pollfd *fds, nfds_t n, int64_t deadline) {
     short ev = fds[0].events & (POLLIN | POLLOUT);
     if (f && atomic_load(&f->type) > 0 && (ev == POLLIN || ev == POLLOUT) &&
         !(fds[0].events & ~(POLLIN | POLLOUT | POLLRDHUP))) {
+      corun__hook_corun_nb(f); /* (corun_wait_fd makes it non-blocking) */
       int rc = corun_wait_fd(fds[0].fd,
                              ev == POLLIN ? CORUN_FD_IN : CORUN_FD_OUT,
                              deadline);

@@ -7,19 +7,18 @@
  * close() does. Not in the static archive (real.c says why).
  * Layer: hook (hook.h says what every hook does). */
 #include <corun.h>
+#include <errno.h>
 #include <stdio.h>
 
 #include "hook/hook.h"
 
 CORUN_API int fclose(FILE *stream) {
+  int saved = errno; /* fileno says EBADF for a stream without an fd */
   int fd = stream ? fileno(stream) : -1;
+  errno = saved;
   if (fd >= 0) {
     corun_fd_release(fd); /* as close(): its waiters wake with EBADF */
-    corun__hook_closing(fd);
     corun__hookfd_drop(fd);
   }
-  int r = corun__real()->fclose(stream);
-  if (fd >= 0)
-    corun__hook_closed();
-  return r;
+  return corun__real()->fclose(stream);
 }

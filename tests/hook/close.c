@@ -1,26 +1,34 @@
 /* close.c: what the hooks do when an fd goes away under waiting tasks,
  * and per-task answers, all on ONE worker (so a task that blocked the
  * worker would hang the test):
- *   - close() wakes every task blocked on the fd with EBADF, not only the
- *     first (corun's own waiter): a second reader, and a poll() over the
- *     fd and another one, wait on private epoll instances, which forget a
- *     closed file without an event;
- *   - dup2() onto a waited fd does the same;
+ *   - close() ends corun's waiter on the fd with EBADF at once; a second
+ *     reader and a poll() over the fd, which wait on private epoll
+ *     instances, wait on the file as a blocked thread would, and end when
+ *     its peer hangs up (they waited for ever, on a file epoll had
+ *     forgotten);
+ *   - dup2() onto a waited fd the same, and the waiters go on with the
+ *     new file the number names;
+ *   - a task parked on a socket while another clears O_NONBLOCK (F_SETFL,
+ *     FIONBIO) resumes on a socket still non-blocking underneath;
  *   - fclose() of an fdopen'd socket lets the number go as close() does: a
  *     new socket that reuses it is waited on, not left with the old
- *     registration (a poll on it sees data written later);
+ *     registration (a poll on it sees data written later), and errno is
+ *     left alone for a stream without an fd;
  *   - gethostbyname() answers each task with its own result, although
  *     tasks look names up at once on helper threads that share libc's
- *     static buffer. */
+ *     static buffer, and leaves errno and h_errno alone on success, as
+ *     libc's does. */
 #include <arpa/inet.h>
 #include <corun.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,8 +56,16 @@ static void *poller(void *arg) {
   return (void *)(intptr_t)(n < 0 ? -errno_now() : n);
 }
 
-/* Two readers and a poller blocked on s[0]; closing it ends all three. */
-static void close_wakes_all(int use_dup2) {
+/* Two readers and a poller blocked on s[0], then s[0] closed (or, with
+ * use_dup2, made to name o[1]'s socket). The first reader is corun's
+ * waiter on the fd: it ends at once with EBADF. The second reader and the
+ * poller wait on epoll instances of their own, holding the file as a
+ * thread blocked in the kernel does: they end when that file's peer
+ * hangs up (then the reader, looking again at the number, finds it closed
+ * (EBADF) or naming the new socket, which it reads; the poll reports
+ * POLLNVAL or the new socket's state), not never, as they did when they
+ * waited on the number itself. */
+static void close_under_waiters(int use_dup2) {
   int s[2], o[2];
   T_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, s));
   T_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, o));
@@ -63,28 +79,76 @@ static void close_wakes_all(int use_dup2) {
     corun_yield(NULL);
   corun_yield(NULL);
   if (use_dup2)
-    T_EQ(dup2(o[1], s[0]), s[0]); /* s[0] now names another socket */
+    T_EQ(dup2(o[1], s[0]), s[0]); /* s[0] now names o[1]'s socket */
   else
     T_OK(close(s[0]));
+  T_OK(close(s[1])); /* the old file's peer hangs up */
+  /* (Which reader is corun's waiter depends on the order they ran in.) */
   void *a, *b, *c;
-  T_OK(corun_join(r1, &a));
-  T_OK(corun_join(r2, &b));
-  T_EQ((intptr_t)a, -EBADF);
-  T_EQ((intptr_t)b, -EBADF);
-  /* The poll looked again. After close: POLLNVAL for the closed fd. After
-   * dup2 the number names o[1], with nothing to read, so the poll waits on
-   * with the new file; data for o[0] then ends it. */
-  if (use_dup2)
-    T_EQ(write(o[1], "w", 1), 1);
-  T_OK(corun_join(p, &c));
-  T_EQ((intptr_t)c, 1);
-  T_EQ(pf[1].revents, use_dup2 ? 0 : POLLNVAL);
-  T_EQ(pf[0].revents, use_dup2 ? POLLIN : 0);
-  if (use_dup2)
+  if (!use_dup2) {
+    T_OK(corun_join(r1, &a));
+    T_OK(corun_join(r2, &b));
+    T_EQ((intptr_t)a, -EBADF);
+    T_EQ((intptr_t)b, -EBADF);
+    T_OK(corun_join(p, &c));
+    T_EQ((intptr_t)c, 1);
+    T_EQ(pf[1].revents, POLLNVAL);
+  } else {
+    /* The private waiters look at the number again and wait on the new
+     * socket: data for o[0] (written through o[1], which s[0] names now)
+     * ends the poll, data for o[1] the reader. */
+    T_EQ(write(s[0], "w", 1), 1);
+    T_OK(corun_join(p, &c));
+    T_EQ((intptr_t)c, 1);
+    T_EQ(pf[0].revents, POLLIN);
+    T_EQ(write(o[0], "v", 1), 1);
+    T_OK(corun_join(r1, &a));
+    T_OK(corun_join(r2, &b));
+    T_EQ((intptr_t)a + (intptr_t)b, 1 - EBADF); /* one each way */
     T_OK(close(s[0]));
-  T_OK(close(s[1]));
+  }
   T_OK(close(o[0]));
   T_OK(close(o[1]));
+}
+
+/* ---- flags changed under a waiter -------------------------------------- */
+
+static void *fill_then_write(void *arg) {
+  int fd = *(int *)arg;
+  static char big[1 << 20];
+  atomic_fetch_add(&parked, 1);
+  ssize_t n = write(fd, big, sizeof big); /* parks: nobody reads yet */
+  return (void *)(intptr_t)(n < 0 ? -errno_now() : n);
+}
+
+/* A writer parked in corun on a full socket while another task makes the
+ * no-op F_SETFL (F_GETFL shows no O_NONBLOCK): the writer must not come
+ * back to a socket that blocks in the kernel, which would block the one
+ * worker, and the reader could never drain it. */
+static void setfl_under_writer(void) {
+  int s[2];
+  T_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, s));
+  atomic_store(&parked, 0);
+  corun_task *w;
+  T_OK(corun_spawn(&w, fill_then_write, &s[0], NULL));
+  while (atomic_load(&parked) < 1)
+    corun_yield(NULL);
+  corun_yield(NULL);
+  T_OK(fcntl(s[0], F_SETFL, fcntl(s[0], F_GETFL)));
+  int one = 0;
+  T_OK(ioctl(s[0], FIONBIO, &one));
+  static char buf[65536];
+  size_t got = 0;
+  while (got < (1 << 20)) {
+    ssize_t n = read(s[1], buf, sizeof buf);
+    T_GT(n, 0);
+    got += (size_t)n;
+  }
+  void *r;
+  T_OK(corun_join(w, &r));
+  T_EQ((intptr_t)r, 1 << 20);
+  T_OK(close(s[0]));
+  T_OK(close(s[1]));
 }
 
 /* ---- fclose ---------------------------------------------------------- */
@@ -135,6 +199,15 @@ static void fclose_then_reuse(void) {
   T_OK(pthread_join(th, NULL));
   T_OK(close(n[0]));
   T_OK(close(n[1]));
+  /* a stream without an fd: fileno would say EBADF; fclose must not */
+  char mem[16];
+  FILE *m = fmemopen(mem, sizeof mem, "w");
+  T_TRUE(m != NULL);
+  errno = 0;
+  T_OK(fclose(m));
+#ifndef __SANITIZE_THREAD__ /* (TSan's own fclose asks fileno itself) */
+  T_EQ(errno_now(), 0);
+#endif
 }
 
 /* ---- gethostbyname ----------------------------------------------------- */
@@ -142,8 +215,12 @@ static void fclose_then_reuse(void) {
 static void *resolver(void *arg) {
   const char *name = arg;
   for (int i = 0; i < 300; i++) {
+    errno = 1234;
+    h_errno = 77;
     struct hostent *h = gethostbyname(name);
     T_TRUE(h != NULL);
+    T_EQ(errno_now(), 1234); /* as libc's: left alone on success */
+    T_EQ(h_errno, 77);
     if (strcmp(h->h_name, name) != 0)
       T_FAIL_("asked for %s, got %s", name, h->h_name);
     corun_yield(NULL);
@@ -162,8 +239,9 @@ static void own_answers(void) {
 
 static void *main_task(void *arg) {
   (void)arg;
-  close_wakes_all(0);
-  close_wakes_all(1);
+  close_under_waiters(0);
+  close_under_waiters(1);
+  setfl_under_writer();
   fclose_then_reuse();
   own_answers();
   return NULL;

@@ -1075,10 +1075,10 @@ static void c_never_wait(void) {
   closeall(5, u, to_u, l, c, t);
 }
 
-/* F_SETFL and FIONBIO reach the kernel as they are: a socket made
- * blocking again is blocking for anybody (an exec'd program, an unhooked
- * call), whatever corun set underneath; and a blocking read on it in a
- * task still waits for data without blocking the worker. */
+/* F_SETFL and FIONBIO reach the kernel: a socket the program made
+ * non-blocking and then blocking again is blocking for anybody (an exec'd
+ * program, an unhooked call), as with libc; and a blocking read on it in
+ * a task still waits for data without blocking the worker. */
 static void c_setfl_kernel(void) {
   int s[2];
   pair(s);
