@@ -40,7 +40,7 @@ int corun__hook_off_nonblock(int fd) {
   const struct corun__real *R = corun__real();
   struct corun__hookfile *f = corun__hookfd(fd);
   if (f)
-    corun__hook_corun_nb(f); /* the program's F_SETFL must leave it */
+    corun__hook_corun_nb(f, fd); /* the program's F_SETFL must leave it */
   int saved = errno;
   int fl = R->fcntl(fd, F_GETFL);
   int ok = fl >= 0 &&

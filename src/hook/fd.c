@@ -178,3 +178,13 @@ void corun__hookfd_dup(int from, int to) {
     atomic_fetch_add(&f->refs, 1);
   slot_set(s, f); /* NULL: looked up afresh at its first use */
 }
+
+void corun__hook_corun_nb_slow(struct corun__hookfile *f, int fd) {
+  atomic_store(&f->corun_nb, 1);
+  const struct corun__real *R = corun__real();
+  int saved = errno;
+  int fl = R->fcntl(fd, F_GETFL);
+  if (fl >= 0 && !(fl & O_NONBLOCK))
+    R->fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  errno = saved;
+}

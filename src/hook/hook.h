@@ -145,11 +145,18 @@ void corun__hookfd_dup(int from, int to);
  * <0 do not wait (a negative tv_sec), else ns. tv must be valid. */
 int64_t corun__hook_timeo(const struct timeval *tv);
 
-/* Before a hook's call through corun on file f (or corun__hook_off_nonblock
- * on it): corun makes it non-blocking underneath, and keeps it so. */
-static inline void corun__hook_corun_nb(struct corun__hookfile *f) {
+/* Before a hook's call through corun on fd (file f), where the program's
+ * view is blocking: from now on the file is non-blocking underneath, and
+ * the program's F_SETFL and FIONBIO leave it so. The first time, it makes
+ * sure of the kernel's flag: corun may have prepared the fd while it was
+ * non-blocking by the program's own doing (a poll), which the program has
+ * since undone. The mark is stored first (sequentially consistent), and
+ * set_fl looks at it again after its own change, so either side's look
+ * sees the other's change. */
+void corun__hook_corun_nb_slow(struct corun__hookfile *f, int fd);
+static inline void corun__hook_corun_nb(struct corun__hookfile *f, int fd) {
   if (!atomic_load_explicit(&f->corun_nb, memory_order_relaxed))
-    atomic_store(&f->corun_nb, 1);
+    corun__hook_corun_nb_slow(f, fd);
 }
 
 /* ---- entering corun from a hook --------------------------------------- */
@@ -204,10 +211,9 @@ long corun__hook_ret(long r);
 /* Waits in the calling task (hooks entered) until fd is ready in
  * direction dir (0 in, 1 out) or the deadline passes, on an epoll
  * instance of its own: for an fd on which another task already waits
- * through corun (which allows one waiter per direction). It waits on
- * the file fd names when it starts (poll.c says why), and ends at once if
- * fd is closed already. Returns 0 or -errno (-ETIMEDOUT, -ECANCELED,
- * ...). */
+ * through corun (which allows one waiter per direction). It may also
+ * end early (every 100 ms, poll.c says why): the caller looks again.
+ * Returns 0 or -errno (-ETIMEDOUT, -ECANCELED, ...). */
 int corun__hook_wait_private(int fd, int dir, int64_t deadline);
 
 /* Waits in the calling task (hooks entered) until fd is ready in

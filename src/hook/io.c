@@ -364,7 +364,7 @@ static ssize_t hook_io(const struct call *c) {
       (c->flags & MSG_DONTWAIT) || never_waits(c) || bad_args(c))
     return libc_call(c); /* libc's, and nothing to wait for */
   if (corun__hook_enter()) {
-    corun__hook_corun_nb(f);
+    corun__hook_corun_nb(f, c->fd);
     ssize_t r = transfer(c, f, 1, 1);
     corun__hook_leave();
     if (r == -EPIPE && c->op >= WR && !(c->flags & MSG_NOSIGNAL))
@@ -473,6 +473,10 @@ CORUN_API ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
  * parks while the socket is full, a thread outside tasks waits in poll.
  * Where corun never made the socket non-blocking underneath, outside a
  * task, the kernel's own call does all of it. */
+/* Linux's MAX_RW_COUNT (INT_MAX rounded down to a page, include/linux/fs.h
+ * in the kernel sources): the most one read, write or sendfile moves. */
+#define SENDFILE_MAX ((size_t)0x7ffff000)
+
 static ssize_t sendfile_to(int out, int in, off_t *off, size_t count) {
   const struct corun__real *R = corun__real();
   struct corun__hookfile *f = corun__hookfd(out);
@@ -482,10 +486,12 @@ static ssize_t sendfile_to(int out, int in, off_t *off, size_t count) {
   int task = corun__hook_enter();
   int nb = task ? 1 : corun__hook_off_nonblock(out) ? 1 : -1;
   if (task)
-    corun__hook_corun_nb(f);
+    corun__hook_corun_nb(f, out); /* (its first sendfile must not block) */
   else if (!real_nonblock(out, &nb))
     return R->sendfile(out, in, off, count); /* really blocking */
   int stream = atomic_load(&f->type) == SOCK_STREAM;
+  if (count > SENDFILE_MAX)
+    count = SENDFILE_MAX; /* what the kernel moves at most in one call */
   int64_t deadline = corun__hook_deadline(atomic_load(&f->sndtimeo));
   int saved = corun__hook_get_errno();
   size_t done = 0;

@@ -71,7 +71,7 @@ CORUN_API int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags) {
     r = R->accept4(fd, sa, len, flags); /* (bad flags: libc says EINVAL) */
   } else if (corun__hook_enter()) {
     int64_t deadline = corun__hook_deadline(atomic_load(&f->rcvtimeo));
-    corun__hook_corun_nb(f);
+    corun__hook_corun_nb(f, fd);
     r = corun_accept(fd, sa, len, deadline); /* non-blocking, cloexec */
     while (r == -EBUSY) { /* another task accepts on it too */
       int w = corun__hook_wait_private(fd, 0, deadline);
@@ -84,6 +84,8 @@ CORUN_API int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags) {
     }
     if (r >= 0 && !(flags & SOCK_CLOEXEC))
       R->fcntl(r, F_SETFD, 0);
+    if (r >= 0 && !(flags & SOCK_NONBLOCK)) /* as the program asked */
+      R->fcntl(r, F_SETFL, 0);
     corun__hook_leave();
     if (r == -ETIMEDOUT && deadline > 0)
       r = -EAGAIN; /* SO_RCVTIMEO expired */
@@ -187,7 +189,7 @@ CORUN_API int connect(int fd, const struct sockaddr *sa, socklen_t len) {
   int64_t deadline = corun__hook_deadline(atomic_load(&f->sndtimeo));
   if (corun__hook_enter()) {
     int saved = corun__hook_get_errno(); /* the task's, wherever it runs */
-    corun__hook_corun_nb(f);
+    corun__hook_corun_nb(f, fd);
     int r = connect_blocking(fd, sa, len, deadline, 1);
     corun__hook_leave();
     if (r == 0)
@@ -225,8 +227,13 @@ static int set_fl(int fd, long arg) {
   if (atomic_load(&f->corun_nb))
     real_arg |= O_NONBLOCK;
   int r = R->fcntl(fd, F_SETFL, real_arg);
-  if (r == 0)
+  if (r == 0) {
     atomic_store(&f->nonblock, (arg & O_NONBLOCK) != 0);
+    /* A task may have marked the file meanwhile (hook.h): its look at the
+     * flag may have come before this change. */
+    if (!(real_arg & O_NONBLOCK) && atomic_load(&f->corun_nb))
+      R->fcntl(fd, F_SETFL, arg | O_NONBLOCK);
+  }
   return r;
 }
 
@@ -293,8 +300,13 @@ CORUN_API int ioctl(int fd, unsigned long req, ...) {
     return 0;
   }
   int r = R->ioctl(fd, req, arg);
-  if (r == 0)
+  if (r == 0) {
     atomic_store(&f->nonblock, on);
+    if (!on && atomic_load(&f->corun_nb)) { /* marked meanwhile: set_fl */
+      int one = 1;
+      R->ioctl(fd, FIONBIO, &one);
+    }
+  }
   return r;
 }
 

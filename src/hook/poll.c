@@ -17,7 +17,6 @@
  * signal would end it: EINTR. */
 #include <corun.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -32,58 +31,54 @@
   (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM |   \
    EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP)
 
-/* Waits, in the calling task, until one of fds may be ready or the
- * deadline, on a private epoll instance. It holds a duplicate of each fd
- * while it waits, as a thread blocked in the kernel holds the file: epoll
- * forgets a file that is closed, without an event, so a wait on the fd
- * itself would last for ever once another task closed it and nothing else
- * held the file. This way it waits on the file as a blocked thread would
- * (its peer's data, hang-up or reset end the wait), and a number reused
- * meanwhile means nothing to it. An fd already closed ends the wait at
- * once (the caller's next look says EBADF or POLLNVAL). Returns 0 or
- * -errno. */
+/* How long a private wait lasts before its caller looks again. epoll
+ * forgets a file that is closed without an event, so a wait whose fd
+ * another task closes would otherwise last for ever; looking again every
+ * so often finds the fd closed (EBADF, POLLNVAL) or naming a new file. */
+#define PRIVATE_LOOK_NS 100000000
+
+/* Waits, in the calling task, until one of fds may be ready, the
+ * deadline, or PRIVATE_LOOK_NS, on a private epoll instance; without an
+ * fd for the instance (EMFILE), sleeps a few ms instead. Either way the
+ * caller then looks again (a zero-timeout poll, a non-blocking try).
+ * Returns 0, or -ETIMEDOUT once the deadline has passed, or -ECANCELED. */
 static int wait_epoll(const struct pollfd *fds, nfds_t n, int64_t deadline) {
-  const struct corun__real *R = corun__real();
+  int saved = errno;
+  int64_t now = corun_now(), look = now + PRIVATE_LOOK_NS;
   int ep = epoll_create1(EPOLL_CLOEXEC);
-  if (ep < 0)
-    return -errno;
-  int saved = errno, closed = 0;
-  int small[8], *held = n <= 8 ? small : malloc(n * sizeof *held);
-  if (!held) {
-    corun_close(ep);
-    return -ENOMEM;
+  if (ep < 0) { /* no fd (or memory) for it: not this call's error */
+    errno = saved;
+    look = now + 4000000;
+    int rc =
+        corun_sleep_until(deadline >= 0 && deadline < look ? deadline : look);
+    return rc < 0 ? rc : deadline >= 0 && deadline <= look ? -ETIMEDOUT : 0;
   }
+  int closed = 0;
   for (nfds_t i = 0; i < n; i++) {
-    held[i] = -1;
     if (fds[i].fd < 0)
       continue;
-    int fd = held[i] = R->fcntl(fds[i].fd, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) {
-      closed |= errno == EBADF;
-      fd = fds[i].fd; /* out of fds: the fd itself, as before */
-    }
     struct epoll_event e = {
         .events = (uint32_t)(uint16_t)fds[i].events & EPOLL_BITS,
         .data.u32 = (uint32_t)i};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0 && errno == EEXIST) {
-      /* the same fd again (not duplicated): wait for what every entry
-       * for it asks */
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i].fd, &e) == 0)
+      continue;
+    if (errno == EEXIST) {
+      /* the same fd again: wait for what every entry for it asks */
       for (nfds_t j = 0; j < i; j++)
         if (fds[j].fd == fds[i].fd)
           e.events |= (uint32_t)(uint16_t)fds[j].events & EPOLL_BITS;
-      epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e);
+      epoll_ctl(ep, EPOLL_CTL_MOD, fds[i].fd, &e);
     }
-    /* (other failures: EPERM, a regular file, always ready, which the
-     * first zero-timeout poll saw) */
+    /* (EBADF: closed meanwhile, the caller's look says so at once; EPERM:
+     * a regular file, always ready, which the first zero-timeout poll
+     * saw) */
+    closed |= errno == EBADF;
   }
   errno = saved;
-  int rc = closed ? 0 : corun_wait_fd(ep, CORUN_FD_IN, deadline);
-  saved = errno;
-  for (nfds_t i = 0; i < n; i++)
-    if (held[i] >= 0)
-      R->close(held[i]);
-  if (held != small)
-    free(held);
+  int last = deadline >= 0 && deadline <= look;
+  int rc = closed ? 0 : corun_wait_fd(ep, CORUN_FD_IN, last ? deadline : look);
+  if (rc == -ETIMEDOUT && !last)
+    rc = 0; /* time to look again, not the deadline */
   corun_close(ep);
   errno = saved;
   return rc;
@@ -154,7 +149,11 @@ static int wait_any(const struct pollfd *fds, nfds_t n, int64_t deadline) {
     short ev = fds[0].events & (POLLIN | POLLOUT);
     if (f && atomic_load(&f->type) > 0 && (ev == POLLIN || ev == POLLOUT) &&
         !(fds[0].events & ~(POLLIN | POLLOUT | POLLRDHUP))) {
-      corun__hook_corun_nb(f); /* (corun_wait_fd makes it non-blocking) */
+      /* corun_wait_fd makes the socket non-blocking if it is not: a
+       * blocking one (the program's view) is corun's from now on; one the
+       * program made non-blocking stays the program's */
+      if (!atomic_load(&f->nonblock))
+        corun__hook_corun_nb(f, fds[0].fd);
       int rc = corun_wait_fd(fds[0].fd,
                              ev == POLLIN ? CORUN_FD_IN : CORUN_FD_OUT,
                              deadline);

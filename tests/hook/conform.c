@@ -1035,6 +1035,8 @@ static void c_accept_timeo(void) {
   T_GE(c, 0);
   T_OK(connect(c, (struct sockaddr *)&a, sizeof a));
   int s = CALLFD("accept", accept(lf, NULL, NULL));
+  long k = syscall(SYS_fcntl, s, F_GETFL); /* past the hooks */
+  note("kernel.nb=%d", k >= 0 && (k & O_NONBLOCK) ? 1 : 0);
   nb(s);
   char buf[8];
   struct rescue r;
@@ -1077,8 +1079,10 @@ static void c_never_wait(void) {
 
 /* F_SETFL and FIONBIO reach the kernel: a socket the program made
  * non-blocking and then blocking again is blocking for anybody (an exec'd
- * program, an unhooked call), as with libc; and a blocking read on it in
- * a task still waits for data without blocking the worker. */
+ * program, an unhooked call), as with libc, also after a poll on it while
+ * it was non-blocking (hiredis's connect); and a blocking read on it in a
+ * task still waits for data without blocking the worker. An accepted
+ * socket is as blocking as the program asked, in the kernel too. */
 static void c_setfl_kernel(void) {
   int s[2];
   pair(s);
@@ -1087,6 +1091,8 @@ static void c_setfl_kernel(void) {
   T_GE(fl, 0);
   CALL("setfl.nb", fcntl(s[0], F_SETFL, fl | O_NONBLOCK));
   CALL("read.nb", read(s[0], buf, sizeof buf));
+  struct pollfd p = {s[0], POLLIN, 0}; /* (a wait that times out) */
+  CALL("poll.nb", poll(&p, 1, TIMEO_US / 1000));
   CALL("setfl.block", fcntl(s[0], F_SETFL, fl & ~O_NONBLOCK));
   long k = syscall(SYS_fcntl, s[0], F_GETFL); /* past the hooks */
   note("kernel.nb=%d", k >= 0 && (k & O_NONBLOCK) ? 1 : 0);

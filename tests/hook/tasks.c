@@ -1,15 +1,16 @@
-/* close.c: what the hooks do when an fd goes away under waiting tasks,
- * and per-task answers, all on ONE worker (so a task that blocked the
- * worker would hang the test):
+/* tasks.c: hooked calls among tasks on ONE worker (so a task that blocked
+ * the worker would hang the test): fds that go away or change under
+ * waiting tasks, calls that must not block the worker, per-task answers:
  *   - close() ends corun's waiter on the fd with EBADF at once; a second
  *     reader and a poll() over the fd, which wait on private epoll
- *     instances, wait on the file as a blocked thread would, and end when
- *     its peer hangs up (they waited for ever, on a file epoll had
- *     forgotten);
- *   - dup2() onto a waited fd the same, and the waiters go on with the
- *     new file the number names;
+ *     instances, end with EBADF and POLLNVAL when they look again (they
+ *     waited for ever, on a file epoll had forgotten);
+ *   - dup2() onto a waited fd the same, except that the waiters that look
+ *     again go on with the new file the number names;
  *   - a task parked on a socket while another clears O_NONBLOCK (F_SETFL,
  *     FIONBIO) resumes on a socket still non-blocking underneath;
+ *   - sendfile onto a socket corun has never used parks the task while
+ *     the socket is full (a reader task on the same worker drains it);
  *   - fclose() of an fdopen'd socket lets the number go as close() does: a
  *     new socket that reuses it is waited on, not left with the old
  *     registration (a poll on it sees data written later), and errno is
@@ -27,8 +28,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,12 +62,10 @@ static void *poller(void *arg) {
 /* Two readers and a poller blocked on s[0], then s[0] closed (or, with
  * use_dup2, made to name o[1]'s socket). The first reader is corun's
  * waiter on the fd: it ends at once with EBADF. The second reader and the
- * poller wait on epoll instances of their own, holding the file as a
- * thread blocked in the kernel does: they end when that file's peer
- * hangs up (then the reader, looking again at the number, finds it closed
- * (EBADF) or naming the new socket, which it reads; the poll reports
- * POLLNVAL or the new socket's state), not never, as they did when they
- * waited on the number itself. */
+ * poller wait on epoll instances of their own, which forget the closed
+ * file; they look at the number again within 100 ms and find it closed
+ * (EBADF, POLLNVAL) or naming the new socket (which the reader reads and
+ * the poll watches), instead of waiting for ever. */
 static void close_under_waiters(int use_dup2) {
   int s[2], o[2];
   T_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, s));
@@ -82,7 +83,6 @@ static void close_under_waiters(int use_dup2) {
     T_EQ(dup2(o[1], s[0]), s[0]); /* s[0] now names o[1]'s socket */
   else
     T_OK(close(s[0]));
-  T_OK(close(s[1])); /* the old file's peer hangs up */
   /* (Which reader is corun's waiter depends on the order they ran in.) */
   void *a, *b, *c;
   if (!use_dup2) {
@@ -93,6 +93,7 @@ static void close_under_waiters(int use_dup2) {
     T_OK(corun_join(p, &c));
     T_EQ((intptr_t)c, 1);
     T_EQ(pf[1].revents, POLLNVAL);
+    T_OK(close(s[1]));
   } else {
     /* The private waiters look at the number again and wait on the new
      * socket: data for o[0] (written through o[1], which s[0] names now)
@@ -106,6 +107,7 @@ static void close_under_waiters(int use_dup2) {
     T_OK(corun_join(r2, &b));
     T_EQ((intptr_t)a + (intptr_t)b, 1 - EBADF); /* one each way */
     T_OK(close(s[0]));
+    T_OK(close(s[1]));
   }
   T_OK(close(o[0]));
   T_OK(close(o[1]));
@@ -149,6 +151,43 @@ static void setfl_under_writer(void) {
   T_EQ((intptr_t)r, 1 << 20);
   T_OK(close(s[0]));
   T_OK(close(s[1]));
+}
+
+/* ---- sendfile ----------------------------------------------------------- */
+
+static void *drain(void *arg) {
+  int fd = *(int *)arg;
+  T_OK(corun_sleep(5000000)); /* the sender fills the socket first */
+  static char buf[65536];
+  long got = 0;
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0)
+    got += n;
+  T_EQ(n, 0);
+  return (void *)(intptr_t)got;
+}
+
+static void sendfile_fresh(void) {
+  char path[] = "/tmp/corun_hook_tasks_XXXXXX";
+  int in = mkstemp(path);
+  T_GE(in, 0);
+  T_OK(unlink(path));
+  static char block[1 << 20];
+  memset(block, 'f', sizeof block);
+  for (int i = 0; i < 4; i++)
+    T_EQ(write(in, block, sizeof block), (long)sizeof block);
+  int s[2];
+  T_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, s)); /* never seen by corun */
+  corun_task *d;
+  T_OK(corun_spawn(&d, drain, &s[1], NULL));
+  off_t off = 0;
+  T_EQ(sendfile(s[0], in, &off, 4 << 20), 4 << 20);
+  T_OK(close(s[0]));
+  void *got;
+  T_OK(corun_join(d, &got));
+  T_EQ((intptr_t)got, 4 << 20);
+  T_OK(close(s[1]));
+  T_OK(close(in));
 }
 
 /* ---- fclose ---------------------------------------------------------- */
@@ -242,6 +281,7 @@ static void *main_task(void *arg) {
   close_under_waiters(0);
   close_under_waiters(1);
   setfl_under_writer();
+  sendfile_fresh();
   fclose_then_reuse();
   own_answers();
   return NULL;
