@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -47,8 +48,23 @@ static void lock_give(void) {
   pthread_mutex_unlock(&lock);
 }
 
+/* In a forked child: the table's lock back, and every file's flags_lock
+ * free (a thread that held one does not exist there). */
+static void child_after_fork(void) {
+  for (int i = 0; i < CHUNKS; i++) {
+    slot *c = atomic_load_explicit(&chunks[i], memory_order_relaxed);
+    for (int j = 0; c && j < CHUNK; j++) {
+      struct corun__hookfile *f =
+          atomic_load_explicit(&c[j], memory_order_relaxed);
+      if (f)
+        atomic_store_explicit(&f->flags_lock, 0, memory_order_relaxed);
+    }
+  }
+  lock_give();
+}
+
 __attribute__((constructor)) static void lock_across_fork(void) {
-  pthread_atfork(lock_take, lock_give, lock_give);
+  pthread_atfork(lock_take, lock_give, child_after_fork);
 }
 
 static slot *slot_of(int fd) {
@@ -78,6 +94,7 @@ static struct corun__hookfile *file_new(int domain, int type, int nonblock) {
   atomic_store(&f->type, type);
   atomic_store(&f->nonblock, nonblock);
   atomic_store(&f->corun_nb, 0);
+  atomic_store(&f->flags_lock, 0);
   atomic_store(&f->rcvtimeo, 0);
   atomic_store(&f->sndtimeo, 0);
   return f;
@@ -179,12 +196,25 @@ void corun__hookfd_dup(int from, int to) {
   slot_set(s, f); /* NULL: looked up afresh at its first use */
 }
 
+void corun__hookfile_lock(struct corun__hookfile *f) {
+  while (atomic_exchange_explicit(&f->flags_lock, 1, memory_order_acquire))
+    sched_yield();
+}
+
+void corun__hookfile_unlock(struct corun__hookfile *f) {
+  atomic_store_explicit(&f->flags_lock, 0, memory_order_release);
+}
+
 void corun__hook_corun_nb_slow(struct corun__hookfile *f, int fd) {
-  atomic_store(&f->corun_nb, 1);
   const struct corun__real *R = corun__real();
   int saved = errno;
-  int fl = R->fcntl(fd, F_GETFL);
-  if (fl >= 0 && !(fl & O_NONBLOCK))
-    R->fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  corun__hookfile_lock(f);
+  if (!atomic_load(&f->corun_nb)) {
+    atomic_store(&f->corun_nb, 1);
+    int fl = R->fcntl(fd, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK))
+      R->fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  }
+  corun__hookfile_unlock(f);
   errno = saved;
 }

@@ -119,6 +119,8 @@ struct corun__hookfile {
   _Atomic int corun_nb;     /* corun made it O_NONBLOCK underneath (or is
                                about to): the program's F_SETFL and FIONBIO
                                leave that flag in the kernel */
+  _Atomic int flags_lock;   /* held across a change of the kernel's flags
+                               by the hooks (corun__hookfile_lock) */
   _Atomic int64_t rcvtimeo; /* SO_RCVTIMEO: ns; 0 none; <0 do not wait */
   _Atomic int64_t sndtimeo; /* SO_SNDTIMEO, the same way */
   struct corun__hookfile *next_free; /* on fd.c's free list */
@@ -133,6 +135,10 @@ struct corun__hookfile *corun__hookfd(int fd);
 /* Records a new fd as made by the program: domain and type as in
  * corun__hookfile, nonblock its own flag. */
 void corun__hookfd_new(int fd, int domain, int type, int nonblock);
+/* flags_lock (a spin lock held across one or two fcntl calls; a forked
+ * child finds every one free: fd.c). */
+void corun__hookfile_lock(struct corun__hookfile *f);
+void corun__hookfile_unlock(struct corun__hookfile *f);
 /* Reads fd's socket timeouts from the kernel into its state: for a socket
  * that may have them from birth (TCP copies a listener's to the sockets
  * it accepts; AF_UNIX does not). */
@@ -150,9 +156,10 @@ int64_t corun__hook_timeo(const struct timeval *tv);
  * the program's F_SETFL and FIONBIO leave it so. The first time, it makes
  * sure of the kernel's flag: corun may have prepared the fd while it was
  * non-blocking by the program's own doing (a poll), which the program has
- * since undone. The mark is stored first (sequentially consistent), and
- * set_fl looks at it again after its own change, so either side's look
- * sees the other's change. */
+ * since undone. The mark and that flag change happen under the file's
+ * flags_lock, as set_fl's look at the mark and its own change do: so no
+ * F_SETFL of the program's can clear the flag between the mark and the
+ * task's system call, which would then block its worker. */
 void corun__hook_corun_nb_slow(struct corun__hookfile *f, int fd);
 static inline void corun__hook_corun_nb(struct corun__hookfile *f, int fd) {
   if (!atomic_load_explicit(&f->corun_nb, memory_order_relaxed))

@@ -490,7 +490,7 @@ static ssize_t sendfile_to(int out, int in, off_t *off, size_t count) {
   else if (!real_nonblock(out, &nb))
     return R->sendfile(out, in, off, count); /* really blocking */
   int stream = atomic_load(&f->type) == SOCK_STREAM;
-  if (count > SENDFILE_MAX)
+  if (count > SENDFILE_MAX && count <= SSIZE_MAX) /* (larger: its EINVAL) */
     count = SENDFILE_MAX; /* what the kernel moves at most in one call */
   int64_t deadline = corun__hook_deadline(atomic_load(&f->sndtimeo));
   int saved = corun__hook_get_errno();

@@ -223,17 +223,12 @@ static int set_fl(int fd, long arg) {
   struct corun__hookfile *f = corun__hookfd(fd);
   if (!f || atomic_load(&f->type) <= 0)
     return R->fcntl(fd, F_SETFL, arg);
-  long real_arg = arg;
-  if (atomic_load(&f->corun_nb))
-    real_arg |= O_NONBLOCK;
-  int r = R->fcntl(fd, F_SETFL, real_arg);
-  if (r == 0) {
+  corun__hookfile_lock(f); /* against a task marking it (hook.h) */
+  int r =
+      R->fcntl(fd, F_SETFL, atomic_load(&f->corun_nb) ? arg | O_NONBLOCK : arg);
+  if (r == 0)
     atomic_store(&f->nonblock, (arg & O_NONBLOCK) != 0);
-    /* A task may have marked the file meanwhile (hook.h): its look at the
-     * flag may have come before this change. */
-    if (!(real_arg & O_NONBLOCK) && atomic_load(&f->corun_nb))
-      R->fcntl(fd, F_SETFL, arg | O_NONBLOCK);
-  }
+  corun__hookfile_unlock(f);
   return r;
 }
 
@@ -294,19 +289,13 @@ CORUN_API int ioctl(int fd, unsigned long req, ...) {
   if (req != FIONBIO || !arg || corun__hook_internal() ||
       !(f = corun__hookfd(fd)) || atomic_load(&f->type) <= 0)
     return R->ioctl(fd, req, arg);
-  int on = *(int *)arg != 0;
-  if (!on && atomic_load(&f->corun_nb)) { /* corun's flag stays, as set_fl */
-    atomic_store(&f->nonblock, 0);
-    return 0;
-  }
-  int r = R->ioctl(fd, req, arg);
-  if (r == 0) {
+  int on = *(int *)arg != 0, r = 0;
+  corun__hookfile_lock(f);              /* as set_fl */
+  if (on || !atomic_load(&f->corun_nb)) /* (else corun's flag stays) */
+    r = R->ioctl(fd, req, arg);
+  if (r == 0)
     atomic_store(&f->nonblock, on);
-    if (!on && atomic_load(&f->corun_nb)) { /* marked meanwhile: set_fl */
-      int one = 1;
-      R->ioctl(fd, FIONBIO, &one);
-    }
-  }
+  corun__hookfile_unlock(f);
   return r;
 }
 
