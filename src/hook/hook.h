@@ -27,15 +27,16 @@
  * file must never find it blocking when it resumes. So a socket the
  * program made non-blocking itself and then blocking again is blocking
  * for everybody (an exec'd program, stdio, unhooked calls), as with libc;
- * one corun has waited on stays non-blocking in the kernel. It belongs to the
- * open file, so dup'd fds share it as they share the kernel's flag. A task that
- * turned its hooks off still keeps the view up to date (it may turn them on
- * again, and libc's F_GETFL must not show corun's flag); only corun's own calls
- * (corun__hook_internal) pass untouched. Outside a task, or with hooks off, a
- * blocking call on an fd that corun switched to O_NONBLOCK is completed by
- * waiting in libc's poll(2) (io.c), so it still blocks as the program expects,
- * with the kernel's own rules: a stream socket's blocking write writes
- * everything, MSG_WAITALL waits for the whole buffer, MSG_DONTWAIT never waits.
+ * one a task used as blocking stays non-blocking in the kernel. The view
+ * belongs to the open file, so dup'd fds share it as they share the
+ * kernel's flag. A task that turned its hooks off still keeps the view up
+ * to date (it may turn them on again, and libc's F_GETFL must not show
+ * corun's flag); only corun's own calls (corun__hook_internal) pass
+ * untouched. Outside a task, or with hooks off, a blocking call on an fd
+ * that corun switched to O_NONBLOCK is completed by waiting in libc's
+ * poll(2) (io.c), so it still blocks as the program expects, with the
+ * kernel's own rules: a stream socket's blocking write writes everything,
+ * MSG_WAITALL waits for the whole buffer, MSG_DONTWAIT never waits.
  *
  * Locking: the fd table's entries are written by the calls that make,
  * change or close the fd, as the kernel's own fd state is; atomics keep

@@ -466,6 +466,10 @@ CORUN_API ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
   return corun__hook_ret(r);
 }
 
+/* Linux's MAX_RW_COUNT (INT_MAX rounded down to a page, include/linux/fs.h
+ * in the kernel sources): the most one read, write or sendfile moves. */
+#define SENDFILE_MAX ((size_t)0x7ffff000)
+
 /* sendfile onto a socket that is blocking in the program's view: as the
  * kernel's blocking sendfile, it returns once `count` bytes are sent (on
  * a stream socket), the input ends, an error comes (what was sent, if
@@ -473,10 +477,6 @@ CORUN_API ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
  * parks while the socket is full, a thread outside tasks waits in poll.
  * Where corun never made the socket non-blocking underneath, outside a
  * task, the kernel's own call does all of it. */
-/* Linux's MAX_RW_COUNT (INT_MAX rounded down to a page, include/linux/fs.h
- * in the kernel sources): the most one read, write or sendfile moves. */
-#define SENDFILE_MAX ((size_t)0x7ffff000)
-
 static ssize_t sendfile_to(int out, int in, off_t *off, size_t count) {
   const struct corun__real *R = corun__real();
   struct corun__hookfile *f = corun__hookfd(out);
