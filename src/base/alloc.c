@@ -34,6 +34,15 @@ void *corun__malloc(size_t n) {
   return malloc(n);
 }
 
+void *corun__malloc_aligned(size_t align, size_t n) {
+  if (injected_failure())
+    return NULL;
+  /* C11's aligned_alloc wants a size that is a multiple of the alignment. */
+  if (n > (size_t)-1 - align)
+    return NULL;
+  return aligned_alloc(align, (n + align - 1) & ~(align - 1));
+}
+
 void corun__free(void *p) {
   free(p);
 }

@@ -13,6 +13,11 @@
 void *corun__malloc(size_t n);
 void corun__free(void *p);
 
+/* corun__malloc of n bytes at an address that is a multiple of `align`
+ * (a power of two, at least sizeof(void *)), for objects laid out by
+ * cache line; freed with corun__free. */
+void *corun__malloc_aligned(size_t align, size_t n);
+
 /* Anonymous private read-write mapping of n bytes, not reserved against
  * overcommit (MAP_NORESERVE), so only touched pages cost memory.
  * Returns NULL on failure (injected or real). */

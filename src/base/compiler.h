@@ -13,6 +13,10 @@
 #define CORUN__ALWAYS_INLINE inline __attribute__((always_inline))
 #define CORUN__NORETURN __attribute__((noreturn))
 #define CORUN__UNUSED __attribute__((unused))
+/* The cache line of the CPUs corun is tuned for (x86-64, and the usual
+ * AArch64 and RISC-V cores): what objects written from several workers
+ * are laid out by. */
+#define CORUN__CACHE_LINE 64
 
 #ifndef __has_feature
 #define __has_feature(x) 0

@@ -31,24 +31,38 @@
 #include "sched/sched.h"
 #include "sched/worker.h"
 
+/* Layout, by cache line (CORUN__CACHE_LINE). The first holds what never
+ * changes after corun_chan_make; the second what every operation writes
+ * (the lock, the ring's indices, the hints, the queues' heads). A task on
+ * one worker that sends into a buffered channel while another worker's
+ * task receives (or selects) moves the second line between the CPUs once
+ * or twice per element; with elem_size and cap in it too, select's
+ * lock-free look at a channel (cap, then the hints) missed on a line the
+ * other side had just written, and so did every look at the capacity.
+ * The ring starts on a line of its own. Measured (bench_sched -workers 2,
+ * 8 alternating runs): select4 97 -> 79 ns, buffered 13.4 -> 10.5 ns;
+ * one worker and rendezvous channels unchanged. The price is up to two
+ * lines of padding per channel. */
 struct corun_chan {
-  corun__lock lock;
+  /* Set by corun_chan_make, read-only after. */
   size_t elem_size;
   size_t cap;
+  _Alignas(CORUN__CACHE_LINE) corun__lock lock;
+  int closed;
+  /* len and closed, mirrored for a look without the lock (select's fast
+   * path): written under the lock, read as hints only. Next to the lock,
+   * which that look takes next. */
+  atomic_int closed_hint;
+  atomic_size_t len_hint;
   size_t head; /* index of the oldest element in the ring */
   size_t len;  /* elements in the ring */
-  int closed;
   struct corun__waitq sendq, recvq;
   /* Waiters registered here whose task has not finished with the channel:
    * a waiter a claimer dropped (its task woke by a timeout or a cancel)
    * is off the queues, but its task still comes back to take the lock.
    * corun_chan_free refuses while any is out. */
   size_t waiting;
-  /* len and closed, mirrored for a look without the lock (select's fast
-   * path): written under the lock, read as hints only. */
-  atomic_size_t len_hint;
-  atomic_int closed_hint;
-  char buf[]; /* cap * elem_size bytes */
+  _Alignas(CORUN__CACHE_LINE) char buf[]; /* cap * elem_size bytes */
 };
 
 int corun_chan_make(corun_chan **out, size_t elem_size, size_t capacity) {
@@ -56,7 +70,8 @@ int corun_chan_make(corun_chan **out, size_t elem_size, size_t capacity) {
     return -EINVAL;
   if (capacity && elem_size > ((size_t)1 << 40) / capacity)
     return -ENOMEM;
-  corun_chan *ch = corun__malloc(sizeof *ch + elem_size * capacity);
+  corun_chan *ch = corun__malloc_aligned(CORUN__CACHE_LINE,
+                                         sizeof *ch + elem_size * capacity);
   if (!ch)
     return -ENOMEM;
   memset(ch, 0, sizeof *ch);
