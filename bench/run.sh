@@ -304,23 +304,36 @@ fi
 # bench_sched and bench/go/run.sh measure the same operations with 1 and then
 # 2 workers (bench/go/README.md defines each op). Both pin themselves (1
 # worker to CPU 0, 2 workers to CPUs 0,1), so neither runs under ${pin[@]}.
+# They take turns, BENCH_SCHED_ROUNDS times (default 3): corun, Go, corun,
+# Go, ... A neighbour on this shared VM can slow everything by 30 % for a
+# minute; run back to back in two blocks, one side could get the slow
+# minute and the ratio would say nothing. sched_table.sh divides each
+# round's corun figure by the same round's Go figure and reports the
+# median of those ratios, with their range.
 # BENCH_SCHED_N sets -n for both (default 1,000,000); BENCH_SCHED=0 skips
 # this part; BENCH_CPU=none also stops bench_sched from pinning itself.
 if [ "${BENCH_SCHED:-1}" != 0 ] && [ -x "$bin/bench_sched" ]; then
+  rounds=${BENCH_SCHED_ROUNDS:-3}
   echo
-  echo "scheduler: corun vs Go, ns per op (median of 3 runs after a warm-up)"
+  echo "scheduler: corun vs Go, ns per op (each run: median of 3 after a warm-up;"
+  echo "$rounds rounds, corun and Go taking turns)"
   sched_args=()
   [ -n "${BENCH_SCHED_N:-}" ] && sched_args=(-n "$BENCH_SCHED_N")
-  if ! "$bin/bench_sched" ${sched_args[@]+"${sched_args[@]}"} \
-      >"$tmp/sched_corun.txt" 2>"$tmp/sched_corun.err"; then
-    echo "run.sh: WARNING: bench_sched failed:" >&2
-    sed 's/^/  /' "$tmp/sched_corun.err" >&2
-  fi
-  # Without Go, go/run.sh says so on stderr and exits 0: the go cells are n/a.
-  if ! BUILD_DIR=$bin sh "$here/go/run.sh" ${sched_args[@]+"${sched_args[@]}"} \
-      >"$tmp/sched_go.txt" 2>"$tmp/sched_go.err"; then
-    echo "run.sh: WARNING: bench/go/run.sh failed:" >&2
-  fi
+  : >"$tmp/sched_corun.txt"
+  : >"$tmp/sched_go.txt"
+  for ((round = 1; round <= rounds; round++)); do
+    if ! "$bin/bench_sched" ${sched_args[@]+"${sched_args[@]}"} \
+        >>"$tmp/sched_corun.txt" 2>"$tmp/sched_corun.err"; then
+      echo "run.sh: WARNING: bench_sched failed (round $round):" >&2
+      sed 's/^/  /' "$tmp/sched_corun.err" >&2
+    fi
+    # Without Go, go/run.sh says so on stderr and exits 0: the go cells
+    # are n/a.
+    if ! BUILD_DIR=$bin sh "$here/go/run.sh" ${sched_args[@]+"${sched_args[@]}"} \
+        >>"$tmp/sched_go.txt" 2>"$tmp/sched_go.err"; then
+      echo "run.sh: WARNING: bench/go/run.sh failed (round $round):" >&2
+    fi
+  done
   sed 's/^/  /' "$tmp/sched_go.err" >&2
   sh "$here/sched_table.sh" "$tmp/sched_corun.txt" "$tmp/sched_go.txt"
   echo

@@ -1,7 +1,7 @@
 #!/bin/sh
 # sched_table.sh CORUN_OUT GO_OUT: the scheduler comparison as a markdown
-# table, one row per benchmark and worker count, with the ratio corun/go of
-# the medians and the issue's target for it.
+# table, one row per benchmark and worker count, with the ratio corun/go
+# and the issue's target for it.
 #
 # CORUN_OUT holds bench_sched's lines ("corun<W> <name> <median> <min> <max>"
 # and "corun<W> idle_cpu <percent>"), GO_OUT bench/go/run.sh's
@@ -10,7 +10,16 @@
 # (notes, headers) are ignored and one file holding both works too. A
 # missing Go figure (Go not installed) leaves "n/a" in its cells.
 #
-# Targets (ratio corun/go of the medians, lower is better):
+# Rounds. The files may hold several runs of each program (bench/run.sh
+# lets them take turns): the k-th line of a benchmark and worker count
+# on the corun side is round k, paired with the k-th on the Go side. Each
+# round gives a ratio of the two medians; the table shows the median of
+# corun's and of Go's figures over the rounds, the median of the rounds'
+# ratios (which decides the target) and, with more than one round, their
+# range. Pairing by round keeps a slow minute of the shared machine,
+# which slows both programs run next to each other, out of the ratio.
+#
+# Targets (ratio corun/go, lower is better):
 #   spawn, yield, pingpong                    <= 0.25  (4x faster than Go)
 #   buffered, select4, mutex, sleepers        <= 0.5   (2x faster than Go)
 #   idle_cpu (CPU used while the only task sleeps; no Go figure)  <= 1 %
@@ -30,12 +39,32 @@ for f in "$@"; do
 done
 
 LC_ALL=C awk '
-  # Median of corun<W> <name> and go<W> <name>, by (name, workers).
+  # Every figure of corun<W> <name> and go<W> <name>, by (name, workers),
+  # in the order of the rounds.
   $1 ~ /^corun[0-9]+$/ && NF >= 3 {
-    w = substr($1, 6); corun[$2, w] = $3; seen_w[w] = 1; seen_b[$2] = 1
+    w = substr($1, 6); k = ++nc[$2, w]; corun[$2, w, k] = $3
+    seen_w[w] = 1; seen_b[$2] = 1
   }
   $1 ~ /^go[0-9]+$/ && NF >= 3 {
-    w = substr($1, 3); go[$2, w] = $3; seen_w[w] = 1; seen_b[$2] = 1
+    w = substr($1, 3); k = ++ng[$2, w]; go[$2, w, k] = $3
+    seen_w[w] = 1; seen_b[$2] = 1
+  }
+  # The median of v[1..n], which it sorts (n is the number of rounds: a
+  # handful, insertion sort).
+  function median(v, n,    i, j, x) {
+    for (i = 2; i <= n; i++) {
+      x = v[i]; j = i - 1
+      while (j >= 1 && v[j] > x) { v[j + 1] = v[j]; j-- }
+      v[j + 1] = x
+    }
+    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+  }
+  # The median of figure list `a` for (b, w), or "" if it has none.
+  function med_of(a, cnt, b, w,    i, n, v) {
+    n = ((b, w) in cnt) ? cnt[b, w] : 0
+    if (n == 0) return ""
+    for (i = 1; i <= n; i++) v[i] = (a == "c") ? corun[b, w, i] : go[b, w, i]
+    return median(v, n)
   }
   END {
     nb = split("spawn yield pingpong buffered select4 mutex sleepers", order)
@@ -52,27 +81,35 @@ LC_ALL=C awk '
     }
 
     met = 0; missed = 0; na = 0
-    print "| benchmark | workers | corun ns | go ns | ratio corun/go | target |"
+    print "| benchmark | workers | corun ns | go ns | ratio corun/go (range over rounds) | target |"
     print "|---|---:|---:|---:|---:|---|"
     for (k = 1; k <= nb; k++) {
       b = order[k]
       if (!(b in seen_b)) continue
       for (i = 1; i <= nw; i++) {
         w = ws[i]
-        c = ((b, w) in corun) ? corun[b, w] : ""
-        g = ((b, w) in go) ? go[b, w] : ""
+        c = med_of("c", nc, b, w)
+        g = med_of("g", ng, b, w)
         if (c == "" && g == "") continue
         t = sprintf("<= %g", target[b])
-        if (c == "" || g == "" || g + 0 <= 0) {
+        # Ratios of the rounds both sides have, each against a Go figure
+        # above zero.
+        n = 0; split("", rr)
+        m = (nc[b, w] < ng[b, w]) ? nc[b, w] : ng[b, w]
+        for (r = 1; r <= m; r++)
+          if (go[b, w, r] + 0 > 0) rr[++n] = corun[b, w, r] / go[b, w, r]
+        if (n == 0) {
           ratio = "n/a"; t = t " (n/a)"; na++
         } else {
-          r = c / g
-          ratio = sprintf("%.2f", r)
-          if (r <= target[b]) { t = t " (met)"; met++ }
+          q = median(rr, n)
+          ratio = sprintf("%.2f", q)
+          if (n > 1) ratio = ratio sprintf(" (%.2f..%.2f)", rr[1], rr[n])
+          if (q <= target[b]) { t = t " (met)"; met++ }
           else { t = t " (MISSED)"; missed++ }
         }
         printf "| %s | %d | %s | %s | %s | %s |\n", b, w,
-               (c == "" ? "n/a" : c), (g == "" ? "n/a" : g), ratio, t
+               (c == "" ? "n/a" : sprintf("%.1f", c)),
+               (g == "" ? "n/a" : sprintf("%.1f", g)), ratio, t
       }
     }
 
@@ -84,11 +121,11 @@ LC_ALL=C awk '
       print "|---|---:|---:|---|"
       for (i = 1; i <= nw; i++) {
         w = ws[i]
-        if (!(("idle_cpu", w) in corun)) continue
-        p = corun["idle_cpu", w]
+        p = med_of("c", nc, "idle_cpu", w)
+        if (p == "") continue
         if (p + 0 <= 1) { t = "<= 1 % (met)"; met++ }
         else { t = "<= 1 % (MISSED)"; missed++ }
-        printf "| idle_cpu | %d | %s | %s |\n", w, p, t
+        printf "| idle_cpu | %d | %.2f | %s |\n", w, p, t
       }
     }
     print ""
