@@ -4,7 +4,8 @@
 # upper limit), nginx with one worker and Go 1.19 with GOMAXPROCS=1, all
 # measured in the same run, on the same two CPUs: the server pinned to CPU
 # 0, the load generator (wrk for HTTP, echo_load for echo) to CPU 1. Prints
-# a table (medians, min..max, ratios corun/peer against the issue's
+# a table (medians, min..max, ratios corun/peer (the median over the
+# rounds of each round's ratio, and their range) against the issue's
 # targets, PASS/MISS) and writes bench/net_results.json. bench/run.sh calls
 # it at its end (BENCH_NET=0 skips it there). See bench/README.md.
 #
@@ -554,29 +555,65 @@ $t go rate -" ;;
   esac
 done
 
-cfmt="%-9s %-12s %-14s %7s  %-9s %s\n"
-printf "$cfmt" test "corun vs" metric ratio target status
+# paired <test> <peer> <metric>: "median min max n" of the rounds' ratios
+# corun/peer (metric percpu, rate or p99), each round's corun sample over
+# the same round's peer sample. The servers of a round run one after
+# another within a minute or so, so a slow phase of the shared VM tends to
+# hit both sides of a round's ratio; the medians of the two servers' own
+# figures, divided, can compare a fast minute of one with a slow minute of
+# the other. Prints nothing when no round has both samples.
+paired() {
+  awk -v t="$1" -v p="$2" -v m="$3" -v clk="$clk" '
+    function val(   cpu) {
+      if (m == "rate") return $4
+      if (m == "p99") return $7
+      cpu = $6 / clk
+      return (cpu > 0) ? $5 / cpu : 0
+    }
+    $1 == t && $2 == "corun" { c[$3] = val() }
+    $1 == t && $2 == p { q[$3] = val() }
+    END {
+      n = 0
+      for (r in c) if ((r in q) && q[r] > 0) v[++n] = c[r] / q[r]
+      if (n == 0) exit
+      for (i = 2; i <= n; i++) {
+        x = v[i]; j = i - 1
+        while (j >= 1 && v[j] > x) { v[j + 1] = v[j]; j-- }
+        v[j + 1] = x
+      }
+      printf "%.3f %.3f %.3f %d\n",
+             (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2,
+             v[1], v[n], n
+    }' "$samples"
+}
+
+cfmt="%-9s %-12s %-14s %7s  %-13s %-9s %s\n"
+printf "$cfmt" test "corun vs" metric ratio "rounds" target status
 pass=0 miss=0 na=0
 cmp_json=""
 while read -r t peer metric target; do
   [ -z "$t" ] && continue
   case $metric in
-    percpu) col=7 label="per CPU-s" ;;
-    rate) col=4 label="per second" ;;
-    p99) col=10 label="p99 latency" ;;
+    percpu) label="per CPU-s" ;;
+    rate) label="per second" ;;
+    p99) label="p99 latency" ;;
   esac
-  a=$(get "$t" corun "$col") b=$(get "$t" "$peer" "$col")
-  if [ -z "$a" ] || [ -z "$b" ]; then
-    ratio=n/a status=n/a
-  elif [ "$metric" = p99 ]; then
-    ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
-    status=$(awk -v a="$a" -v b="$b" 'BEGIN { print (a <= b) ? "PASS" : "MISS" }')
+  pmed= pmin= pmax=
+  read -r pmed pmin pmax _ <<<"$(paired "$t" "$peer" "$metric")"
+  if [ -z "$pmax" ]; then
+    ratio=n/a status=n/a range=-
   else
-    ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }')
-    if [ "$target" = - ]; then
-      status=info
+    range="$pmin..$pmax"
+    if [ "$metric" = p99 ]; then
+      ratio=$(awk -v r="$pmed" 'BEGIN { printf "%.2f", r }')
+      status=$(awk -v r="$pmed" 'BEGIN { print (r <= 1) ? "PASS" : "MISS" }')
     else
-      status=$(awk -v r="$ratio" -v t="${target#>=}" 'BEGIN { print (r >= t) ? "PASS" : "MISS" }')
+      ratio=$pmed
+      if [ "$target" = - ]; then
+        status=info
+      else
+        status=$(awk -v r="$ratio" -v t="${target#>=}" 'BEGIN { print (r >= t) ? "PASS" : "MISS" }')
+      fi
     fi
   fi
   case $status in
@@ -584,14 +621,14 @@ while read -r t peer metric target; do
     MISS) miss=$((miss + 1)) ;;
     n/a) [ "$target" != - ] && na=$((na + 1)) ;;
   esac
-  printf "$cfmt" "$t" "$peer" "$label" "$ratio" "$target" "$status"
+  printf "$cfmt" "$t" "$peer" "$label" "$ratio" "$range" "$target" "$status"
   [ "$ratio" = n/a ] && jr=null || jr=$ratio
   [ "$target" = - ] && jt=null || jt="\"$target\""
   cmp_json="$cmp_json${cmp_json:+,}
     {\"test\": \"$t\", \"peer\": \"$peer\", \"metric\": \"$metric\", \"ratio\": $jr, \"target\": $jt, \"status\": \"$status\"}"
 done <<<"$comparisons"
 echo
-echo "targets: $pass PASS, $miss MISS, $na n/a (ratios of corun's median to the peer's; p99: corun's over nginx's, PASS when <= 1)"
+echo "targets: $pass PASS, $miss MISS, $na n/a (ratio: the median over the rounds of corun's figure over the peer's in the same round, with their range; p99: corun's over nginx's, PASS when <= 1)"
 
 # ---- net_results.json ------------------------------------------------------------------
 jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
