@@ -185,6 +185,23 @@ static struct corun__io as_send(const struct corun__io *io,
   return s;
 }
 
+/* io, on a socket that ran dry in its direction, as a request that asks
+ * io_uring to wait for readiness before trying (a read becomes the recv
+ * it is on a socket, for which io_uring has that flag). Without it the
+ * kernel made a try that found nothing and then armed its poll: in a
+ * keep-alive server, on every request. Measured (corun_http_server,
+ * wrk -c100 and -c1000, 8 alternating rounds each): 2-3 % more requests
+ * per server CPU second. */
+static struct corun__io as_poll_first(const struct corun__io *io) {
+  struct corun__io p = *io;
+  if (p.op == CORUN__OP_READ && p.off < 0) {
+    p.op = CORUN__OP_RECV;
+    p.flags = 0;
+  }
+  p.poll_first = 1;
+  return p;
+}
+
 static size_t iov_total(const struct iovec *v, size_t n) {
   size_t total = 0;
   for (size_t i = 0; i < n; i++)
@@ -243,11 +260,11 @@ static ssize_t noted(const struct corun__io *io, int kind, int dir,
  *     waits for the next one. If the deadline passes in that wait, the
  *     try is made after all, so that data already there (its event not
  *     yet seen) is returned rather than a time-out.
- *   - io_uring: the request goes to the kernel at once, which makes it
- *     straight away if it can (and a deadline that passes cancels it,
- *     returning what it did, as for any request). */
+ *   - io_uring: the request goes to the kernel at once, marked to wait
+ *     for readiness before its first try (as_poll_first); a deadline that
+ *     passes cancels it, returning what it did, as for any request. */
 static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
-  struct corun__io sock_io;
+  struct corun__io sock_io, poll_io;
   struct msghdr m;
   int waited = 0;  /* after a wait, always try (never skip twice) */
   int expired = 0; /* a wait that skipped the try ended at the deadline */
@@ -274,8 +291,13 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
       return -ETIMEDOUT;
     if (deadline == 0 || kind == CORUN__FD_FILE) /* a non-blocking file */
       return -EAGAIN;
-    if (corun__poll_submits())
+    if (corun__poll_submits()) {
+      if (drained && kind == CORUN__FD_SOCKET) {
+        poll_io = as_poll_first(io);
+        io = &poll_io;
+      }
       return noted(io, kind, dir, seq, corun__poll_submit(io, dir, deadline));
+    }
     int w = corun__poll_wait(io->fd, dir, seq, deadline);
     if (w == -ETIMEDOUT && drained)
       expired = 1; /* try after all */

@@ -72,6 +72,11 @@ struct corun__io {
   struct sockaddr *sa;
   socklen_t *salen;
   off_t off;
+  /* io_uring, sends and receives on a socket: wait for readiness before
+   * the kernel's first try (IORING_RECVSEND_POLL_FIRST). The io layer
+   * sets it when the socket ran dry in this direction last time, so that
+   * first try would only say EAGAIN. */
+  int poll_first;
 };
 
 /* What corun__poll_prepare found fd to be. */

@@ -61,6 +61,7 @@ static struct {
   int evfd;
   atomic_long pending; /* requests of tasks in flight */
   atomic_int unsubmitted; /* requests queued since the last submit */
+  int poll_first_ok;      /* the kernel knows IORING_RECVSEND_POLL_FIRST */
 } U = {.lock = CORUN__LOCK_INIT, .evfd = -1};
 
 static corun__lock task_locks[TASK_LOCKS];
@@ -194,6 +195,10 @@ static int ur_start(void) {
    * requests per second on the HTTP benchmark (bench/net, 100
    * connections). Older kernels refuse the flag: start without it. */
   int rc = io_uring_queue_init(ENTRIES, &U.ring, IORING_SETUP_COOP_TASKRUN);
+  /* IORING_RECVSEND_POLL_FIRST came in the same release: a kernel that
+   * takes the flag takes that too (older ones fail such a request with
+   * EINVAL). */
+  U.poll_first_ok = rc == 0;
   if (rc == -EINVAL)
     rc = io_uring_queue_init(ENTRIES, &U.ring, 0);
   if (rc < 0)
@@ -257,6 +262,10 @@ static void prep(struct io_uring_sqe *s, const struct corun__io *io) {
     io_uring_prep_poll_add(s, io->fd, (unsigned)io->flags);
     break;
   }
+  if (io->poll_first && U.poll_first_ok &&
+      (io->op == CORUN__OP_RECV || io->op == CORUN__OP_SEND ||
+       io->op == CORUN__OP_RECVMSG || io->op == CORUN__OP_SENDMSG))
+    s->ioprio |= IORING_RECVSEND_POLL_FIRST;
 }
 
 /* Submits a cancel of t's request, under U.lock. */
