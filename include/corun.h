@@ -602,11 +602,14 @@ CORUN_API int corun_once_do(corun_once *once, void (*fn)(void *arg),
  * -EPIPE (corun_write is send(2) with MSG_NOSIGNAL on a socket).
  * Regular files, which never say EAGAIN but may block on the disk, are
  * read and written through io_uring or a helper thread.
+ * The calls that take socket flags (recv, send, recvfrom, sendto,
+ * recvmsg, sendmsg) pass them to the kernel; MSG_DONTWAIT makes the call
+ * one try that never waits, as deadline 0 does, whatever its deadline.
  * Common errors: -ETIMEDOUT (deadline), -ECANCELED (task cancelled),
- * -EAGAIN (deadline 0 and it would block), -EPERM (not in a task: an
- * error, never a hang), -EBADF (corun_close()d while waiting), -EBUSY
- * (another task already waits on this fd in the same direction), and the
- * system call's own.
+ * -EAGAIN (deadline 0 or MSG_DONTWAIT, and it would block), -EPERM (not
+ * in a task: an error, never a hang), -EBADF (corun_close()d while
+ * waiting), -EBUSY (another task already waits on this fd in the same
+ * direction), and the system call's own.
  * An fd used with these calls must be closed with corun_close(), which
  * wakes tasks waiting on it; a new fd that reuses the number starts clean.
  * corun switches a socket or pipe to O_NONBLOCK once, at its first use: a

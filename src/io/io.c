@@ -266,6 +266,14 @@ static ssize_t noted(const struct corun__io *io, int kind, int dir,
 static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
   struct corun__io sock_io, poll_io;
   struct msghdr m;
+  /* MSG_DONTWAIT asks this one call not to wait, whatever its deadline:
+   * one try, as with deadline 0. (Otherwise epoll waited after the
+   * try's EAGAIN, and io_uring, whose kernel then never waits, answered
+   * EAGAIN even with data there when the request was marked poll-first.) */
+  if ((io->op == CORUN__OP_RECV || io->op == CORUN__OP_SEND ||
+       io->op == CORUN__OP_RECVMSG || io->op == CORUN__OP_SENDMSG) &&
+      (io->flags & MSG_DONTWAIT))
+    deadline = 0;
   int waited = 0;  /* after a wait, always try (never skip twice) */
   int expired = 0; /* a wait that skipped the try ended at the deadline */
   for (;;) {

@@ -18,7 +18,11 @@
  *  - the other side of the same fd: a short read does not hold up a write
  *    (each direction is separate);
  *  - deadlines: data that is there when the deadline has already passed
- *    is returned (not -ETIMEDOUT), and with no data the call times out.
+ *    is returned (not -ETIMEDOUT), and with no data the call times out;
+ *  - MSG_DONTWAIT: a receive with it returns the data that is there (under
+ *    io_uring a request marked to wait for readiness first answered
+ *    EAGAIN), and with no data -EAGAIN at once, whatever the deadline
+ *    (epoll used to wait for it).
  * Every variant runs with 1 and 2 workers and with the peer's step made
  * at once, after a yield, or after a short sleep, to vary which comes
  * first: the event or the wait. A watchdog alarm reports the stage that
@@ -33,9 +37,9 @@ static struct sockaddr_in addr;
 static int lfd;
 static atomic_int stage; /* for the watchdog's message */
 static const char *const stage_name[] = {
-    "setup", "ping-pong", "data then FIN", "FIN alone", "reset",
-    "short write", "short write then reset", "both directions",
-    "deadlines"};
+    "setup",     "ping-pong",   "data then FIN",          "FIN alone",
+    "reset",     "short write", "short write then reset", "both directions",
+    "deadlines", "MSG_DONTWAIT"};
 
 static void on_alarm(int sig) {
   (void)sig;
@@ -297,6 +301,26 @@ static void deadlines(int how) {
   T_OK(corun_close(b));
 }
 
+static void dontwait(int how) {
+  atomic_store(&stage, 9);
+  int a, b;
+  pair(&a, &b);
+  char buf[64];
+  T_EQ(corun_write(b, "1", 1, -1), 1);
+  T_EQ(corun_read(a, buf, sizeof buf, -1), 1); /* short */
+  T_EQ(corun_write(b, "2", 1, -1), 1);
+  pace(how);
+  /* (the wait leaves the short read's mark in place: it is no IO call) */
+  T_OK(corun_wait_fd(a, CORUN_FD_IN, corun_now() + 10000 * MS));
+  T_EQ(corun_recv(a, buf, sizeof buf, MSG_DONTWAIT, -1), 1);
+  T_EQ(buf[0], '2');
+  T_EQ(corun_recv(a, buf, sizeof buf, MSG_DONTWAIT, corun_now() + 1000 * MS),
+       -EAGAIN);
+  T_EQ(corun_recv(a, buf, sizeof buf, MSG_DONTWAIT, -1), -EAGAIN);
+  T_OK(corun_close(a));
+  T_OK(corun_close(b));
+}
+
 static void *main_task(void *arg) {
   (void)arg;
   unsigned char *out = malloc(BULK), *in = malloc(BULK);
@@ -311,6 +335,7 @@ static void *main_task(void *arg) {
         peer_ends(how, what);
       both_directions(how);
       deadlines(how);
+      dontwait(how);
       if (rep < 2) { /* 4 MiB each: a few suffice */
         memset(in, 0, BULK);
         short_writes(how, 0, out, in);
