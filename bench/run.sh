@@ -321,24 +321,30 @@ if [ "${BENCH_SCHED:-1}" != 0 ] && [ -x "$bin/bench_sched" ]; then
   [ -n "${BENCH_SCHED_N:-}" ] && sched_args=(-n "$BENCH_SCHED_N")
   : >"$tmp/sched_corun.txt"
   : >"$tmp/sched_go.txt"
+  : >"$tmp/sched_go.err"
+  # Each line gets its round ("round=K"), by which sched_table.sh pairs
+  # the two sides: a run that fails or stops early leaves its round
+  # without a partner instead of shifting the later ones.
   for ((round = 1; round <= rounds; round++)); do
     if ! "$bin/bench_sched" ${sched_args[@]+"${sched_args[@]}"} \
-        >>"$tmp/sched_corun.txt" 2>"$tmp/sched_corun.err"; then
+        >"$tmp/sched_round.txt" 2>"$tmp/sched_corun.err"; then
       echo "run.sh: WARNING: bench_sched failed (round $round):" >&2
       sed 's/^/  /' "$tmp/sched_corun.err" >&2
     fi
+    sed "s/\$/ round=$round/" "$tmp/sched_round.txt" >>"$tmp/sched_corun.txt"
     # Without Go, go/run.sh says so on stderr and exits 0: the go cells
     # are n/a.
     if ! BUILD_DIR=$bin sh "$here/go/run.sh" ${sched_args[@]+"${sched_args[@]}"} \
-        >>"$tmp/sched_go.txt" 2>"$tmp/sched_go.err"; then
+        >"$tmp/sched_round.txt" 2>>"$tmp/sched_go.err"; then
       echo "run.sh: WARNING: bench/go/run.sh failed (round $round):" >&2
     fi
+    sed "s/\$/ round=$round/" "$tmp/sched_round.txt" >>"$tmp/sched_go.txt"
   done
-  sed 's/^/  /' "$tmp/sched_go.err" >&2
+  sort -u "$tmp/sched_go.err" | sed 's/^/  /' >&2
   sh "$here/sched_table.sh" "$tmp/sched_corun.txt" "$tmp/sched_go.txt"
   echo
   echo "sleep precision (how late a 1 ms corun_sleep wakes, 200 sleeps, idle):"
-  grep ' sleep_1ms_late_us ' "$tmp/sched_corun.txt" | sed 's/^/  /' || true
+  grep ' sleep_1ms_late_us ' "$tmp/sched_corun.txt" | sed 's/^/  /; s/ round=/, round /' || true
 fi
 
 # ---- network: HTTP and TCP echo servers ---------------------------------------------

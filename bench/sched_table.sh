@@ -11,8 +11,9 @@
 # missing Go figure (Go not installed) leaves "n/a" in its cells.
 #
 # Rounds. The files may hold several runs of each program (bench/run.sh
-# lets them take turns): the k-th line of a benchmark and worker count
-# on the corun side is round k, paired with the k-th on the Go side. Each
+# lets them take turns and appends "round=K" to each line): a corun
+# figure is paired with the Go figure of the same benchmark, worker count
+# and round (without round fields, the k-th line with the k-th). Each
 # round gives a ratio of the two medians; the table shows the median of
 # corun's and of Go's figures over the rounds, the median of the rounds'
 # ratios (which decides the target) and, with more than one round, their
@@ -39,15 +40,23 @@ for f in "$@"; do
 done
 
 LC_ALL=C awk '
-  # Every figure of corun<W> <name> and go<W> <name>, by (name, workers),
-  # in the order of the rounds.
+  # Every figure of corun<W> <name> and go<W> <name>, by (name, workers)
+  # and round: the "round=K" field of the line, which bench/run.sh appends,
+  # or else its place among the lines of that name and worker count.
+  function round_of(key, cnt,    i) {
+    for (i = 4; i <= NF; i++)
+      if ($i ~ /^round=/) return substr($i, 7)
+    return "#" (++cnt[key])
+  }
   $1 ~ /^corun[0-9]+$/ && NF >= 3 {
-    w = substr($1, 6); k = ++nc[$2, w]; corun[$2, w, k] = $3
-    seen_w[w] = 1; seen_b[$2] = 1
+    w = substr($1, 6); r = round_of($2 SUBSEP w, cpos)
+    if (!(($2, w, r) in corun)) cr[$2, w, ++nc[$2, w]] = r
+    corun[$2, w, r] = $3; seen_w[w] = 1; seen_b[$2] = 1
   }
   $1 ~ /^go[0-9]+$/ && NF >= 3 {
-    w = substr($1, 3); k = ++ng[$2, w]; go[$2, w, k] = $3
-    seen_w[w] = 1; seen_b[$2] = 1
+    w = substr($1, 3); r = round_of($2 SUBSEP w, gpos)
+    if (!(($2, w, r) in go)) gr[$2, w, ++ng[$2, w]] = r
+    go[$2, w, r] = $3; seen_w[w] = 1; seen_b[$2] = 1
   }
   # The median of v[1..n], which it sorts (n is the number of rounds: a
   # handful, insertion sort).
@@ -63,7 +72,8 @@ LC_ALL=C awk '
   function med_of(a, cnt, b, w,    i, n, v) {
     n = ((b, w) in cnt) ? cnt[b, w] : 0
     if (n == 0) return ""
-    for (i = 1; i <= n; i++) v[i] = (a == "c") ? corun[b, w, i] : go[b, w, i]
+    for (i = 1; i <= n; i++)
+      v[i] = (a == "c") ? corun[b, w, cr[b, w, i]] : go[b, w, gr[b, w, i]]
     return median(v, n)
   }
   END {
@@ -95,9 +105,11 @@ LC_ALL=C awk '
         # Ratios of the rounds both sides have, each against a Go figure
         # above zero.
         n = 0; split("", rr)
-        m = (nc[b, w] < ng[b, w]) ? nc[b, w] : ng[b, w]
-        for (r = 1; r <= m; r++)
-          if (go[b, w, r] + 0 > 0) rr[++n] = corun[b, w, r] / go[b, w, r]
+        for (k2 = 1; k2 <= nc[b, w]; k2++) {
+          r = cr[b, w, k2]
+          if (((b, w, r) in go) && go[b, w, r] + 0 > 0)
+            rr[++n] = corun[b, w, r] / go[b, w, r]
+        }
         if (n == 0) {
           ratio = "n/a"; t = t " (n/a)"; na++
         } else {

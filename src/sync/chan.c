@@ -32,17 +32,19 @@
 #include "sched/worker.h"
 
 /* Layout, by cache line (CORUN__CACHE_LINE). The first holds what never
- * changes after corun_chan_make; the second what every operation writes
- * (the lock, the ring's indices, the hints, the queues' heads). A task on
- * one worker that sends into a buffered channel while another worker's
- * task receives (or selects) moves the second line between the CPUs once
+ * changes after corun_chan_make. The second starts with the lock and
+ * holds what a send or receive writes (the ring's indices, the hints, the
+ * queues' heads); the receive queue's tail and `waiting`, written when a
+ * task parks, spill onto the third. The ring starts on the fourth. A task
+ * on one worker that sends into a buffered channel while another worker's
+ * task receives (or selects) moves the lock's line between the CPUs once
  * or twice per element; with elem_size and cap in it too, select's
  * lock-free look at a channel (cap, then the hints) missed on a line the
  * other side had just written, and so did every look at the capacity.
- * The ring starts on a line of its own. Measured (bench_sched -workers 2,
- * 8 alternating runs): select4 97 -> 79 ns, buffered 13.4 -> 10.5 ns;
- * one worker and rendezvous channels unchanged. The price is up to two
- * lines of padding per channel. */
+ * Measured (bench_sched -workers 2, 8 alternating runs): select4 97 -> 79
+ * ns, buffered 13.4 -> 10.5 ns; one worker and rendezvous channels
+ * unchanged. The price: 192 bytes before the ring instead of 104, and
+ * the whole rounded up to a multiple of 64. */
 struct corun_chan {
   /* Set by corun_chan_make, read-only after. */
   size_t elem_size;
