@@ -370,9 +370,15 @@ ssize_t corun_writev(int fd, const struct iovec *iov, int iovcnt,
   return run_io(&io, CORUN__POLL_OUT, deadline);
 }
 
+/* recv and send move stream data at the socket's position (.off -1, as
+ * read and write), so that a short one marks the socket drained too. */
 ssize_t corun_recv(int fd, void *buf, size_t n, int flags, int64_t deadline) {
-  struct corun__io io = {
-      .op = CORUN__OP_RECV, .fd = fd, .flags = flags, .buf = buf, .len = n};
+  struct corun__io io = {.op = CORUN__OP_RECV,
+                         .fd = fd,
+                         .flags = flags,
+                         .buf = buf,
+                         .len = n,
+                         .off = -1};
   return run_io(&io, CORUN__POLL_IN, deadline);
 }
 
@@ -382,7 +388,8 @@ ssize_t corun_send(int fd, const void *buf, size_t n, int flags,
                          .fd = fd,
                          .flags = flags | MSG_NOSIGNAL,
                          .buf = (void *)buf,
-                         .len = n};
+                         .len = n,
+                         .off = -1};
   return run_io(&io, CORUN__POLL_OUT, deadline);
 }
 

@@ -7,7 +7,7 @@
  * the task would wait for an event that never comes. These are the cases,
  * each right after a short call in the same direction:
  *  - more data comes: it is read, byte for byte (a ping-pong of random
- *    sizes, the keep-alive server's pattern);
+ *    sizes, the keep-alive server's pattern; read or recv);
  *  - data and the peer's FIN come together, or the FIN alone: the data,
  *    then 0, and 0 again;
  *  - the peer resets (SO_LINGER 0): -ECONNRESET, or 0 if the kernel had
@@ -18,7 +18,8 @@
  *  - the other side of the same fd: a short read does not hold up a write
  *    (each direction is separate);
  *  - deadlines: data that is there when the deadline has already passed
- *    is returned (not -ETIMEDOUT), and with no data the call times out;
+ *    is returned (not -ETIMEDOUT), and with no data the call times out
+ *    (after a short read and after a short recv);
  *  - MSG_DONTWAIT: a receive with it returns the data that is there (under
  *    io_uring a request marked to wait for readiness first answered
  *    EAGAIN), and with no data -EAGAIN at once, whatever the deadline
@@ -95,7 +96,9 @@ static void *pp_answer(void *arg) {
   struct pp *p = arg;
   char buf[4096];
   for (;;) {
-    ssize_t r = corun_read(p->fd, buf, sizeof buf, -1); /* short: drained */
+    /* short: drained (recv marks it as read does; every other game) */
+    ssize_t r = p->seed & 1 ? corun_recv(p->fd, buf, sizeof buf, 0, -1)
+                            : corun_read(p->fd, buf, sizeof buf, -1);
     T_GE(r, 0);
     if (r == 0) {
       T_EQ(shutdown(p->fd, SHUT_WR), 0); /* EOF for EOF */
@@ -110,7 +113,7 @@ static void ping_pong(int how, unsigned seed) {
   atomic_store(&stage, 1);
   int a, b;
   pair(&a, &b);
-  struct pp p = {.fd = b, .pace = how};
+  struct pp p = {.fd = b, .pace = how, .seed = seed};
   corun_task *t;
   T_OK(corun_spawn(&t, pp_answer, &p, NULL));
   unsigned rng = seed;
@@ -297,6 +300,14 @@ static void deadlines(int how) {
   pace(how);
   T_EQ(corun_read(a, buf, sizeof buf, corun_now() + 1000 * MS), 1);
   T_EQ(buf[0], '3');
+  /* the same after a short recv, which marks the socket drained too */
+  T_EQ(corun_write(b, "4", 1, -1), 1);
+  T_EQ(corun_recv(a, buf, sizeof buf, 0, -1), 1); /* short */
+  T_EQ(corun_recv(a, buf, sizeof buf, 0, corun_now() + 1000000), -ETIMEDOUT);
+  T_EQ(corun_write(b, "5", 1, -1), 1);
+  pace(how);
+  T_EQ(corun_recv(a, buf, sizeof buf, 0, corun_now() - 1), 1);
+  T_EQ(buf[0], '5');
   T_OK(corun_close(a));
   T_OK(corun_close(b));
 }
