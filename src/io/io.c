@@ -185,20 +185,23 @@ static struct corun__io as_send(const struct corun__io *io,
   return s;
 }
 
-/* io, on a socket that ran dry in its direction, as a request that asks
- * io_uring to wait for readiness before trying (a read becomes the recv
- * it is on a socket, for which io_uring has that flag). Without it the
- * kernel made a try that found nothing and then armed its poll: in a
- * keep-alive server, on every request. Measured (corun_http_server,
- * wrk -c100 and -c1000, 8 alternating rounds each): 2-3 % more requests
- * per server CPU second. */
-static struct corun__io as_poll_first(const struct corun__io *io) {
+/* io, a request for a socket whose buffer is known empty (or full) in its
+ * direction, as one that asks io_uring to wait for readiness before
+ * trying: the try corun made just said EAGAIN, or it was skipped because
+ * the last call ran dry (`tcp`: a TCP socket's read is then sent as the
+ * recv it is, for which io_uring has the flag; on a datagram socket the
+ * two differ with an empty datagram pending, so other reads go as they
+ * are, unmarked). Without it the kernel made a try that found nothing and
+ * then armed its poll: in a keep-alive server, on every request.
+ * Measured (corun_http_server, wrk -c100 and -c1000, 8 alternating
+ * rounds each): 2-3 % more requests per server CPU second. */
+static struct corun__io as_poll_first(const struct corun__io *io, int tcp) {
   struct corun__io p = *io;
-  if (p.op == CORUN__OP_READ && p.off < 0) {
+  if (tcp && p.op == CORUN__OP_READ && p.off < 0) {
     p.op = CORUN__OP_RECV;
     p.flags = 0;
   }
-  p.poll_first = 1;
+  p.poll_first = 1; /* (the backend marks only sends and receives) */
   return p;
 }
 
@@ -261,7 +264,8 @@ static ssize_t noted(const struct corun__io *io, int kind, int dir,
  *     try is made after all, so that data already there (its event not
  *     yet seen) is returned rather than a time-out.
  *   - io_uring: the request goes to the kernel at once, marked to wait
- *     for readiness before its first try (as_poll_first); a deadline that
+ *     for readiness before its first try (as_poll_first, as is every
+ *     socket request after a try that said EAGAIN); a deadline that
  *     passes cancels it, returning what it did, as for any request. */
 static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
   struct corun__io sock_io, poll_io;
@@ -300,8 +304,8 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
     if (deadline == 0 || kind == CORUN__FD_FILE) /* a non-blocking file */
       return -EAGAIN;
     if (corun__poll_submits()) {
-      if (drained && kind == CORUN__FD_SOCKET) {
-        poll_io = as_poll_first(io);
+      if (kind == CORUN__FD_SOCKET) { /* EAGAIN, or no try (drained: TCP) */
+        poll_io = as_poll_first(io, drained);
         io = &poll_io;
       }
       return noted(io, kind, dir, seq, corun__poll_submit(io, dir, deadline));
