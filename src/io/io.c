@@ -188,16 +188,16 @@ static struct corun__io as_send(const struct corun__io *io,
 /* io, a request for a socket whose buffer is known empty (or full) in its
  * direction, as one that asks io_uring to wait for readiness before
  * trying: the try corun made just said EAGAIN, or it was skipped because
- * the last call ran dry (`tcp`: a TCP socket's read is then sent as the
- * recv it is, for which io_uring has the flag; on a datagram socket the
- * two differ with an empty datagram pending, so other reads go as they
- * are, unmarked). Without it the kernel made a try that found nothing and
- * then armed its poll: in a keep-alive server, on every request.
- * Measured (corun_http_server, wrk -c100 and -c1000, 8 alternating
+ * the last call ran dry (`drained`, which only a TCP socket can be: its
+ * read is then sent as the recv it is, for which io_uring has the flag;
+ * on a datagram socket the two differ with an empty datagram pending, so
+ * other reads go as they are, unmarked). Without it the kernel made a try that
+ * found nothing and then armed its poll: in a keep-alive server, on every
+ * request. Measured (corun_http_server, wrk -c100 and -c1000, 8 alternating
  * rounds each): 2-3 % more requests per server CPU second. */
-static struct corun__io as_poll_first(const struct corun__io *io, int tcp) {
+static struct corun__io as_poll_first(const struct corun__io *io, int drained) {
   struct corun__io p = *io;
-  if (tcp && p.op == CORUN__OP_READ && p.off < 0) {
+  if (drained && p.op == CORUN__OP_READ && p.off < 0) {
     p.op = CORUN__OP_RECV;
     p.flags = 0;
   }
@@ -283,8 +283,13 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
   for (;;) {
     uint32_t seq;
     int drained = 0;
-    int kind = corun__poll_prepare(io->fd, dir, &seq,
-                                   deadline && !waited ? &drained : NULL);
+    /* (Only a plain call may skip its try: MSG_OOB, MSG_PEEK and the
+     * like read what a short read leaves behind.) */
+    int kind = corun__poll_prepare(
+        io->fd, dir, &seq,
+        deadline && !waited && !(io->flags & ~(MSG_NOSIGNAL | MSG_DONTWAIT))
+            ? &drained
+            : NULL);
     if (kind < 0) /* -EPERM outside a task: an error, not a hang */
       return kind;
     if (kind == CORUN__FD_FILE && deadline != 0)

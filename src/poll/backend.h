@@ -31,7 +31,10 @@ struct corun__fdrec {
    * under epoll only a newer readiness event can change that. Unless
    * `ended` (epoll): the peer has shut down or the connection failed (an
    * event with EPOLLRDHUP, HUP or ERR was seen), and the next call
-   * returns 0 or the error at once, with no event to come. */
+   * returns 0 or the error at once, with no event to come; or urgent
+   * data came (EPOLLPRI), and a read stops short at its mark with the
+   * data behind it already there. It stays set (a socket that has had
+   * urgent data just loses the skip). */
   uint8_t tcp;
   _Atomic uint8_t drained; /* (read without the lock by corun__poll_ran_dry) */
   uint8_t ended;

@@ -74,7 +74,7 @@ static void ep_poll(int64_t timeout_ns) {
     corun__lock_acquire(&r->lock);
     if (r->gen == (uint32_t)(tag >> 32)) { /* not a closed fd's leftover */
       uint32_t e = ev[i].events;
-      if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+      if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
         r->ended = 1; /* see corun__fdrec.drained */
       if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         r->seq[CORUN__POLL_IN]++;
@@ -129,7 +129,10 @@ static int ep_start(void) {
 }
 
 static int ep_add(int fd, uint32_t gen) {
-  struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+  /* EPOLLPRI: TCP urgent data, which ends a short read at its mark with
+   * more data behind it (see corun__fdrec.ended). */
+  struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI |
+                                    EPOLLET,
                           .data.u64 = (uint64_t)gen << 32 | (uint32_t)fd};
   if (epoll_ctl(P.epfd, EPOLL_CTL_ADD, fd, &e) == 0)
     return 0;

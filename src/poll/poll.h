@@ -74,8 +74,9 @@ struct corun__io {
   off_t off;
   /* io_uring, sends and receives on a socket: wait for readiness before
    * the kernel's first try (IORING_RECVSEND_POLL_FIRST). The io layer
-   * sets it when the socket ran dry in this direction last time, so that
-   * first try would only say EAGAIN. */
+   * sets it when its own try just said EAGAIN or the socket ran dry in
+   * this direction last time: the kernel's first try would only say
+   * EAGAIN too. */
   int poll_first;
 };
 

@@ -20,6 +20,10 @@
  *  - deadlines: data that is there when the deadline has already passed
  *    is returned (not -ETIMEDOUT), and with no data the call times out
  *    (after a short read and after a short recv);
+ *  - TCP urgent data: a read stops short at its mark with the rest of
+ *    the data already there, and the next read must still find it (epoll
+ *    sees no event for it: it came before the short read); a MSG_OOB
+ *    receive after a short one tries at once (no event may come either);
  *  - MSG_DONTWAIT: a receive with it returns the data that is there (under
  *    io_uring a request marked to wait for readiness first answered
  *    EAGAIN), and with no data -EAGAIN at once, whatever the deadline
@@ -37,10 +41,17 @@
 static struct sockaddr_in addr;
 static int lfd;
 static atomic_int stage; /* for the watchdog's message */
-static const char *const stage_name[] = {
-    "setup",     "ping-pong",   "data then FIN",          "FIN alone",
-    "reset",     "short write", "short write then reset", "both directions",
-    "deadlines", "MSG_DONTWAIT"};
+static const char *const stage_name[] = {"setup",
+                                         "ping-pong",
+                                         "data then FIN",
+                                         "FIN alone",
+                                         "reset",
+                                         "short write",
+                                         "short write then reset",
+                                         "both directions",
+                                         "deadlines",
+                                         "MSG_DONTWAIT",
+                                         "urgent data"};
 
 static void on_alarm(int sig) {
   (void)sig;
@@ -332,6 +343,30 @@ static void dontwait(int how) {
   T_OK(corun_close(b));
 }
 
+static void urgent(int how) {
+  atomic_store(&stage, 10);
+  int a, b;
+  pair(&a, &b);
+  char buf[64];
+  T_EQ(corun_write(b, "1", 1, -1), 1);
+  T_EQ(corun_recv(a, buf, sizeof buf, 0, -1), 1); /* short */
+  T_EQ(corun_send(b, "abc", 3, 0, -1), 3);
+  T_EQ(corun_send(b, "X", 1, MSG_OOB, -1), 1);
+  T_EQ(corun_send(b, "def", 3, 0, -1), 3);
+  pace(how);
+  T_OK(corun_sleep(20 * MS)); /* (a poll sees the events before the reads) */
+  T_EQ(corun_recv(a, buf, sizeof buf, 0, -1), 3); /* up to the mark */
+  T_EQ(memcmp(buf, "abc", 3), 0);
+  T_EQ(corun_read(a, buf, sizeof buf, -1), 3); /* the rest, no event to come */
+  T_EQ(memcmp(buf, "def", 3), 0);
+  T_EQ(corun_send(b, "Y", 1, MSG_OOB, -1), 1);
+  T_OK(corun_sleep(20 * MS));
+  T_EQ(corun_recv(a, buf, 1, MSG_OOB, -1), 1); /* after a short read */
+  T_EQ(buf[0], 'Y');
+  T_OK(corun_close(a));
+  T_OK(corun_close(b));
+}
+
 static void *main_task(void *arg) {
   (void)arg;
   unsigned char *out = malloc(BULK), *in = malloc(BULK);
@@ -347,6 +382,7 @@ static void *main_task(void *arg) {
       both_directions(how);
       deadlines(how);
       dontwait(how);
+      urgent(how);
       if (rep < 2) { /* 4 MiB each: a few suffice */
         memset(in, 0, BULK);
         short_writes(how, 0, out, in);
