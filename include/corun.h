@@ -604,10 +604,12 @@ CORUN_API int corun_once_do(corun_once *once, void (*fn)(void *arg),
  * read and written through io_uring or a helper thread.
  * The calls that take socket flags (recv, send, recvfrom, sendto,
  * recvmsg, sendmsg) pass them to the kernel; MSG_DONTWAIT makes the call
- * one try that never waits, as deadline 0 does, whatever its deadline.
+ * one try that never waits, as deadline 0 does, whatever its deadline,
+ * and so do MSG_OOB and MSG_ERRQUEUE on a receive (the kernel never
+ * blocks in those).
  * Common errors: -ETIMEDOUT (deadline), -ECANCELED (task cancelled),
- * -EAGAIN (deadline 0 or MSG_DONTWAIT, and it would block), -EPERM (not
- * in a task: an error, never a hang), -EBADF (corun_close()d while
+ * -EAGAIN (deadline 0 or one of those flags, and it would block), -EPERM
+ * (not in a task: an error, never a hang), -EBADF (corun_close()d while
  * waiting), -EBUSY (another task already waits on this fd in the same
  * direction), and the system call's own.
  * An fd used with these calls must be closed with corun_close(), which

@@ -247,8 +247,11 @@ static int ran_dry(const struct corun__io *io, ssize_t r) {
  * returns r. */
 static ssize_t noted(const struct corun__io *io, int kind, int dir,
                      uint32_t seq, ssize_t r) {
-  if (kind == CORUN__FD_SOCKET)
+  if (kind == CORUN__FD_SOCKET) {
     corun__poll_ran_dry(io->fd, dir, seq, r > 0 && ran_dry(io, r));
+    if (r > 0 && (io->flags & MSG_OOB) && dir == CORUN__POLL_IN)
+      corun__poll_urgent(io->fd);
+  }
   return r;
 }
 
@@ -273,10 +276,14 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
   /* MSG_DONTWAIT asks this one call not to wait, whatever its deadline:
    * one try, as with deadline 0. (Otherwise epoll waited after the
    * try's EAGAIN, and io_uring, whose kernel then never waits, answered
-   * EAGAIN even with data there when the request was marked poll-first.) */
-  if ((io->op == CORUN__OP_RECV || io->op == CORUN__OP_SEND ||
-       io->op == CORUN__OP_RECVMSG || io->op == CORUN__OP_SENDMSG) &&
-      (io->flags & MSG_DONTWAIT))
+   * EAGAIN even with data there when the request was marked poll-first.)
+   * So do receives that the kernel never blocks in: out-of-band data
+   * (EAGAIN or EINVAL while there is none; its arrival is EPOLLPRI, not
+   * the readiness a wait would wait for) and the error queue. */
+  int recv_op = io->op == CORUN__OP_RECV || io->op == CORUN__OP_RECVMSG;
+  if ((recv_op || io->op == CORUN__OP_SEND || io->op == CORUN__OP_SENDMSG) &&
+      ((io->flags & MSG_DONTWAIT) ||
+       (recv_op && (io->flags & (MSG_OOB | MSG_ERRQUEUE)))))
     deadline = 0;
   int waited = 0;  /* after a wait, always try (never skip twice) */
   int expired = 0; /* a wait that skipped the try ended at the deadline */

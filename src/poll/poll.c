@@ -181,6 +181,16 @@ void corun__poll_ran_dry(int fd, int dir, uint32_t seq, int dry) {
   corun__lock_release(&r->lock);
 }
 
+void corun__poll_urgent(int fd) {
+  struct corun__fdrec *r = corun__fdrec_of(fd, 0);
+  if (!r)
+    return;
+  corun__lock_acquire(&r->lock);
+  if (r->gen)
+    r->ended = 1;
+  corun__lock_release(&r->lock);
+}
+
 /* Locks fd's record for a wait of t in dir, or returns an error: -EBADF
  * (not prepared: corun_close()d meanwhile), -EBUSY (a waiter already). */
 static int lock_for_wait(int fd, int dir, struct corun__fdrec **out) {

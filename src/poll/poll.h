@@ -105,10 +105,17 @@ int corun__poll_prepare(int fd, int dir, uint32_t *seq, int *drained);
  * one comes, the next call's try would only say EAGAIN. Under io_uring
  * the next call may submit its request at once. Does nothing on other
  * fds. Not for calls that may stop short with data left (recv with
- * MSG_PEEK, recvmsg with ancillary data); a peer's TCP urgent data also
- * cuts a read short, and under epoll the rest then waits for the peer's
- * next segment (urgent data is obsolete, RFC 6093). */
+ * MSG_PEEK, recvmsg with ancillary data). A peer's TCP urgent data also
+ * cuts a read short at its mark, with the rest there: once the poller has
+ * seen it (EPOLLPRI) or a receive has taken it out of band
+ * (corun__poll_urgent), the fd's calls no longer skip their try. */
 void corun__poll_ran_dry(int fd, int dir, uint32_t seq, int dry);
+
+/* fd (a socket) had TCP urgent data, taken by a MSG_OOB receive: as
+ * EPOLLPRI does, ends the skipping of tries on it for good (reads stop at
+ * the urgent mark, and the poller may not see EPOLLPRI any more once the
+ * byte is taken). */
+void corun__poll_urgent(int fd);
 
 /* Parks the calling task until fd is ready in direction dir (epoll: its
  * readiness count differs from seq), or the deadline. Returns 0 (try the

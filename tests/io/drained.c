@@ -343,6 +343,12 @@ static void dontwait(int how) {
   T_OK(corun_close(b));
 }
 
+static void *idle_reader(void *arg) {
+  char c;
+  T_EQ(corun_read(*(int *)arg, &c, 1, -1), 1);
+  return NULL;
+}
+
 static void urgent(int how) {
   atomic_store(&stage, 10);
   int a, b;
@@ -365,6 +371,34 @@ static void urgent(int how) {
   T_EQ(buf[0], 'Y');
   T_OK(corun_close(a));
   T_OK(corun_close(b));
+  /* The urgent byte taken out of band before any poll has seen it (then
+   * none sees EPOLLPRI): the read still stops at the mark. A task waits
+   * on another connection meanwhile, so that the sleep below polls. */
+  int c, d;
+  pair(&c, &d);
+  corun_task *idle;
+  T_OK(corun_spawn(&idle, idle_reader, &c, NULL));
+  pair(&a, &b);
+  T_EQ(corun_write(b, "1", 1, -1), 1);
+  T_EQ(corun_recv(a, buf, sizeof buf, 0, -1), 1); /* short */
+  T_EQ(corun_send(b, "ghi", 3, 0, -1), 3);
+  T_EQ(corun_send(b, "Z", 1, MSG_OOB, -1), 1);
+  T_EQ(corun_send(b, "jkl", 3, 0, -1), 3);
+  T_EQ(corun_recv(a, buf, 1, MSG_OOB, -1), 1); /* (no switch since) */
+  T_EQ(buf[0], 'Z');
+  T_OK(corun_sleep(20 * MS)); /* a poll sees the rest, without PRI */
+  T_EQ(corun_recv(a, buf, sizeof buf, 0, -1), 3); /* up to the mark */
+  T_EQ(memcmp(buf, "ghi", 3), 0);
+  T_EQ(corun_read(a, buf, sizeof buf, -1), 3); /* no event to come */
+  T_EQ(memcmp(buf, "jkl", 3), 0);
+  /* no urgent data: an answer at once, never a wait */
+  T_EQ(corun_recv(a, buf, 1, MSG_OOB, -1), -EINVAL);
+  T_OK(corun_close(a));
+  T_OK(corun_close(b));
+  T_EQ(corun_write(d, "x", 1, -1), 1);
+  T_OK(corun_join(idle, NULL));
+  T_OK(corun_close(c));
+  T_OK(corun_close(d));
 }
 
 static void *main_task(void *arg) {
