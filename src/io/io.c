@@ -191,10 +191,11 @@ static struct corun__io as_send(const struct corun__io *io,
  * the last call ran dry (`drained`, which only a TCP socket can be: its
  * read is then sent as the recv it is, for which io_uring has the flag;
  * on a datagram socket the two differ with an empty datagram pending, so
- * other reads go as they are, unmarked). Without it the kernel made a try that
- * found nothing and then armed its poll: in a keep-alive server, on every
- * request. Measured (corun_http_server, wrk -c100 and -c1000, 8 alternating
- * rounds each): 2-3 % more requests per server CPU second. */
+ * other reads go as they are, unmarked). Without it the kernel made a
+ * try that found nothing and then armed its poll: in a keep-alive
+ * server, on every request. Measured (corun_http_server, wrk -c100 and
+ * -c1000, 8 alternating rounds each): 2-3 % more requests per server CPU
+ * second. */
 static struct corun__io as_poll_first(const struct corun__io *io, int drained) {
   struct corun__io p = *io;
   if (drained && p.op == CORUN__OP_READ && p.off < 0) {
