@@ -206,6 +206,14 @@ static struct corun__io as_poll_first(const struct corun__io *io, int drained) {
   return p;
 }
 
+/* Whether io has no flags that make a call stop short with data left, or
+ * read what a short call left behind (MSG_PEEK, MSG_OOB, ...): only such
+ * calls tell whether a socket ran dry, and only they may skip their try
+ * after it did. */
+static int plain(const struct corun__io *io) {
+  return !(io->flags & ~(MSG_NOSIGNAL | MSG_DONTWAIT));
+}
+
 static size_t iov_total(const struct iovec *v, size_t n) {
   size_t total = 0;
   for (size_t i = 0; i < n; i++)
@@ -220,7 +228,7 @@ static size_t iov_total(const struct iovec *v, size_t n) {
  * ancillary data. See corun__poll_ran_dry. */
 static int ran_dry(const struct corun__io *io, ssize_t r) {
   size_t want;
-  if (io->off >= 0 || (io->flags & ~(MSG_NOSIGNAL | MSG_DONTWAIT)))
+  if (io->off >= 0 || !plain(io))
     return 0;
   switch (io->op) {
   case CORUN__OP_READ:
@@ -282,7 +290,7 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
    * (EAGAIN or EINVAL while there is none; its arrival is EPOLLPRI, not
    * the readiness a wait would wait for) and the error queue. */
   int recv_op = io->op == CORUN__OP_RECV || io->op == CORUN__OP_RECVMSG;
-  if ((recv_op || io->op == CORUN__OP_SEND || io->op == CORUN__OP_SENDMSG) &&
+  if (corun__io_sendrecv(io->op) &&
       ((io->flags & MSG_DONTWAIT) ||
        (recv_op && (io->flags & (MSG_OOB | MSG_ERRQUEUE)))))
     deadline = 0;
@@ -291,13 +299,8 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
   for (;;) {
     uint32_t seq;
     int drained = 0;
-    /* (Only a plain call may skip its try: MSG_OOB, MSG_PEEK and the
-     * like read what a short read leaves behind.) */
     int kind = corun__poll_prepare(
-        io->fd, dir, &seq,
-        deadline && !waited && !(io->flags & ~(MSG_NOSIGNAL | MSG_DONTWAIT))
-            ? &drained
-            : NULL);
+        io->fd, dir, &seq, deadline && !waited && plain(io) ? &drained : NULL);
     if (kind < 0) /* -EPERM outside a task: an error, not a hang */
       return kind;
     if (kind == CORUN__FD_FILE && deadline != 0)

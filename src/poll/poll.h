@@ -80,6 +80,12 @@ struct corun__io {
   int poll_first;
 };
 
+/* Whether op is a send or a receive, whose flags are MSG_* flags. */
+static inline int corun__io_sendrecv(int op) {
+  return op == CORUN__OP_RECV || op == CORUN__OP_SEND ||
+         op == CORUN__OP_RECVMSG || op == CORUN__OP_SENDMSG;
+}
+
 /* What corun__poll_prepare found fd to be. */
 #define CORUN__FD_POLLABLE 0 /* a pipe, a terminal, an eventfd, ... */
 #define CORUN__FD_FILE 1     /* a regular file, or not pollable: IO on it

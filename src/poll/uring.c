@@ -262,9 +262,7 @@ static void prep(struct io_uring_sqe *s, const struct corun__io *io) {
     io_uring_prep_poll_add(s, io->fd, (unsigned)io->flags);
     break;
   }
-  if (io->poll_first && U.poll_first_ok &&
-      (io->op == CORUN__OP_RECV || io->op == CORUN__OP_SEND ||
-       io->op == CORUN__OP_RECVMSG || io->op == CORUN__OP_SENDMSG))
+  if (io->poll_first && U.poll_first_ok && corun__io_sendrecv(io->op))
     s->ioprio |= IORING_RECVSEND_POLL_FIRST;
 }
 

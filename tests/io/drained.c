@@ -292,13 +292,29 @@ static void both_directions(int how) {
 
 /* ---- deadlines after a short read ------------------------------------- */
 
+/* A connected pair (as pair) whose *a has just made a short read: the
+ * state every case below starts from. */
+static void pair_short(int *a, int *b) {
+  char buf[64];
+  pair(a, b);
+  T_EQ(corun_write(*b, "1", 1, -1), 1);
+  T_EQ(corun_read(*a, buf, sizeof buf, -1), 1); /* short */
+}
+
+/* Sends 3 bytes, one byte of TCP urgent data, 3 bytes: a read at the
+ * other end stops at the urgent mark, with the rest already there. */
+static void send_urgent(int b, const char *before, const char *oob,
+                        const char *after) {
+  T_EQ(corun_send(b, before, 3, 0, -1), 3);
+  T_EQ(corun_send(b, oob, 1, MSG_OOB, -1), 1);
+  T_EQ(corun_send(b, after, 3, 0, -1), 3);
+}
+
 static void deadlines(int how) {
   atomic_store(&stage, 8);
   int a, b;
-  pair(&a, &b);
+  pair_short(&a, &b);
   char buf[64];
-  T_EQ(corun_write(b, "1", 1, -1), 1);
-  T_EQ(corun_read(a, buf, sizeof buf, -1), 1); /* short */
   /* nothing comes: the call times out */
   T_EQ(corun_read(a, buf, sizeof buf, corun_now() + 1000000), -ETIMEDOUT);
   /* data comes, but the deadline has passed: the data, not a time-out
@@ -326,10 +342,8 @@ static void deadlines(int how) {
 static void dontwait(int how) {
   atomic_store(&stage, 9);
   int a, b;
-  pair(&a, &b);
+  pair_short(&a, &b);
   char buf[64];
-  T_EQ(corun_write(b, "1", 1, -1), 1);
-  T_EQ(corun_read(a, buf, sizeof buf, -1), 1); /* short */
   T_EQ(corun_write(b, "2", 1, -1), 1);
   pace(how);
   /* (the wait leaves the short read's mark in place: it is no IO call) */
@@ -352,13 +366,9 @@ static void *idle_reader(void *arg) {
 static void urgent(int how) {
   atomic_store(&stage, 10);
   int a, b;
-  pair(&a, &b);
+  pair_short(&a, &b);
   char buf[64];
-  T_EQ(corun_write(b, "1", 1, -1), 1);
-  T_EQ(corun_recv(a, buf, sizeof buf, 0, -1), 1); /* short */
-  T_EQ(corun_send(b, "abc", 3, 0, -1), 3);
-  T_EQ(corun_send(b, "X", 1, MSG_OOB, -1), 1);
-  T_EQ(corun_send(b, "def", 3, 0, -1), 3);
+  send_urgent(b, "abc", "X", "def");
   pace(how);
   T_OK(corun_sleep(20 * MS)); /* (a poll sees the events before the reads) */
   T_EQ(corun_recv(a, buf, sizeof buf, 0, -1), 3); /* up to the mark */
@@ -378,12 +388,8 @@ static void urgent(int how) {
   pair(&c, &d);
   corun_task *idle;
   T_OK(corun_spawn(&idle, idle_reader, &c, NULL));
-  pair(&a, &b);
-  T_EQ(corun_write(b, "1", 1, -1), 1);
-  T_EQ(corun_recv(a, buf, sizeof buf, 0, -1), 1); /* short */
-  T_EQ(corun_send(b, "ghi", 3, 0, -1), 3);
-  T_EQ(corun_send(b, "Z", 1, MSG_OOB, -1), 1);
-  T_EQ(corun_send(b, "jkl", 3, 0, -1), 3);
+  pair_short(&a, &b);
+  send_urgent(b, "ghi", "Z", "jkl");
   T_EQ(corun_recv(a, buf, 1, MSG_OOB, -1), 1); /* (no switch since) */
   T_EQ(buf[0], 'Z');
   T_OK(corun_sleep(20 * MS)); /* a poll sees the rest, without PRI */
