@@ -58,14 +58,18 @@ LC_ALL=C awk '
     if (!(($2, w, r) in go)) gr[$2, w, ++ng[$2, w]] = r
     go[$2, w, r] = $3; seen_w[w] = 1; seen_b[$2] = 1
   }
-  # The median of v[1..n], which it sorts (n is the number of rounds: a
-  # handful, insertion sort).
-  function median(v, n,    i, j, x) {
+  # Sorts a[1..n] ascending (a handful of rounds or worker counts:
+  # insertion sort).
+  function sort(a, n,    i, j, x) {
     for (i = 2; i <= n; i++) {
-      x = v[i]; j = i - 1
-      while (j >= 1 && v[j] > x) { v[j + 1] = v[j]; j-- }
-      v[j + 1] = x
+      x = a[i]; j = i - 1
+      while (j >= 1 && a[j] > x) { a[j + 1] = a[j]; j-- }
+      a[j + 1] = x
     }
+  }
+  # The median of v[1..n], which it sorts.
+  function median(v, n) {
+    sort(v, n)
     return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
   }
   # The median of figure list `a` for (b, w), or "" if it has none.
@@ -81,14 +85,10 @@ LC_ALL=C awk '
     target["spawn"] = 0.25; target["yield"] = 0.25; target["pingpong"] = 0.25
     target["buffered"] = 0.5; target["select4"] = 0.5
     target["mutex"] = 0.5; target["sleepers"] = 0.5
-    # Worker counts seen, ascending (a handful: insertion sort).
+    # Worker counts seen, ascending.
     nw = 0
     for (w in seen_w) ws[++nw] = w + 0
-    for (i = 2; i <= nw; i++) {
-      x = ws[i]; j = i - 1
-      while (j >= 1 && ws[j] > x) { ws[j + 1] = ws[j]; j-- }
-      ws[j + 1] = x
-    }
+    sort(ws, nw)
 
     met = 0; missed = 0; na = 0
     print "| benchmark | workers | corun ns | go ns | ratio corun/go (range over rounds) | target |"

@@ -459,8 +459,10 @@ fi
 # the server's CPU time over the run's nominal length; load%: the same for
 # the load generator; other%: the rest of the two CPUs' busy time, i.e.
 # other programs, in % of one CPU.)
-agg=$tmp/agg
-awk -v clk="$clk" -v secs="$secs" '
+# awk functions the aggregate and the comparisons (paired) share: sort
+# a[1..n] ascending (a handful of runs: insertion sort), and the median of
+# a sorted a[1..n].
+awk_stats='
   function sort(a, n,   i, j, x) {
     for (i = 2; i <= n; i++) {
       x = a[i]; j = i - 1
@@ -469,6 +471,9 @@ awk -v clk="$clk" -v secs="$secs" '
     }
   }
   function med(a, n) { return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+'
+agg=$tmp/agg
+awk -v clk="$clk" -v secs="$secs" "$awk_stats"'
   {
     k = $1 " " $2
     if (!(k in n)) { order[++nk] = k; n[k] = 0 }
@@ -563,7 +568,7 @@ done
 # figures, divided, can compare a fast minute of one with a slow minute of
 # the other. Prints nothing when no round has both samples.
 paired() {
-  awk -v t="$1" -v p="$2" -v m="$3" -v clk="$clk" '
+  awk -v t="$1" -v p="$2" -v m="$3" -v clk="$clk" "$awk_stats"'
     function val(   cpu) {
       if (m == "rate") return $4
       if (m == "p99") return $7
@@ -576,14 +581,8 @@ paired() {
       n = 0
       for (r in c) if ((r in q) && q[r] > 0) v[++n] = c[r] / q[r]
       if (n == 0) exit
-      for (i = 2; i <= n; i++) {
-        x = v[i]; j = i - 1
-        while (j >= 1 && v[j] > x) { v[j + 1] = v[j]; j-- }
-        v[j + 1] = x
-      }
-      printf "%.3f %.3f %.3f %d\n",
-             (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2,
-             v[1], v[n], n
+      sort(v, n)
+      printf "%.3f %.3f %.3f %d\n", med(v, n), v[1], v[n], n
     }' "$samples"
 }
 
