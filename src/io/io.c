@@ -1,11 +1,12 @@
 /* io.c: blocking-style IO for tasks: each call tries the system call and,
  * when it would block, waits through the event loop (poll.h): for
  * readiness (epoll) and then tries again, or for the completion of the
- * whole request (io_uring). Regular files, which never say EAGAIN but may
- * block on the disk, go to io_uring or, under epoll, to the helper pool
- * (pool.c). The worker thread never blocks (except for a regular-file
- * call of a task on a shared stack under epoll: its buffer may be
- * swapped out while it waits, so the call is made on the worker).
+ * whole request (io_uring; there a socket's send goes to the kernel
+ * without a try, batched with other tasks' requests). Regular files,
+ * which never say EAGAIN but may block on the disk, go to io_uring or,
+ * under epoll, to the helper pool (pool.c). The worker thread never blocks
+ * (except for a regular-file call of a task on a shared stack under epoll: its
+ * buffer may be swapped out while it waits, so the call is made on the worker).
  * Layer: io (uses base, sched, poll). Locking: none of its own.
  *
  * Every call here returns -errno and leaves errno alone (DESIGN.md): the
@@ -214,6 +215,25 @@ static int plain(const struct corun__io *io) {
   return !(io->flags & ~(MSG_NOSIGNAL | MSG_DONTWAIT));
 }
 
+/* Whether io, about to be made on a socket in direction dir, is a send
+ * that under io_uring goes to the ring without a try: one that may wait
+ * (deadline not 0), with plain flags, of a task that may submit (not on
+ * a shared stack) and is not cancelled (its park would fail at once and
+ * the request need a cancel: it tries, as under epoll, and gets
+ * -ECANCELED only if it must wait). The kernel makes the try when the
+ * worker hands its queue over (ur_flush: before it sleeps, or every few
+ * dispatches), in one io_uring_enter with the requests of the other tasks
+ * that ran meanwhile, instead of one sendto each; the task parks until
+ * then. A keep-alive server's answer is such a send. Measured
+ * (corun_http_server, wrk -c100 and -c1000, the same binary with and
+ * without, alternating, 4 s runs): 8-10 % more requests per server CPU
+ * second, p99 latency unchanged (1.0-1.25 ms either way). */
+static int send_to_ring(const struct corun__io *io, int dir, int64_t deadline) {
+  return dir == CORUN__POLL_OUT && deadline != 0 &&
+         corun__io_sendrecv(io->op) && plain(io) && corun__poll_submits() &&
+         !corun_cancelled();
+}
+
 static size_t iov_total(const struct iovec *v, size_t n) {
   size_t total = 0;
   for (size_t i = 0; i < n; i++)
@@ -278,7 +298,10 @@ static ssize_t noted(const struct corun__io *io, int kind, int dir,
  *   - io_uring: the request goes to the kernel at once, marked to wait
  *     for readiness before its first try (as_poll_first, as is every
  *     socket request after a try that said EAGAIN); a deadline that
- *     passes cancels it, returning what it did, as for any request. */
+ *     passes cancels it, returning what it did, as for any request.
+ * Under io_uring a socket's send skips its try too, when it may wait
+ * (send_to_ring): the kernel tries it in the next batch of submissions,
+ * without waiting for readiness first unless the last send ran dry. */
 static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
   struct corun__io sock_io, poll_io;
   struct msghdr m;
@@ -310,7 +333,10 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
       sock_io = as_send(io, &m);
       io = &sock_io;
     }
-    ssize_t r = drained ? -EAGAIN : sys_io(io); /* drained: no try */
+    int to_ring =
+        kind == CORUN__FD_SOCKET && !drained && send_to_ring(io, dir, deadline);
+    /* drained, or to the ring: no try */
+    ssize_t r = drained || to_ring ? -EAGAIN : sys_io(io);
     if (r == -EINTR)
       continue;
     if (r != -EAGAIN && r != -EWOULDBLOCK)
@@ -320,7 +346,7 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
     if (deadline == 0 || kind == CORUN__FD_FILE) /* a non-blocking file */
       return -EAGAIN;
     if (corun__poll_submits()) {
-      if (kind == CORUN__FD_SOCKET) { /* EAGAIN, or no try (drained: TCP) */
+      if (kind == CORUN__FD_SOCKET && !to_ring) { /* EAGAIN, or drained */
         poll_io = as_poll_first(io, drained);
         io = &poll_io;
       }
