@@ -628,6 +628,14 @@ CORUN_API int corun_once_do(corun_once *once, void (*fn)(void *arg),
  * until the request completes: a call cut short by its deadline or a
  * cancel first cancels the request and waits for it, and if the request
  * completed anyway, returns its result (no data is lost).
+ * With io_uring a send on a socket (corun_write, corun_send, ...) that
+ * may wait goes to the kernel in a batch with other tasks' requests: the
+ * task parks until then even when the socket has room, and other tasks
+ * run meanwhile. The batch is handed over between tasks once its first
+ * request has waited 20 us, and before a worker sleeps; a task that
+ * computes for long without parking holds it up that long. Such a send
+ * with another task already waiting to send on the fd is made at once
+ * instead, and does not fail with -EBUSY when the socket has room.
  * ------------------------------------------------------------------- */
 
 /* For corun_wait_fd. */

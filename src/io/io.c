@@ -220,16 +220,24 @@ static int plain(const struct corun__io *io) {
  * (deadline not 0), with plain flags, of a task that may submit (not on
  * a shared stack) and is not cancelled (its park would fail at once and
  * the request need a cancel: it tries, as under epoll, and gets
- * -ECANCELED only if it must wait). The kernel makes the try when the
- * worker hands its queue over (ur_flush: before it sleeps, or every few
- * dispatches), in one io_uring_enter with the requests of the other tasks
+ * -ECANCELED only if it must wait). The kernel makes the try when a
+ * worker hands the queue over (ur_flush): before it sleeps, and between
+ * tasks once the first request queued has waited CORUN__FLUSH_NS (20 us,
+ * sched.c), in one io_uring_enter with the requests of the other tasks
  * that ran meanwhile, instead of one sendto each; the task parks until
  * then. A keep-alive server's answer is such a send. Measured
  * (corun_http_server, wrk -c100 and -c1000, the same binary with and
  * without, alternating, 4 s runs): 8-10 % more requests per server CPU
- * second, p99 latency unchanged (1.0-1.25 ms either way). */
+ * second, p99 latency unchanged; the 20 us bound kept all of it. The
+ * cost: the send waits for the tasks that run before the flush, and one
+ * that computes for long holds it up that long (or, blocking its worker,
+ * until the monitor has another worker take over, which flushes). When
+ * another task already waits to send on the fd, the try is made as
+ * before (run_io: one waiter per direction, and its send is not
+ * refused). Not under TSan: libc's send, intercepted, tells it what one
+ * thread hands another through the socket. */
 static int send_to_ring(const struct corun__io *io, int dir, int64_t deadline) {
-  return dir == CORUN__POLL_OUT && deadline != 0 &&
+  return !CORUN__TSAN && dir == CORUN__POLL_OUT && deadline != 0 &&
          corun__io_sendrecv(io->op) && plain(io) && corun__poll_submits() &&
          !corun_cancelled();
 }
@@ -317,6 +325,7 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
       ((io->flags & MSG_DONTWAIT) ||
        (recv_op && (io->flags & (MSG_OOB | MSG_ERRQUEUE)))))
     deadline = 0;
+  int busy = 0;    /* another task waits to send: no send to the ring */
   int waited = 0;  /* after a wait, always try (never skip twice) */
   int expired = 0; /* a wait that skipped the try ended at the deadline */
   for (;;) {
@@ -333,10 +342,16 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
       sock_io = as_send(io, &m);
       io = &sock_io;
     }
-    int to_ring =
-        kind == CORUN__FD_SOCKET && !drained && send_to_ring(io, dir, deadline);
-    /* drained, or to the ring: no try */
-    ssize_t r = drained || to_ring ? -EAGAIN : sys_io(io);
+    if (kind == CORUN__FD_SOCKET && !drained && !busy &&
+        send_to_ring(io, dir, deadline)) {
+      struct corun__io ring_io = *io;
+      ring_io.untried = 1;
+      ssize_t s = corun__poll_submit(&ring_io, dir, deadline);
+      if (s != CORUN__POLL_UNTRIED)
+        return noted(io, kind, dir, seq, s);
+      busy = 1; /* another task waits to send on fd: try, as under epoll */
+    }
+    ssize_t r = drained ? -EAGAIN : sys_io(io); /* drained: no try */
     if (r == -EINTR)
       continue;
     if (r != -EAGAIN && r != -EWOULDBLOCK)
@@ -346,7 +361,7 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
     if (deadline == 0 || kind == CORUN__FD_FILE) /* a non-blocking file */
       return -EAGAIN;
     if (corun__poll_submits()) {
-      if (kind == CORUN__FD_SOCKET && !to_ring) { /* EAGAIN, or drained */
+      if (kind == CORUN__FD_SOCKET) { /* EAGAIN, or no try (drained: TCP) */
         poll_io = as_poll_first(io, drained);
         io = &poll_io;
       }

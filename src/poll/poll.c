@@ -234,7 +234,7 @@ ssize_t corun__poll_submit(const struct corun__io *io, int dir,
     return -ENOSYS;
   struct corun__fdrec *r;
   if ((err = lock_for_wait(io->fd, dir, &r)) < 0)
-    return err;
+    return err == -EBUSY && io->untried ? CORUN__POLL_UNTRIED : err;
   return b->submit(r, io, dir, deadline, t);
 }
 

@@ -78,7 +78,17 @@ struct corun__io {
    * this direction last time: the kernel's first try would only say
    * EAGAIN too. */
   int poll_first;
+  /* The io layer made no try of its own (a send under io_uring): if
+   * another task already waits on the fd in this direction,
+   * corun__poll_submit returns CORUN__POLL_UNTRIED, not -EBUSY, and the
+   * caller makes its try instead, as it would have. */
+  int untried;
 };
+
+/* corun__poll_submit's answer to an untried request that found another
+ * waiter: nothing was submitted. Neither a count nor an -errno (errno
+ * values stay below 4096). */
+#define CORUN__POLL_UNTRIED ((ssize_t)-4097)
 
 /* Whether op is a send or a receive, whose flags are MSG_* flags. */
 static inline int corun__io_sendrecv(int op) {
@@ -143,7 +153,8 @@ int corun__poll_submits(void);
  * completes or the deadline passes. Returns the request's result (a
  * count, an fd, revents), or -errno: the request's error, -ETIMEDOUT or
  * -ECANCELED (the request was cancelled before it did anything), -EBADF
- * (corun_close()d meanwhile), -EBUSY (as corun__poll_wait). */
+ * (corun_close()d meanwhile), -EBUSY (as corun__poll_wait; for an
+ * `untried` request CORUN__POLL_UNTRIED instead). */
 ssize_t corun__poll_submit(const struct corun__io *io, int dir,
                            int64_t deadline);
 

@@ -76,6 +76,7 @@ static corun__lock *task_lock(const struct corun_task *t) {
 static void submit(void) {
   io_uring_submit(&U.ring);
   atomic_store_explicit(&U.unsubmitted, 0, memory_order_relaxed);
+  corun__sched_flushed();
 }
 
 /* A free submission entry, under U.lock: when the queue is full, what is
@@ -340,7 +341,10 @@ static ssize_t ur_submit(struct corun__fdrec *r, const struct corun__io *io,
   if (!regular) /* files complete by themselves: no corun_close cancel */
     r->waiter[dir] = t;
   corun__lock_release(&r->lock);
-  atomic_store_explicit(&U.unsubmitted, 1, memory_order_relaxed);
+  if (!atomic_load_explicit(&U.unsubmitted, memory_order_relaxed)) {
+    atomic_store_explicit(&U.unsubmitted, 1, memory_order_relaxed);
+    corun__sched_flush_soon(); /* the first of a batch */
+  }
   corun__lock_release(&U.lock); /* submitted in a batch: ur_flush */
   int rc = corun__park(t, dir == CORUN__POLL_IN ? "fd readable" : "fd writable",
                        corun__unlock_cb, l, deadline);

@@ -93,6 +93,7 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
   if (n > 1024)
     n = 1024;
   memset(S, 0, sizeof *S);
+  atomic_store(&corun__flush_by.at, 0);
   atomic_store(&S->n, n);
   S->target = n;
   S->cap = n + SPARES;

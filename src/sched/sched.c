@@ -178,6 +178,40 @@ int corun__sched_at_end(void (*fn)(void)) {
   return rc;
 }
 
+/* How long a request a batching poller has queued may wait for its flush
+ * while the workers are busy (corun__sched_flush_soon). Its batch is the
+ * requests the tasks that run meanwhile queue: with an HTTP server's
+ * handlers, a microsecond or two each, 20 or so per io_uring_enter. A
+ * task that runs longer than this delays the flush until it is done (or,
+ * if it blocks its worker, until the monitor makes another worker take
+ * over, and that one flushes before it sleeps). */
+#ifndef CORUN__FLUSH_NS
+#define CORUN__FLUSH_NS 20000
+#endif
+
+struct corun__flush_by corun__flush_by;
+
+void corun__sched_flush_soon(void) {
+  if (!atomic_load_explicit(&corun__flush_by.at, memory_order_relaxed))
+    atomic_store_explicit(&corun__flush_by.at,
+                          corun__clock_ns() + CORUN__FLUSH_NS,
+                          memory_order_relaxed);
+}
+
+void corun__sched_flushed(void) {
+  if (atomic_load_explicit(&corun__flush_by.at, memory_order_relaxed))
+    atomic_store_explicit(&corun__flush_by.at, 0, memory_order_relaxed);
+}
+
+void corun__sched_flush(void) {
+  const struct corun__poller *p =
+      atomic_load_explicit(&corun__S.poller, memory_order_relaxed);
+  if (p && p->flush)
+    p->flush();
+  else
+    corun__sched_flushed();
+}
+
 int corun__sched_set_poller(const struct corun__poller *p) {
   const struct corun__poller *none = NULL;
   return atomic_compare_exchange_strong(&corun__S.poller, &none, p) ? 0

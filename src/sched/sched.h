@@ -244,6 +244,15 @@ struct corun__poller {
   void (*flush)(void);
 };
 
+/* For a poller whose flush batches submissions: it has queued a request
+ * while none was queued; every worker between tasks then has its flush
+ * called once the request has waited CORUN__FLUSH_NS, so that a batch
+ * is handed over soon even while tasks keep the workers busy (and not
+ * only every few dispatches). corun__sched_flushed: the queue went to the
+ * kernel. Both under the poller's lock. */
+void corun__sched_flush_soon(void);
+void corun__sched_flushed(void);
+
 /* A task is about to park waiting for something outside the scheduler
  * that is not the poller (a helper thread's answer): while any such wait
  * is under way no deadlock is declared. Pair each begin with an end. */

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "base/clock.h"
+#include "base/compiler.h"
 #include "base/heap.h"
 #include "base/lock.h"
 #include "sched/deque.h"
@@ -149,6 +150,15 @@ struct corun__sched {
   atomic_uint nblocked;      /* workers found blocked, not yet back */
 };
 
+/* When the poller's queued requests must be handed to the kernel
+ * (corun__sched_flush_soon): 0 while none waits. On a cache line of its
+ * own: every worker reads it between tasks, the submitting ones write
+ * it once per batch. */
+struct corun__flush_by {
+  _Alignas(CORUN__CACHE_LINE) _Atomic int64_t at;
+};
+extern struct corun__flush_by corun__flush_by;
+
 /* monitor.c: reads the monitor's threshold (block_ms as in corun_config)
  * and registers for membarrier(2), before the workers start; then starts
  * the monitor thread (0, or -errno) and stops it. */
@@ -243,15 +253,25 @@ int64_t corun__timers_run(struct corun__worker *w, int64_t now);
  * (t has no timer armed): before t's object is reused. */
 void corun__timer_forget(struct corun_task *t);
 
-/* Fires w's timers if the earliest is due; by w itself, between tasks.
- * Reads the clock (about 20 ns here) only while a timer is armed.
- * Returns whether it fired them (which may have filled w's runnext). */
+/* sched.c: the poller's flush (corun__flush_by is due). */
+void corun__sched_flush(void);
+
+/* Fires w's timers if the earliest is due, and has the poller hand its
+ * queued requests to the kernel if they have waited long enough
+ * (corun__flush_by); by w itself, between tasks. Reads the clock (about
+ * 20-30 ns here) only while a timer is armed or a request waits.
+ * Returns whether it fired timers (which may have filled w's runnext). */
 static inline int corun__timers_due(struct corun__worker *w) {
-  if (!atomic_load_explicit(&w->ntimers, memory_order_relaxed))
+  int64_t flush_at =
+      atomic_load_explicit(&corun__flush_by.at, memory_order_relaxed);
+  size_t armed = atomic_load_explicit(&w->ntimers, memory_order_relaxed);
+  if (!armed && !flush_at)
     return 0;
   w->clock_seen = corun__clock_ns();
-  if (w->clock_seen <
-      atomic_load_explicit(&w->timer_next, memory_order_relaxed))
+  if (flush_at && w->clock_seen >= flush_at)
+    corun__sched_flush();
+  if (!armed || w->clock_seen <
+                    atomic_load_explicit(&w->timer_next, memory_order_relaxed))
     return 0;
   corun__timers_run(w, w->clock_seen); /* (one clock read, not two) */
   return 1;

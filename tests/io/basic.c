@@ -2,8 +2,9 @@
  * bytes arrive intact between tasks on different workers, deadlines and
  * cancellation end waits, corun_close wakes a waiting task with -EBADF and
  * a reused fd number starts clean, a task waiting for IO is not a
- * deadlock (a thread outside the scheduler wakes it through the fd), and
- * every call outside a task is an error, not a hang. */
+ * deadlock (a thread outside the scheduler wakes it through the fd), many
+ * tasks may send on one socket at once, and every call outside a task is
+ * an error, not a hang. */
 #include <arpa/inet.h>
 #include <corun.h>
 #include <errno.h>
@@ -230,6 +231,70 @@ static void woken_from_outside(void) {
   T_EQ(corun_close(pfd[1]), 0);
 }
 
+/* ---- many senders on one socket ----------------------------------------
+ * Tasks that send on the same socket at once, each into room the socket
+ * has: every send goes through. (One task at a time may wait on an fd in
+ * a direction, -EBUSY for a second; a send under io_uring waits for its
+ * batch's submission, and a second sender then got -EBUSY with the room
+ * there. Now it makes its try as under epoll.) A stream socketpair and a
+ * UDP socket, the shape of many handlers answering on one socket. */
+#define SENDERS 16
+
+struct sender {
+  int fd;
+  const struct sockaddr_in *to; /* UDP: the address, else NULL */
+  char byte;
+};
+
+static void *send_one(void *arg) {
+  struct sender *s = arg;
+  ssize_t n =
+      s->to ? corun_sendto(s->fd, &s->byte, 1, 0,
+                           (const struct sockaddr *)s->to, sizeof *s->to, -1)
+            : corun_write(s->fd, &s->byte, 1, -1);
+  T_EQ(n, 1);
+  return NULL;
+}
+
+static void senders_on(int fd, int rfd, const struct sockaddr_in *to) {
+  struct sender s[SENDERS];
+  corun_task *t[SENDERS];
+  for (int i = 0; i < SENDERS; i++) {
+    s[i] = (struct sender){fd, to, (char)('a' + i)};
+    T_OK(corun_spawn(&t[i], send_one, &s[i], NULL));
+  }
+  for (int i = 0; i < SENDERS; i++)
+    T_OK(corun_join(t[i], NULL));
+  /* Each byte arrived once (in whatever order the tasks ran). */
+  int seen[SENDERS] = {0};
+  for (int i = 0; i < SENDERS; i++) {
+    char c;
+    T_EQ(corun_read(rfd, &c, 1, corun_now() + 10000 * MS), 1);
+    T_TRUE(c >= 'a' && c < 'a' + SENDERS);
+    T_EQ(seen[c - 'a']++, 0);
+  }
+}
+
+static void many_senders(void) {
+  int sv[2];
+  T_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  senders_on(sv[0], sv[1], NULL);
+  T_OK(corun_close(sv[0]));
+  T_OK(corun_close(sv[1]));
+  int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int r = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  T_GE(u, 0);
+  T_GE(r, 0);
+  struct sockaddr_in at = {.sin_family = AF_INET,
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof at;
+  T_OK(bind(r, (struct sockaddr *)&at, sizeof at));
+  T_OK(getsockname(r, (struct sockaddr *)&at, &len));
+  senders_on(u, r, &at);
+  T_OK(corun_close(u));
+  T_OK(corun_close(r));
+}
+
 static void *main_task(void *arg) {
   (void)arg;
   pipes_pingpong();
@@ -237,6 +302,7 @@ static void *main_task(void *arg) {
   socketpair_bulk();
   tcp_loopback();
   woken_from_outside();
+  many_senders();
   return NULL;
 }
 
