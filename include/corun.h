@@ -633,7 +633,8 @@ CORUN_API int corun_once_do(corun_once *once, void (*fn)(void *arg),
  * task parks until then even when the socket has room, and other tasks
  * run meanwhile. The batch is handed over between tasks once its first
  * request has waited 20 us, and before a worker sleeps; a task that
- * computes for long without parking holds it up that long. Such a send
+ * computes for long without parking holds it up that long, unless
+ * another worker goes from one task to the next meanwhile. Such a send
  * with another task already waiting to send on the fd is made at once
  * instead, and does not fail with -EBUSY when the socket has room.
  * ------------------------------------------------------------------- */

@@ -26,11 +26,14 @@
  * Waking. Another thread interrupts a worker blocked in io_uring_enter by
  * writing an eventfd that has a multishot poll request on the ring.
  *
- * Submissions are batched: a request is queued, and its worker hands the
- * queue to the kernel (ur_flush) before it sleeps and every few dispatches
- * while busy (sched.c), so one io_uring_enter carries the requests of
- * many tasks and a request never sits queued while every worker sleeps.
- * Cancels are submitted at once.
+ * Submissions are batched: a request is queued, and a worker hands the
+ * queue to the kernel (ur_flush) before it sleeps, every few dispatches
+ * while busy, and between tasks once the first request queued has waited
+ * 20 us (corun__sched_flush_soon, sched.c), so one io_uring_enter
+ * carries the requests of many tasks, a request never sits queued while
+ * every worker sleeps, and not for long while they are busy. Cancels are
+ * submitted at once. (Socket sends come here without a try: io.c,
+ * send_to_ring.)
  *
  * Locking: `U.lock` guards the submission queue; it nests inside an fd
  * record's lock. The completion queue is reaped by the one worker that

@@ -355,7 +355,7 @@ static inline struct corun_task *pick_local(struct corun__worker *w) {
 static struct corun_task *pick(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
   struct corun_task *t;
-  corun__timers_due(w);
+  corun__timers_due(w, 1);
   if (CORUN__UNLIKELY(S->shuffle) && (corun__rand(&w->rng) & 1) &&
       (t = taskq_pop(&S->global)))
     return t;
@@ -497,7 +497,13 @@ static struct corun_task *direct_next(struct corun__worker *w) {
   /* Nothing in runnext: back to the loop, whose pick() runs the timers. */
   if (!direct_allowed(w) || !n)
     return NULL;
-  if (corun__timers_due(w)) /* as pick() does first (it may fill runnext) */
+  /* As pick() does first (timers may fill runnext); t's park lock is
+   * held here, so a due flush of the poller's queue sends t to the loop,
+   * whose pick() makes it. */
+  int due = corun__timers_due(w, 0);
+  if (due < 0)
+    return NULL;
+  if (due)
     n = atomic_load_explicit(&w->runnext, memory_order_relaxed);
   if (!n || n->on_shared)
     return NULL;
@@ -563,8 +569,10 @@ static struct corun_coro *yield_next(struct corun__thread *ct) {
       (!next && (atomic_load_explicit(&w->inbox.len, memory_order_relaxed) ||
                  corun__deque_busy(&w->dq) || others_idle())))
     return NULL;
-  corun__timers_due(w); /* as pick() does first (it may fill runnext) */
-  dispatch_end(w);      /* from here runnext and the line are w's own */
+  /* As pick() does first (it may fill runnext); a plain yield holds no
+   * lock, so it may make the poller's flush too. */
+  corun__timers_due(w, 1);
+  dispatch_end(w); /* from here runnext and the line are w's own */
   struct corun_task *n =
       atomic_load_explicit(&w->runnext, memory_order_relaxed);
   if (n) {

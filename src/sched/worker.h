@@ -260,16 +260,23 @@ void corun__sched_flush(void);
  * queued requests to the kernel if they have waited long enough
  * (corun__flush_by); by w itself, between tasks. Reads the clock (about
  * 20-30 ns here) only while a timer is armed or a request waits.
- * Returns whether it fired timers (which may have filled w's runnext). */
-static inline int corun__timers_due(struct corun__worker *w) {
+ * Returns 1 if it fired timers (which may have filled w's runnext), else
+ * 0; or, when !may_flush and the flush is due, -1 without doing anything:
+ * a caller that holds a lock must leave the flush to pick(), since the
+ * poller's flush takes its own lock, which nests outside the locks a
+ * park holds (uring.c: its lock, then a task's). */
+static inline int corun__timers_due(struct corun__worker *w, int may_flush) {
   int64_t flush_at =
       atomic_load_explicit(&corun__flush_by.at, memory_order_relaxed);
   size_t armed = atomic_load_explicit(&w->ntimers, memory_order_relaxed);
   if (!armed && !flush_at)
     return 0;
   w->clock_seen = corun__clock_ns();
-  if (flush_at && w->clock_seen >= flush_at)
+  if (flush_at && w->clock_seen >= flush_at) {
+    if (!may_flush)
+      return -1;
     corun__sched_flush();
+  }
   if (!armed || w->clock_seen <
                     atomic_load_explicit(&w->timer_next, memory_order_relaxed))
     return 0;
