@@ -181,10 +181,12 @@ int corun__sched_at_end(void (*fn)(void)) {
 /* How long a request a batching poller has queued may wait for its flush
  * while the workers are busy (corun__sched_flush_soon). Its batch is the
  * requests the tasks that run meanwhile queue: with an HTTP server's
- * handlers, a microsecond or two each, 20 or so per io_uring_enter. A
- * task that runs longer than this delays the flush until it is done (or,
- * if it blocks its worker, until the monitor makes another worker take
- * over, and that one flushes before it sleeps). */
+ * handlers, a microsecond or two each, on the order of ten per
+ * io_uring_enter (an estimate, not counted). A task that runs longer than
+ * this delays the flush until it is done, unless another worker goes
+ * between tasks meanwhile (or, if it blocks its worker, until the monitor
+ * makes another worker take over, and that one flushes before it
+ * sleeps). */
 #ifndef CORUN__FLUSH_NS
 #define CORUN__FLUSH_NS 20000
 #endif
