@@ -662,10 +662,11 @@ CORUN_API ssize_t corun_pread(int fd, void *buf, size_t n, off_t off,
 /* pwrite(2): at offset off (-EINVAL if negative). */
 CORUN_API ssize_t corun_pwrite(int fd, const void *buf, size_t n, off_t off,
                                int64_t deadline);
-/* readv(2). */
+/* readv(2): -EINVAL if iovcnt is negative or above IOV_MAX. */
 CORUN_API ssize_t corun_readv(int fd, const struct iovec *iov, int iovcnt,
                               int64_t deadline);
-/* writev(2) (on a socket: sendmsg(2) with MSG_NOSIGNAL). */
+/* writev(2) (on a socket: sendmsg(2) with MSG_NOSIGNAL): -EINVAL if
+ * iovcnt is negative or above IOV_MAX, on a socket too. */
 CORUN_API ssize_t corun_writev(int fd, const struct iovec *iov, int iovcnt,
                                int64_t deadline);
 /* recv(2). */

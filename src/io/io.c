@@ -13,6 +13,7 @@
  * system call's errno is read right after it, on the thread that made it,
  * before anything can switch. */
 #include <errno.h>
+#include <limits.h> /* IOV_MAX */
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -411,8 +412,18 @@ ssize_t corun_pwrite(int fd, const void *buf, size_t n, off_t off,
   return run_io(&io, CORUN__POLL_OUT, deadline);
 }
 
+/* readv(2) and writev(2) refuse iovcnt outside 0..IOV_MAX with EINVAL;
+ * on a socket corun makes a sendmsg of a writev, which says EMSGSIZE,
+ * and io_uring refuses the request as sendmsg(2) does. Checked here, so
+ * that both say what the manual page does, on every fd and backend. */
+static int iovcnt_ok(int iovcnt) {
+  return iovcnt >= 0 && iovcnt <= IOV_MAX;
+}
+
 ssize_t corun_readv(int fd, const struct iovec *iov, int iovcnt,
                     int64_t deadline) {
+  if (!iovcnt_ok(iovcnt))
+    return -EINVAL;
   struct corun__io io = {.op = CORUN__OP_READV,
                          .fd = fd,
                          .iov = iov,
@@ -423,6 +434,8 @@ ssize_t corun_readv(int fd, const struct iovec *iov, int iovcnt,
 
 ssize_t corun_writev(int fd, const struct iovec *iov, int iovcnt,
                      int64_t deadline) {
+  if (!iovcnt_ok(iovcnt))
+    return -EINVAL;
   struct corun__io io = {.op = CORUN__OP_WRITEV,
                          .fd = fd,
                          .iov = iov,

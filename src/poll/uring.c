@@ -75,11 +75,29 @@ static corun__lock *task_lock(const struct corun_task *t) {
   return &task_locks[((uintptr_t)t >> 6) % TASK_LOCKS];
 }
 
-/* Hands the queued requests to the kernel, under U.lock. */
-static void submit(void) {
-  io_uring_submit(&U.ring);
+/* Hands the queued requests to the kernel, under U.lock. Returns 0, or
+ * -1 if some stay queued: the kernel took none of them (-EAGAIN short of
+ * memory, -EBUSY on kernels before 5.19 while completions overflowed the
+ * ring); the next flush tries again, CORUN__FLUSH_NS later (sched.c) or
+ * before the worker sleeps, and a worker that sleeps meanwhile wakes for
+ * it (idle.c). A call that takes only some of them is called again:
+ * kernels older than IORING_SETUP_SUBMIT_ALL (see ur_start) stop a batch
+ * at a request they refuse, and left the rest queued until some later
+ * request was submitted, for ever if none was. */
+static int submit(void) {
+  while (io_uring_sq_ready(&U.ring)) {
+    int rc = io_uring_submit(&U.ring);
+    if (rc == -EINTR)
+      continue;
+    if (rc <= 0) {
+      corun__sched_flushed();
+      corun__sched_flush_soon(); /* (U.unsubmitted stays set) */
+      return -1;
+    }
+  }
   atomic_store_explicit(&U.unsubmitted, 0, memory_order_relaxed);
   corun__sched_flushed();
+  return 0;
 }
 
 /* A free submission entry, under U.lock: when the queue is full, what is
@@ -175,12 +193,13 @@ static void ur_fini(void) {
 
 /* Submits what tasks have queued (sched.h: every worker calls it before
  * it sleeps, and now and then while busy). */
-static void ur_flush(void) {
+static int ur_flush(void) {
   if (!atomic_load_explicit(&U.unsubmitted, memory_order_relaxed))
-    return; /* (the queue itself is read under the lock only) */
+    return 0; /* (the queue itself is read under the lock only) */
   corun__lock_acquire(&U.lock);
-  submit();
+  int rc = submit();
   corun__lock_release(&U.lock);
+  return rc;
 }
 
 static const struct corun__poller uring_poller = {ur_poll, ur_wake, ur_pending,
@@ -197,8 +216,13 @@ static int ur_start(void) {
    * entry to the kernel instead (its poll every 61 dispatches at the
    * latest), and a sleeping worker is still woken for it. 114k -> 158k
    * requests per second on the HTTP benchmark (bench/net, 100
-   * connections). Older kernels refuse the flag: start without it. */
-  int rc = io_uring_queue_init(ENTRIES, &U.ring, IORING_SETUP_COOP_TASKRUN);
+   * connections). SUBMIT_ALL (Linux 5.18): a request the kernel refuses
+   * before it starts (sendmsg with more than IOV_MAX buffers) completes
+   * with its error and the rest of the batch goes on; without it the
+   * batch stopped there (submit() then goes on itself). Older kernels
+   * refuse the flags: start without them. */
+  int rc = io_uring_queue_init(
+      ENTRIES, &U.ring, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL);
   /* IORING_RECVSEND_POLL_FIRST came in the same release: a kernel that
    * takes the flag takes that too (older ones fail such a request with
    * EINVAL). */

@@ -153,8 +153,8 @@ void corun__idle(struct corun__worker *w) {
   if (CORUN__UNLIKELY(corun__forked))
     corun__forked_panic();
   const struct corun__poller *p = atomic_load(&S->poller);
-  if (p && p->flush) /* before anything else: our tasks wait on these */
-    p->flush();
+  /* Before anything else: our tasks wait on these. */
+  int unflushed = p && p->flush && p->flush() < 0;
   /* Spin a little first: a task readied a moment from now is then picked
    * up without a futex wake-up (and wakers skip the wake-up meanwhile).
    * IO that completes meanwhile counts too. At most half the busy
@@ -202,6 +202,11 @@ sleep:
   int64_t scavenge = corun__stack_scavenge(now);
   if (scavenge >= 0 && (next < 0 || scavenge < next))
     next = scavenge;
+  /* Requests the kernel did not take yet: try again when asked. */
+  int64_t flush_at =
+      atomic_load_explicit(&corun__flush_by.at, memory_order_relaxed);
+  if (unflushed && flush_at && (next < 0 || flush_at < next))
+    next = flush_at;
   if (!work_visible(w) && !atomic_load(&S->done)) {
     /* Asleep: this worker has fired its due timers and found its own
      * queues (runnext, yield line: only it fills them) empty. When every

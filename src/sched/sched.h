@@ -240,8 +240,10 @@ struct corun__poller {
   /* NULL, or hands requests queued since the last call to the kernel: a
    * backend that batches submissions needs it called by every worker
    * before it sleeps and now and then while it is busy (unlike poll,
-   * which one worker at a time runs). */
-  void (*flush)(void);
+   * which one worker at a time runs). Returns 0, or -1 when the kernel
+   * took none for now: the poller has asked for another flush
+   * (corun__sched_flush_soon), and a worker going to sleep wakes for it. */
+  int (*flush)(void);
 };
 
 /* For a poller whose flush batches submissions: it has queued a request

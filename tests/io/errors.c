@@ -12,7 +12,13 @@
  * closed fd, corun_hooks_set outside a task, corun_tcp_listen on a port in
  * use and on a name that does not resolve, and corun_tcp_dial cut short
  * by its deadline and by a cancel while its name lookup waits (all of the
- * helper threads kept busy, so the lookup must wait). */
+ * helper threads kept busy, so the lookup must wait). And a request the
+ * kernel refuses before it starts (sendmsg with more than IOV_MAX
+ * buffers, -EMSGSIZE as sendmsg(2) says) neither hangs nor holds up the
+ * requests of other tasks queued after it; readv and writev with too
+ * many buffers return -EINVAL, as readv(2) and writev(2) do, on sockets
+ * too. */
+#include <limits.h> /* IOV_MAX */
 #include <pthread.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -194,6 +200,66 @@ static void *peer_gone(void *unused) {
   return NULL;
 }
 
+/* Sends one byte on fd (deadline -1: under io_uring it goes to the ring
+ * without a try, queued with what other tasks queue meanwhile). */
+static void *send_one(void *arg) {
+  return (void *)(intptr_t)corun_send((int)(intptr_t)arg, "x", 1, 0, -1);
+}
+
+static struct iovec many[IOV_MAX + 1];
+
+/* sendmsg with IOV_MAX + 1 buffers, on fd. */
+static void *send_too_many(void *arg) {
+  struct msghdr m = {.msg_iov = many, .msg_iovlen = IOV_MAX + 1};
+  return (void *)(intptr_t)corun_sendmsg((int)(intptr_t)arg, &m, 0, -1);
+}
+
+/* Fails the test if *done is still 0 after 5 s (cancelled before). */
+static void *watchdog(void *done) {
+  if (corun_sleep(5000 * MS) == 0 && !atomic_load((atomic_int *)done))
+    T_FAIL_("%s", "a send stayed queued behind a request the kernel refused");
+  return NULL;
+}
+
+/* One worker: the refused sendmsg runs first (the later spawn is the
+ * worker's next), then the good send; neither tries, and both go to the
+ * kernel in one batch when the worker runs out of tasks, the refused
+ * one first. A kernel that stops a batch at a request it refuses kept
+ * the send queued until some later request was submitted, and here none
+ * is: it waited forever. */
+static void *refused_request(void *unused) {
+  (void)unused;
+  for (int i = 0; i <= IOV_MAX; i++)
+    many[i] = (struct iovec){buf, 1};
+  int a[2], b[2];
+  T_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a));
+  T_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b));
+  corun_task *good, *bad, *dog;
+  void *r;
+  T_OK(corun_spawn(&good, send_one, (void *)(intptr_t)b[0], NULL));
+  T_OK(corun_spawn(&bad, send_too_many, (void *)(intptr_t)a[0], NULL));
+  T_OK(corun_join(bad, &r));
+  T_EQ((intptr_t)r, -EMSGSIZE);
+  atomic_int done = 0;
+  T_OK(corun_spawn(&dog, watchdog, &done, NULL));
+  T_OK(corun_join(good, &r));
+  atomic_store(&done, 1);
+  T_EQ((intptr_t)r, 1);
+  T_OK(corun_cancel(dog));
+  T_OK(corun_join(dog, NULL));
+  char c;
+  T_EQ(corun_recv(b[1], &c, 1, 0, -1), 1);
+  /* readv/writev: -EINVAL, on a socket as on anything else */
+  T_EQ(corun_writev(a[0], many, IOV_MAX + 1, -1), -EINVAL);
+  T_EQ(corun_readv(a[1], many, IOV_MAX + 1, -1), -EINVAL);
+  T_EQ(corun_writev(a[0], many, -1, -1), -EINVAL);
+  for (int i = 0; i < 2; i++) {
+    T_OK(corun_close(a[i]));
+    T_OK(corun_close(b[i]));
+  }
+  return NULL;
+}
+
 static void *listen_errors(void *unused) {
   (void)unused;
   int fd, port;
@@ -272,6 +338,7 @@ int main(void) {
 
   io_main(matrix, NULL, 1);
   io_main(peer_gone, NULL, 1);
+  io_main(refused_request, NULL, 1);
   io_main(listen_errors, NULL, 2);
   io_main(dial_errors, NULL, 2);
   return 0;
