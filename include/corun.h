@@ -624,8 +624,9 @@ CORUN_API int corun_once_do(corun_once *once, void (*fn)(void *arg),
  * edge-triggered; under Valgrind epoll, whose system calls memcheck can
  * check. CORUN_POLLER=epoll or CORUN_POLLER=uring in the
  * environment forces one (forcing io_uring where it cannot start makes IO
- * calls fail with -ENOSYS). With io_uring, a buffer stays the kernel's
- * until the request completes: a call cut short by its deadline or a
+ * calls fail with -ENOSYS; CORUN_POLLER=uring-basic, for tests, sets
+ * io_uring up as on kernels before 5.18). With io_uring, a buffer stays the
+ * kernel's until the request completes: a call cut short by its deadline or a
  * cancel first cancels the request and waits for it, and if the request
  * completed anyway, returns its result (no data is lost).
  * With io_uring a send on a socket (corun_write, corun_send, ...) that

@@ -91,6 +91,9 @@ struct corun__backend {
 extern const struct corun__backend corun__epoll_backend;
 #ifdef CORUN_HAVE_URING
 extern const struct corun__backend corun__uring_backend;
+/* io_uring without the setup flags of Linux 5.18 and later, as on older
+ * kernels (CORUN_POLLER=uring-basic, for tests). */
+extern const struct corun__backend corun__uring_basic_backend;
 #endif
 
 /* The wake-up eventfd both backends keep (poll.c): kick makes a poll()

@@ -4,7 +4,8 @@
  * Layer: poll (uses base, sched).
  *
  * Choice. The first IO wait of a scheduler starts a backend: the one
- * CORUN_POLLER names ("epoll", "uring"), else io_uring if it starts, else
+ * CORUN_POLLER names ("epoll", "uring"; "uring-basic" is io_uring as on
+ * kernels before 5.18, for tests), else io_uring if it starts, else
  * epoll; under Valgrind epoll unless named, since memcheck checks the
  * buffers of epoll's system calls and not those of io_uring requests
  * (base/valgrind.h). It stays until corun_main ends (the poller's fini calls
@@ -56,12 +57,16 @@ static const struct corun__backend *backend(int *err) {
     const char *env = getenv("CORUN_POLLER");
     if (env && !*env)
       env = NULL;
-    int want_uring = env && (!strcmp(env, "uring") || !strcmp(env, "io_uring"));
+    int basic = env && !strcmp(env, "uring-basic");
+    int want_uring =
+        env && (basic || !strcmp(env, "uring") || !strcmp(env, "io_uring"));
     *err = -ENOSYS;
 #ifdef CORUN_HAVE_URING
+    const struct corun__backend *u =
+        basic ? &corun__uring_basic_backend : &corun__uring_backend;
     int want_epoll = env ? !strcmp(env, "epoll") : corun__on_valgrind();
-    if (!want_epoll && (*err = corun__uring_backend.start()) == 0)
-      b = &corun__uring_backend;
+    if (!want_epoll && (*err = u->start()) == 0)
+      b = u;
 #endif
     if (!b && !want_uring && (*err = corun__epoll_backend.start()) == 0)
       b = &corun__epoll_backend;

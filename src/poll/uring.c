@@ -81,7 +81,7 @@ static corun__lock *task_lock(const struct corun_task *t) {
  * ring); the next flush tries again, CORUN__FLUSH_NS later (sched.c) or
  * before the worker sleeps, and a worker that sleeps meanwhile wakes for
  * it (idle.c). A call that takes only some of them is called again:
- * kernels older than IORING_SETUP_SUBMIT_ALL (see ur_start) stop a batch
+ * kernels older than IORING_SETUP_SUBMIT_ALL (see start()) stop a batch
  * at a request they refuse, and left the rest queued until some later
  * request was submitted, for ever if none was. */
 static int submit(void) {
@@ -89,9 +89,10 @@ static int submit(void) {
     int rc = io_uring_submit(&U.ring);
     if (rc == -EINTR)
       continue;
-    if (rc <= 0) {
+    if (rc <= 0) { /* (queued by a request, a cancel or arm_wake) */
+      atomic_store_explicit(&U.unsubmitted, 1, memory_order_relaxed);
       corun__sched_flushed();
-      corun__sched_flush_soon(); /* (U.unsubmitted stays set) */
+      corun__sched_flush_soon();
       return -1;
     }
   }
@@ -207,7 +208,9 @@ static const struct corun__poller uring_poller = {ur_poll, ur_wake, ur_pending,
 
 /* ---- the backend (backend.h) -------------------------------------------- */
 
-static int ur_start(void) {
+/* Sets the ring up with the setup flags in `flags` that the kernel knows,
+ * then the eventfd; installs the poller. */
+static int start(unsigned flags) {
   /* COOP_TASKRUN (Linux 5.19): a completion does not interrupt a worker
    * running tasks (an IPI, and the request's own work then ran inside
    * whatever system call came next, where it contended for the socket's
@@ -220,17 +223,22 @@ static int ur_start(void) {
    * before it starts (sendmsg with more than IOV_MAX buffers) completes
    * with its error and the rest of the batch goes on; without it the
    * batch stopped there (submit() then goes on itself). Older kernels
-   * refuse the flags: start without them. */
-  int rc = io_uring_queue_init(
-      ENTRIES, &U.ring, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL);
-  /* IORING_RECVSEND_POLL_FIRST came in the same release: a kernel that
-   * takes the flag takes that too (older ones fail such a request with
-   * EINVAL). */
-  U.poll_first_ok = rc == 0;
-  if (rc == -EINVAL)
-    rc = io_uring_queue_init(ENTRIES, &U.ring, 0);
+   * refuse flags they do not know: start without them. */
+  int rc = io_uring_queue_init(ENTRIES, &U.ring, flags);
+  if (rc == -EINVAL && (flags & IORING_SETUP_COOP_TASKRUN)) { /* 5.18 */
+    flags &= ~(unsigned)IORING_SETUP_COOP_TASKRUN;
+    rc = io_uring_queue_init(ENTRIES, &U.ring, flags);
+  }
+  if (rc == -EINVAL && flags) { /* before 5.18 */
+    flags = 0;
+    rc = io_uring_queue_init(ENTRIES, &U.ring, flags);
+  }
   if (rc < 0)
     return rc; /* -ENOSYS, -EPERM (seccomp, io_uring_disabled), -ENOMEM */
+  /* IORING_RECVSEND_POLL_FIRST came with COOP_TASKRUN: a kernel that
+   * takes the flag takes that too (older ones fail such a request with
+   * EINVAL). */
+  U.poll_first_ok = (flags & IORING_SETUP_COOP_TASKRUN) != 0;
   if ((U.evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
     rc = -errno;
   } else {
@@ -434,5 +442,17 @@ static void ur_forget(struct corun__fdrec *r, int fd) {
   corun__lock_release(&U.lock);
 }
 
+static int ur_start(void) {
+  return start(IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL);
+}
+
+/* As on a kernel older than 5.18, for tests of what corun does there:
+ * no setup flags, no IORING_RECVSEND_POLL_FIRST. */
+static int ur_start_basic(void) {
+  return start(0);
+}
+
 const struct corun__backend corun__uring_backend = {
     "io_uring", ur_start, ur_add, ur_wait, ur_submit, ur_forget};
+const struct corun__backend corun__uring_basic_backend = {
+    "io_uring", ur_start_basic, ur_add, ur_wait, ur_submit, ur_forget};

@@ -42,7 +42,7 @@ static void check_backend(void) {
   T_TRUE(got != NULL);
   if (want && !strcmp(want, "epoll"))
     T_STR_EQ(got, "epoll");
-  if (want && !strcmp(want, "uring"))
+  if (want && (!strcmp(want, "uring") || !strcmp(want, "uring-basic")))
     T_STR_EQ(got, "io_uring");
   T_OK(corun_close(sv[0]));
   T_OK(corun_close(sv[1]));
