@@ -705,7 +705,10 @@ CORUN_API ssize_t corun_sendmsg(int fd, const struct msghdr *msg, int flags,
  * Only tasks already waiting are woken: a task that is about to use fd
  * (not parked yet) may then use a new fd that reuses the number. Stop
  * such tasks first (corun_cancel, or shutdown(2) on a listening socket,
- * then join) when fds are closed under them. */
+ * then join) when fds are closed under them. A regular file's calls are
+ * not woken: one that is waiting may still be made after the close, on
+ * whatever file then has the number. Do not close a file that another
+ * task is reading or writing. */
 CORUN_API int corun_close(int fd);
 /* Wakes every task waiting on fd (their calls return -EBADF) and forgets
  * fd, without closing it: for code that closes or replaces fds by other

@@ -154,9 +154,16 @@ static void file_job_run(struct corun__job *j) {
   f->result = sys_io(f->io);
 }
 
-/* io on a regular file (it never says EAGAIN, but may block). */
+/* io on a regular file (it never says EAGAIN, but may block). At an
+ * offset it may go to io_uring; at the file position (read, write,
+ * readv, writev) it goes to a helper thread on every backend: io_uring
+ * reads the position when it starts a request and stores it when the
+ * request ends, without the lock read(2) takes, so tasks reading one fd
+ * at once all read the same bytes (64 tasks reading 4 KiB each of an
+ * uncached file: all got the first block, and the position ended at 4
+ * KiB; tests/poll/calls). */
 static ssize_t file_io(const struct corun__io *io, int dir, int64_t deadline) {
-  if (corun__poll_submits())
+  if (io->off >= 0 && corun__poll_submits())
     return corun__poll_submit(io, dir, deadline);
   struct corun_task *t = corun__task_self();
   if (t && t->on_shared)
@@ -214,6 +221,14 @@ static struct corun__io as_poll_first(const struct corun__io *io, int drained) {
  * after it did. */
 static int plain(const struct corun__io *io) {
   return !(io->flags & ~(MSG_NOSIGNAL | MSG_DONTWAIT));
+}
+
+/* Whether io is a read(2) or write(2) of 0 bytes: on a socket these
+ * return 0 at once, so such a call never skips its try (it waited for
+ * data, or under io_uring became a recv, which waits for a byte to be
+ * there, as recv(2) of 0 bytes does). */
+static int empty(const struct corun__io *io) {
+  return (io->op == CORUN__OP_READ || io->op == CORUN__OP_WRITE) && !io->len;
 }
 
 /* Whether io, about to be made on a socket in direction dir, is a send
@@ -333,7 +348,8 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
     uint32_t seq;
     int drained = 0;
     int kind = corun__poll_prepare(
-        io->fd, dir, &seq, deadline && !waited && plain(io) ? &drained : NULL);
+        io->fd, dir, &seq,
+        deadline && !waited && plain(io) && !empty(io) ? &drained : NULL);
     if (kind < 0) /* -EPERM outside a task: an error, not a hang */
       return kind;
     if (kind == CORUN__FD_FILE && deadline != 0)

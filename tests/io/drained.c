@@ -19,7 +19,8 @@
  *    (each direction is separate);
  *  - deadlines: data that is there when the deadline has already passed
  *    is returned (not -ETIMEDOUT), and with no data the call times out
- *    (after a short read and after a short recv);
+ *    (after a short read and after a short recv); a read of 0 bytes
+ *    returns 0 at once;
  *  - TCP urgent data: a read stops short at its mark with the rest of
  *    the data already there, and the next read must still find it (epoll
  *    sees no event for it: it came before the short read); a MSG_OOB
@@ -335,6 +336,13 @@ static void deadlines(int how) {
   pace(how);
   T_EQ(corun_recv(a, buf, sizeof buf, 0, corun_now() - 1), 1);
   T_EQ(buf[0], '5');
+  /* a read of 0 bytes right after a short one returns 0 at once, as
+   * read(2) does on a socket (it waited for data: under io_uring it timed
+   * out; recv(2) of 0 bytes does wait for a byte, and corun_recv too) */
+  T_EQ(corun_write(b, "6", 1, -1), 1);
+  pace(how);
+  T_EQ(corun_read(a, buf, sizeof buf, corun_now() + 1000 * MS), 1); /* short */
+  T_EQ(corun_read(a, buf, 0, corun_now() + 1000 * MS), 0);
   T_OK(corun_close(a));
   T_OK(corun_close(b));
 }

@@ -3,7 +3,8 @@
  * UDP loopback (the sender's address comes back), pread/pwrite and
  * read/write on a regular file (through io_uring or the helper threads:
  * offsets honoured, the file position moved only by read/write, several
- * tasks reading one file at once), and their argument errors. */
+ * tasks reading one file at once, at their offsets and at the file
+ * position of one fd), and their argument errors. */
 #include <arpa/inet.h>
 #include <corun.h>
 #include <errno.h>
@@ -152,11 +153,71 @@ static void files(void) {
   free(back);
 }
 
+/* ---- many tasks at the file position of one fd ------------------------ */
+
+enum { BLOCKS = 64, BLOCK = 4096 };
+static int pos_fd;
+static int block_seen[BLOCKS];
+
+/* Writes block i (its number in its first bytes) at the file position. */
+static void *pos_writer(void *arg) {
+  long i = (long)arg;
+  char b[BLOCK];
+  memset(b, 'a' + (int)(i % 26), sizeof b);
+  memcpy(b, &i, sizeof i);
+  T_EQ(corun_write(pos_fd, b, sizeof b, -1), BLOCK);
+  return NULL;
+}
+
+/* Reads one block at the file position and counts which one it was. */
+static void *pos_reader(void *arg) {
+  (void)arg;
+  char b[BLOCK];
+  T_EQ(corun_read(pos_fd, b, sizeof b, -1), BLOCK);
+  long i;
+  memcpy(&i, b, sizeof i);
+  T_TRUE(i >= 0 && i < BLOCKS);
+  __atomic_add_fetch(&block_seen[i], 1, __ATOMIC_RELAXED);
+  return NULL;
+}
+
+/* BLOCKS tasks write one block each at the file position of one fd, then
+ * BLOCKS tasks read one block each, the file's pages dropped from the
+ * cache first (reads that really wait): as with threads and read(2),
+ * each block is written and read exactly once, and the position ends at
+ * the end. Under io_uring, which does not lock the position, every
+ * reader got block 0 and the position ended at one block. */
+static void file_position(void) {
+  char path[] = "/tmp/corun-calls-XXXXXX";
+  pos_fd = mkstemp(path);
+  T_GE(pos_fd, 0);
+  T_OK(unlink(path));
+  corun_task *t[BLOCKS];
+  for (long i = 0; i < BLOCKS; i++)
+    T_OK(corun_spawn(&t[i], pos_writer, (void *)i, NULL));
+  for (int i = 0; i < BLOCKS; i++)
+    T_OK(corun_join(t[i], NULL));
+  T_EQ(lseek(pos_fd, 0, SEEK_CUR), (off_t)BLOCKS * BLOCK);
+  T_OK(fsync(pos_fd));
+  T_EQ(posix_fadvise(pos_fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+  T_EQ(lseek(pos_fd, 0, SEEK_SET), 0);
+  for (long i = 0; i < BLOCKS; i++)
+    T_OK(corun_spawn(&t[i], pos_reader, NULL, NULL));
+  for (int i = 0; i < BLOCKS; i++)
+    T_OK(corun_join(t[i], NULL));
+  for (int i = 0; i < BLOCKS; i++)
+    if (block_seen[i] != 1)
+      T_FAIL_("block %d read %d times", i, block_seen[i]);
+  T_EQ(lseek(pos_fd, 0, SEEK_CUR), (off_t)BLOCKS * BLOCK);
+  T_OK(corun_close(pos_fd));
+}
+
 static void *main_task(void *arg) {
   (void)arg;
   vectors();
   datagrams();
   files();
+  file_position();
   return NULL;
 }
 
