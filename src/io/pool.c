@@ -1,6 +1,7 @@
 /* pool.c: helper threads for calls that block in the kernel and have no
- * readiness to wait for: name resolution (tcp.c), with the epoll backend
- * regular-file reads and writes (io.c), and corun_offload. A task hands a
+ * readiness to wait for: name resolution (tcp.c), regular-file reads and
+ * writes (io.c: all of them with the epoll backend, those at the file
+ * position with io_uring), and corun_offload. A task hands a
  * job to the pool and parks until a helper has run it, so a worker never
  * blocks. The pool grows as jobs come: a job that finds no idle helper
  * starts one, up to HELPERS_MAX, so jobs that block for long (a slow
