@@ -3,10 +3,11 @@
  * readiness (epoll) and then tries again, or for the completion of the
  * whole request (io_uring; there a socket's send goes to the kernel
  * without a try, batched with other tasks' requests). Regular files,
- * which never say EAGAIN but may block on the disk, go to io_uring or,
- * under epoll, to the helper pool (pool.c). The worker thread never blocks
- * (except for a regular-file call of a task on a shared stack under epoll: its
- * buffer may be swapped out while it waits, so the call is made on the worker).
+ * which never say EAGAIN but may block on the disk, go to the helper pool
+ * (pool.c), or under io_uring, for calls at an offset, to the ring
+ * (file_io). The worker thread never blocks (except for a regular-file
+ * call of a task on a shared stack: its buffer may be swapped out while
+ * it waits, so the call is made on the worker).
  * Layer: io (uses base, sched, poll). Locking: none of its own.
  *
  * Every call here returns -errno and leaves errno alone (DESIGN.md): the
@@ -169,7 +170,8 @@ static ssize_t file_io(const struct corun__io *io, int dir, int64_t deadline) {
   if (t && t->on_shared)
     return sys_io(io); /* its buffer may be swapped out while it waits */
   /* The helper writes the caller's buffer: the task waits for it to the
-   * end (no release: no deadline, no cancel), as with io_uring. */
+   * end (no release: no deadline, no cancel; the ring's requests are
+   * cancelled at a deadline, and also return what they did). */
   struct file_job f = {.job = {.run = file_job_run}, .io = io};
   int rc = corun__pool_call(&f.job, "file io", -1);
   return rc < 0 ? rc : f.result;
@@ -223,12 +225,33 @@ static int plain(const struct corun__io *io) {
   return !(io->flags & ~(MSG_NOSIGNAL | MSG_DONTWAIT));
 }
 
-/* Whether io is a read(2) or write(2) of 0 bytes: on a socket these
- * return 0 at once, so such a call never skips its try (it waited for
- * data, or under io_uring became a recv, which waits for a byte to be
- * there, as recv(2) of 0 bytes does). */
+static size_t iov_total(const struct iovec *v, size_t n) {
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += v[i].iov_len;
+  return total;
+}
+
+/* Whether io moves 0 bytes in a way that returns 0 at once on a socket:
+ * read(2) and write(2) of 0 bytes, send(2) of 0 bytes, readv(2) and
+ * writev(2) of no buffers. Such a call never skips its try (it waited for
+ * readiness, and a read under io_uring became a recv, which waits for a
+ * byte). recv(2) of 0 bytes does wait for a byte on TCP, and corun_recv
+ * too. Buffers of length 0 in a vector are not looked at here: the
+ * caller's iovec is read by the kernel, which answers -EFAULT for a bad
+ * one (sendmsg and readv of 0 bytes that way still skip the try). */
 static int empty(const struct corun__io *io) {
-  return (io->op == CORUN__OP_READ || io->op == CORUN__OP_WRITE) && !io->len;
+  switch (io->op) {
+  case CORUN__OP_READ:
+  case CORUN__OP_WRITE:
+  case CORUN__OP_SEND:
+    return io->len == 0;
+  case CORUN__OP_READV:
+  case CORUN__OP_WRITEV:
+    return io->iovcnt == 0;
+  default:
+    return 0;
+  }
 }
 
 /* Whether io, about to be made on a socket in direction dir, is a send
@@ -256,13 +279,6 @@ static int send_to_ring(const struct corun__io *io, int dir, int64_t deadline) {
   return !CORUN__TSAN && dir == CORUN__POLL_OUT && deadline != 0 &&
          corun__io_sendrecv(io->op) && plain(io) && corun__poll_submits() &&
          !corun_cancelled();
-}
-
-static size_t iov_total(const struct iovec *v, size_t n) {
-  size_t total = 0;
-  for (size_t i = 0; i < n; i++)
-    total += v[i].iov_len;
-  return total;
 }
 
 /* Whether io, which moved r > 0 bytes, moved fewer than it asked for in
@@ -341,15 +357,16 @@ static ssize_t run_io(const struct corun__io *io, int dir, int64_t deadline) {
       ((io->flags & MSG_DONTWAIT) ||
        (recv_op && (io->flags & (MSG_OOB | MSG_ERRQUEUE)))))
     deadline = 0;
+  /* (before the loop: as_send may change io's op) */
+  int may_skip = deadline && plain(io) && !empty(io);
   int busy = 0;    /* another task waits to send: no send to the ring */
   int waited = 0;  /* after a wait, always try (never skip twice) */
   int expired = 0; /* a wait that skipped the try ended at the deadline */
   for (;;) {
     uint32_t seq;
     int drained = 0;
-    int kind = corun__poll_prepare(
-        io->fd, dir, &seq,
-        deadline && !waited && plain(io) && !empty(io) ? &drained : NULL);
+    int kind = corun__poll_prepare(io->fd, dir, &seq,
+                                   may_skip && !waited ? &drained : NULL);
     if (kind < 0) /* -EPERM outside a task: an error, not a hang */
       return kind;
     if (kind == CORUN__FD_FILE && deadline != 0)

@@ -24,8 +24,9 @@
  * swapped out while they wait): under io_uring they wait for readiness
  * (a poll request) and then make the system call themselves.
  *
- * Regular files are never "not ready": their IO goes through io_uring or,
- * under epoll, through the io layer's helper threads (io.c).
+ * Regular files are never "not ready": their IO goes through the io
+ * layer's helper threads, or under io_uring, for calls at an offset,
+ * through the ring (io.c, file_io).
  *
  * Lifetime. An fd waited on must be closed with corun_close(), which
  * wakes its waiters with -EBADF and forgets the fd, so that a new fd
