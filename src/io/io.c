@@ -237,9 +237,9 @@ static size_t iov_total(const struct iovec *v, size_t n) {
  * writev(2) of no buffers. Such a call never skips its try (it waited for
  * readiness, and a read under io_uring became a recv, which waits for a
  * byte). recv(2) of 0 bytes does wait for a byte on TCP, and corun_recv
- * too. Buffers of length 0 in a vector are not looked at here: the
- * caller's iovec is read by the kernel, which answers -EFAULT for a bad
- * one (sendmsg and readv of 0 bytes that way still skip the try). */
+ * too. The buffers of a vector are not looked at: only the kernel reads
+ * the caller's iovec (a bad one is -EFAULT, not a crash), so a readv,
+ * writev or sendmsg whose buffers are all empty still skips its try. */
 static int empty(const struct corun__io *io) {
   switch (io->op) {
   case CORUN__OP_READ:

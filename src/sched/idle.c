@@ -202,11 +202,12 @@ sleep:
   int64_t scavenge = corun__stack_scavenge(now);
   if (scavenge >= 0 && (next < 0 || scavenge < next))
     next = scavenge;
-  /* Requests the kernel did not take yet: try again when asked. */
-  int64_t flush_at =
-      atomic_load_explicit(&corun__flush_by.at, memory_order_relaxed);
-  if (unflushed && flush_at && (next < 0 || flush_at < next))
-    next = flush_at;
+  if (unflushed) { /* the kernel took none yet: wake for the retry */
+    int64_t at =
+        atomic_load_explicit(&corun__flush_by.at, memory_order_relaxed);
+    if (at && (next < 0 || at < next))
+      next = at;
+  }
   if (!work_visible(w) && !atomic_load(&S->done)) {
     /* Asleep: this worker has fired its due timers and found its own
      * queues (runnext, yield line: only it fills them) empty. When every
