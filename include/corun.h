@@ -705,14 +705,19 @@ CORUN_API ssize_t corun_sendmsg(int fd, const struct msghdr *msg, int flags,
  * Only tasks already waiting are woken: a task that is about to use fd
  * (not parked yet) may then use a new fd that reuses the number. Stop
  * such tasks first (corun_cancel, or shutdown(2) on a listening socket,
- * then join) when fds are closed under them. A regular file's calls are
- * not woken: one that is waiting may still be made after the close, on
- * whatever file then has the number. Do not close a file that another
- * task is reading or writing. */
+ * then join) when fds are closed under them. A regular file's calls
+ * (also block devices, directories, character devices epoll refuses) are
+ * never made on a file that gets the number next: one still waiting for
+ * a helper thread fails with -EBADF, as a call made after the close; one
+ * the kernel has started ends as after a close(2) in another thread, on
+ * the file it was made on (corun_close waits for such calls on helper
+ * threads, parked and not cancellable: on a slow disk, for their IO; on
+ * a device whose read never returns, for ever). */
 CORUN_API int corun_close(int fd);
 /* Wakes every task waiting on fd (their calls return -EBADF) and forgets
  * fd, without closing it: for code that closes or replaces fds by other
- * means (dup2 onto it, a library's own close). */
+ * means (dup2 onto it, a library's own close). Waits for a regular file's
+ * calls as corun_close does. */
 CORUN_API void corun_fd_release(int fd);
 
 /* Runs fn(arg) on one of corun's helper threads while the calling task

@@ -153,6 +153,20 @@ struct file_job {
 static void file_job_run(struct corun__job *j) {
   struct file_job *f = (struct file_job *)j;
   f->result = sys_io(f->io);
+  corun__poll_file_end(f->io->fd); /* a corun_close may go on */
+}
+
+/* The job was still in line when its fd was closed (forget_fd): it fails
+ * as a call made after the close does. */
+static void file_job_withdrawn(struct corun__job *j) {
+  struct file_job *f = (struct file_job *)j;
+  f->result = -EBADF;
+  corun__poll_file_end(f->io->fd);
+}
+
+static int file_job_of_fd(struct corun__job *j, void *fd) {
+  return j->run == file_job_run &&
+         ((struct file_job *)j)->io->fd == *(const int *)fd;
 }
 
 /* io on a regular file (it never says EAGAIN, but may block). At an
@@ -172,9 +186,16 @@ static ssize_t file_io(const struct corun__io *io, int dir, int64_t deadline) {
   /* The helper writes the caller's buffer: the task waits for it to the
    * end (no release: no deadline, no cancel; the ring's requests are
    * cancelled at a deadline, and also return what they did). */
-  struct file_job f = {.job = {.run = file_job_run}, .io = io};
-  int rc = corun__pool_call(&f.job, "file io", -1);
-  return rc < 0 ? rc : f.result;
+  int rc = corun__poll_file_begin(io->fd);
+  if (rc < 0)
+    return rc;
+  struct file_job f = {
+      .job = {.run = file_job_run, .withdrawn = file_job_withdrawn}, .io = io};
+  if ((rc = corun__pool_call(&f.job, "file io", -1)) < 0) {
+    corun__poll_file_end(io->fd); /* not queued: no helper ran it */
+    return rc;
+  }
+  return f.result;
 }
 
 /* write(2) on a socket raises SIGPIPE when the peer has gone, which kills
@@ -629,12 +650,22 @@ int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
   }
 }
 
-void corun_fd_release(int fd) {
+/* Before fd is closed or replaced: its regular-file calls still waiting
+ * for a helper thread fail with -EBADF (so the close does not wait behind
+ * other jobs in line, a slow name lookup say), then the event loop forgets
+ * fd: it wakes the fd's waiters and waits for the file calls under way. */
+static void forget_fd(int fd) {
+  if (corun__poll_file_busy(fd)) /* (else the pool's lock is not taken) */
+    corun__pool_withdraw(file_job_of_fd, &fd);
   corun__poll_forget(fd);
 }
 
+void corun_fd_release(int fd) {
+  forget_fd(fd);
+}
+
 int corun_close(int fd) {
-  corun__poll_forget(fd);
+  forget_fd(fd);
   int *ep = corun__errno_here();
   int saved = *ep;
   int rc = CORUN__LIBC(close(fd)) == 0 ? 0 : -*ep;

@@ -25,6 +25,10 @@ struct corun__job {
    * deadline or a cancel, and the helper calls release(job) to free the
    * abandoned job once it has run. */
   void (*release)(struct corun__job *);
+  /* NULL: the job cannot be withdrawn. Else corun__pool_withdraw may take
+   * it out of the line before a helper starts it, and calls this instead
+   * of run, on the withdrawing thread, to store the job's answer. */
+  void (*withdrawn)(struct corun__job *);
   struct corun_task *task; /* parked, waiting for the answer */
   corun__lock lock;        /* the park's unlock; the helper's claim */
   int done;
@@ -37,5 +41,11 @@ struct corun__job {
  * outside a task; -EAGAIN or -ENOMEM if no helper can start. */
 int corun__pool_call(struct corun__job *j, const char *reason,
                      int64_t deadline);
+
+/* Withdraws every job waiting in line (no helper has started it) that has
+ * `withdrawn` set and for which match(job, arg) returns nonzero (called
+ * under the pool's lock): each gets its withdrawn answer and its task
+ * wakes, as if the job had run. Returns how many. */
+int corun__pool_withdraw(int (*match)(struct corun__job *, void *), void *arg);
 
 #endif

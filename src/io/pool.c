@@ -17,6 +17,11 @@
  * when it is done. A job that writes the task's memory (a read into the
  * caller's buffer) is waited for to the end, whatever happens meanwhile.
  *
+ * A job still in line may be withdrawn (corun__pool_withdraw): it then
+ * never runs, and its task gets the job's withdrawn answer at once. So a
+ * regular file's corun_close does not wait behind the calls queued before
+ * a job of its fd (io.c).
+ *
  * Locking: the queue under `pool.mu`; a job's completion under its own
  * lock, through park/unpark (the helper claims the parked task). */
 #include <errno.h>
@@ -39,6 +44,21 @@ static struct {
   pthread_t th[HELPERS_MAX];
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
+/* j has run (or was withdrawn): its task gets the answer, or the job is
+ * freed if its task gave up. */
+static void finish(struct corun__job *j) {
+  corun__lock_acquire(&j->lock);
+  j->done = 1;
+  int abandoned = j->abandoned;
+  struct corun_task *t = j->task;
+  int won = t && corun__claim(t);
+  corun__lock_release(&j->lock);
+  if (abandoned)
+    j->release(j);
+  else if (won)
+    corun__unpark(t, 0);
+}
+
 static void *helper(void *unused) {
   (void)unused;
   for (;;) {
@@ -59,17 +79,37 @@ static void *helper(void *unused) {
     pool.queued--;
     pthread_mutex_unlock(&pool.mu);
     j->run(j);
-    corun__lock_acquire(&j->lock);
-    j->done = 1;
-    int abandoned = j->abandoned;
-    struct corun_task *t = j->task;
-    int won = t && corun__claim(t);
-    corun__lock_release(&j->lock);
-    if (abandoned)
-      j->release(j);
-    else if (won)
-      corun__unpark(t, 0);
+    finish(j);
   }
+}
+
+int corun__pool_withdraw(int (*match)(struct corun__job *, void *), void *arg) {
+  struct corun__job *taken = NULL, **link = &pool.head, *prev = NULL;
+  int n = 0;
+  pthread_mutex_lock(&pool.mu);
+  while (*link) {
+    struct corun__job *j = *link;
+    if (!j->withdrawn || !match(j, arg)) {
+      prev = j;
+      link = &j->next;
+      continue;
+    }
+    *link = j->next; /* out of the line */
+    if (pool.tail == j)
+      pool.tail = prev;
+    pool.queued--;
+    j->next = taken;
+    taken = j;
+    n++;
+  }
+  pthread_mutex_unlock(&pool.mu);
+  while (taken) {
+    struct corun__job *j = taken;
+    taken = j->next;
+    j->withdrawn(j);
+    finish(j);
+  }
+  return n;
 }
 
 /* The scheduler ended (every task finished): the helpers run what is

@@ -42,6 +42,11 @@ struct corun__fdrec {
   /* The task waiting in each direction (for readiness, or with a request
    * in flight), so that corun_close can wake it. */
   struct corun_task *waiter[2];
+  /* Regular files: calls handed to a helper thread and not yet done
+   * (their jobs name the fd by its number), and the tasks whose
+   * corun_close waits for them (corun__poll_forget). */
+  uint32_t file_calls;
+  struct corun__waitq closers;
 };
 
 /* The two-level table: CORUN__FDREC_CHUNKS pointers to chunks of
@@ -84,7 +89,8 @@ struct corun__backend {
   ssize_t (*submit)(struct corun__fdrec *r, const struct corun__io *io,
                     int dir, int64_t deadline, struct corun_task *t);
   /* With r locked, before fd is closed: ends the waits of r's waiters
-   * (they return -EBADF) and unregisters fd. */
+   * (they return -EBADF) and unregisters fd. For a regular file: hands
+   * the kernel any request that still names fd by number. */
   void (*forget)(struct corun__fdrec *r, int fd);
 };
 

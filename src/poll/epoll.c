@@ -162,6 +162,8 @@ static int ep_wait(struct corun__fdrec *r, int fd, int dir, uint32_t seq,
 }
 
 static void ep_forget(struct corun__fdrec *r, int fd) {
+  if (r->kind == CORUN__FD_FILE)
+    return; /* never registered, never waited on */
   wake_one_dir(r, CORUN__POLL_IN, -EBADF);
   wake_one_dir(r, CORUN__POLL_OUT, -EBADF);
   epoll_ctl(P.epfd, EPOLL_CTL_DEL, fd, NULL);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -251,6 +252,44 @@ int corun__poll_ready_now(int fd, int dir) {
   return n > 0; /* readiness, or HUP/ERR/NVAL: the IO call will say */
 }
 
+/* With r locked, in corun_close: waits until no regular-file call handed
+ * to a helper thread is under way (corun__poll_file_begin). Its job
+ * carries the fd's number and would otherwise be made on whatever file
+ * next had it (a read of another file's data, a write into it). Once
+ * made, the call holds the file itself, as a read(2) in another thread
+ * does. io.c has withdrawn the jobs still in line, so this waits for the
+ * IO under way, and for calls that began meanwhile, on an fd being
+ * closed. (Not a dup(2) per job: closing the duplicate would drop the
+ * process's fcntl record locks on the file.) Outside a task (a thread of
+ * the caller's own, a coroutine a task resumed) it sleeps in small steps:
+ * helper threads need no worker to go on. */
+static void wait_file_calls(struct corun__fdrec *r) {
+  int err;
+  struct corun_task *t = r->file_calls ? corun__task_blocking(&err) : NULL;
+  while (r->file_calls) {
+    if (!t) {
+      corun__lock_release(&r->lock);
+      struct timespec step = {0, 100000}; /* 100 us */
+      int saved = errno;
+      CORUN__LIBC(nanosleep(&step, NULL));
+      errno = saved;
+      corun__lock_acquire(&r->lock);
+      continue;
+    }
+    struct corun__waiter *w = &t->self_waiter;
+    w->task = t;
+    w->index = 0;
+    w->elem = NULL;
+    w->result = 0;
+    corun__waitq_push(&r->closers, w);
+    corun__park_nocancel(t, "close: file io under way", corun__unlock_cb,
+                         &r->lock);
+    corun__lock_acquire(&r->lock);
+    if (w->queued) /* a cancel raced with the park: still waiting */
+      corun__waitq_remove(&r->closers, w);
+  }
+}
+
 void corun__poll_forget(int fd) {
   if (corun__forked)
     return; /* the registration is the parent's (sched.h) */
@@ -259,10 +298,48 @@ void corun__poll_forget(int fd) {
   if (!r || !b)
     return;
   corun__lock_acquire(&r->lock);
-  if (r->gen) {
-    if (r->kind != CORUN__FD_FILE)
+  do {
+    if (r->gen) {
       b->forget(r, fd);
-    r->gen = 0;
-  }
+      r->gen = 0;
+    }
+    wait_file_calls(r);
+    /* A task that used the fd meanwhile prepared it again (the file is
+     * still open): forget that too, or the record would outlive the
+     * close and tell the next fd with the number that it is a file. */
+  } while (r->gen);
   corun__lock_release(&r->lock);
+}
+
+int corun__poll_file_begin(int fd) {
+  struct corun__fdrec *r = corun__fdrec_of(fd, 0);
+  if (!r)
+    return -EBADF;
+  corun__lock_acquire(&r->lock);
+  int rc = r->gen && r->kind == CORUN__FD_FILE ? 0 : -EBADF;
+  if (rc == 0)
+    r->file_calls++;
+  corun__lock_release(&r->lock);
+  return rc;
+}
+
+int corun__poll_file_busy(int fd) {
+  struct corun__fdrec *r = corun__fdrec_of(fd, 0);
+  if (!r)
+    return 0;
+  corun__lock_acquire(&r->lock);
+  int busy = r->file_calls != 0;
+  corun__lock_release(&r->lock);
+  return busy;
+}
+
+void corun__poll_file_end(int fd) {
+  struct corun__fdrec *r = corun__fdrec_of(fd, 0);
+  struct corun__waiter *closers = NULL;
+  size_t unused = 0;
+  corun__lock_acquire(&r->lock);
+  if (--r->file_calls == 0)
+    closers = corun__waitq_claim_all(&r->closers, &unused);
+  corun__lock_release(&r->lock);
+  corun__unpark_all(closers);
 }

@@ -419,12 +419,38 @@ static int ur_wait(struct corun__fdrec *r, int fd, int dir, uint32_t seq,
   return rc < 0 ? (int)rc : 0;
 }
 
+/* Under U.lock, after a submit, before fd is closed: a request that
+ * still names fd, because the kernel took none (see submit()), is made to
+ * name no fd instead, so that it fails with EBADF, as a call made after
+ * the close would, rather than reach the file that gets the number next.
+ * The queue's entries from the kernel's head to liburing's tail are the
+ * ones not taken; liburing maps entry i to sqes[i] (its setup fills the
+ * index array so, once). */
+static void disown(int fd) {
+  struct io_uring_sq *sq = &U.ring.sq;
+  for (unsigned i = *sq->khead; i != sq->sqe_tail; i++) {
+    struct io_uring_sqe *s = &sq->sqes[sq->array[i & sq->ring_mask]];
+    if (s->fd == fd && s->user_data != 0 && s->user_data != WAKE_TAG)
+      s->fd = -1;
+  }
+}
+
 /* A waiter found here cannot leave ur_submit (it takes r's lock last)
  * and so cannot start another request before this cancel is submitted:
  * the cancel never hits a later request of the same task. */
 static void ur_forget(struct corun__fdrec *r, int fd) {
-  (void)fd;
   corun__lock_acquire(&U.lock);
+  if (r->kind == CORUN__FD_FILE) {
+    /* Its requests (no waiter is kept for them) name the fd by number
+     * until the kernel takes them: hand over what is queued while the fd
+     * is still this file, or another file given the number next would
+     * get the read or the write. */
+    if (atomic_load_explicit(&U.unsubmitted, memory_order_relaxed))
+      submit();
+    disown(fd);
+    corun__lock_release(&U.lock);
+    return;
+  }
   for (int dir = 0; dir < 2; dir++) {
     struct corun_task *t = r->waiter[dir];
     if (t) {
@@ -439,6 +465,7 @@ static void ur_forget(struct corun__fdrec *r, int fd) {
     }
     r->waiter[dir] = NULL; /* the number may be reused at once */
   }
+  disown(fd); /* (cancels are submitted at once; this after a failure) */
   corun__lock_release(&U.lock);
 }
 

@@ -4,18 +4,21 @@
  * read/write on a regular file (through io_uring or the helper threads:
  * offsets honoured, the file position moved only by read/write, several
  * tasks reading one file at once, at their offsets and at the file
- * position of one fd), and their argument errors. */
+ * position of one fd), and their argument errors; a file's call that
+ * waits while another task closes the fd reads the file it was made on. */
 #include <arpa/inet.h>
 #include <corun.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "poll/poll.h" /* corun__poll_backend_name */
 #include "t.h"
 
 #define MS 1000000LL
@@ -212,6 +215,157 @@ static void file_position(void) {
   T_OK(corun_close(pos_fd));
 }
 
+/* ---- corun_close of a file while another task's call waits ------------ */
+
+enum { TAG = 32 };
+
+/* A new file that holds TAG bytes of c, its path in path (unlinked by the
+ * caller), open for reading at position 0. */
+static int tagged_file(char path[32], char c) {
+  strcpy(path, "/tmp/corun-close-XXXXXX");
+  int fd = mkstemp(path);
+  T_GE(fd, 0);
+  char b[TAG];
+  memset(b, c, sizeof b);
+  T_EQ(write(fd, b, sizeof b), TAG);
+  T_EQ(lseek(fd, 0, SEEK_SET), 0);
+  return fd;
+}
+
+static int file_a; /* the file the waiting call was made on */
+static char path_b[32];
+static int fd_b = -1; /* another file, opened right after file_a's close */
+static char got[TAG + 1];
+static sem_t gate;
+static int reading, closing, holding; /* tasks that have begun */
+static ssize_t read_rc;
+
+/* Each flag is set by a task that then runs, on the one worker, until it
+ * parks in its call: once the flag is seen, the call is under way. */
+static void begun(int *flag) {
+  __atomic_add_fetch(flag, 1, __ATOMIC_RELEASE);
+}
+
+static void wait_begun(int *flag, int n) {
+  while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) < n)
+    corun_yield(NULL);
+}
+
+static void *read_a(void *arg) {
+  begun(&reading);
+  read_rc = arg ? corun_pread(file_a, got, TAG, 0, -1)
+                : corun_read(file_a, got, TAG, -1);
+  return NULL;
+}
+
+static void *close_a_open_b(void *arg) {
+  (void)arg;
+  begun(&closing);
+  T_OK(corun_close(file_a));
+  fd_b = open(path_b, O_RDONLY); /* the lowest number free: file_a's */
+  T_GE(fd_b, 0);
+  return NULL;
+}
+
+static void hold_helper(void *arg) {
+  (void)arg;
+  while (sem_wait(&gate) != 0)
+    T_EQ(errno, EINTR);
+}
+
+static void *offload_hold(void *arg) {
+  (void)arg;
+  begun(&holding);
+  T_OK(corun_offload(hold_helper, NULL));
+  return NULL;
+}
+
+/* Files a and b, TAG bytes of 'a' and of 'b'; b is closed (its path kept). */
+static void make_files(char path_a[32]) {
+  file_a = tagged_file(path_a, 'a');
+  T_OK(close(tagged_file(path_b, 'b')));
+  memset(got, 0, sizeof got);
+  reading = closing = 0;
+}
+
+/* The waiting read got file a's bytes, or (if `withdrawn` allows it)
+ * failed with EBADF, reading nothing, as a read made after the close; b
+ * got a's number (else the test proved nothing, and says so). */
+static void check_files(const char *what, char path_a[32], int a,
+                        int withdrawn) {
+  if (read_rc == -EBADF && withdrawn)
+    T_STR_EQ(got, "");
+  else if (read_rc != TAG ||
+           strcmp(got, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") != 0)
+    T_FAIL_("%s: the read returned %zd, \"%s\", not file a's bytes", what,
+            read_rc, got);
+  if (fd_b != a)
+    T_FAIL_("file b got fd %d, not file a's %d", fd_b, a);
+  T_OK(close(fd_b));
+  T_OK(unlink(path_a));
+  T_OK(unlink(path_b));
+}
+
+/* A read at the file position goes to a helper thread. Here it is queued
+ * behind HELD calls that keep every helper busy, and another task closes
+ * the fd meanwhile and opens another file, which gets the number. The
+ * read, not made yet, fails with EBADF, as a read made after the close,
+ * and the close returns without waiting for the helpers. Before, the
+ * helper later read whatever file had the number by then. */
+static void close_queued_file_call(void) {
+  enum { HELD = 80 }; /* more than the pool's helpers (HELPERS_MAX, 64) */
+  char path_a[32];
+  T_OK(sem_init(&gate, 0, 0));
+  make_files(path_a);
+  int a = file_a;
+  corun_task *held[HELD], *reader, *closer;
+  holding = 0;
+  for (int i = 0; i < HELD; i++)
+    T_OK(corun_spawn(&held[i], offload_hold, NULL, NULL));
+  wait_begun(&holding, HELD);
+  T_OK(corun_spawn(&reader, read_a, NULL, NULL));
+  wait_begun(&reading, 1); /* its job waits in line */
+  T_OK(corun_spawn(&closer, close_a_open_b, NULL, NULL));
+  T_OK(corun_join(closer, NULL)); /* (hangs if it waits for the helpers) */
+  for (int i = 0; i < HELD; i++)
+    T_OK(sem_post(&gate));
+  for (int i = 0; i < HELD; i++)
+    T_OK(corun_join(held[i], NULL));
+  T_OK(corun_join(reader, NULL));
+  check_files("helper's call", path_a, a, 1);
+  T_EQ(read_rc, -EBADF);
+  T_OK(sem_destroy(&gate));
+}
+
+/* Under io_uring a pread is queued for the ring and handed to the kernel
+ * in a batch, a little later; the closer runs before that (most rounds).
+ * The close hands the queued request over first: the read is of the file
+ * it was made on. Before, the request went to the kernel after the close
+ * and read the file that had the number by then. (Under epoll, a helper
+ * thread's call: made before the close, or withdrawn with EBADF.) */
+static void close_queued_request(void) {
+  for (int round = 0; round < 50; round++) {
+    char path_a[32];
+    make_files(path_a);
+    int a = file_a;
+    corun_task *reader;
+    T_OK(corun_spawn(&reader, read_a, (void *)1, NULL));
+    wait_begun(&reading, 1);
+    close_a_open_b(NULL);
+    T_OK(corun_join(reader, NULL));
+    check_files("ring's request", path_a, a,
+                strcmp(corun__poll_backend_name(), "io_uring") != 0);
+  }
+}
+
+/* On one worker: the tasks run in turn, each until it parks. */
+static void *close_task(void *arg) {
+  (void)arg;
+  close_queued_file_call();
+  close_queued_request();
+  return NULL;
+}
+
 static void *main_task(void *arg) {
   (void)arg;
   vectors();
@@ -223,6 +377,9 @@ static void *main_task(void *arg) {
 
 int main(void) {
   T_OK(corun_main(main_task, NULL, &(corun_config){.workers = 2}));
+  /* (no spare worker when one stalls: the tasks' order is the test's) */
+  T_OK(corun_main(close_task, NULL,
+                  &(corun_config){.workers = 1, .block_ms = -1}));
   /* outside a task: an error, not a hang */
   char c;
   struct iovec v = {&c, 1};
