@@ -156,8 +156,16 @@ static void file_job_run(struct corun__job *j) {
   corun__poll_file_end(f->io->fd); /* a corun_close may go on */
 }
 
-/* The job was still in line when its fd was closed (forget_fd): it fails
- * as a call made after the close does. */
+/* The job joins the helpers' line: it counts as a call on its fd, which
+ * a corun_close waits for (corun__poll_file_begin), unless the fd was
+ * closed meanwhile (-EBADF). Under the pool's lock, so that a close's
+ * withdraw finds every job counted before it. */
+static int file_job_admit(struct corun__job *j) {
+  return corun__poll_file_begin(((struct file_job *)j)->io->fd);
+}
+
+/* The job was still in line when its fd was closed: it fails as a call
+ * made after the close does. */
 static void file_job_withdrawn(struct corun__job *j) {
   struct file_job *f = (struct file_job *)j;
   f->result = -EBADF;
@@ -186,16 +194,12 @@ static ssize_t file_io(const struct corun__io *io, int dir, int64_t deadline) {
   /* The helper writes the caller's buffer: the task waits for it to the
    * end (no release: no deadline, no cancel; the ring's requests are
    * cancelled at a deadline, and also return what they did). */
-  int rc = corun__poll_file_begin(io->fd);
-  if (rc < 0)
-    return rc;
-  struct file_job f = {
-      .job = {.run = file_job_run, .withdrawn = file_job_withdrawn}, .io = io};
-  if ((rc = corun__pool_call(&f.job, "file io", -1)) < 0) {
-    corun__poll_file_end(io->fd); /* not queued: no helper ran it */
-    return rc;
-  }
-  return f.result;
+  struct file_job f = {.job = {.run = file_job_run,
+                               .withdrawn = file_job_withdrawn,
+                               .admit = file_job_admit},
+                       .io = io};
+  int rc = corun__pool_call(&f.job, "file io", -1);
+  return rc < 0 ? rc : f.result;
 }
 
 /* write(2) on a socket raises SIGPIPE when the peer has gone, which kills
@@ -650,22 +654,19 @@ int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
   }
 }
 
-/* Before fd is closed or replaced: its regular-file calls still waiting
- * for a helper thread fail with -EBADF (so the close does not wait behind
- * other jobs in line, a slow name lookup say), then the event loop forgets
- * fd: it wakes the fd's waiters and waits for the file calls under way. */
-static void forget_fd(int fd) {
-  if (corun__poll_file_busy(fd)) /* (else the pool's lock is not taken) */
-    corun__pool_withdraw(file_job_of_fd, &fd);
-  corun__poll_forget(fd);
+/* corun__poll_forget's withdraw: fd's regular-file calls still waiting
+ * in the helpers' line fail with -EBADF, so that a close does not wait
+ * behind other jobs in line (a slow name lookup, say). */
+static void withdraw_file_calls(int fd) {
+  corun__pool_withdraw(file_job_of_fd, &fd);
 }
 
 void corun_fd_release(int fd) {
-  forget_fd(fd);
+  corun__poll_forget(fd, withdraw_file_calls);
 }
 
 int corun_close(int fd) {
-  forget_fd(fd);
+  corun__poll_forget(fd, withdraw_file_calls);
   int *ep = corun__errno_here();
   int saved = *ep;
   int rc = CORUN__LIBC(close(fd)) == 0 ? 0 : -*ep;

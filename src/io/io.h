@@ -29,6 +29,10 @@ struct corun__job {
    * it out of the line before a helper starts it, and calls this instead
    * of run, on the withdrawing thread, to store the job's answer. */
   void (*withdrawn)(struct corun__job *);
+  /* Optional: called under the pool's lock as the job joins the line, so
+   * that a withdraw sees every job it admitted; -errno refuses the job
+   * (corun__pool_call returns it). */
+  int (*admit)(struct corun__job *);
   struct corun_task *task; /* parked, waiting for the answer */
   corun__lock lock;        /* the park's unlock; the helper's claim */
   int done;
@@ -36,9 +40,10 @@ struct corun__job {
 };
 
 /* Runs j on a helper thread while the calling task parks. Returns 0 once
- * j has run; -ETIMEDOUT or -ECANCELED when the task gave up (only when
- * j->release is set: the job is then the helper's to release); -EPERM
- * outside a task; -EAGAIN or -ENOMEM if no helper can start. */
+ * j has run (or was withdrawn); -ETIMEDOUT or -ECANCELED when the task
+ * gave up (only when j->release is set: the job is then the helper's to
+ * release); -EPERM outside a task; -EAGAIN or -ENOMEM if no helper can
+ * start; j->admit's error. */
 int corun__pool_call(struct corun__job *j, const char *reason,
                      int64_t deadline);
 

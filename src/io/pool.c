@@ -22,8 +22,10 @@
  * regular file's corun_close does not wait behind the calls queued before
  * a job of its fd (io.c).
  *
- * Locking: the queue under `pool.mu`; a job's completion under its own
- * lock, through park/unpark (the helper claims the parked task). */
+ * Locking: the queue under `pool.mu` (a job's admit runs under it, and
+ * may take an fd record's lock: never the other way round); a job's
+ * completion under its own lock, through park/unpark (the helper claims
+ * the parked task). */
 #include <errno.h>
 #include <pthread.h>
 
@@ -157,7 +159,7 @@ int corun__pool_call(struct corun__job *j, const char *reason,
   corun__lock_acquire(&j->lock);
   j->task = t;
   pthread_mutex_lock(&pool.mu);
-  if ((err = pool_grow()) < 0) {
+  if ((err = pool_grow()) < 0 || (j->admit && (err = j->admit(j)) < 0)) {
     pthread_mutex_unlock(&pool.mu);
     corun__lock_release(&j->lock);
     return err;

@@ -46,6 +46,7 @@ struct corun__fdrec {
    * (their jobs name the fd by its number), and the tasks whose
    * corun_close waits for them (corun__poll_forget). */
   uint32_t file_calls;
+  uint32_t closing; /* corun__poll_forget calls under way: none begins */
   struct corun__waitq closers;
 };
 

@@ -257,9 +257,9 @@ int corun__poll_ready_now(int fd, int dir) {
  * carries the fd's number and would otherwise be made on whatever file
  * next had it (a read of another file's data, a write into it). Once
  * made, the call holds the file itself, as a read(2) in another thread
- * does. io.c has withdrawn the jobs still in line, so this waits for the
- * IO under way, and for calls that began meanwhile, on an fd being
- * closed. (Not a dup(2) per job: closing the duplicate would drop the
+ * does. The jobs still in line have been withdrawn, and no call begins
+ * while a close is under way (`closing`), so this waits for the IO under
+ * way only. (Not a dup(2) per job: closing the duplicate would drop the
  * process's fcntl record locks on the file.) Outside a task (a thread of
  * the caller's own, a coroutine a task resumed) it sleeps in small steps:
  * helper threads need no worker to go on. */
@@ -290,7 +290,7 @@ static void wait_file_calls(struct corun__fdrec *r) {
   }
 }
 
-void corun__poll_forget(int fd) {
+void corun__poll_forget(int fd, void (*withdraw)(int fd)) {
   if (corun__forked)
     return; /* the registration is the parent's (sched.h) */
   struct corun__fdrec *r = corun__fdrec_of(fd, 0);
@@ -298,16 +298,26 @@ void corun__poll_forget(int fd) {
   if (!r || !b)
     return;
   corun__lock_acquire(&r->lock);
-  do {
-    if (r->gen) {
-      b->forget(r, fd);
-      r->gen = 0;
-    }
-    wait_file_calls(r);
-    /* A task that used the fd meanwhile prepared it again (the file is
-     * still open): forget that too, or the record would outlive the
-     * close and tell the next fd with the number that it is a file. */
-  } while (r->gen);
+  r->closing++; /* no file call begins from here on */
+  if (r->gen) {
+    b->forget(r, fd);
+    r->gen = 0;
+  }
+  if (r->file_calls && withdraw) {
+    /* those counted are in the helpers' line or on a helper */
+    corun__lock_release(&r->lock);
+    withdraw(fd);
+    corun__lock_acquire(&r->lock);
+  }
+  wait_file_calls(r);
+  /* A task that used the fd meanwhile prepared it again (the file is
+   * still open): forget that too, or the record would outlive the close
+   * and tell the next fd with the number what kind of fd it was. */
+  if (r->gen) {
+    b->forget(r, fd);
+    r->gen = 0;
+  }
+  r->closing--;
   corun__lock_release(&r->lock);
 }
 
@@ -316,21 +326,11 @@ int corun__poll_file_begin(int fd) {
   if (!r)
     return -EBADF;
   corun__lock_acquire(&r->lock);
-  int rc = r->gen && r->kind == CORUN__FD_FILE ? 0 : -EBADF;
+  int rc = r->gen && r->kind == CORUN__FD_FILE && !r->closing ? 0 : -EBADF;
   if (rc == 0)
     r->file_calls++;
   corun__lock_release(&r->lock);
   return rc;
-}
-
-int corun__poll_file_busy(int fd) {
-  struct corun__fdrec *r = corun__fdrec_of(fd, 0);
-  if (!r)
-    return 0;
-  corun__lock_acquire(&r->lock);
-  int busy = r->file_calls != 0;
-  corun__lock_release(&r->lock);
-  return busy;
 }
 
 void corun__poll_file_end(int fd) {

@@ -162,20 +162,19 @@ ssize_t corun__poll_submit(const struct corun__io *io, int dir,
 /* Wakes fd's waiters with -EBADF and forgets the fd (before the caller
  * closes it). A regular file's calls are not woken: they end as they
  * would after a close(2) in another thread. Its requests queued for
- * io_uring are handed to the kernel, and this waits for its calls on
- * helper threads (corun__poll_file_begin; io.c withdraws those still in
- * the helpers' line first). */
-void corun__poll_forget(int fd);
+ * io_uring are handed to the kernel; its calls on helper threads
+ * (corun__poll_file_begin) that are still in line are withdrawn, by
+ * withdraw(fd) (the io layer's, called without locks held, after the fd
+ * is forgotten), and this waits for the others to end. */
+void corun__poll_forget(int fd, void (*withdraw)(int fd));
 
 /* A regular-file call on fd (prepared) goes to a helper thread: until the
- * helper has made it and called corun__poll_file_end, corun__poll_forget
- * of fd waits, so the fd is not closed, and its number not given to
- * another file, before the call has taken hold of the file. Returns 0,
- * or -EBADF (corun_close()d meanwhile). */
+ * helper has made it, or it was withdrawn, and corun__poll_file_end is
+ * called, corun__poll_forget of fd waits, so the fd is not closed, and
+ * its number not given to another file, before the call has taken hold
+ * of the file. Returns 0, or -EBADF (corun_close()d meanwhile). */
 int corun__poll_file_begin(int fd);
 void corun__poll_file_end(int fd);
-/* Whether some regular-file call on fd is between those two. */
-int corun__poll_file_busy(int fd);
 
 /* The name of the backend the running scheduler uses ("epoll",
  * "io_uring"), or NULL when none has started yet. For tests and tools. */

@@ -447,10 +447,11 @@ static void ur_forget(struct corun__fdrec *r, int fd) {
      * get the read or the write. */
     if (atomic_load_explicit(&U.unsubmitted, memory_order_relaxed))
       submit();
-    disown(fd);
+    disown(fd); /* (nothing to look at unless that failed) */
     corun__lock_release(&U.lock);
     return;
   }
+  int cancelled = 0;
   for (int dir = 0; dir < 2; dir++) {
     struct corun_task *t = r->waiter[dir];
     if (t) {
@@ -462,10 +463,15 @@ static void ur_forget(struct corun__fdrec *r, int fd) {
       corun__lock_release(l);
       if (in_flight)
         cancel_request(t);
+      cancelled |= in_flight;
     }
     r->waiter[dir] = NULL; /* the number may be reused at once */
   }
-  disown(fd); /* (cancels are submitted at once; this after a failure) */
+  /* Every request of a socket has its waiter, and the cancel's submit
+   * handed it over with the queue, unless that failed. (Without a cancel
+   * the queue holds only other fds' requests: no need to look.) */
+  if (cancelled)
+    disown(fd);
   corun__lock_release(&U.lock);
 }
 

@@ -358,6 +358,52 @@ static void close_queued_request(void) {
   }
 }
 
+static int busy_fd, busy_closed;
+
+/* Reads busy_fd until corun_close has returned, whatever the reads say. */
+static void *read_until_closed(void *arg) {
+  (void)arg;
+  char c;
+  while (!__atomic_load_n(&busy_closed, __ATOMIC_ACQUIRE)) {
+    ssize_t n = corun_read(busy_fd, &c, 1, -1);
+    T_TRUE(n >= 0 || n == -EBADF);
+  }
+  return NULL;
+}
+
+/* Two workers; every helper busy; tasks keep reading one file (each read
+ * waits in the helpers' line, and one that fails starts again at once).
+ * corun_close returns without waiting for the helpers: it withdraws the reads
+ * in line and no new one joins while it runs. An earlier version withdrew
+ * before it forgot the fd, and a reader's next read slipped into the line and
+ * held the close until the helpers were free (here: for ever). */
+static void close_busy_file(void) {
+  enum { HELD = 80, READERS = 4 };
+  char path[32];
+  T_OK(sem_init(&gate, 0, 0));
+  busy_fd = tagged_file(path, 'c');
+  T_OK(unlink(path));
+  corun_task *held[HELD], *reader[READERS];
+  holding = 0;
+  for (int i = 0; i < HELD; i++)
+    T_OK(corun_spawn(&held[i], offload_hold, NULL, NULL));
+  wait_begun(&holding, HELD);
+  for (int i = 0; i < READERS; i++)
+    T_OK(corun_spawn(&reader[i], read_until_closed, NULL, NULL));
+  T_OK(corun_sleep(MS));      /* (the readers' first reads wait in line) */
+  T_OK(corun_close(busy_fd)); /* (hangs if it waits for the helpers) */
+  __atomic_store_n(&busy_closed, 1, __ATOMIC_RELEASE);
+  /* A read that prepared the fd again just before close(2) (the race
+   * corun.h warns of) may still wait in line: free the helpers first. */
+  for (int i = 0; i < HELD; i++)
+    T_OK(sem_post(&gate));
+  for (int i = 0; i < READERS; i++)
+    T_OK(corun_join(reader[i], NULL));
+  for (int i = 0; i < HELD; i++)
+    T_OK(corun_join(held[i], NULL));
+  T_OK(sem_destroy(&gate));
+}
+
 /* On one worker: the tasks run in turn, each until it parks. */
 static void *close_task(void *arg) {
   (void)arg;
@@ -372,6 +418,7 @@ static void *main_task(void *arg) {
   datagrams();
   files();
   file_position();
+  close_busy_file();
   return NULL;
 }
 
