@@ -706,13 +706,16 @@ CORUN_API ssize_t corun_sendmsg(int fd, const struct msghdr *msg, int flags,
  * (not parked yet) may then use a new fd that reuses the number. Stop
  * such tasks first (corun_cancel, or shutdown(2) on a listening socket,
  * then join) when fds are closed under them. A regular file's calls
- * (also block devices, directories, character devices epoll refuses) are
- * never made on a file that gets the number next: one still waiting for
- * a helper thread fails with -EBADF, as a call made after the close; one
- * the kernel has started ends as after a close(2) in another thread, on
- * the file it was made on (corun_close waits for such calls on helper
- * threads, parked and not cancellable: on a slow disk, for their IO; on
- * a device whose read never returns, for ever). */
+ * (also block devices, directories, character devices epoll refuses)
+ * that other tasks began before corun_close are never made on a file
+ * that gets the number next: one still waiting for a helper thread fails
+ * with -EBADF, as a call made after the close; one the kernel has started
+ * ends as after a close(2) in another thread, on the file it was made on
+ * (corun_close waits for such calls on helper threads, parked and not
+ * cancellable: on a slow disk, for their IO; on a device whose read never
+ * returns, for ever). A file call that begins while corun_close runs
+ * fails with -EBADF, except in the last instants before close(2): the
+ * race above. */
 CORUN_API int corun_close(int fd);
 /* Wakes every task waiting on fd (their calls return -EBADF) and forgets
  * fd, without closing it: for code that closes or replaces fds by other

@@ -252,7 +252,8 @@ int corun__poll_ready_now(int fd, int dir) {
   return n > 0; /* readiness, or HUP/ERR/NVAL: the IO call will say */
 }
 
-/* With r locked, in corun_close: waits until no regular-file call handed
+/* With r locked, in corun__poll_forget (corun_close, corun_fd_release):
+ * waits until no regular-file call handed
  * to a helper thread is under way (corun__poll_file_begin). Its job
  * carries the fd's number and would otherwise be made on whatever file
  * next had it (a read of another file's data, a write into it). Once

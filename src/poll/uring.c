@@ -356,8 +356,8 @@ static ssize_t ur_submit(struct corun__fdrec *r, const struct corun__io *io,
   struct corun__waiter *w = &t->self_waiter;
   int regular = r->kind == CORUN__FD_FILE;
   /* Prepared under r's lock: corun_close either finds the request in
-   * flight (and cancels it) or finds no waiter and the fd gone before it
-   * is made. */
+   * flight (a socket's: it cancels it; a file's: it submits it while the
+   * fd is still that file) or finds the fd gone before it is made. */
   corun__lock_acquire(&U.lock);
   struct io_uring_sqe *s = sqe_get();
   if (!s) {
@@ -424,12 +424,14 @@ static int ur_wait(struct corun__fdrec *r, int fd, int dir, uint32_t seq,
  * name no fd instead, so that it fails with EBADF, as a call made after
  * the close would, rather than reach the file that gets the number next.
  * The queue's entries from the kernel's head to liburing's tail are the
- * ones not taken; liburing maps entry i to sqes[i] (its setup fills the
- * index array so, once). */
+ * ones not taken; liburing maps entry i to sqes[i & mask] (its setup fills
+ * the index array so, once; newer versions drop the array altogether,
+ * IORING_SETUP_NO_SQARRAY, with the same mapping). */
 static void disown(int fd) {
   struct io_uring_sq *sq = &U.ring.sq;
-  for (unsigned i = *sq->khead; i != sq->sqe_tail; i++) {
-    struct io_uring_sqe *s = &sq->sqes[sq->array[i & sq->ring_mask]];
+  unsigned head = io_uring_smp_load_acquire(sq->khead);
+  for (unsigned i = head; i != sq->sqe_tail; i++) {
+    struct io_uring_sqe *s = &sq->sqes[i & sq->ring_mask];
     if (s->fd == fd && s->user_data != 0 && s->user_data != WAKE_TAG)
       s->fd = -1;
   }

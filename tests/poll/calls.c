@@ -241,7 +241,8 @@ static int reading, closing, holding; /* tasks that have begun */
 static ssize_t read_rc;
 
 /* Each flag is set by a task that then runs, on the one worker, until it
- * parks in its call: once the flag is seen, the call is under way. */
+ * parks in its call: once the flag is seen, the call is under way. (With
+ * two workers, only that the task has begun.) */
 static void begun(int *flag) {
   __atomic_add_fetch(flag, 1, __ATOMIC_RELEASE);
 }
@@ -367,6 +368,8 @@ static void *read_until_closed(void *arg) {
   while (!__atomic_load_n(&busy_closed, __ATOMIC_ACQUIRE)) {
     ssize_t n = corun_read(busy_fd, &c, 1, -1);
     T_TRUE(n >= 0 || n == -EBADF);
+    if (n == -EBADF)
+      corun_yield(NULL); /* (fails at once: leave the closer a worker) */
   }
   return NULL;
 }
