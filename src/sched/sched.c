@@ -353,6 +353,9 @@ static inline struct corun_task *pick_local(struct corun__worker *w) {
   return t;
 }
 
+/* Every FAIR_TURN-th pick of a worker serves IO and its queues in order. */
+#define FAIR_TURN 61
+
 /* The next task for w to run, or NULL. */
 static struct corun_task *pick(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
@@ -361,7 +364,8 @@ static struct corun_task *pick(struct corun__worker *w) {
   if (CORUN__UNLIKELY(S->shuffle) && (corun__rand(&w->rng) & 1) &&
       (t = taskq_pop(&S->global)))
     return t;
-  if (++w->tick % 61 == 0) {
+  if (++w->tick == FAIR_TURN) {
+    w->tick = 0;
     /* Now and then: IO, then every queue before runnext. Tasks that wake
      * each other (a ping-pong over channels) keep refilling runnext; they
      * would hold this worker for ever while the tasks queued behind them
@@ -485,7 +489,7 @@ static void run(struct corun__worker *w, struct corun_task *t) {
  * w's loop: not when pick() wants its periodic turn (IO and fairness),
  * nor under the debug shuffle. */
 static int direct_allowed(struct corun__worker *w) {
-  return !CORUN__UNLIKELY(corun__S.shuffle) && (w->tick + 1) % 61 != 0;
+  return !CORUN__UNLIKELY(corun__S.shuffle) && w->tick + 1 != FAIR_TURN;
 }
 
 /* The task that parking task t on w may switch to straight, without the
