@@ -115,8 +115,10 @@ typedef struct corun_attr {
   const char *name;
   /* Tasks only (corun_spawn()): nonzero keeps the task on the worker
    * thread that first runs it, for code that keeps thread-local state
-   * across blocking calls. A task on a shared stack is always pinned to
-   * the worker that spawned it. */
+   * across blocking calls. The tasks of a shared stack are always pinned
+   * to one worker: the one where the first of them was spawned, for as
+   * long as any of them has not finished (a task may spawn onto the stack
+   * from any worker; the new task waits there for its turn). */
   int pin;
 } corun_attr;
 

@@ -23,10 +23,12 @@
 #ifndef CORUN_CORO_CORO_H
 #define CORUN_CORO_CORO_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "arch/ctx.h"
 #include "base/compiler.h"
+#include "base/lock.h"
 #include "corun.h"
 #include "stack/stack.h"
 
@@ -96,12 +98,22 @@ corun__coro_shared(const struct corun_coro *co) {
 /* A shared stack (shared.c). Invariant: `occupant`'s live region (from its
  * ctx to `top`) is what the stack holds; every other coroutine created on
  * it keeps its own in its save buffer. Touched only by the thread running
- * its coroutines (one at a time, as corun.h requires). */
+ * its coroutines (one at a time, as corun.h requires), except `users`,
+ * which a coroutine's creation on another thread changes too (a task
+ * spawned onto the stack from another worker), and the scheduler's part,
+ * under its own lock. */
 struct corun_shared_stack {
   struct corun__stack *stack;  /* the memory, guarded like any stack */
   char *top;                   /* 16-byte aligned top, where frames start */
   struct corun_coro *occupant; /* whose frames are on it, or NULL */
-  size_t users;                /* coroutines created on it, not destroyed */
+  atomic_size_t users;         /* coroutines created on it, not destroyed */
+  /* The scheduler's (sched/task.c), opaque here: the worker that runs the
+   * stack's tasks while it has any, their number, and the corun_main run
+   * that set them (a later run starts afresh). */
+  corun__lock home_lock;
+  void *home;
+  size_t tasks;
+  unsigned long home_run;
 };
 
 /* The stack memory co runs on (a shared stack's for a shared coroutine). */

@@ -92,7 +92,11 @@ int corun_shared_stack_create(corun_shared_stack **out, size_t size) {
   corun__stack_set_owner(ss->stack, 0, "(shared stack, no coroutine yet)");
   ss->top = (char *)((uintptr_t)ss->stack->hi & ~(uintptr_t)15);
   ss->occupant = NULL;
-  ss->users = 0;
+  atomic_init(&ss->users, 0);
+  corun__lock_init(&ss->home_lock);
+  ss->home = NULL;
+  ss->tasks = 0;
+  ss->home_run = 0;
   *out = ss;
   return 0;
 #endif
@@ -101,7 +105,7 @@ int corun_shared_stack_create(corun_shared_stack **out, size_t size) {
 int corun_shared_stack_destroy(corun_shared_stack *ss) {
   if (!ss)
     return -EINVAL;
-  if (ss->users)
+  if (atomic_load(&ss->users))
     return -EBUSY;
   struct corun__thread *t = corun__thread_get();
   if (!t)
@@ -123,7 +127,7 @@ struct corun_coro *corun__shared_coro_alloc(struct corun_shared_stack *ss,
   co->checks = CORUN__CHECK_SHARED;
   co->save_heap = 0;
   co->save_len = 0;
-  ss->users++;
+  atomic_fetch_add_explicit(&ss->users, 1, memory_order_relaxed);
   return co;
 }
 
@@ -133,7 +137,7 @@ void corun__shared_coro_free(struct corun_coro *co) {
     ss->occupant = NULL; /* its frames there are abandoned */
   if (co->save_heap)
     corun__free(heap_save(co)->buf);
-  ss->users--;
+  atomic_fetch_sub_explicit(&ss->users, 1, memory_order_relaxed);
   corun__free(co);
 }
 

@@ -92,7 +92,9 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
   unsigned n = cfg && cfg->workers ? cfg->workers : default_workers();
   if (n > 1024)
     n = 1024;
+  static unsigned long runs; /* (corun_main calls: one at a time) */
   memset(S, 0, sizeof *S);
+  S->run = ++runs;
   atomic_store(&corun__flush_by.at, 0);
   atomic_store(&S->n, n);
   S->target = n;

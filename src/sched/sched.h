@@ -125,6 +125,7 @@ struct corun_task {
   /* A waiter for single-object waits, off the stack (see corun__waiter_of). */
   struct corun__waiter self_waiter;
   int on_shared; /* runs on a shared stack: its locals may be swapped out */
+  corun_shared_stack *shared; /* that stack, until the task's end */
 };
 
 /* The calling task, or NULL outside a task. */

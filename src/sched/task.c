@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "base/alloc.h"
+#include "coro/coro.h"
 #include "sched/worker.h"
 
 /* Task objects come from slabs that live as long as the scheduler, so a
@@ -52,11 +53,42 @@ void corun__task_free(struct corun__worker *w, struct corun_task *t) {
   w->free_tasks = t;
 }
 
+/* A shared stack's tasks all run on one worker, or they would overwrite
+ * each other's frames on two threads at once: its home, the worker of the
+ * first spawn while it has no task, for as long as it has any. Any worker
+ * may spawn onto it (the spawner may have moved since its last spawn: a
+ * steal, the monitor). Returns the home of a task to be created on ss. */
+static struct corun__worker *shared_home_take(corun_shared_stack *ss,
+                                              struct corun__worker *w) {
+  corun__lock_acquire(&ss->home_lock);
+  if (ss->home_run != corun__S.run) { /* left by an earlier corun_main */
+    ss->home_run = corun__S.run;
+    ss->tasks = 0;
+  }
+  if (ss->tasks++ == 0)
+    ss->home = w;
+  struct corun__worker *home = ss->home;
+  corun__lock_release(&ss->home_lock);
+  return home;
+}
+
+/* A task of ss ended, or was not created after shared_home_take. */
+static void shared_home_drop(corun_shared_stack *ss) {
+  corun__lock_acquire(&ss->home_lock);
+  if (ss->home_run == corun__S.run && --ss->tasks == 0)
+    ss->home = NULL;
+  corun__lock_release(&ss->home_lock);
+}
+
 /* t's body returned `result` on worker w. */
 void corun__task_exit(struct corun__worker *w, struct corun_task *t,
                       void *result) {
   corun_destroy(t->co); /* dead: frees its stack to this worker's cache */
   t->co = NULL;
+  if (t->shared) {
+    shared_home_drop(t->shared);
+    t->shared = NULL;
+  }
   if (t->timer_w) /* a node left by a wait that ended early */
     corun__timer_forget(t);
   t->alive = 0;
@@ -98,9 +130,14 @@ int corun__task_new(struct corun__worker *w, struct corun_task **out,
     corun__lock_release(&corun__S.slab_lock);
   }
   struct corun_task *t = w->free_tasks;
+  corun_shared_stack *ss = attr ? attr->shared : NULL;
+  struct corun__worker *home = ss ? shared_home_take(ss, w) : NULL;
   int rc = corun_create(&t->co, task_body, t, attr);
-  if (rc < 0)
+  if (rc < 0) {
+    if (ss)
+      shared_home_drop(ss);
     return rc; /* t stays free */
+  }
   w->free_tasks = t->qnext;
   /* Field by field, not memset: `rep stos` for these 200 bytes was 11 %
    * of a spawn + join here. */
@@ -131,9 +168,12 @@ int corun__task_new(struct corun__worker *w, struct corun_task **out,
   t->joiner = NULL;
   t->self_waiter.prev = t->self_waiter.next = NULL;
   t->self_waiter.queued = 0;
-  if (attr && (attr->pin || attr->shared))
-    t->home = w; /* a shared stack's tasks stay with its thread */
-  t->on_shared = attr && attr->shared;
+  if (home)
+    t->home = home; /* a shared stack's tasks stay with its worker */
+  else if (attr && attr->pin)
+    t->home = w;
+  t->on_shared = ss != NULL;
+  t->shared = ss;
   t->alive = 1;
   w->live++;
   *out = t;
@@ -145,10 +185,10 @@ int corun__task_new(struct corun__worker *w, struct corun_task **out,
  * same warm worker. The task it displaces from runnext becomes stealable,
  * so a burst of spawns still spreads over idle workers. */
 static void task_start(struct corun__worker *w, struct corun_task *t) {
-  if (t->home)
+  if (t->home == w)
     corun__taskq_push(&w->inbox, t);
   else
-    corun__ready(t);
+    corun__ready(t); /* (to its home's inbox, if that is another worker) */
 }
 
 /* corun_spawn and corun_go: a task on the caller's worker, started. */

@@ -138,6 +138,7 @@ struct corun__sched {
   corun__lock slab_lock;
   atomic_int done;    /* every task finished, or deadlock */
   int deadlock;       /* done because of a deadlock */
+  unsigned long run;  /* which corun_main() call this is: 1, 2, ... */
   int shuffle;        /* corun_config.shuffle */
   /* The monitor is on but membarrier(2) is missing (before Linux 4.14, or
    * a seccomp policy denies it): the monitor then takes a blocked

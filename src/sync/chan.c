@@ -226,25 +226,35 @@ int corun_chan_close(corun_chan *ch) {
 /* ---- waiting ----------------------------------------------------------- */
 
 /* Where a waiting task's partner reads or writes its element: the caller's
- * own memory, or a heap copy for a task on a shared stack. */
+ * own memory, or, for a task on a shared stack, a heap copy (a bounce
+ * buffer) with the element's size in front. The size travels with it: a
+ * task woken by a completion must not read the channel again (its owner
+ * may free it as soon as the partner's operation returns). */
+#define BOUNCE_HEAD 16 /* keeps the element as aligned as malloc's memory */
+
 static void *wait_elem(struct corun_task *t, void *elem, size_t size,
                        int copy_in) {
   if (!t->on_shared)
     return elem;
-  void *b = corun__malloc(size);
-  if (b && copy_in)
-    memcpy(b, elem, size);
-  return b;
+  char *b = corun__malloc(BOUNCE_HEAD + size);
+  if (!b)
+    return NULL;
+  memcpy(b, &size, sizeof size);
+  if (copy_in)
+    memcpy(b + BOUNCE_HEAD, elem, size);
+  return b + BOUNCE_HEAD;
 }
 
-static void wait_elem_done(struct corun_task *t, void *user, void *used,
-                           size_t size, int copy_out) {
+static void wait_elem_done(void *user, void *used, int copy_out) {
   if (used == user)
     return;
-  (void)t;
-  if (copy_out)
+  char *b = (char *)used - BOUNCE_HEAD;
+  if (copy_out) {
+    size_t size;
+    memcpy(&size, b, sizeof size);
     memcpy(user, used, size);
-  corun__free(used);
+  }
+  corun__free(b);
 }
 
 /* Parks t as a sender (send != 0) or receiver of ch, whose lock the caller
@@ -274,7 +284,7 @@ static int wait_one(corun_chan *ch, struct corun_task *t, void *elem, int send,
   } else {
     rc = w->result;
   }
-  wait_elem_done(t, elem, w->elem, ch->elem_size, !send && rc == 0);
+  wait_elem_done(elem, w->elem, !send && rc == 0);
   return rc;
 }
 
@@ -334,6 +344,22 @@ static void unlock_all(void *arg) {
   struct sel_locks *l = arg;
   for (size_t i = l->n; i-- > 0;)
     corun__lock_release(&l->ch[i]->lock);
+}
+
+/* Takes the channel of completed case `done` out of the lock list, unless
+ * another of the first `registered` cases is on it too. */
+static void drop_done_channel(struct sel_locks *l, const corun_case *cases,
+                              size_t registered, size_t done) {
+  corun_chan *ch = cases[done].ch;
+  for (size_t i = 0; i < registered; i++)
+    if (i != done && cases[i].ch == ch)
+      return;
+  for (size_t k = 0; k < l->n; k++)
+    if (l->ch[k] == ch) {
+      memmove(l->ch + k, l->ch + k + 1, (l->n - k - 1) * sizeof *l->ch);
+      l->n--;
+      return;
+    }
 }
 
 static uint64_t *rng_state(void) {
@@ -472,7 +498,12 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline) {
   } else {
     rc = corun__park(t, "select", unlock_all, &locks, deadline);
   }
-  /* Deregister every waiter but the one completed (its claimer did). */
+  /* Deregister every waiter but the one completed (its claimer did). The
+   * completed case's channel is not touched again unless another of the
+   * cases still waits on it: its partner's operation has returned, and
+   * the channel may be freed by now (corun_chan_free counts waiters). */
+  if (rc >= 0 && (size_t)rc < registered)
+    drop_done_channel(&locks, cases, registered, (size_t)rc);
   lock_all(&locks);
   for (size_t i = 0; i < registered; i++) {
     corun_case *c = &cases[i];
@@ -488,7 +519,7 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline) {
     cases[rc].result = waiters[rc].result;
   for (size_t i = 0; i < registered; i++)
     if (cases[i].ch)
-      wait_elem_done(t, cases[i].elem, waiters[i].elem, cases[i].ch->elem_size,
+      wait_elem_done(cases[i].elem, waiters[i].elem,
                      (int)i == rc && cases[i].op == CORUN_RECV &&
                          waiters[i].result == 0);
 out:

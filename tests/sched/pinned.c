@@ -5,11 +5,18 @@
  * a task spawned pinned leaves it pinned; -EPERM outside a task);
  * and a pinned task waiting in a corun_yield() loop does not starve the
  * unpinned tasks queued on its worker (it once did: a pinned yielder went
- * back to the inbox, which the worker looked at before its deque). */
+ * back to the inbox, which the worker looked at before its deque).
+ * shared_home: the tasks of one shared stack all run on one worker, also
+ * when the task spawning them has moved to another worker between two
+ * spawns (here the monitor moves it off a worker that a spinning task
+ * holds). Each was pinned to its spawner's worker of the moment: two of
+ * them ran on two threads at once on the stack, and overwrote each
+ * other's frames (a helper review's find: a crash in 5 runs of 5). */
 #include <corun.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "t.h"
 
@@ -116,8 +123,62 @@ static void *home_main(void *arg) {
   return NULL;
 }
 
+static corun_shared_stack *shared;
+static atomic_int main_moved;
+static pthread_t first_thread;
+
+/* On the shared stack: holds its worker until the main task has moved to
+ * another one (or 5 s), then checks that its locals keep their values
+ * while it yields to the second task of the stack. Returns its thread. */
+static void *shared_spinner(void *arg) {
+  long id = (long)(intptr_t)arg;
+  int64_t give_up = corun_now() + 5000000000;
+  while (id == 1 && !atomic_load(&main_moved) && corun_now() < give_up) {
+  }
+  pthread_t *me = malloc(sizeof *me);
+  T_TRUE(me != NULL);
+  *me = self_thread();
+  volatile long local[32];
+  for (int round = 0; round < 200; round++) {
+    for (int i = 0; i < 32; i++)
+      local[i] = id * 1000 + i;
+    corun_yield(NULL);
+    for (int i = 0; i < 32; i++)
+      T_EQ(local[i], id * 1000 + i);
+    T_TRUE(pthread_equal(*me, self_thread()));
+  }
+  return me;
+}
+
+static void *shared_home_main(void *arg) {
+  (void)arg;
+  corun_attr attr = {.shared = shared};
+  corun_task *a, *b;
+  first_thread = self_thread();
+  T_EQ(corun_spawn(&a, shared_spinner, (void *)1, &attr), 0);
+  /* a runs once this task waits, and holds the worker: the monitor hands
+   * this task to a spare worker. */
+  int64_t give_up = corun_now() + 5000000000;
+  while (pthread_equal(self_thread(), first_thread) && corun_now() < give_up)
+    corun_yield(NULL);
+  T_TRUE(!pthread_equal(self_thread(), first_thread)); /* the monitor's */
+  T_EQ(corun_spawn(&b, shared_spinner, (void *)2, &attr), 0);
+  atomic_store(&main_moved, 1);
+  pthread_t *ta, *tb;
+  T_EQ(corun_join(a, (void **)&ta), 0);
+  T_EQ(corun_join(b, (void **)&tb), 0);
+  T_TRUE(pthread_equal(*ta, *tb)); /* both on the stack's worker */
+  free(ta);
+  free(tb);
+  return NULL;
+}
+
 int main(void) {
   T_EQ(corun_pin(1), -EPERM);
+  T_EQ(corun_shared_stack_create(&shared, 0), 0);
+  corun_config monitored = {.workers = 1, .block_ms = 2};
+  T_EQ(corun_main(shared_home_main, NULL, &monitored), 0);
+  T_EQ(corun_shared_stack_destroy(shared), 0);
   corun_config one = {.workers = 1};
   atomic_store(&flag, 0);
   T_EQ(corun_main(starve_main, NULL, &one), 0);
