@@ -691,9 +691,13 @@ CORUN_API ssize_t corun_sendto(int fd, const void *buf, size_t n, int flags,
 CORUN_API int corun_accept(int fd, struct sockaddr *sa, socklen_t *len,
                            int64_t deadline);
 /* connect(2) on a socket, waiting for the handshake. Returns 0.
+ * A Unix-domain listener whose backlog is full makes connect(2) say
+ * EAGAIN, and nothing signals when it has room: the connect is tried
+ * again after pauses of 1 ms growing to 16 ms, until the deadline.
  * Errors: the common ones; -EINPROGRESS with deadline 0 (the handshake
- * goes on: corun_wait_fd(fd, CORUN_FD_OUT) then SO_ERROR); -ECONNREFUSED
- * and connect(2)'s others. */
+ * goes on: corun_wait_fd(fd, CORUN_FD_OUT) then SO_ERROR); -EAGAIN with
+ * deadline 0 on a Unix-domain socket whose listener's backlog is full;
+ * -ECONNREFUSED and connect(2)'s others. */
 CORUN_API int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
                             int64_t deadline);
 /* recvmsg(2). */
@@ -770,9 +774,11 @@ CORUN_API int corun_pin(int on);
 CORUN_API int corun_hooks_enabled(void);
 
 /* A listening TCP socket on host:port (host NULL or "": every local
- * address; port 0: any free port, see getsockname(2)), with SO_REUSEADDR
- * and the given backlog (0 or less: SOMAXCONN). Stores the fd in *fd and
- * returns 0. Names are looked up on a helper thread, never on a worker.
+ * address, IPv4 and IPv6 on one socket bound to :: with IPV6_V6ONLY off,
+ * or 0.0.0.0 on a host without IPv6; an IPv4 client's address then reads
+ * as ::ffff:a.b.c.d; port 0: any free port, see getsockname(2)), with
+ * SO_REUSEADDR and the given backlog (0 or less: SOMAXCONN). Stores the fd in
+ * *fd and returns 0. Names are looked up on a helper thread, never on a worker.
  * Errors: -EINVAL fd is NULL or port out of range; -ENOENT no such host;
  *         -EAGAIN temporary lookup failure; bind(2)'s and listen(2)'s. */
 CORUN_API int corun_tcp_listen(const char *host, int port, int backlog,
@@ -781,7 +787,9 @@ CORUN_API int corun_tcp_listen(const char *host, int port, int backlog,
 /* A TCP connection to host:port, trying each address the name resolves to
  * until one accepts; TCP_NODELAY is set. Stores the fd in *fd, returns 0.
  * Errors: -EINVAL; -ENOENT no such host; -ECONNREFUSED and connect(2)'s;
- *         -ETIMEDOUT, -ECANCELED, -EPERM (not in a task) as above. */
+ *         -EAGAIN with deadline 0 (a handshake always has to be waited
+ *         for: nothing is started); -ETIMEDOUT, -ECANCELED, -EPERM (not
+ *         in a task) as above. */
 CORUN_API int corun_tcp_dial(const char *host, int port, int64_t deadline,
                              int *fd);
 

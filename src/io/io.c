@@ -615,6 +615,49 @@ int corun_wait_fd(int fd, int events, int64_t deadline) {
   return deadline == 0 ? -EAGAIN : corun__poll_wait(fd, dir, seq, deadline);
 }
 
+/* fd's pending error (SO_ERROR, which reading clears): 0, or -errno. */
+static int socket_error(int fd) {
+  int err = 0;
+  socklen_t el = sizeof err;
+  int *ep = corun__errno_here(); /* after a wait: maybe another thread */
+  int saved = *ep;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+    err = *ep;
+  *ep = saved;
+  return -err;
+}
+
+/* A connect(2) that said EAGAIN: on a Unix-domain socket, the listener's
+ * backlog is full. No event tells when it has room again (the kernel wakes
+ * only a blocking connect), so the connect is tried again after a sleep
+ * that doubles from 1 ms up to 16 ms (as the hooked connect does,
+ * hook/net.c), until the deadline. */
+static int connect_again(int fd, const struct sockaddr *sa, socklen_t len,
+                         int64_t deadline) {
+  int64_t pause = 1000000;
+  for (;;) {
+    int64_t now = corun_now();
+    if (deadline >= 0 && now >= deadline)
+      return -ETIMEDOUT;
+    int64_t until =
+        deadline >= 0 && deadline - now < pause ? deadline : now + pause;
+    int rc = corun_sleep_until(until);
+    if (rc < 0)
+      return rc;
+    if (pause < 16000000)
+      pause *= 2;
+    int *ep = corun__errno_here();
+    int saved = *ep;
+    int ok = CORUN__LIBC(connect(fd, sa, len)) == 0;
+    int e = *ep;
+    *ep = saved;
+    if (ok)
+      return 0;
+    if (e != EAGAIN)
+      return -e; /* EINPROGRESS included: a Unix socket never says it */
+  }
+}
+
 int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
                   int64_t deadline) {
   uint32_t seq;
@@ -628,25 +671,18 @@ int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
   *ep = saved;
   if (ok)
     return 0;
+  if (e == EAGAIN && deadline != 0)
+    return connect_again(fd, sa, len, deadline);
   if (e != EINPROGRESS && e != EINTR)
     return -e;
   if (deadline == 0)
     return -EINPROGRESS;
-  /* Writable once the handshake is over, either way: SO_ERROR says. */
+  /* Writable (or in error) once the handshake is over, either way; then
+   * SO_ERROR says which. In this order: an SO_ERROR read first could say
+   * 0 for a handshake that fails just before the look that follows. */
   for (;;) {
-    int err = 0;
-    socklen_t el = sizeof err;
-    ep = corun__errno_here(); /* after a wait: maybe another thread */
-    saved = *ep;
-    ok = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0;
-    e = *ep;
-    *ep = saved;
-    if (!ok)
-      return -e;
-    if (err)
-      return -err;
     if (corun__poll_ready_now(fd, CORUN__POLL_OUT))
-      return 0;
+      return socket_error(fd);
     rc = corun__poll_wait(fd, CORUN__POLL_OUT, seq, deadline);
     if (rc < 0)
       return rc;

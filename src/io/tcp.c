@@ -68,6 +68,30 @@ static int resolve_error(int gai) {
   }
 }
 
+/* The list with its IPv6 addresses first, in their order. For every
+ * local address glibc gives 0.0.0.0 before ::, and the first that binds
+ * ends the search: a listener on 0.0.0.0 alone refused clients that dial
+ * ::1. A socket bound to :: with IPV6_V6ONLY off (bind_listen) takes
+ * both; on a host without IPv6 its socket(2) or bind(2) fails and the
+ * IPv4 address comes next. */
+static struct addrinfo *ipv6_first(struct addrinfo *ai) {
+  struct addrinfo *v6 = NULL, **v6_end = &v6, *rest = NULL, **rest_end = &rest;
+  while (ai) {
+    struct addrinfo *next = ai->ai_next;
+    ai->ai_next = NULL;
+    if (ai->ai_family == AF_INET6) {
+      *v6_end = ai;
+      v6_end = &ai->ai_next;
+    } else {
+      *rest_end = ai;
+      rest_end = &ai->ai_next;
+    }
+    ai = next;
+  }
+  *v6_end = rest;
+  return v6;
+}
+
 /* Resolves host:port for a stream socket (passive: for bind, a NULL or
  * empty host meaning every address). Stores a list to free with
  * freeaddrinfo in *out. Numeric hosts are resolved on the spot; names on
@@ -84,7 +108,10 @@ static int resolve(const char *host, int port, int passive, int64_t deadline,
                                AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
   if (!host || !*host) { /* every local address: no lookup */
     int gai = CORUN__LIBC(getaddrinfo(NULL, ports, &hints, out));
-    return gai ? resolve_error(gai) : 0;
+    if (gai)
+      return resolve_error(gai);
+    *out = ipv6_first(*out);
+    return 0;
   }
   hints.ai_flags |= AI_NUMERICHOST;
   if (CORUN__LIBC(getaddrinfo(host, ports, &hints, out)) == 0)
@@ -154,8 +181,10 @@ static int each_address(const char *host, int port, int passive,
 
 static int bind_listen(int fd, const struct addrinfo *a, void *arg) {
   int backlog = *(int *)arg;
-  int one = 1;
+  int one = 1, zero = 0;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (a->ai_family == AF_INET6) /* (whatever net.ipv6.bindv6only says) */
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 &&
       listen(fd, backlog > 0 ? backlog : SOMAXCONN) == 0)
     return 0;
@@ -183,8 +212,14 @@ int corun_tcp_listen(const char *host, int port, int backlog, int *out) {
 }
 
 int corun_tcp_dial(const char *host, int port, int64_t deadline, int *out) {
-  if (!out || !host)
+  if (!out || !host || port < 0 || port > 65535)
     return -EINVAL;
+  if (deadline == 0) {
+    /* A handshake is always a wait; started and dropped here, it would
+     * only send a SYN and leave the caller nothing to wait on. */
+    int err;
+    return corun__task_blocking(&err) ? -EAGAIN : err;
+  }
   int saved = *corun__errno_here();
   int rc = each_address(host, port, 0, deadline, connect_one, &deadline, out);
   *corun__errno_here() = saved;
