@@ -320,12 +320,12 @@ CORUN_API const char *corun_strerror(int err);
  * scheduler (Go's Gosched), which runs it again later.
  *
  * Time is int64_t nanoseconds of the monotonic clock (corun_now()). A
- * blocking call takes an absolute `deadline`: -1 waits without limit, 0
- * does not block (the call returns -EAGAIN if it would have to), any other
- * value is compared with corun_now(); once it passes the call returns
- * -ETIMEDOUT. A blocking call returns -ECANCELED once its task has been
- * cancelled, and -EPERM outside a task (or from a coroutine that a task
- * resumed: only a task's own coroutine can block). A call that can
+ * blocking call takes an absolute `deadline`: -1 (or any negative value)
+ * waits without limit, 0 does not block (the call returns -EAGAIN if it
+ * would have to), any other value is compared with corun_now(); once it
+ * passes the call returns -ETIMEDOUT. A blocking call returns -ECANCELED once
+ * its task has been cancelled, and -EPERM outside a task (or from a coroutine
+ * that a task resumed: only a task's own coroutine can block). A call that can
  * complete without blocking does so even in a cancelled task.
  * corun_yield() in a task returns NULL after the other runnable tasks of
  * its worker had a turn; it cannot fail, and does not report cancellation
@@ -364,7 +364,10 @@ typedef struct corun_config {
 
 /* Runs main_fn(arg) as the first task on a new scheduler and returns when
  * every task (main_fn's and all those spawned since) has finished. Worker
- * threads are created at the start and joined at the end. One scheduler
+ * threads are created at the start and joined at the end, and so are the
+ * helper threads (name lookups, file IO, corun_offload): a call a task
+ * gave up on at its deadline or a cancel (a name lookup waiting on a slow
+ * DNS server) still holds corun_main until it ends. One scheduler
  * runs at a time in a process; corun_main may be called again once it has
  * returned (with another configuration). Channels and the sync objects
  * may be made before and freed after it; non-blocking calls on them
@@ -780,7 +783,9 @@ CORUN_API int corun_hooks_enabled(void);
  * SO_REUSEADDR and the given backlog (0 or less: SOMAXCONN). Stores the fd in
  * *fd and returns 0. Names are looked up on a helper thread, never on a worker.
  * Errors: -EINVAL fd is NULL or port out of range; -ENOENT no such host;
- *         -EAGAIN temporary lookup failure; bind(2)'s and listen(2)'s. */
+ *         -EAGAIN temporary lookup failure; -EIO the lookup failed;
+ *         -EPERM a host name (not an address) outside a task;
+ *         bind(2)'s and listen(2)'s. */
 CORUN_API int corun_tcp_listen(const char *host, int port, int backlog,
                                int *fd);
 

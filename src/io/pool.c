@@ -187,8 +187,12 @@ int corun__pool_call(struct corun__job *j, const char *reason,
     j->abandoned = 1; /* the helper releases it when it has run */
   corun__lock_release(&j->lock);
   corun__external_end();
+  /* Not done: the park ended at its deadline or a cancel (nothing else
+   * wakes it before the helper's answer), and the job is the helper's to
+   * release. Whatever rc says, the caller is told one of the two codes
+   * after which it must not free the job (io.h). */
   if (!done)
-    return rc < 0 ? rc : -EINTR;
+    return rc == -ETIMEDOUT ? rc : -ECANCELED;
   return 0;
 }
 

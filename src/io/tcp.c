@@ -30,6 +30,7 @@ struct request {
   int passive;
   struct addrinfo *result; /* the answer */
   int gai;                 /* getaddrinfo's return */
+  int err;                 /* the helper's errno after it (EAI_SYSTEM) */
 };
 
 static void request_free(struct corun__job *j) {
@@ -45,11 +46,14 @@ static void request_run(struct corun__job *j) {
   struct addrinfo hints = {.ai_family = AF_UNSPEC,
                            .ai_socktype = SOCK_STREAM,
                            .ai_flags = r->passive ? AI_PASSIVE : 0};
+  errno = 0;
   r->gai = getaddrinfo(r->host, r->port, &hints, &r->result);
+  r->err = errno;
 }
 
-/* Maps getaddrinfo's errors to -errno. */
-static int resolve_error(int gai) {
+/* Maps getaddrinfo's errors to -errno; `err` is errno after the call,
+ * which says what EAI_SYSTEM was. */
+static int resolve_error(int gai, int err) {
   switch (gai) {
   case EAI_NONAME:
 #ifdef EAI_NODATA
@@ -62,9 +66,11 @@ static int resolve_error(int gai) {
   case EAI_MEMORY:
     return -ENOMEM;
   case EAI_SYSTEM:
-    return -EIO;
+    return err > 0 ? -err : -EIO;
+  case EAI_FAIL:
+    return -EIO; /* the name server failed for good */
   default:
-    return -EINVAL;
+    return -EINVAL; /* flags, family or socket type refused */
   }
 }
 
@@ -107,9 +113,10 @@ static int resolve(const char *host, int port, int passive, int64_t deadline,
                            .ai_flags =
                                AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
   if (!host || !*host) { /* every local address: no lookup */
+    int *ep = corun__errno_here();
     int gai = CORUN__LIBC(getaddrinfo(NULL, ports, &hints, out));
     if (gai)
-      return resolve_error(gai);
+      return resolve_error(gai, *ep);
     *out = ipv6_first(*out);
     return 0;
   }
@@ -137,11 +144,11 @@ static int resolve(const char *host, int port, int passive, int64_t deadline,
       request_free(&r->job);
     return rc;
   }
-  int gai = r->gai;
+  int gai = r->gai, err = r->err;
   *out = r->result;
   r->result = NULL;
   request_free(&r->job);
-  return gai ? resolve_error(gai) : 0;
+  return gai ? resolve_error(gai, err) : 0;
 }
 
 /* One attempt on a new socket for address a: 0, or -errno (the caller

@@ -92,7 +92,11 @@ static void free_after_completion(corun_shared_stack *ss) {
 static void *main_task(void *arg) {
   (void)arg;
   corun_shared_stack *ss = NULL;
-  T_EQ(corun_shared_stack_create(&ss, 0), 0);
+  int made = corun_shared_stack_create(&ss, 0);
+  if (made == -ENOTSUP) /* the ucontext backend: own stacks only */
+    ss = NULL;
+  else
+    T_EQ(made, 0);
   free_after_completion(ss);
   corun_chan *ch;
   T_EQ(corun_chan_make(&ch, sizeof(long), 1), 0);
@@ -109,7 +113,8 @@ static void *main_task(void *arg) {
   T_EQ((intptr_t)rc, -ECANCELED);
   T_EQ(corun_chan_len(ch), 1); /* the element is still there */
   T_EQ(corun_chan_free(ch), 0);
-  T_EQ(corun_shared_stack_destroy(ss), 0);
+  if (ss)
+    T_EQ(corun_shared_stack_destroy(ss), 0);
   return NULL;
 }
 
