@@ -627,6 +627,15 @@ static int socket_error(int fd) {
   return -err;
 }
 
+/* One connect(2), leaving the task's errno alone: 0 or its errno. */
+static int connect_once(int fd, const struct sockaddr *sa, socklen_t len) {
+  int *ep = corun__errno_here();
+  int saved = *ep;
+  int e = CORUN__LIBC(connect(fd, sa, len)) == 0 ? 0 : *ep;
+  *ep = saved;
+  return e;
+}
+
 /* A connect(2) that said EAGAIN: on a Unix-domain socket, the listener's
  * backlog is full. No event tells when it has room again (the kernel wakes
  * only a blocking connect), so the connect is tried again after a sleep
@@ -646,13 +655,7 @@ static int connect_again(int fd, const struct sockaddr *sa, socklen_t len,
       return rc;
     if (pause < 16000000)
       pause *= 2;
-    int *ep = corun__errno_here();
-    int saved = *ep;
-    int ok = CORUN__LIBC(connect(fd, sa, len)) == 0;
-    int e = *ep;
-    *ep = saved;
-    if (ok)
-      return 0;
+    int e = connect_once(fd, sa, len);
     if (e != EAGAIN)
       return -e; /* EINPROGRESS included: a Unix socket never says it */
   }
@@ -664,12 +667,8 @@ int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
   int rc = corun__poll_prepare(fd, CORUN__POLL_OUT, &seq, NULL);
   if (rc < 0)
     return rc;
-  int *ep = corun__errno_here();
-  int saved = *ep;
-  int ok = CORUN__LIBC(connect(fd, sa, len)) == 0;
-  int e = *ep;
-  *ep = saved;
-  if (ok)
+  int e = connect_once(fd, sa, len);
+  if (!e)
     return 0;
   if (e == EAGAIN && deadline != 0)
     return connect_again(fd, sa, len, deadline);
