@@ -116,9 +116,9 @@ typedef struct corun_attr {
   /* Tasks only (corun_spawn()): nonzero keeps the task on the worker
    * thread that first runs it, for code that keeps thread-local state
    * across blocking calls. The tasks of a shared stack are always pinned
-   * to one worker: the one where the first of them was spawned, for as
-   * long as any of them has not finished (a task may spawn onto the stack
-   * from any worker; the new task waits there for its turn). */
+   * to one worker: the spawner's, when the stack has no unfinished task;
+   * else the one its unfinished tasks are pinned to (a task may spawn onto
+   * the stack from any worker; the new task waits there for its turn). */
   int pin;
 } corun_attr;
 
@@ -463,9 +463,12 @@ typedef struct corun_chan corun_chan;
 CORUN_API int corun_chan_make(corun_chan **ch, size_t elem_size,
                               size_t capacity);
 
-/* Frees ch. Errors: -EINVAL ch is NULL; -EBUSY a task waits on it, or
- * has just been woken (by a timeout or a cancel) and has yet to leave it:
- * try again after joining that task. */
+/* Frees ch. A task whose wait on ch another task completed (a send, a
+ * receive, a close) does not touch ch again, so ch may be freed as soon
+ * as that call has returned. Errors: -EINVAL ch is NULL; -EBUSY a task
+ * waits on it, or has just been woken otherwise (a timeout, a cancel, or
+ * a select's other case) and has yet to leave it: try again after joining
+ * that task. */
 CORUN_API int corun_chan_free(corun_chan *ch);
 
 /* Sends a copy of *elem (elem_size bytes). Returns 0 once the element is
@@ -778,9 +781,11 @@ CORUN_API int corun_hooks_enabled(void);
 
 /* A listening TCP socket on host:port (host NULL or "": every local
  * address, IPv4 and IPv6 on one socket bound to :: with IPV6_V6ONLY off,
- * or 0.0.0.0 on a host without IPv6; an IPv4 client's address then reads
- * as ::ffff:a.b.c.d; port 0: any free port, see getsockname(2)), with
- * SO_REUSEADDR and the given backlog (0 or less: SOMAXCONN). Stores the fd in
+ * whose accepted IPv4 clients' addresses read as ::ffff:a.b.c.d
+ * (AF_INET6: pass a struct sockaddr_storage to corun_accept); where ::
+ * cannot be bound (no IPv6), 0.0.0.0; port 0: any free port, see
+ * getsockname(2)), with SO_REUSEADDR and the given backlog (0 or less:
+ * SOMAXCONN). Stores the fd in
  * *fd and returns 0. Names are looked up on a helper thread, never on a worker.
  * Errors: -EINVAL fd is NULL or port out of range; -ENOENT no such host;
  *         -EAGAIN temporary lookup failure; -EIO the lookup failed;
@@ -793,8 +798,8 @@ CORUN_API int corun_tcp_listen(const char *host, int port, int backlog,
  * until one accepts; TCP_NODELAY is set. Stores the fd in *fd, returns 0.
  * Errors: -EINVAL; -ENOENT no such host; -ECONNREFUSED and connect(2)'s;
  *         -EAGAIN with deadline 0 (a handshake always has to be waited
- *         for: nothing is started); -ETIMEDOUT, -ECANCELED, -EPERM (not
- *         in a task) as above. */
+ *         for: nothing is looked up or started); -ETIMEDOUT, -ECANCELED, -EPERM
+ * (not in a task) as above. */
 CORUN_API int corun_tcp_dial(const char *host, int port, int64_t deadline,
                              int *fd);
 

@@ -670,7 +670,7 @@ int corun_connect(int fd, const struct sockaddr *sa, socklen_t len,
   int e = connect_once(fd, sa, len);
   if (!e)
     return 0;
-  if (e == EAGAIN && deadline != 0)
+  if (e == EAGAIN && deadline != 0 && sa && sa->sa_family == AF_UNIX)
     return connect_again(fd, sa, len, deadline);
   if (e != EINPROGRESS && e != EINTR)
     return -e;

@@ -186,11 +186,17 @@ static int each_address(const char *host, int port, int passive,
   return rc;
 }
 
+struct listen_arg {
+  int backlog;
+  int every; /* host NULL or "": :: takes IPv4 too */
+};
+
 static int bind_listen(int fd, const struct addrinfo *a, void *arg) {
-  int backlog = *(int *)arg;
+  const struct listen_arg *l = arg;
+  int backlog = l->backlog;
   int one = 1, zero = 0;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (a->ai_family == AF_INET6) /* (whatever net.ipv6.bindv6only says) */
+  if (l->every && a->ai_family == AF_INET6) /* whatever bindv6only says */
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 &&
       listen(fd, backlog > 0 ? backlog : SOMAXCONN) == 0)
@@ -213,7 +219,8 @@ int corun_tcp_listen(const char *host, int port, int backlog, int *out) {
   if (!out)
     return -EINVAL;
   int saved = *corun__errno_here();
-  int rc = each_address(host, port, 1, -1, bind_listen, &backlog, out);
+  struct listen_arg l = {backlog, !host || !*host};
+  int rc = each_address(host, port, 1, -1, bind_listen, &l, out);
   *corun__errno_here() = saved;
   return rc;
 }
