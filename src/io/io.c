@@ -189,7 +189,7 @@ static ssize_t file_io(const struct corun__io *io, int dir, int64_t deadline) {
   if (io->off >= 0 && corun__poll_submits())
     return corun__poll_submit(io, dir, deadline);
   struct corun_task *t = corun__task_self();
-  if (t && t->on_shared)
+  if (t && t->shared)
     return sys_io(io); /* its buffer may be swapped out while it waits */
   /* The helper writes the caller's buffer: the task waits for it to the
    * end (no release: no deadline, no cancel; the ring's requests are

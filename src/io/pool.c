@@ -215,7 +215,7 @@ int corun_offload(void (*fn)(void *arg), void *arg) {
   struct corun_task *t = corun__task_blocking(&err);
   if (!t)
     return err;
-  if (t->on_shared) { /* its memory may be swapped out while it waits */
+  if (t->shared) { /* its memory may be swapped out while it waits */
     fn(arg);
     return 0;
   }

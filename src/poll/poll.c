@@ -226,7 +226,7 @@ int corun__poll_wait(int fd, int dir, uint32_t seq, int64_t deadline) {
 int corun__poll_submits(void) {
   const struct corun__backend *b = atomic_load(&active);
   struct corun_task *t = corun__task_self();
-  return b && b->submit && t && !t->on_shared;
+  return b && b->submit && t && !t->shared;
 }
 
 ssize_t corun__poll_submit(const struct corun__io *io, int dir,

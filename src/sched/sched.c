@@ -511,7 +511,7 @@ static struct corun_task *direct_next(struct corun__worker *w) {
     return NULL;
   if (due)
     n = atomic_load_explicit(&w->runnext, memory_order_relaxed);
-  if (!n || n->on_shared)
+  if (!n || n->shared)
     return NULL;
   dispatch_end(w);
   n = take_runnext(w); /* (empty if the monitor took it) */
@@ -582,8 +582,8 @@ static struct corun_coro *yield_next(struct corun__thread *ct) {
   struct corun_task *n =
       atomic_load_explicit(&w->runnext, memory_order_relaxed);
   if (n) {
-    n = n->on_shared ? NULL : take_runnext(w); /* (see direct_next) */
-  } else if ((n = w->yield_head) != NULL && !n->on_shared &&
+    n = n->shared ? NULL : take_runnext(w); /* (see direct_next) */
+  } else if ((n = w->yield_head) != NULL && !n->shared &&
              !atomic_load_explicit(&w->inbox.len, memory_order_relaxed) &&
              !corun__deque_busy(&w->dq)) {
     w->yield_head = n->qnext;

@@ -124,8 +124,9 @@ struct corun_task {
   int alive; /* created and not finished: deadlock dumps list it */
   /* A waiter for single-object waits, off the stack (see corun__waiter_of). */
   struct corun__waiter self_waiter;
-  int on_shared; /* runs on a shared stack: its locals may be swapped out */
-  corun_shared_stack *shared; /* that stack, until the task's end */
+  /* The shared stack it runs on (its locals may be swapped out while it
+   * waits), or NULL: its own stack. */
+  corun_shared_stack *shared;
 };
 
 /* The calling task, or NULL outside a task. */

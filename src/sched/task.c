@@ -172,7 +172,6 @@ int corun__task_new(struct corun__worker *w, struct corun_task **out,
     t->home = home; /* a shared stack's tasks stay with its worker */
   else if (attr && attr->pin)
     t->home = w;
-  t->on_shared = ss != NULL;
   t->shared = ss;
   t->alive = 1;
   w->live++;

@@ -234,7 +234,7 @@ int corun_chan_close(corun_chan *ch) {
 
 static void *wait_elem(struct corun_task *t, void *elem, size_t size,
                        int copy_in) {
-  if (!t->on_shared)
+  if (!t->shared)
     return elem;
   char *b = corun__malloc(BOUNCE_HEAD + size);
   if (!b)
@@ -394,7 +394,7 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline) {
   void *heap = NULL;
   int err = -EAGAIN;
   struct corun_task *t = deadline == 0 ? NULL : corun__task_blocking(&err);
-  if (n > SEL_STACK || (t && t->on_shared)) {
+  if (n > SEL_STACK || (t && t->shared)) {
     /* On a shared stack the waiters must not live on it (chan.c). */
     heap = corun__malloc(n * (sizeof *order + sizeof *chans + sizeof *waiters));
     if (!heap)
