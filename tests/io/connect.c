@@ -58,20 +58,11 @@ static void *close_listener(void *arg) {
 
 static void failed_handshake(void) {
   struct sockaddr_in sa;
-  listener = io_listen(0, &sa);
-  /* Fill the backlog: connections until one cannot complete. */
-  int fill[8], n = 0;
-  while (n < 8) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    T_GE(fd, 0);
-    if (corun_connect(fd, (struct sockaddr *)&sa, sizeof sa,
-                      corun_now() + 100 * MS) != 0) {
-      T_EQ(corun_close(fd), 0);
-      break;
-    }
-    fill[n++] = fd;
-  }
-  T_LT(n, 8);
+  /* The backlog full: connections until one cannot complete. */
+  int fill[8], n;
+  int unanswered = io_full_listener(&listener, &sa, fill, &n, 8);
+  T_GE(unanswered, 0);
+  T_EQ(corun_close(unanswered), 0);
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   T_GE(fd, 0);
   atomic_store(&watched, fd);

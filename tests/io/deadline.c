@@ -38,30 +38,10 @@ static void check_timed_out(int64_t rc, int64_t deadline) {
 
 #define QUEUE_MAX 16
 
-/* A listener with backlog 0 and its queue filled; *n connections made.
- * Returns the connecting socket whose SYN went unanswered (its
- * corun_connect timed out), or -1 if the kernel took all QUEUE_MAX. */
-static int full_listener(int *lfd, struct sockaddr_in *sa, int *q, int *n) {
-  *lfd = io_listen(0, sa);
-  for (*n = 0; *n < QUEUE_MAX; (*n)++) {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    T_GE(s, 0);
-    int64_t dl = corun_now() + 50 * MS;
-    int rc = corun_connect(s, (struct sockaddr *)sa, sizeof *sa, dl);
-    if (rc == -ETIMEDOUT) {
-      T_GE(corun_now(), dl);
-      return s;
-    }
-    T_OK(rc);
-    q[*n] = s;
-  }
-  return -1;
-}
-
 static void connect_deadline(void) {
   int lfd, q[QUEUE_MAX], n;
   struct sockaddr_in sa;
-  int s = full_listener(&lfd, &sa, q, &n);
+  int s = io_full_listener(&lfd, &sa, q, &n, QUEUE_MAX);
   if (s < 0) {
     printf("deadline: SKIP connect case: the kernel queued %d connections "
            "on a backlog-0 listener\n",
@@ -409,7 +389,7 @@ static void cancel(void) {
   T_OK(corun_close(b.fd));
   /* connect whose SYN is dropped (as in connect_deadline). */
   int lfd, q[QUEUE_MAX], n;
-  int s = full_listener(&lfd, &b.sa, q, &n);
+  int s = io_full_listener(&lfd, &b.sa, q, &n, QUEUE_MAX);
   if (s >= 0) {
     T_OK(corun_close(s));
     b.op = OP_CONNECT;

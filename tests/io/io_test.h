@@ -69,6 +69,28 @@ static inline int io_listen(int backlog, struct sockaddr_in *sa) {
   return fd;
 }
 
+/* In a task: a listener (io_listen) with backlog 0 and its queue filled
+ * by up to `max` connections (stored in q, *n of them). Returns the next
+ * connecting socket, whose SYN went unanswered (its corun_connect timed
+ * out), or -1 if the kernel took all `max`. */
+static inline int io_full_listener(int *lfd, struct sockaddr_in *sa, int *q,
+                                   int *n, int max) {
+  *lfd = io_listen(0, sa);
+  for (*n = 0; *n < max; (*n)++) {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    T_GE(s, 0);
+    int64_t dl = corun_now() + 50 * MS;
+    int rc = corun_connect(s, (struct sockaddr *)sa, sizeof *sa, dl);
+    if (rc == -ETIMEDOUT) {
+      T_GE(corun_now(), dl);
+      return s;
+    }
+    T_OK(rc);
+    q[*n] = s;
+  }
+  return -1;
+}
+
 /* A TCP connection to sa, made in a task with corun_connect. */
 static inline int io_dial(const struct sockaddr_in *sa) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
