@@ -36,6 +36,7 @@ static void forked_child(void) {
   if (atomic_load_explicit(&sched_running, memory_order_relaxed)) {
     corun__forked = 1;
     corun__worker_forget_thread(); /* the one thread left is no worker */
+    corun__monitor_end();          /* and the workers' threads are gone */
   }
 }
 
@@ -147,6 +148,7 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
   for (unsigned i = 0; i < atomic_load(&S->n); i++)
     corun__heap_free(&S->w[i].timers);
 out_free:
+  corun__monitor_end(); /* every worker joined: no bias key is live */
   corun__tasks_free(); /* every task finished (or abandoned: deadlock) */
   corun__free(S->w);
   S->w = NULL;

@@ -79,6 +79,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/futex.h"
+#include "base/panic.h"
 #include "sched/worker.h"
 
 /* What the monitor saw of each worker last time. */
@@ -271,15 +272,19 @@ static void *monitor(void *unused) {
   return NULL;
 }
 
+/* The run whose workers may hold biased locks now (sched.h), or 0. Read
+ * by revokers on any thread, so not in corun__S (which corun_main clears
+ * with memset). */
+static atomic_ulong bias_run;
+
 void corun__monitor_setup(int block_ms) {
+  struct corun__sched *S = &corun__S;
   const char *env = getenv("CORUN_BLOCK_MS");
   long ms = block_ms ? block_ms : env && *env ? strtol(env, NULL, 10) : 10;
   threshold_ns = ms > 0 ? ms * 1000000 : 0; /* 0 or less: turned off */
-  if (!threshold_ns) /* (runnext_shared stays 0: corun_main cleared S) */
-    return;
   /* Asked at every corun_main, not once per process: a child of fork()
    * may run under a seccomp policy its parent did not have. (Registering
-   * again is harmless.) */
+   * again is harmless.) The monitor and biased locks need it. */
   have_membarrier = 0;
 #ifdef SYS_membarrier
   long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
@@ -288,7 +293,34 @@ void corun__monitor_setup(int block_ms) {
       syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
               0) == 0;
 #endif
-  corun__S.runnext_shared = !have_membarrier;
+  /* (with the monitor off, runnext is nobody else's business) */
+  S->runnext_shared = threshold_ns && !have_membarrier;
+  /* Biased locks only with one configured worker: with several, a lock
+   * that tasks take on two workers (work stealing spreads them) would
+   * cost a membarrier(2) each, a round of interrupts to every CPU the
+   * program runs on (sync/mutex.c). */
+  S->bias_run = S->target == 1 && have_membarrier ? S->run : 0;
+  atomic_store(&bias_run, S->bias_run);
+}
+
+void corun__monitor_end(void) {
+  atomic_store(&bias_run, 0);
+}
+
+void corun__bias_fence(uint64_t key) {
+  if (key >> 16 != atomic_load(&bias_run))
+    return; /* its corun_main is over: the thread was joined */
+#ifdef SYS_membarrier
+  /* Registered for this run (setup). Not through membarrier_all: a
+   * revoker on a thread of its own may call this while the next
+   * corun_main's setup asks again. */
+  if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+    return;
+#endif
+  if (key >> 16 != atomic_load(&bias_run))
+    return; /* (it ended while we asked) */
+  corun__panic("membarrier(2) failed after it was registered "
+               "(a biased mutex cannot be revoked)");
 }
 
 int corun__monitor_start(void) {

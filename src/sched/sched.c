@@ -48,6 +48,9 @@ struct corun__sched corun__S;
 static __thread struct corun__worker *tls_worker
     __attribute__((tls_model("initial-exec")));
 
+__thread uint64_t corun__tls_bias_key
+    __attribute__((tls_model("initial-exec"))); /* sched.h */
+
 /* A task in a forked child went back to the scheduler (it returned,
  * yielded or parked): the scheduler would go on to poll the parent's
  * epoll instance or ring, which the child shares. */
@@ -614,6 +617,7 @@ void corun__park_arrive(void) {
 static void worker_loop(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
   tls_worker = w;
+  corun__tls_bias_key = S->bias_run ? S->bias_run << 16 | (w->index + 1) : 0;
   atomic_store_explicit(&w->tid, (int)syscall(SYS_gettid),
                         memory_order_relaxed);
   /* Timers wake idle workers through the futex timeout, which the kernel
@@ -649,6 +653,7 @@ static void worker_loop(struct corun__worker *w) {
   if (ct)
     ct->yield_hook = NULL;
   tls_worker = NULL;
+  corun__tls_bias_key = 0;
 }
 
 void *corun__worker_thread(void *w) {
@@ -658,4 +663,5 @@ void *corun__worker_thread(void *w) {
 
 void corun__worker_forget_thread(void) {
   tls_worker = NULL;
+  corun__tls_bias_key = 0;
 }

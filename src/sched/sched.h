@@ -225,6 +225,29 @@ void corun__unpark(struct corun_task *t, int code);
 /* A corun__lock's release, as a park unlock callback. */
 void corun__unlock_cb(void *lock);
 
+/* Biased locks (sync/mutex.c). With one configured worker, a lock may be
+ * biased to the worker thread that first takes it: that thread alone then
+ * reads and writes the lock's word, with plain loads and stores, and any
+ * other thread first revokes the bias (an asymmetric Dekker handshake:
+ * the biased thread's side is a compiler fence, the revoker's side a
+ * membarrier(2) that makes every thread of the process run a full fence).
+ *
+ * corun__tls_bias_key: the calling thread's key, which a biased lock
+ * stores; 0 on a thread that may not take a bias (not a worker, or a
+ * corun_main with several workers, or without membarrier(2)). Unique to
+ * a worker of one corun_main: (run << 16) | (worker index + 1), > 1.
+ *
+ * corun__bias_fence(key): for a revoker that has stored "revoked" in the
+ * lock: once it returns, the thread of `key` either has finished its
+ * look at the lock (and its stores to it are visible once the lock's
+ * `busy` flag reads 0, with acquire) or will see the revoked word at its
+ * next look. Nothing to do for a key of a corun_main that has ended (its
+ * threads were joined). Aborts if membarrier(2), registered for the
+ * run, fails. */
+extern __thread uint64_t corun__tls_bias_key
+    __attribute__((tls_model("initial-exec")));
+void corun__bias_fence(uint64_t key);
+
 /* The event loop, as the scheduler sees it (the poll layer installs it:
  * sched never includes poll). An idle worker blocks in poll() instead of
  * its futex while tasks wait for IO, and busy workers call poll(0) now and

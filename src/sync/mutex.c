@@ -51,6 +51,33 @@
  * while it lasts; the task stays runnable, so the deadlock detector does
  * not see it.
  *
+ * Bias. With one configured worker (sched.h, "Biased locks"), the first
+ * worker thread to lock a mutex takes its bias (`bias` = that thread's
+ * key, a CAS from BIAS_UNSET); from then on that thread alone touches
+ * `state`, with plain loads and stores and no read-modify-write: a lock
+ * and unlock by tasks of one worker cost no atomic instruction (each
+ * costs about 5 ns on the machines we measure on; bench_sched's 1-worker
+ * mutex row, docs/design.md). While biased, `state` is only UNLOCKED or
+ * LOCKED. Every other path first makes sure `bias` is BIAS_NONE
+ * (unbias(), under `lock`), for good:
+ *  - another thread revokes: it stores BIAS_REVOKING, has the biased
+ *    thread run a full fence (corun__bias_fence, membarrier(2)), waits
+ *    until `busy` reads 0 and stores BIAS_NONE (with release: a path
+ *    that reads NONE with acquire sees the biased thread's stores). The
+ *    biased thread sets `busy`, then (a compiler fence only) reads
+ *    `bias`, and clears `busy` with release after its last store to
+ *    `state`: so either it saw the revoker's word, or the revoker sees it
+ *    busy and waits, and then sees its stores (Dekker's handshake, with
+ *    the biased side's fence made by the revoker). A path that finds
+ *    REVOKING waits for `lock`, which the revoker holds;
+ *  - the biased thread itself revokes when it finds the mutex LOCKED
+ *    (another task of its worker holds it: the waiter must queue, which
+ *    involves other threads) or ends a bias-less wait (cond wait);
+ *  - a path that finds BIAS_UNSET moves it to BIAS_NONE (so that no
+ *    thread takes the bias after it has looked).
+ * Revoking costs a system call that interrupts every CPU running a
+ * thread of the program, once per mutex: hence one worker only.
+ *
  * Condition variable: a queue of waiters under its own corun__lock. A wait
  * queues itself under the condition's lock and releases the mutex while
  * still holding it, then parks with the condition's lock as the park's
@@ -61,19 +88,27 @@
  * mutex again with no deadline, ignoring cancellation (polling as above):
  * corun_cond_wait() always returns with the mutex held. */
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "base/alloc.h"
+#include "base/compiler.h"
 #include "base/lock.h"
 #include "sched/sched.h"
 
 enum { UNLOCKED, LOCKED, CONTENDED };
+
+/* `bias` besides a thread's key (sched.h: keys are > 2). REVOKING: a
+ * revoker (under `lock`) waits for the biased thread to be done. */
+enum { BIAS_UNSET = 0, BIAS_NONE = 1, BIAS_REVOKING = 2 };
 
 /* Kinds of mutex waiter (corun__waiter.index). */
 enum { WAIT_PARK = 0, WAIT_POLL = 1 };
 
 struct corun_mutex {
   atomic_int state; /* UNLOCKED, LOCKED or CONTENDED (see above) */
+  atomic_int busy;  /* the biased thread is looking at `state` (Bias) */
+  _Atomic uint64_t bias; /* BIAS_UNSET, BIAS_NONE or a thread's key */
   corun__lock lock; /* guards q, nwait and moves away from CONTENDED */
   struct corun__waitq q;
   size_t nwait; /* waiters that will still take `lock` */
@@ -85,6 +120,85 @@ struct corun_cond {
   size_t nwait; /* as for the mutex */
 };
 
+/* ---- bias (see the file comment) ------------------------------------ */
+
+/* On the thread whose key is `key` (not 0): if m is biased to this
+ * thread, moves `state` from `from` to `to` if it holds `from`, and
+ * returns the state it found; -1 if m is not biased to this thread. */
+static inline int bias_swap(corun_mutex *m, uint64_t key, int from, int to) {
+  atomic_store_explicit(&m->busy, 1, memory_order_relaxed);
+  /* busy, then bias: the revoker's membarrier(2) orders the hardware */
+  atomic_signal_fence(memory_order_seq_cst);
+  int s = -1;
+  if (atomic_load_explicit(&m->bias, memory_order_relaxed) == key) {
+    s = atomic_load_explicit(&m->state, memory_order_relaxed);
+    if (s == from)
+      atomic_store_explicit(&m->state, to, memory_order_relaxed);
+  }
+  atomic_store_explicit(&m->busy, 0, memory_order_release);
+  return s;
+}
+
+/* bias_swap's lock, for a mutex that may not be biased yet: the first
+ * thread with a key to lock it takes the bias. 1 if locked. */
+static CORUN__NOINLINE int bias_take(corun_mutex *m, uint64_t key) {
+  uint64_t b = BIAS_UNSET;
+  if (!atomic_compare_exchange_strong(&m->bias, &b, key))
+    return 0;
+  return bias_swap(m, key, UNLOCKED, LOCKED) == UNLOCKED;
+}
+
+static inline int bias_lock(corun_mutex *m, uint64_t key) {
+  int s = bias_swap(m, key, UNLOCKED, LOCKED);
+  if (s == UNLOCKED)
+    return 1;
+  return s < 0 &&
+         atomic_load_explicit(&m->bias, memory_order_relaxed) == BIAS_UNSET &&
+         bias_take(m, key);
+}
+
+/* Makes m unbiased for good (BIAS_NONE), so that `state` may be used with
+ * its atomics: revokes the bias (the file comment) or makes sure that no
+ * thread takes it. */
+static CORUN__NOINLINE void unbias(corun_mutex *m) {
+  corun__lock_acquire(&m->lock);
+  uint64_t b = BIAS_UNSET;
+  if (!atomic_compare_exchange_strong(&m->bias, &b, BIAS_NONE) &&
+      b != BIAS_NONE) { /* (REVOKING is only seen outside `lock`) */
+    atomic_store(&m->bias, BIAS_REVOKING);
+    if (b != corun__tls_bias_key) { /* (the biased thread: program order) */
+      corun__bias_fence(b);
+      for (unsigned spins = 0;
+           atomic_load_explicit(&m->busy, memory_order_acquire); spins++) {
+        if (spins < 1000)
+          corun__cpu_relax();
+        else
+          sched_yield(); /* its thread was preempted inside bias_swap */
+      }
+    }
+    atomic_store_explicit(&m->bias, BIAS_NONE, memory_order_release);
+  }
+  corun__lock_release(&m->lock);
+}
+
+/* Before a path that uses `state`'s atomics. */
+static inline void unbiased(corun_mutex *m) {
+  if (atomic_load_explicit(&m->bias, memory_order_acquire) != BIAS_NONE)
+    unbias(m);
+}
+
+/* The fast lock: through the bias, else one CAS. 1 if locked; if not, m
+ * is unbiased. */
+static inline int lock_fast(corun_mutex *m) {
+  uint64_t key = corun__tls_bias_key;
+  if (key && bias_lock(m, key))
+    return 1;
+  unbiased(m);
+  int s = UNLOCKED;
+  return atomic_compare_exchange_strong_explicit(
+      &m->state, &s, LOCKED, memory_order_acquire, memory_order_relaxed);
+}
+
 /* ---- mutex ------------------------------------------------------------- */
 
 int corun_mutex_make(corun_mutex **out) {
@@ -94,6 +208,8 @@ int corun_mutex_make(corun_mutex **out) {
   if (!m)
     return -ENOMEM;
   atomic_init(&m->state, UNLOCKED);
+  atomic_init(&m->busy, 0);
+  atomic_init(&m->bias, BIAS_UNSET);
   corun__lock_init(&m->lock);
   m->q.head = m->q.tail = NULL;
   m->nwait = 0;
@@ -104,6 +220,7 @@ int corun_mutex_make(corun_mutex **out) {
 int corun_mutex_free(corun_mutex *m) {
   if (!m)
     return -EINVAL;
+  unbiased(m);
   corun__lock_acquire(&m->lock);
   int busy = atomic_load(&m->state) != UNLOCKED || m->nwait;
   corun__lock_release(&m->lock);
@@ -112,6 +229,8 @@ int corun_mutex_free(corun_mutex *m) {
   corun__free(m);
   return 0;
 }
+
+/* ---- lock and unlock ------------------------------------------------- */
 
 /* Under m->lock: takes m if it is free (returns 1). Otherwise returns 0,
  * having made sure the word is CONTENDED if `mark` (the caller is about to
@@ -198,9 +317,7 @@ static int lock_slow(corun_mutex *m, int64_t deadline) {
 int corun_mutex_lock(corun_mutex *m, int64_t deadline) {
   if (!m)
     return -EINVAL;
-  int s = UNLOCKED;
-  if (atomic_compare_exchange_strong_explicit(
-          &m->state, &s, LOCKED, memory_order_acquire, memory_order_relaxed))
+  if (lock_fast(m))
     return 0;
   return lock_slow(m, deadline);
 }
@@ -208,9 +325,7 @@ int corun_mutex_lock(corun_mutex *m, int64_t deadline) {
 /* Locks m for t, whatever happens: cancellation is ignored (it stays set
  * for t's next blocking call). For corun_cond_wait(). */
 static void lock_for_good(corun_mutex *m, struct corun_task *t) {
-  int s = UNLOCKED;
-  if (atomic_compare_exchange_strong_explicit(
-          &m->state, &s, LOCKED, memory_order_acquire, memory_order_relaxed))
+  if (lock_fast(m))
     return;
   corun__lock_acquire(&m->lock);
   if (take_or_mark(m, 1)) {
@@ -274,6 +389,15 @@ static int unlock_slow(corun_mutex *m) {
 int corun_mutex_unlock(corun_mutex *m) {
   if (!m)
     return -EINVAL;
+  uint64_t key = corun__tls_bias_key;
+  if (key) {
+    int b = bias_swap(m, key, LOCKED, UNLOCKED);
+    if (b == LOCKED)
+      return 0;
+    if (b == UNLOCKED)
+      return -EPERM;
+  }
+  unbiased(m);
   int s = LOCKED;
   if (atomic_compare_exchange_strong_explicit(
           &m->state, &s, UNLOCKED, memory_order_release, memory_order_relaxed))
