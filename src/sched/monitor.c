@@ -49,7 +49,7 @@
  * (MEMBARRIER_CMD_PRIVATE_EXPEDITED: every thread of the process runs a
  * full barrier before it returns), as asymmetric fences do in userspace
  * RCU. A task that parks and switches straight to the next one (sched.c,
- * corun__park_switch) leaves its dispatch the same way. Where membarrier
+ * corun__park_next) leaves its dispatch the same way. Where membarrier
  * is missing (before Linux 4.14, or denied by a seccomp policy), the
  * yield line stays with the blocked worker, and runnext is taken anyway
  * with every owner's take an exchange again (S->runnext_shared; the task

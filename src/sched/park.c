@@ -264,11 +264,12 @@ static int park_cut_short(struct corun_task *t, void (*unlock)(void *),
   return code;
 }
 
-/* corun__park, for a caller that has read the clock already (`now`, if
- * deadline >= 0): a sleep reads it once, not three times. */
+/* corun__park_begin, for a caller that has read the clock already (`now`,
+ * if deadline >= 0): a sleep reads it once, not three times. */
 static inline __attribute__((always_inline)) int
-park_at(struct corun__worker *w, struct corun_task *t, const char *reason,
-        void (*unlock)(void *), void *arg, int64_t deadline, int64_t now) {
+park_begin(struct corun__worker *w, struct corun_task *t, const char *reason,
+           void (*unlock)(void *), void *arg, int64_t deadline, int64_t now,
+           struct corun_coro **to) {
   /* Claimable from now on. No barrier (a plain store on x86-64): claimers
    * find the task through its timer or its waiter, which are published
    * after this by a lock's release (arm_timer, the unlock).
@@ -292,9 +293,25 @@ park_at(struct corun__worker *w, struct corun_task *t, const char *reason,
   t->reason = reason;
   t->unlock = unlock;
   t->unlock_arg = arg;
-  /* Off this stack: to the task that runs next on w, or to w itself; the
-   * side that arrives runs unlock (sched.c). */
-  corun__park_switch(w, t);
+  /* Off this stack (the caller's switch): to the task that runs next on
+   * w, or to w itself; the side that arrives runs unlock (sched.c). */
+  *to = corun__park_next(w, t);
+  return CORUN__PARK_SWITCH;
+}
+
+/* Without a clock read: a deadline past the worker's last look at the
+ * clock ends the park at once; one that passed since is armed, and the
+ * next pick (a few hundred nanoseconds away: this park is switching to
+ * it) fires it. */
+int corun__park_begin(struct corun_task *t, const char *reason,
+                      void (*unlock)(void *), void *arg, int64_t deadline,
+                      struct corun_coro **to) {
+  struct corun__worker *w = corun__worker_self();
+  return park_begin(w, t, reason, unlock, arg, deadline, w->clock_seen, to);
+}
+
+int corun__park_end(struct corun_task *t) {
+  corun__park_arrive(); /* (finishes the park of a task that came here) */
   if (t->timer_armed) /* (the check inline: most parks have no deadline) */
     disarm_timer(t);
   /* (plain: a claim of this park is over; the next park's claimers come
@@ -304,14 +321,8 @@ park_at(struct corun__worker *w, struct corun_task *t, const char *reason,
   return t->wake_code;
 }
 
-/* Without a clock read: a deadline past the worker's last look at the
- * clock ends the park at once; one that passed since is armed, and the
- * next pick (a few hundred nanoseconds away: this park is switching to
- * it) fires it. */
-int corun__park(struct corun_task *t, const char *reason,
-                void (*unlock)(void *), void *arg, int64_t deadline) {
-  struct corun__worker *w = corun__worker_self();
-  return park_at(w, t, reason, unlock, arg, deadline, w->clock_seen);
+void corun__park_lost(void) {
+  corun__panic("a task could not be resumed");
 }
 
 int corun__park_nocancel(struct corun_task *t, const char *reason,
@@ -435,7 +446,13 @@ static int sleep_at(int64_t deadline, int64_t now) {
     corun_yield(NULL); /* give the worker back, as a zero sleep does */
     return 0;
   }
-  int rc = park_at(corun__worker_self(), t, "sleep", NULL, NULL, deadline, now);
+  struct corun_coro *to;
+  int rc = park_begin(corun__worker_self(), t, "sleep", NULL, NULL, deadline,
+                      now, &to);
+  if (rc == CORUN__PARK_SWITCH) {
+    corun__park_switch_to(to);
+    rc = corun__park_end(t);
+  }
   return rc == -ETIMEDOUT ? 0 : rc;
 }
 

@@ -12,7 +12,7 @@
  * back of the worker's line (run()). A task that returns is finished on
  * its worker (corun__task_exit).
  * Direct switches: a task that parks while its worker's runnext holds a
- * task switches straight to it (corun__park_switch), with
+ * task switches straight to it (corun__park_next), with
  * corun_transfer's rule (the task arriving takes over the worker's loop
  * as its resumer). That saves a switch, a pick and the coro layer's
  * resume/yield pair per wake-up. The arriving side then finishes the
@@ -435,7 +435,7 @@ static void yield_line_add(struct corun__worker *w, struct corun_task *t) {
 /* A dispatch of worker w: the count goes odd while a task runs, even
  * between tasks, and the monitor watches for a count that stays odd too
  * long (a task blocking this worker). run() brackets each task with the
- * two; a direct switch (corun__park_switch, yield_next) ends one dispatch
+ * two; a direct switch (corun__park_next, yield_next) ends one dispatch
  * and begins the next around its work on w's queues (a yield's begins on
  * the arriving side, yield_arrived).
  * dispatch_end makes the count even and then looks at `blocked`, in this
@@ -473,7 +473,7 @@ static void run(struct corun__worker *w, struct corun_task *t) {
   dispatch_begin(w);
   int rc = corun_resume(t->co, NULL, &out);
   /* Back from t, or from the last of the tasks that parking ones switched
-   * to straight from it (corun__park_switch), each a dispatch of its own. */
+   * to straight from it (corun__park_next), each a dispatch of its own. */
   t = w->current;
   dispatch_end(w);
   w->current = NULL;
@@ -523,21 +523,19 @@ static struct corun_task *direct_next(struct corun__worker *w) {
   return n;
 }
 
-void corun__park_switch(struct corun__worker *w, struct corun_task *t) {
+struct corun_coro *corun__park_next(struct corun__worker *w,
+                                    struct corun_task *t) {
   struct corun_task *n = direct_next(w);
   if (n) {
-    /* t's park is the arriving side's to finish: n is suspended in this
-     * function or has not started (task_body), the only two kinds of
-     * task in runnext, and both call corun__park_arrive() first. */
+    /* t's park is the arriving side's to finish: n is suspended in a park
+     * or has not started (task_body), the only two kinds of task in
+     * runnext, and both call corun__park_arrive() first. */
     w->parked = t;
     w->current = n;
-    if (CORUN__UNLIKELY(corun_transfer(n->co, NULL, NULL) < 0))
-      corun__panic("a task could not be resumed");
-  } else {
-    t->parking = 1;
-    corun_yield(NULL); /* to the worker: run() finishes the park */
+    return n->co;
   }
-  corun__park_arrive();
+  t->parking = 1;
+  return NULL;
 }
 
 #if CORUN__YIELD_HOOK
@@ -555,7 +553,7 @@ static void yield_arrived(void *yielder) {
  * yield_hook): the running task t called corun_yield(). Where pick()
  * would now take the task in runnext, or the first of the yield line
  * with nothing queued before it, returns that one (taken), and the
- * worker goes to it straight, as a park does (corun__park_switch): one
+ * worker goes to it straight, as a park does (corun__park_next): one
  * switch instead of two and a pick. t goes to the back of the line, but
  * only once its context is saved, by yield_arrived on the other side of
  * the switch: queued before, another worker could take it (the monitor

@@ -8,7 +8,7 @@
  *      struct corun__waiter naming the task) there;
  *   2. calls corun__park(t, reason, unlock, obj, deadline): the task
  *      switches away, to its worker's loop or straight to the next task
- *      (sched.c, corun__park_switch), and whichever side arrives calls
+ *      (sched.c, corun__park_next), and whichever side arrives calls
  *      unlock(obj) once the task is off its stack. From then on a waker
  *      may find the waiter;
  *   3. a waker, holding the object's lock, takes the waiter and calls
@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/compiler.h"
 #include "base/heap.h"
 #include "base/lock.h"
 #include "corun.h"
@@ -165,14 +166,52 @@ struct corun__waiter *corun__waitq_claim_all(struct corun__waitq *q,
  * be reused as soon as its task runs. */
 void corun__unpark_all(struct corun__waiter *first);
 
+/* park.c: the two halves of corun__park, around its switch.
+ * corun__park_begin does everything before it; it returns
+ * CORUN__PARK_SWITCH with *to set to the coroutine to switch to (the next
+ * task of the worker, or NULL: back to the worker's loop), or the park's
+ * result if it ended before it started. corun__park_end runs when the
+ * task is back and returns the park's result. corun__park_lost: a switch
+ * to the next task failed (cannot happen; aborts). */
+enum { CORUN__PARK_SWITCH = 1 };
+int corun__park_begin(struct corun_task *t, const char *reason,
+                      void (*unlock)(void *), void *arg, int64_t deadline,
+                      struct corun_coro **to);
+int corun__park_end(struct corun_task *t);
+CORUN__NORETURN void corun__park_lost(void);
+
+/* The switch of a park, for corun__park and park.c's sleep. */
+static inline __attribute__((always_inline)) void
+corun__park_switch_to(struct corun_coro *to) {
+  if (to) {
+    if (CORUN__UNLIKELY(corun_transfer(to, NULL, NULL) < 0))
+      corun__park_lost();
+  } else {
+    corun_yield(NULL); /* to the worker: run() finishes the park */
+  }
+}
+
 /* Parks the calling task (see the protocol above). `unlock` (may be NULL)
  * runs with `arg` on the scheduler side once the task is off its stack.
  * deadline: -1 none, else absolute corun_now() time (0 or a past time
  * wakes at once with -ETIMEDOUT, after the unlock). Returns the claimer's
  * code, -ETIMEDOUT or -ECANCELED; a cancelled task does not park at all
- * (-ECANCELED, unlock run). */
-int corun__park(struct corun_task *t, const char *reason,
-                void (*unlock)(void *), void *arg, int64_t deadline);
+ * (-ECANCELED, unlock run).
+ * Inline, with the switch in the caller's own frame: each function whose
+ * frame is live across a switch ends in a `ret` that the CPU mispredicts
+ * (its return-address stack holds the other task's calls), about 6 ns
+ * each here; the halves around the switch are plain calls, which return
+ * where the predictor expects. */
+static inline __attribute__((always_inline)) int
+corun__park(struct corun_task *t, const char *reason, void (*unlock)(void *),
+            void *arg, int64_t deadline) {
+  struct corun_coro *to;
+  int rc = corun__park_begin(t, reason, unlock, arg, deadline, &to);
+  if (rc != CORUN__PARK_SWITCH)
+    return rc;
+  corun__park_switch_to(to);
+  return corun__park_end(t);
+}
 
 /* Evaluates the libc call `expr` with the calling task's hooks off: corun's
  * own system calls must reach libc, not come back into corun through

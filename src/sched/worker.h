@@ -6,7 +6,7 @@
  * Where a runnable task waits (checked in this order by its worker):
  *  - runnext: the task the worker woke last (a message's receiver runs
  *    right after its sender, on the same warm cache; a task that parks
- *    switches straight to it, sched.c's corun__park_switch); the
+ *    switches straight to it, sched.c's corun__park_next); the
  *    owner's, which the monitor takes from a worker that is blocked
  *    under the handshake of monitor.c, so the owner fills an empty one
  *    and takes it with plain loads and stores;
@@ -246,13 +246,15 @@ void corun__park_done(struct corun_task *t);
  * stack: the unlock callback, then corun__park_done. */
 void corun__park_finish(struct corun_task *t);
 
-/* sched.c: takes parking task t (the caller, running on worker w, its
- * unlock and reason set) off its stack: straight to the next task of w
- * when that is w's runnext, else back to w's loop; returns when t runs
- * again, its park finished by whoever it left. */
-void corun__park_switch(struct corun__worker *w, struct corun_task *t);
+/* sched.c: where parking task t (the caller, running on worker w, its
+ * unlock and reason set) goes off its stack: straight to the next task of
+ * w when that is w's runnext (returned, made w's current), else back to
+ * w's loop (NULL). Its caller then switches (corun__park_switch_to), and
+ * whoever t left finishes its park. */
+struct corun_coro *corun__park_next(struct corun__worker *w,
+                                    struct corun_task *t);
 /* sched.c: the first thing a task does on arriving from a direct switch
- * (corun__park_switch, or a new task's first run): finishes the park of
+ * (corun__park_next's, or a new task's first run): finishes the park of
  * the task it came from, if any. */
 void corun__park_arrive(void);
 
