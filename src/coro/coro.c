@@ -270,6 +270,23 @@ static inline void leave(struct corun__thread *t, struct corun_coro *from,
 static CORUN__NOINLINE CORUN__NORETURN void finish(struct corun_coro *me,
                                                    void *ret) {
   struct corun__thread *t = thread_fresh();
+#if CORUN__YIELD_HOOK
+  if (t->finish_hook && me->resumer == &t->root && !corun__coro_shared(me)) {
+    struct corun_coro *next = t->finish_hook(t, ret);
+    if (next) { /* it takes over the root's resume, as corun_transfer */
+      next->resumer = me->resumer;
+      next->status = CORUN_RUNNING;
+      me->status = CORUN_DEAD;
+      me->resumer = NULL;
+      void *data;
+      struct corun_coro *hw = route(t, next, NULL, 0, &data);
+      leave(t, me, next, hw, 1);
+      corun__ctx_switch_ontop(&me->ctx, hw->ctx, data, t->yield_fn,
+                              t->yield_arg);
+      corun__panic("a finished coroutine was resumed");
+    }
+  }
+#endif
   struct corun_coro *to = me->resumer;
   me->status = CORUN_DEAD;
   me->resumer = NULL;

@@ -190,6 +190,15 @@ struct corun__thread {
   void **yield_if[2];
   void (*yield_fn)(void *);
   void *yield_arg;
+  /* NULL, or asked when the body of a coroutine that the root resumed
+   * returns `ret` (where CORUN__YIELD_HOOK): as yield_hook, a suspended
+   * coroutine on a dedicated stack to go to instead of the root, having
+   * set yield_fn and yield_arg (run on its stack once the finished
+   * coroutine is left: it may destroy it); or NULL. The hook has taken
+   * `ret`: the root's resume does not see this coroutine end. The
+   * scheduler's worker threads set it (sched.c, finish_next): a task
+   * that ends goes straight to its joiner. */
+  struct corun_coro *(*finish_hook)(struct corun__thread *t, void *ret);
 #if CORUN__SHARED_POISON
   /* A shared stack the last switch left with nobody running on it: the
    * side arriving poisons it (coro.c), NULL otherwise. */

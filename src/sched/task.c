@@ -80,9 +80,7 @@ static void shared_home_drop(corun_shared_stack *ss) {
   corun__lock_release(&ss->home_lock);
 }
 
-/* t's body returned `result` on worker w. */
-void corun__task_exit(struct corun__worker *w, struct corun_task *t,
-                      void *result) {
+void corun__task_retire(struct corun__worker *w, struct corun_task *t) {
   corun_destroy(t->co); /* dead: frees its stack to this worker's cache */
   t->co = NULL;
   if (t->shared) {
@@ -93,6 +91,36 @@ void corun__task_exit(struct corun__worker *w, struct corun_task *t,
     corun__timer_forget(t);
   t->alive = 0;
   w->live--;
+}
+
+struct corun_task *corun__task_exit_to_joiner(struct corun__worker *w,
+                                              struct corun_task *t,
+                                              void *result) {
+  if (t->detached || t->shared)
+    return NULL;
+  corun__lock_acquire(&t->join_lock);
+  struct corun_task *j = t->joiner;
+  /* PARKED: its worker is done with it, so the claim makes it ours to
+   * run (as corun__unpark's corun__ready would). A failed claim (a
+   * cancel won) leaves it to corun__task_exit, whose claim fails too. */
+  if (!j || j->shared || (j->home && j->home != w) ||
+      atomic_load_explicit(&j->wait, memory_order_relaxed) !=
+          CORUN__WAIT_PARKED ||
+      !corun__claim(j)) {
+    corun__lock_release(&t->join_lock);
+    return NULL;
+  }
+  t->result = result;
+  t->done = 1;
+  corun__lock_release(&t->join_lock);
+  j->wake_code = 0; /* (corun__unpark's part) */
+  return j;
+}
+
+/* t's body returned `result` on worker w. */
+void corun__task_exit(struct corun__worker *w, struct corun_task *t,
+                      void *result) {
+  corun__task_retire(w, t);
   corun__lock_acquire(&t->join_lock);
   t->result = result;
   t->done = 1;

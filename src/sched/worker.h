@@ -234,6 +234,17 @@ void corun__task_free(struct corun__worker *w, struct corun_task *t);
  * wake its joiner, free a detached one. */
 void corun__task_exit(struct corun__worker *w, struct corun_task *t,
                       void *result);
+/* task.c: the two halves of corun__task_exit for an exit that switches
+ * straight to the joiner (sched.c, finish_next). On t's stack:
+ * corun__task_exit_to_joiner hands `result` to t's joiner and returns it,
+ * claimed, if that joiner is parked for good (not on its way into the
+ * park), may run on w and has a dedicated stack; else NULL, having done
+ * nothing. The caller then runs the joiner next, and once off t's stack
+ * calls corun__task_retire, the rest of the exit. */
+struct corun_task *corun__task_exit_to_joiner(struct corun__worker *w,
+                                              struct corun_task *t,
+                                              void *result);
+void corun__task_retire(struct corun__worker *w, struct corun_task *t);
 /* task.c: prints every unfinished task (deadlock; every worker asleep). */
 void corun__tasks_dump(void);
 /* task.c: frees every task object (corun_main's end). */
