@@ -533,11 +533,13 @@ CORUN_API int corun_mutex_free(corun_mutex *m);
 /* Locks m, waiting until deadline. Unlocking hands m to the longest
  * waiter (FIFO), so no waiter starves. Not recursive. Returns 0.
  * Errors: -EINVAL m is NULL; -EAGAIN, -ETIMEDOUT, -ECANCELED, -EPERM.
- * Cost: with corun_config.workers = 1, tasks lock and unlock m without an
- * atomic instruction until a task has to wait for it or another thread
- * (a spare worker, a thread that is not a worker) uses it; from then on,
- * for the life of m, each costs one as usual, and that first use from
- * another thread costs one membarrier(2) system call. */
+ * Cost: with one worker (corun_config.workers = 1, or 0 with
+ * CORUN_WORKERS=1 or a single CPU to run on), tasks lock and unlock m
+ * without an atomic instruction until a task finds it locked (a wait, a
+ * failed try-lock) or another thread (a spare worker, a thread that is
+ * not a worker) uses it; from then on, for the life of m, each costs one
+ * as usual, and that first use from another thread costs one
+ * membarrier(2) system call. */
 CORUN_API int corun_mutex_lock(corun_mutex *m, int64_t deadline);
 /* Unlocks m. Any task (or thread) may unlock it; corun does not record
  * the owner. Errors: -EINVAL m is NULL; -EPERM m is not locked. */

@@ -51,6 +51,12 @@ static inline void corun__lock_acquire(corun__lock *l) {
   }
 }
 
+/* Takes l if it is free: 1, else 0. */
+static inline int corun__lock_try(corun__lock *l) {
+  return !atomic_load_explicit(&l->held, memory_order_relaxed) &&
+         !atomic_exchange_explicit(&l->held, 1, memory_order_acquire);
+}
+
 static inline void corun__lock_release(corun__lock *l) {
   atomic_store_explicit(&l->held, 0, memory_order_release);
 }

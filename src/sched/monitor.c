@@ -79,7 +79,6 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/futex.h"
-#include "base/panic.h"
 #include "sched/worker.h"
 
 /* What the monitor saw of each worker last time. */
@@ -114,10 +113,10 @@ void corun__monitor_back(struct corun__worker *w) {
     atomic_fetch_sub(&corun__S.nblocked, 1);
 }
 
-/* Whether thread `tid` of this process is on a CPU or waiting for one
- * (state R in /proc), rather than asleep in the kernel (S, D: a blocking
- * call). 0 when it cannot be told. */
-static int thread_on_cpu(int tid) {
+/* The state of thread `tid` of this process in /proc: 'R' on a CPU or
+ * waiting for one, 'S' or 'D' asleep in the kernel (a blocking call),
+ * ...; 0 when it cannot be told. */
+static char thread_state(int tid) {
   char path[64], buf[512];
   snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -129,7 +128,13 @@ static int thread_on_cpu(int tid) {
     return 0;
   buf[n] = 0;
   const char *p = strrchr(buf, ')'); /* after the name, which may hold ')' */
-  return p && p[1] == ' ' && p[2] == 'R';
+  return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* Whether thread `tid` is on a CPU or waiting for one; 0 when it cannot
+ * be told. */
+static int thread_on_cpu(int tid) {
+  return thread_state(tid) == 'R';
 }
 
 /* Asks every thread of the process for a full memory barrier; 0 if done. */
@@ -274,8 +279,10 @@ static void *monitor(void *unused) {
 
 /* The run whose workers may hold biased locks now (sched.h), or 0. Read
  * by revokers on any thread, so not in corun__S (which corun_main clears
- * with memset). */
+ * with memset). Cleared under bias_lock, which a revoker that looks at
+ * the worker holds (corun_main frees the workers after). */
 static atomic_ulong bias_run;
+static corun__lock bias_lock;
 
 void corun__monitor_setup(int block_ms) {
   struct corun__sched *S = &corun__S;
@@ -304,11 +311,39 @@ void corun__monitor_setup(int block_ms) {
 }
 
 void corun__monitor_end(void) {
+  corun__lock_acquire(&bias_lock);
   atomic_store(&bias_run, 0);
+  corun__lock_release(&bias_lock);
+}
+
+/* Whether worker `index` of the live run `run` has answered request `req`
+ * (sched.c, fence_serve), or its run is over, or it is idle or asleep in
+ * the kernel: see below. */
+static int bias_fenced(unsigned long run, unsigned index, unsigned req) {
+  struct corun__sched *S = &corun__S;
+  int done = 1;
+  corun__lock_acquire(&bias_lock);
+  if (atomic_load(&bias_run) == run) {
+    struct corun__worker *w = &S->w[index];
+    done = (int)(atomic_load_explicit(&w->fence_ack, memory_order_acquire) -
+                 req) >= 0;
+    if (!done) {
+      corun__lock_acquire(&S->idle_lock);
+      done = w->idle;
+      corun__lock_release(&S->idle_lock);
+    }
+    if (!done) { /* off any CPU: it made a context switch (a full fence) */
+      char st = thread_state(atomic_load(&w->tid));
+      done = st != 0 && st != 'R';
+    }
+  }
+  corun__lock_release(&bias_lock);
+  return done;
 }
 
 void corun__bias_fence(uint64_t key) {
-  if (key >> 16 != atomic_load(&bias_run))
+  unsigned long run = (unsigned long)(key >> 16);
+  if (run != atomic_load(&bias_run))
     return; /* its corun_main is over: the thread was joined */
 #ifdef SYS_membarrier
   /* Registered for this run (setup). Not through membarrier_all: a
@@ -317,10 +352,27 @@ void corun__bias_fence(uint64_t key) {
   if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
     return;
 #endif
-  if (key >> 16 != atomic_load(&bias_run))
-    return; /* (it ended while we asked) */
-  corun__panic("membarrier(2) failed after it was registered "
-               "(a biased mutex cannot be revoked)");
+  /* Denied since (a seccomp policy installed while corun_main runs): the
+   * worker answers a request between two of its looks at locks, at its
+   * next pick() that takes its periodic turn (within 61 dispatches; a
+   * task that keeps it longer, in a computation, delays the revoker as
+   * long) or while it waits for the lock this revoker holds. A
+   * worker on the idle stack is past every look at a lock it made before
+   * and takes idle_lock before its next one: then no fence is needed. Nor
+   * for a worker whose thread sleeps in the kernel (a task's blocking
+   * call): its context switch was one, and its wake-up makes another.
+   * The request (a read-modify-write: a full barrier) comes after the
+   * revoker's store of "revoking". */
+  unsigned index = (unsigned)(key & 0xffff) - 1;
+  corun__lock_acquire(&bias_lock);
+  unsigned req = 0;
+  if (atomic_load(&bias_run) == run)
+    req = atomic_fetch_add(&corun__S.w[index].fence_req, 1) + 1;
+  corun__lock_release(&bias_lock);
+  while (!bias_fenced(run, index, req)) {
+    struct timespec ms = {0, 100000};
+    nanosleep(&ms, NULL);
+  }
 }
 
 int corun__monitor_start(void) {

@@ -360,6 +360,24 @@ static inline struct corun_task *pick_local(struct corun__worker *w) {
 #define FAIR_TURN 61
 
 /* The next task for w to run, or NULL. */
+/* A fence a revoker of a biased lock asked w for (corun__bias_fence),
+ * made between two of w's looks at locks: the acquire orders w's later
+ * looks after the revoker's store of "revoking" (which came before its
+ * request), the release w's earlier stores before the revoker's read of
+ * the answer. */
+static inline void fence_serve(struct corun__worker *w) {
+  unsigned req = atomic_load_explicit(&w->fence_req, memory_order_acquire);
+  if (CORUN__UNLIKELY(
+          req != atomic_load_explicit(&w->fence_ack, memory_order_relaxed)))
+    atomic_store_explicit(&w->fence_ack, req, memory_order_release);
+}
+
+void corun__bias_serve(void) {
+  struct corun__worker *w = corun__worker_self();
+  if (w)
+    fence_serve(w);
+}
+
 static struct corun_task *pick(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
   struct corun_task *t;
@@ -376,6 +394,7 @@ static struct corun_task *pick(struct corun__worker *w) {
      * and preempts it; these tasks cannot be preempted). */
     if (CORUN__UNLIKELY(corun__forked))
       corun__forked_panic();
+    fence_serve(w);
     const struct corun__poller *p =
         atomic_load_explicit(&S->poller, memory_order_relaxed);
     if (p) {

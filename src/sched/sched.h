@@ -274,18 +274,24 @@ void corun__unlock_cb(void *lock);
  * corun__tls_bias_key: the calling thread's key, which a biased lock
  * stores; 0 on a thread that may not take a bias (not a worker, or a
  * corun_main with several workers, or without membarrier(2)). Unique to
- * a worker of one corun_main: (run << 16) | (worker index + 1), > 1.
+ * a worker of one corun_main: (run << 16) | (worker index + 1), > 65535.
  *
  * corun__bias_fence(key): for a revoker that has stored "revoked" in the
  * lock: once it returns, the thread of `key` either has finished its
  * look at the lock (and its stores to it are visible once the lock's
  * `busy` flag reads 0, with acquire) or will see the revoked word at its
  * next look. Nothing to do for a key of a corun_main that has ended (its
- * threads were joined). Aborts if membarrier(2), registered for the
- * run, fails. */
+ * threads were joined). If membarrier(2), registered for the run, fails
+ * (a seccomp policy installed since), it waits until that worker has
+ * made a fence of its own, is idle, or sleeps in the kernel (monitor.c). */
 extern __thread uint64_t corun__tls_bias_key
     __attribute__((tls_model("initial-exec")));
 void corun__bias_fence(uint64_t key);
+/* What a thread that waits for a lock's revoker calls while it waits: if
+ * it is a worker whose fence a revoker asked for (the case above without
+ * membarrier), makes it; the revoker could otherwise wait for it for
+ * ever. */
+void corun__bias_serve(void);
 
 /* The event loop, as the scheduler sees it (the poll layer installs it:
  * sched never includes poll). An idle worker blocks in poll() instead of

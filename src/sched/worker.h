@@ -109,6 +109,11 @@ struct corun__worker {
    * read only when all are asleep, under idle_lock). */
   struct corun_task *free_tasks;
   long live;
+  /* A revoker of a lock biased to this worker without membarrier(2)
+   * (sched.h, monitor.c) counts fence_req up; the worker's pick() (now
+   * and then) and its wait for a lock's revoker store the count they
+   * read (acquire) in fence_ack (release): sched.c, fence_serve. */
+  atomic_uint fence_req, fence_ack;
 } __attribute__((aligned(64)));
 
 struct corun__sched {

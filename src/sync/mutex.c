@@ -59,24 +59,28 @@
  * costs about 5 ns on the machines we measure on; bench_sched's 1-worker
  * mutex row, docs/design.md). While biased, `state` is only UNLOCKED or
  * LOCKED. Every other path first makes sure `bias` is BIAS_NONE
- * (unbias(), under `lock`), for good:
+ * (unbias(), under `lock`), for good (corun_cond_wait's look at `state`,
+ * which only tells a misuse, excepted):
  *  - another thread revokes: it stores BIAS_REVOKING, has the biased
  *    thread run a full fence (corun__bias_fence, membarrier(2)), waits
  *    until `busy` reads 0 and stores BIAS_NONE (with release: a path
  *    that reads NONE with acquire sees the biased thread's stores). The
- *    biased thread sets `busy`, then (a compiler fence only) reads
+ *    biased thread (which alone writes `busy`: it looks at `bias` before)
+ *    sets `busy`, then (a compiler fence only) reads
  *    `bias`, and clears `busy` with release after its last store to
  *    `state`: so either it saw the revoker's word, or the revoker sees it
  *    busy and waits, and then sees its stores (Dekker's handshake, with
  *    the biased side's fence made by the revoker). A path that finds
  *    REVOKING waits for `lock`, which the revoker holds;
  *  - the biased thread itself revokes when it finds the mutex LOCKED
- *    (another task of its worker holds it: the waiter must queue, which
- *    involves other threads) or ends a bias-less wait (cond wait);
+ *    (another task of its worker holds it: a waiter must queue, which
+ *    involves other threads; a failed try-lock too);
  *  - a path that finds BIAS_UNSET moves it to BIAS_NONE (so that no
  *    thread takes the bias after it has looked).
  * Revoking costs a system call that interrupts every CPU running a
- * thread of the program, once per mutex: hence one worker only.
+ * thread of the program, once per mutex: hence one worker only. Where
+ * that call has been denied since the run began, the revoker waits for
+ * the worker to make the fence itself (corun__bias_fence).
  *
  * Condition variable: a queue of waiters under its own corun__lock. A wait
  * queues itself under the condition's lock and releases the mutex while
@@ -107,7 +111,8 @@ enum { WAIT_PARK = 0, WAIT_POLL = 1 };
 
 struct corun_mutex {
   atomic_int state; /* UNLOCKED, LOCKED or CONTENDED (see above) */
-  atomic_int busy;  /* the biased thread is looking at `state` (Bias) */
+  atomic_int busy;  /* the biased thread may be looking at `state` (Bias);
+                       only it writes this */
   _Atomic uint64_t bias; /* BIAS_UNSET, BIAS_NONE or a thread's key */
   corun__lock lock; /* guards q, nwait and moves away from CONTENDED */
   struct corun__waitq q;
@@ -126,6 +131,11 @@ struct corun_cond {
  * thread, moves `state` from `from` to `to` if it holds `from`, and
  * returns the state it found; -1 if m is not biased to this thread. */
 static inline int bias_swap(corun_mutex *m, uint64_t key, int from, int to) {
+  /* Only the biased thread may touch `busy`: another thread's clear could
+   * land inside the biased one's look (a spare worker has a key too), and
+   * the revoker would stop waiting for it (a helper review's find). */
+  if (atomic_load_explicit(&m->bias, memory_order_relaxed) != key)
+    return -1;
   atomic_store_explicit(&m->busy, 1, memory_order_relaxed);
   /* busy, then bias: the revoker's membarrier(2) orders the hardware */
   atomic_signal_fence(memory_order_seq_cst);
@@ -161,7 +171,14 @@ static inline int bias_lock(corun_mutex *m, uint64_t key) {
  * its atomics: revokes the bias (the file comment) or makes sure that no
  * thread takes it. */
 static CORUN__NOINLINE void unbias(corun_mutex *m) {
-  corun__lock_acquire(&m->lock);
+  /* The holder may be a revoker waiting for this thread's fence. */
+  for (unsigned spins = 0; !corun__lock_try(&m->lock); spins++) {
+    corun__bias_serve();
+    if (spins < 256)
+      corun__cpu_relax();
+    else
+      sched_yield();
+  }
   uint64_t b = BIAS_UNSET;
   if (!atomic_compare_exchange_strong(&m->bias, &b, BIAS_NONE) &&
       b != BIAS_NONE) { /* (REVOKING is only seen outside `lock`) */
