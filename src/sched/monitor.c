@@ -341,16 +341,16 @@ static int bias_fenced(unsigned long run, unsigned index, unsigned req) {
   return done;
 }
 
-void corun__bias_fence(uint64_t key) {
+int corun__bias_fence(uint64_t key) {
   unsigned long run = (unsigned long)(key >> 16);
   if (run != atomic_load(&bias_run))
-    return; /* its corun_main is over: the thread was joined */
+    return 0; /* its corun_main is over: the thread was joined */
 #ifdef SYS_membarrier
   /* Registered for this run (setup). Not through membarrier_all: a
    * revoker on a thread of its own may call this while the next
    * corun_main's setup asks again. */
   if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
-    return;
+    return 1;
 #endif
   /* Denied since (a seccomp policy installed while corun_main runs): the
    * worker answers a request between two of its looks at locks, at its
@@ -373,6 +373,7 @@ void corun__bias_fence(uint64_t key) {
     struct timespec ms = {0, 100000};
     nanosleep(&ms, NULL);
   }
+  return 1;
 }
 
 int corun__monitor_start(void) {

@@ -280,13 +280,15 @@ void corun__unlock_cb(void *lock);
  * lock: once it returns, the thread of `key` either has finished its
  * look at the lock (and its stores to it are visible once the lock's
  * `busy` flag reads 0, with acquire) or will see the revoked word at its
- * next look. Nothing to do for a key of a corun_main that has ended (its
- * threads were joined). If membarrier(2), registered for the run, fails
- * (a seccomp policy installed since), it waits until that worker has
- * made a fence of its own, is idle, or sleeps in the kernel (monitor.c). */
+ * next look; returns 1. Nothing to do for a key of a corun_main that has
+ * ended (its threads were joined, or this is a child of fork()): returns
+ * 0, and `busy` means nothing (a fork may have copied it set). If
+ * membarrier(2), registered for the run, fails (a seccomp policy installed
+ * since), it waits until that worker has made a fence of its own, is idle, or
+ * sleeps in the kernel (monitor.c). */
 extern __thread uint64_t corun__tls_bias_key
     __attribute__((tls_model("initial-exec")));
-void corun__bias_fence(uint64_t key);
+int corun__bias_fence(uint64_t key);
 /* What a thread that waits for a lock's revoker calls while it waits: if
  * it is a worker whose fence a revoker asked for (the case above without
  * membarrier), makes it; the revoker could otherwise wait for it for

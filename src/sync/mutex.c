@@ -183,8 +183,8 @@ static CORUN__NOINLINE void unbias(corun_mutex *m) {
   if (!atomic_compare_exchange_strong(&m->bias, &b, BIAS_NONE) &&
       b != BIAS_NONE) { /* (REVOKING is only seen outside `lock`) */
     atomic_store(&m->bias, BIAS_REVOKING);
-    if (b != corun__tls_bias_key) { /* (the biased thread: program order) */
-      corun__bias_fence(b);
+    /* (the biased thread itself: program order) */
+    if (b != corun__tls_bias_key && corun__bias_fence(b)) {
       for (unsigned spins = 0;
            atomic_load_explicit(&m->busy, memory_order_acquire); spins++) {
         if (spins < 1000)
