@@ -121,6 +121,29 @@ static void critical(struct race *r, long i) {
   atomic_fetch_sub_explicit(&r->inside[i], 1, memory_order_relaxed);
 }
 
+/* Makes r's r->n mutexes and counters. */
+static void race_setup(struct race *r) {
+  r->m = calloc((size_t)r->n, sizeof *r->m);
+  r->counter = calloc((size_t)r->n, sizeof *r->counter);
+  r->inside = calloc((size_t)r->n, sizeof *r->inside);
+  T_TRUE(r->m && r->counter && r->inside);
+  for (long i = 0; i < r->n; i++)
+    T_OK(corun_mutex_make(&r->m[i]));
+}
+
+/* Frees what race_setup made; returns the sum of the counters. */
+static long race_teardown(struct race *r) {
+  long sum = 0;
+  for (long i = 0; i < r->n; i++) {
+    sum += r->counter[i];
+    T_OK(corun_mutex_free(r->m[i]));
+  }
+  free(r->m);
+  free(r->counter);
+  free(r->inside);
+  return sum;
+}
+
 static void *race_thread(void *arg) {
   struct race *r = arg;
   for (long i = 0; i < r->n; i++) {
@@ -168,26 +191,11 @@ static void *race_main(void *arg) {
 
 static void race_foreign(void) {
   struct race r = {.n = scaled(2000)};
-  r.m = calloc((size_t)r.n, sizeof *r.m);
-  r.counter = calloc((size_t)r.n, sizeof *r.counter);
-  r.inside = calloc((size_t)r.n, sizeof *r.inside);
-  T_TRUE(r.m && r.counter && r.inside);
-  for (long i = 0; i < r.n; i++)
-    T_OK(corun_mutex_make(&r.m[i]));
-  atomic_init(&r.started, 0);
-  atomic_init(&r.taken, 0);
+  race_setup(&r);
   corun_config cfg = {.workers = 1};
   T_OK(corun_main(race_main, &r, &cfg));
-  long sum = 0;
-  for (long i = 0; i < r.n; i++) {
-    sum += r.counter[i];
-    T_OK(corun_mutex_free(r.m[i]));
-  }
   T_EQ(r.thread_ops, 3 * r.n);
-  T_EQ(sum, r.task_ops + r.thread_ops);
-  free(r.m);
-  free(r.counter);
-  free(r.inside);
+  T_EQ(race_teardown(&r), r.task_ops + r.thread_ops);
 }
 
 /* ---- spare --------------------------------------------------------------- */
@@ -325,26 +333,13 @@ static void *spare_race_main(void *arg) {
 static void spare_race(void) {
   struct spare_race s = {.r = {.n = scaled(1000)}};
   struct race *r = &s.r;
-  r->m = calloc((size_t)r->n, sizeof *r->m);
-  r->counter = calloc((size_t)r->n, sizeof *r->counter);
-  r->inside = calloc((size_t)r->n, sizeof *r->inside);
-  T_TRUE(r->m && r->counter && r->inside);
-  for (long i = 0; i < r->n; i++)
-    T_OK(corun_mutex_make(&r->m[i]));
+  race_setup(r);
   struct sigaction sa = {.sa_handler = hold_here};
   T_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
   corun_config cfg = {.workers = 1, .block_ms = 2};
   T_OK(corun_main(spare_race_main, &s, &cfg));
-  long sum = 0;
-  for (long i = 0; i < r->n; i++) {
-    sum += r->counter[i];
-    T_OK(corun_mutex_free(r->m[i]));
-  }
   T_EQ(r->thread_ops, r->n);
-  T_EQ(sum, r->task_ops + r->thread_ops);
-  free(r->m);
-  free(r->counter);
-  free(r->inside);
+  T_EQ(race_teardown(r), r->task_ops + r->thread_ops);
 }
 
 /* ---- across_runs --------------------------------------------------------- */
@@ -467,28 +462,16 @@ static void *nomb_main(void *arg) {
 static void no_membarrier(void) {
   struct nomb b = {.r = {.n = scaled(200)}};
   struct race *r = &b.r;
-  r->m = calloc((size_t)r->n, sizeof *r->m);
-  r->counter = calloc((size_t)r->n, sizeof *r->counter);
-  r->inside = calloc((size_t)r->n, sizeof *r->inside);
-  T_TRUE(r->m && r->counter && r->inside);
-  for (long i = 0; i < r->n; i++)
-    T_OK(corun_mutex_make(&r->m[i]));
+  race_setup(r);
   corun_config one = {.workers = 1};
   T_OK(corun_main(nomb_main, &b, &one));
+  long sum = race_teardown(r);
   if (!b.denied) {
     fprintf(stderr, "bias: no_membarrier skipped (no seccomp here)\n");
   } else {
-    long sum = 0;
-    for (long i = 0; i < r->n; i++)
-      sum += r->counter[i];
     T_EQ(r->thread_ops, 3 * r->n);
     T_EQ(sum, r->task_ops + r->thread_ops);
   }
-  for (long i = 0; i < r->n; i++)
-    T_OK(corun_mutex_free(r->m[i]));
-  free(r->m);
-  free(r->counter);
-  free(r->inside);
 }
 
 int main(void) {
