@@ -36,7 +36,7 @@ static void forked_child(void) {
   if (atomic_load_explicit(&sched_running, memory_order_relaxed)) {
     corun__forked = 1;
     corun__worker_forget_thread(); /* the one thread left is no worker */
-    corun__monitor_end();          /* and the workers' threads are gone */
+    corun__monitor_forked();       /* and the workers' threads are gone */
   }
 }
 

@@ -316,6 +316,11 @@ void corun__monitor_end(void) {
   corun__lock_release(&bias_lock);
 }
 
+void corun__monitor_forked(void) {
+  corun__lock_init(&bias_lock); /* (a revoker of the parent may hold it) */
+  atomic_store(&bias_run, 0);
+}
+
 /* Whether worker `index` of the live run `run` has answered request `req`
  * (sched.c, fence_serve), or its run is over, or it is idle or asleep in
  * the kernel: see below. */

@@ -176,9 +176,12 @@ extern struct corun__flush_by corun__flush_by;
  * and registers for membarrier(2), before the workers start (and sets
  * S->bias_run, sched.h's biased locks); then starts the monitor thread
  * (0, or -errno) and stops it. corun__monitor_end: after the workers have
- * been joined (and in a forked child), no key is live any more. */
+ * been joined, no key is live any more. */
 void corun__monitor_setup(int block_ms);
 void corun__monitor_end(void);
+/* monitor.c: in a child of fork() made while corun_main ran: as
+ * corun__monitor_end, without taking a lock a parent's thread held. */
+void corun__monitor_forked(void);
 int corun__monitor_start(void);
 void corun__monitor_stop(void);
 /* monitor.c: a worker starts a task while the monitor waits for one. */
