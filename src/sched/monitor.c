@@ -322,8 +322,8 @@ void corun__monitor_forked(void) {
 }
 
 /* Whether worker `index` of the live run `run` has answered request `req`
- * (sched.c, fence_serve), or its run is over, or it is idle or asleep in
- * the kernel: see below. */
+ * (sched.c, fence_serve), or its run is over, or it is idle (1); 2 if its
+ * thread is asleep in the kernel now; else 0. See below. */
 static int bias_fenced(unsigned long run, unsigned index, unsigned req) {
   struct corun__sched *S = &corun__S;
   int done = 1;
@@ -337,9 +337,9 @@ static int bias_fenced(unsigned long run, unsigned index, unsigned req) {
       done = w->idle;
       corun__lock_release(&S->idle_lock);
     }
-    if (!done) { /* off any CPU: it made a context switch (a full fence) */
+    if (!done) {
       char st = thread_state(atomic_load(&w->tid));
-      done = st != 0 && st != 'R';
+      done = st == 'S' || st == 'D' ? 2 : 0;
     }
   }
   corun__lock_release(&bias_lock);
@@ -366,6 +366,10 @@ int corun__bias_fence(uint64_t key) {
    * and takes idle_lock before its next one: then no fence is needed. Nor
    * for a worker whose thread sleeps in the kernel (a task's blocking
    * call): its context switch was one, and its wake-up makes another.
+   * Left: a worker whose task keeps it in a loop, waiting for this
+   * revoker's thread to get on, never answers (a review's find): with
+   * membarrier denied, such a program hangs. A fence by signal would
+   * answer for it, at the price of a signal taken from the program.
    * The request (a read-modify-write: a full barrier) comes after the
    * revoker's store of "revoking". */
   unsigned index = (unsigned)(key & 0xffff) - 1;
@@ -374,7 +378,14 @@ int corun__bias_fence(uint64_t key) {
   if (atomic_load(&bias_run) == run)
     req = atomic_fetch_add(&corun__S.w[index].fence_req, 1) + 1;
   corun__lock_release(&bias_lock);
-  while (!bias_fenced(run, index, req)) {
+  /* Asleep at two looks 100 us apart: it went through the scheduler, a
+   * full fence, after its last look at a lock (the kernel marks a thread
+   * asleep a moment before it switches, and it may wake without ever
+   * switching: one look could fall in that moment). */
+  int asleep_before = 0;
+  for (int f; (f = bias_fenced(run, index, req)) != 1; asleep_before = f) {
+    if (f == 2 && asleep_before == 2)
+      break;
     struct timespec ms = {0, 100000};
     nanosleep(&ms, NULL);
   }

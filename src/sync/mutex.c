@@ -478,6 +478,13 @@ int corun_cond_wait(corun_cond *c, corun_mutex *m, int64_t deadline) {
     return -EPERM; /* the caller does not hold m */
   if (deadline == 0)
     return -ETIMEDOUT; /* a wait that cannot block is over at once */
+  /* m biased to another thread (this task moved since it locked m): the
+   * unlock below must revoke, and without membarrier(2) a revoker waits
+   * for that worker, whose task may want c->lock meanwhile (a signal):
+   * revoke first, holding nothing (a review's find). */
+  uint64_t b = atomic_load_explicit(&m->bias, memory_order_relaxed);
+  if (b != BIAS_NONE && b != corun__tls_bias_key)
+    unbias(m);
   struct corun__waiter *w = &t->self_waiter;
   w->task = t;
   w->index = 0;

@@ -25,6 +25,13 @@
  *    worker then takes biased mutexes from a task blocked in a system
  *    call, and from a task locking it in a loop (the worker makes the
  *    fence itself). Skipped where seccomp cannot be set.
+ *  - cond_moved (in the same run, after it): a task locks a biased
+ *    mutex and sleeps while another task computes on worker 0, so the
+ *    monitor wakes the first on a spare worker, where its cond wait
+ *    unlocks the mutex (a revocation); the computing task then signals.
+ *    The revocation used to wait for worker 0 while holding the
+ *    condition's lock, which worker 0's signal spun on: a hang (a review's
+ *    find).
  * Where membarrier(2) is missing (Valgrind, some qemu), nothing is biased
  * and the same behaviour is expected of the plain mutex (under Valgrind,
  * without the two races, which spin: a minute).
@@ -401,6 +408,44 @@ static void across_runs(void) {
   T_OK(corun_mutex_free(a.m));
 }
 
+/* ---- cond_moved -----------------------------------------------------------
+ */
+
+struct moved {
+  corun_mutex *m;
+  corun_cond *c;
+  atomic_int signalled;
+};
+
+static void *signal_after_work(void *arg) {
+  struct moved *v = arg;
+  int64_t end = corun_now() + 100 * MS;
+  while (corun_now() < end)
+    ; /* a computation that keeps worker 0 */
+  atomic_store(&v->signalled, 1);
+  T_OK(corun_cond_signal(v->c));
+  return NULL;
+}
+
+static void *moved_main(void *arg) {
+  struct moved *v = arg;
+  T_OK(corun_mutex_make(&v->m));
+  T_OK(corun_cond_make(&v->c));
+  T_OK(corun_mutex_lock(v->m, -1)); /* biased to worker 0, and held */
+  corun_task *t;
+  T_OK(corun_spawn(&t, signal_after_work, v, NULL));
+  T_OK(corun_sleep(MS)); /* the monitor fires it on a spare worker */
+  while (!atomic_load(&v->signalled)) {
+    int rc = corun_cond_wait(v->c, v->m, corun_now() + 5000 * MS);
+    T_TRUE(rc == 0 || rc == -ETIMEDOUT);
+  }
+  T_OK(corun_mutex_unlock(v->m));
+  T_PTR_EQ(join_rc(t), NULL);
+  T_OK(corun_cond_free(v->c));
+  T_OK(corun_mutex_free(v->m));
+  return NULL;
+}
+
 /* ---- no_membarrier --------------------------------------------------------
  */
 
@@ -430,6 +475,7 @@ static int deny_membarrier(void) {
 struct nomb {
   corun_mutex *blocked_m; /* biased, its task blocked in a system call */
   struct race r;          /* biased, its task in a lock loop */
+  struct moved v;         /* cond_moved */
   int denied;
 };
 
@@ -456,14 +502,18 @@ static void *nomb_main(void *arg) {
   T_EQ(pthread_create(&th, NULL, nomb_thread, b), 0);
   T_EQ(pthread_join(th, NULL), 0);
   T_OK(corun_mutex_free(b->blocked_m));
-  return race_main(&b->r); /* a foreign thread against a lock loop */
+  race_main(&b->r); /* a foreign thread against a lock loop */
+  return moved_main(&b->v);
 }
 
 static void no_membarrier(void) {
   struct nomb b = {.r = {.n = scaled(200)}};
   struct race *r = &b.r;
   race_setup(r);
-  corun_config one = {.workers = 1};
+  atomic_init(&b.v.signalled, 0);
+  /* (membarrier must be there when the run starts, or nothing is biased;
+   * cond_moved needs the monitor) */
+  corun_config one = {.workers = 1, .block_ms = 5};
   T_OK(corun_main(nomb_main, &b, &one));
   long sum = race_teardown(r);
   if (!b.denied) {
