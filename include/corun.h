@@ -539,7 +539,10 @@ CORUN_API int corun_mutex_free(corun_mutex *m);
  * failed try-lock) or another thread (a spare worker, a thread that is
  * not a worker) uses it; from then on, for the life of m, each costs one
  * as usual, and that first use from another thread costs one
- * membarrier(2) system call. */
+ * membarrier(2) system call. If a seccomp policy denies membarrier(2)
+ * after corun_main started, that first use waits until the worker passes
+ * through its scheduler: a task that keeps the worker in a loop waiting
+ * for that other thread hangs the two. */
 CORUN_API int corun_mutex_lock(corun_mutex *m, int64_t deadline);
 /* Unlocks m. Any task (or thread) may unlock it; corun does not record
  * the owner. Errors: -EINVAL m is NULL; -EPERM m is not locked. */
