@@ -78,7 +78,7 @@ static corun__lock *task_lock(const struct corun_task *t) {
 /* Hands the queued requests to the kernel, under U.lock. Returns 0, or
  * -1 if some stay queued: the kernel took none of them (-EAGAIN short of
  * memory, -EBUSY on kernels before 5.19 while completions overflowed the
- * ring); the next flush tries again, CORUN__FLUSH_NS later (sched.c) or
+ * ring); the next flush tries again, CORUN__FLUSH_NS later (sched/poller.c) or
  * before the worker sleeps, and a worker that sleeps meanwhile wakes for
  * it (idle.c). A call that takes only some of them is called again:
  * kernels older than IORING_SETUP_SUBMIT_ALL (see start()) stop a batch
