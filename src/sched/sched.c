@@ -453,6 +453,20 @@ static struct corun_task *direct_next(struct corun__worker *w) {
 }
 
 #if CORUN__YIELD_HOOK
+/* The end of a coro-layer hook that sends w straight to task n: a pick,
+ * as far as fairness goes; fn(arg) runs on n's stack once the switch has
+ * left the task that ran. */
+static struct corun_coro *go_straight(struct corun__worker *w,
+                                      struct corun__thread *ct,
+                                      struct corun_task *n, void (*fn)(void *),
+                                      void *arg) {
+  w->tick++;
+  w->current = n;
+  ct->yield_fn = fn;
+  ct->yield_arg = arg;
+  return n->co;
+}
+
 /* Runs on the joiner's stack once the exited task's context is left
  * (finish_next): the rest of its exit. */
 static void exit_arrived(void *dead) {
@@ -483,11 +497,7 @@ static struct corun_coro *finish_next(struct corun__thread *ct, void *result) {
   if (old)
     push_here(w, old);
   dispatch_begin(w);
-  w->tick++; /* a pick, as far as fairness goes */
-  w->current = j;
-  ct->yield_fn = exit_arrived;
-  ct->yield_arg = t;
-  return j->co;
+  return go_straight(w, ct, j, exit_arrived, t);
 }
 #endif
 
@@ -563,11 +573,7 @@ static struct corun_coro *yield_next(struct corun__thread *ct) {
     dispatch_begin(w); /* a dispatch of its own, as in direct_next */
     return NULL;
   }
-  w->tick++; /* a pick, as far as fairness goes */
-  w->current = n;
-  ct->yield_fn = yield_arrived;
-  ct->yield_arg = t;
-  return n->co;
+  return go_straight(w, ct, n, yield_arrived, t);
 }
 #endif
 
