@@ -149,22 +149,13 @@ static inline int bias_swap(corun_mutex *m, uint64_t key, int from, int to) {
   return s;
 }
 
-/* bias_swap's lock, for a mutex that may not be biased yet: the first
- * thread with a key to lock it takes the bias. 1 if locked. */
+/* Takes the bias of m for the thread of `key` if nobody has (CAS from
+ * BIAS_UNSET), and locks m through it. 1 if locked. */
 static CORUN__NOINLINE int bias_take(corun_mutex *m, uint64_t key) {
   uint64_t b = BIAS_UNSET;
   if (!atomic_compare_exchange_strong(&m->bias, &b, key))
     return 0;
   return bias_swap(m, key, UNLOCKED, LOCKED) == UNLOCKED;
-}
-
-static inline int bias_lock(corun_mutex *m, uint64_t key) {
-  int s = bias_swap(m, key, UNLOCKED, LOCKED);
-  if (s == UNLOCKED)
-    return 1;
-  return s < 0 &&
-         atomic_load_explicit(&m->bias, memory_order_relaxed) == BIAS_UNSET &&
-         bias_take(m, key);
 }
 
 /* Makes m unbiased for good (BIAS_NONE), so that `state` may be used with
@@ -204,16 +195,27 @@ static inline void unbiased(corun_mutex *m) {
     unbias(m);
 }
 
-/* The fast lock: through the bias, else one CAS. 1 if locked; if not, m
- * is unbiased. */
-static inline int lock_fast(corun_mutex *m) {
+/* A lock after the bias's own look (bias_swap) did not take m: the first
+ * thread with a key takes the bias of a mutex nobody has locked yet;
+ * else one CAS. 1 if locked; if not, m is unbiased. */
+static inline int lock_unbiased(corun_mutex *m) {
   uint64_t key = corun__tls_bias_key;
-  if (key && bias_lock(m, key))
+  if (key &&
+      atomic_load_explicit(&m->bias, memory_order_relaxed) == BIAS_UNSET &&
+      bias_take(m, key))
     return 1;
   unbiased(m);
   int s = UNLOCKED;
   return atomic_compare_exchange_strong_explicit(
       &m->state, &s, LOCKED, memory_order_acquire, memory_order_relaxed);
+}
+
+/* The fast lock: through the bias, else as lock_unbiased. */
+static inline int lock_fast(corun_mutex *m) {
+  uint64_t key = corun__tls_bias_key;
+  if (key && bias_swap(m, key, UNLOCKED, LOCKED) == UNLOCKED)
+    return 1;
+  return lock_unbiased(m);
 }
 
 /* ---- mutex ------------------------------------------------------------- */
@@ -336,7 +338,7 @@ static CORUN__NOINLINE int lock_slow(corun_mutex *m, int64_t deadline) {
  * (six pushes and pops per call when all of it was inlined: 4 -> 6 ns a
  * lock and unlock in bench_sched's 1-worker row). */
 static CORUN__NOINLINE int lock_rest(corun_mutex *m, int64_t deadline) {
-  if (lock_fast(m))
+  if (lock_unbiased(m))
     return 0;
   return lock_slow(m, deadline);
 }
@@ -347,7 +349,7 @@ int corun_mutex_lock(corun_mutex *m, int64_t deadline) {
   uint64_t key = corun__tls_bias_key;
   if (key && bias_swap(m, key, UNLOCKED, LOCKED) == UNLOCKED)
     return 0;
-  return lock_rest(m, deadline);
+  return lock_rest(m, deadline); /* (lock_fast, less what this did) */
 }
 
 /* Locks m for t, whatever happens: cancellation is ignored (it stays set
