@@ -306,8 +306,12 @@ void corun__monitor_setup(int block_ms) {
    * that tasks take on two workers (work stealing spreads them) would
    * cost a membarrier(2) each, a round of interrupts to every CPU the
    * program runs on (sync/mutex.c). */
-  S->bias_run = S->target == 1 && have_membarrier ? S->run : 0;
-  atomic_store(&bias_run, S->bias_run);
+  atomic_store(&bias_run, S->target == 1 && have_membarrier ? S->run : 0);
+}
+
+uint64_t corun__bias_key_of(unsigned index) {
+  unsigned long run = atomic_load(&bias_run);
+  return run ? (uint64_t)run << 16 | (index + 1) : 0;
 }
 
 void corun__monitor_end(void) {

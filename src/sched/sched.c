@@ -589,7 +589,7 @@ void corun__park_arrive(void) {
 static void worker_loop(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
   tls_worker = w;
-  corun__tls_bias_key = S->bias_run ? S->bias_run << 16 | (w->index + 1) : 0;
+  corun__tls_bias_key = corun__bias_key_of(w->index);
   atomic_store_explicit(&w->tid, (int)syscall(SYS_gettid),
                         memory_order_relaxed);
   /* Timers wake idle workers through the futex timeout, which the kernel

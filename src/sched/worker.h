@@ -144,9 +144,6 @@ struct corun__sched {
   atomic_int done;    /* every task finished, or deadlock */
   int deadlock;       /* done because of a deadlock */
   unsigned long run;  /* which corun_main() call this is: 1, 2, ... */
-  /* `run` if locks may be biased in this run (sched.h: one configured
-   * worker, and membarrier(2) registered), else 0. */
-  unsigned long bias_run;
   int shuffle;        /* corun_config.shuffle */
   /* The monitor is on but membarrier(2) is missing (before Linux 4.14, or
    * a seccomp policy denies it): the monitor then takes a blocked
@@ -173,12 +170,15 @@ struct corun__flush_by {
 extern struct corun__flush_by corun__flush_by;
 
 /* monitor.c: reads the monitor's threshold (block_ms as in corun_config)
- * and registers for membarrier(2), before the workers start (and sets
- * S->bias_run, sched.h's biased locks); then starts the monitor thread
- * (0, or -errno) and stops it. corun__monitor_end: after the workers have
- * been joined, no key is live any more. */
+ * and registers for membarrier(2), before the workers start (and decides
+ * whether locks may be biased in this run: sched.h); then starts the
+ * monitor thread (0, or -errno) and stops it. corun__monitor_end: after
+ * the workers have been joined, no key is live any more. */
 void corun__monitor_setup(int block_ms);
 void corun__monitor_end(void);
+/* monitor.c: the bias key (sched.h) of worker `index` in this run, or 0
+ * if locks are not biased in it. */
+uint64_t corun__bias_key_of(unsigned index);
 /* monitor.c: in a child of fork() made while corun_main ran: as
  * corun__monitor_end, without taking a lock a parent's thread held. */
 void corun__monitor_forked(void);
