@@ -85,20 +85,29 @@ void corun__wake_this(struct corun__worker *w) {
     wake_worker(w);
 }
 
+/* Whether w's own queues, or the global one, hold work. */
+static int own_work_visible(struct corun__worker *w) {
+  return atomic_load(&w->runnext) || w->yield_head ||
+         atomic_load(&corun__S.global.len) || atomic_load(&w->inbox.len) ||
+         corun__deque_busy(&w->dq);
+}
+
+/* Whether another worker's deque holds work w could steal. */
+static int steal_visible(struct corun__worker *w) {
+  struct corun__sched *S = &corun__S;
+  unsigned n = atomic_load(&S->n);
+  for (unsigned i = 0; i < n; i++)
+    if (&S->w[i] != w && corun__deque_busy(&S->w[i].dq))
+      return 1;
+  return 0;
+}
+
 /* Whether some work that w could take is visible. Not another worker's
  * inbox: w cannot take those tasks, and counting them kept w spinning
  * through idle() for as long as their worker was busy (each hooked call
  * pins its task, so under load some inbox is seldom empty). */
 static int work_visible(struct corun__worker *w) {
-  struct corun__sched *S = &corun__S;
-  if (atomic_load(&w->runnext) || w->yield_head ||
-      atomic_load(&S->global.len) || atomic_load(&w->inbox.len))
-    return 1;
-  unsigned n = atomic_load(&S->n);
-  for (unsigned i = 0; i < n; i++)
-    if (corun__deque_busy(&S->w[i].dq))
-      return 1;
-  return 0;
+  return own_work_visible(w) || steal_visible(w);
 }
 
 /* Whether any task waits in a queue: work w could take, or a task in
@@ -170,10 +179,32 @@ void corun__idle(struct corun__worker *w) {
   atomic_fetch_add(&S->nspinning, 1);
   int64_t until = corun__clock_ns() + S->spin_ns;
   int seen = 0;
+  int64_t steal_seen = -1; /* since when steal_visible has held, or -1 */
   for (unsigned i = 0; !atomic_load(&S->done); i++) {
-    if (work_visible(w)) {
+    if (own_work_visible(w)) {
       seen = 1;
       break;
+    }
+    /* Another worker's queued task is left to it for STEAL_GRACE_NS, as
+     * long as its deque does not go empty meanwhile: most such tasks
+     * were just readied by the task that runs there (a channel's
+     * receiver, put out of runnext by the next one readied), and it runs
+     * them a few hundred nanoseconds later, where their data is in cache.
+     * Stealing at once moved those tasks to this CPU and back, and every
+     * channel operation between them crossed CPUs: select4 with 2 workers
+     * took 102-107 ns an operation against 36 with 1; with the grace,
+     * 38-40 (docs/design.md §5). Work that stays queued is a backlog,
+     * and this worker takes it. */
+    if (steal_visible(w)) {
+      int64_t now = corun__clock_ns();
+      if (steal_seen < 0)
+        steal_seen = now;
+      else if (now - steal_seen >= CORUN__STEAL_GRACE_NS) {
+        seen = 1;
+        break;
+      }
+    } else {
+      steal_seen = -1;
     }
     if (i % 64 == 63) {
       if (corun__clock_ns() > until)

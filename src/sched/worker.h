@@ -203,6 +203,12 @@ void corun__worker_forget_thread(void);
 
 /* How long an idle worker spins for work before it sleeps in the kernel. */
 #define CORUN__SPIN_NS 50000
+/* How long a spinning worker leaves another worker's queued tasks to it
+ * before it steals them (idle.c). Go waits 3 us before it steals a
+ * running P's runnext goroutine, for the same reason (runtime/proc.go,
+ * runqgrab); 5 us here, measured: 3 us gave select4 39-44 ns, 6 us
+ * 34-37. */
+#define CORUN__STEAL_GRACE_NS 5000
 /* idle.c: wakes an idle worker if none is spinning (work was published). */
 void corun__wake_one(void);
 /* idle.c: wakes worker w in particular (its inbox got a task), if idle. */
