@@ -92,14 +92,22 @@ static int own_work_visible(struct corun__worker *w) {
          corun__deque_busy(&w->dq);
 }
 
-/* Whether another worker's deque holds work w could steal. */
-static int steal_visible(struct corun__worker *w) {
+/* The index of the first worker other than w, from worker `from` on
+ * (wrapping), whose deque holds work w could steal; -1 if none. */
+static int busy_victim(struct corun__worker *w, unsigned from) {
   struct corun__sched *S = &corun__S;
   unsigned n = atomic_load(&S->n);
-  for (unsigned i = 0; i < n; i++)
-    if (&S->w[i] != w && corun__deque_busy(&S->w[i].dq))
-      return 1;
-  return 0;
+  for (unsigned i = 0; i < n; i++) {
+    unsigned k = (from + i) % n;
+    if (&S->w[k] != w && corun__deque_busy(&S->w[k].dq))
+      return (int)k;
+  }
+  return -1;
+}
+
+/* Whether another worker's deque holds work w could steal. */
+static int steal_visible(struct corun__worker *w) {
+  return busy_victim(w, 0) >= 0;
 }
 
 /* Whether some work that w could take is visible. Not another worker's
@@ -179,7 +187,9 @@ void corun__idle(struct corun__worker *w) {
   atomic_fetch_add(&S->nspinning, 1);
   int64_t until = corun__clock_ns() + S->spin_ns;
   int seen = 0;
-  int64_t steal_seen = -1; /* since when steal_visible has held, or -1 */
+  int victim = -1;          /* the busy deque being watched, or -1 */
+  int64_t victim_since = 0; /* since when it has been busy */
+  int steal = 0;
   for (unsigned i = 0; !atomic_load(&S->done); i++) {
     if (own_work_visible(w)) {
       seen = 1;
@@ -193,18 +203,21 @@ void corun__idle(struct corun__worker *w) {
      * Stealing at once moved those tasks to this CPU and back, and every
      * channel operation between them crossed CPUs: select4 with 2 workers
      * took 102-107 ns an operation against 36 with 1; with the grace,
-     * 38-40 (docs/design.md §5). Work that stays queued is a backlog,
-     * and this worker takes it. */
-    if (steal_visible(w)) {
+     * 38-40 (docs/design.md §5). A deque that stays busy holds a
+     * backlog: pick() steals from it first (steal_from). */
+    int v = busy_victim(w, victim >= 0 ? (unsigned)victim : 0);
+    if (v < 0) {
+      victim = -1;
+    } else {
       int64_t now = corun__clock_ns();
-      if (steal_seen < 0)
-        steal_seen = now;
-      else if (now - steal_seen >= CORUN__STEAL_GRACE_NS) {
-        seen = 1;
+      if (v != victim) {
+        victim = v;
+        victim_since = now;
+      } else if (now - victim_since >= CORUN__STEAL_GRACE_NS) {
+        w->steal_from = (unsigned)v + 1;
+        seen = steal = 1;
         break;
       }
-    } else {
-      steal_seen = -1;
     }
     if (i % 64 == 63) {
       if (corun__clock_ns() > until)
@@ -215,6 +228,13 @@ void corun__idle(struct corun__worker *w) {
     corun__cpu_relax();
   }
   atomic_fetch_sub(&S->nspinning, 1);
+  /* A backlog, and wakers skipped their wake-ups while this worker spun:
+   * have another worker look, as Go's spinning thread does when it finds
+   * work (resetspinning); else the backlog would wait for a later push
+   * to wake one (a review's find: 6 tasks each blocking 2 ms, 3 workers,
+   * the third never ran in 12 of 20 runs). */
+  if (steal)
+    corun__wake_one();
   if (seen || atomic_load(&S->done))
     return;
 sleep:

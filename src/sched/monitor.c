@@ -8,7 +8,8 @@
  * (sched.c's run()). A worker whose count stays the same odd value for
  * longer than the threshold (corun_config.block_ms, CORUN_BLOCK_MS,
  * default 10 ms; negative or 0 in the variable turns the monitor off) is
- * blocked. The monitor then
+ * blocked. The monitor then (unless it puts the whole of this off, see
+ * the end of the list)
  *   - marks it blocked: tasks that its running task readies go where
  *     other workers can take them, not to its runnext;
  *   - moves its runnext task and its yield line (tasks that called
@@ -191,13 +192,14 @@ static int take_over(int later) {
  * what can move. Returns 1 if w's spare is put off (see take_over).
  * `overdue`: w has been in it for SPARE_LATER thresholds, and gets its
  * spare now in any case.
- * Nothing is handed off when the spare would be put off and no other
- * worker is free to take anything: the hand-off then only costs w (its
- * wake-ups go through its deque and wake nobody, a membarrier interrupts
- * it) and helps nobody. The look is made again at the next check. A
- * loop that spawned 100,000 tasks on one worker pinned to one CPU ran
- * 10 % slower once handed off (bench_sched's sleepers, 1 worker: 1174-1226
- * ns a sleeper, against 1063-1090 with the monitor off). */
+ * Nothing is handed off when the spare would be put off and every other
+ * worker is blocked too (or there is none): the hand-off then only costs
+ * w (its wake-ups go through its deque and wake nobody, a membarrier
+ * interrupts it) and helps nobody. The look is made again at the next
+ * check. A loop that spawned 100,000 tasks on one worker pinned to one
+ * CPU ran 10 % slower once handed off (bench_sched's sleepers, 1 worker,
+ * alternating runs: 1174-1236 ns a sleeper handed off, 1084-1165 not,
+ * 1028-1052 with the monitor off). */
 static int hand_off(struct corun__worker *w, unsigned long d, int overdue) {
   struct corun__sched *S = &corun__S;
   /* (asked before idle_lock, a spin lock, is taken: it reads a file) */

@@ -319,8 +319,11 @@ static struct corun_task *pick(struct corun__worker *w) {
       (t = taskq_pop(&S->global)))
     return t;
   unsigned n = atomic_load_explicit(&S->n, memory_order_relaxed);
-  if (n > 1) { /* steal, from a random victim onwards */
-    unsigned start = corun__rand_below(&w->rng, n);
+  if (n > 1) { /* steal, from a random victim onwards (or idle()'s) */
+    unsigned start = w->steal_from && w->steal_from <= n
+                         ? w->steal_from - 1
+                         : corun__rand_below(&w->rng, n);
+    w->steal_from = 0;
     for (unsigned i = 0; i < n; i++) {
       struct corun__worker *v = &S->w[(start + i) % n];
       if (v != w && (t = corun__deque_steal(&v->dq)))
@@ -352,12 +355,22 @@ static void yield_line_add(struct corun__worker *w, struct corun_task *t) {
     w->yield_head = t;
   w->yield_tail = t;
   /* More than one task takes turns here while another worker has
-   * nothing to do: hand it the oldest (the deque is stealable, the
-   * line is not), so yielding CPU-bound tasks spread over the workers. */
+   * nothing to do: hand it the oldest, so yielding CPU-bound tasks spread
+   * over the workers. On the global queue, which an idle worker takes at
+   * once: this worker's deque, which a spinning one leaves alone for the
+   * steal grace (idle.c), would hand it straight back here (pick_local
+   * takes the deque before the line), and the grace would never run out
+   * (a review's find: the second worker took a yielder after 6-15 ms
+   * instead of 0.1). */
   if (w->yield_head != t && others_idle()) {
     struct corun_task *oldest = w->yield_head;
     w->yield_head = oldest->qnext;
-    push_here(w, oldest); /* (pinned: it stays here) */
+    if (oldest->home) { /* pinned: it stays here */
+      corun__taskq_push(&w->inbox, oldest);
+    } else {
+      corun__taskq_push(&corun__S.global, oldest);
+      corun__wake_one();
+    }
   }
 }
 

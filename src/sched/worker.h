@@ -64,6 +64,10 @@ struct corun__worker {
   atomic_int tid;     /* its thread's kernel id (monitor.c looks it up) */
   struct corun__taskq inbox;
   uint64_t rng;
+  /* Where pick() steals first: 1 + the index of the worker whose deque
+   * idle() watched stay busy for the steal grace, or 0 (a random one).
+   * Owner only. */
+  unsigned steal_from;
   /* Picks since pick()'s last periodic turn (IO, then every queue before
    * runnext), which comes at every 61st (FAIR_TURN, sched.c); a direct
    * switch counts as a pick. Counted up and reset, not `% 61` of a running
@@ -204,10 +208,11 @@ void corun__worker_forget_thread(void);
 /* How long an idle worker spins for work before it sleeps in the kernel. */
 #define CORUN__SPIN_NS 50000
 /* How long a spinning worker leaves another worker's queued tasks to it
- * before it steals them (idle.c). Go waits 3 us before it steals a
- * running P's runnext goroutine, for the same reason (runtime/proc.go,
- * runqgrab); 5 us here, measured: 3 us gave select4 39-44 ns, 6 us
- * 34-37. */
+ * before it steals them (idle.c). Go waits 3 us before it steals the
+ * goroutine in a running P's runnext, which was just readied there
+ * (runtime/proc.go, runqgrab); corun never steals runnext, and its deque
+ * holds the tasks the next wake-up pushed out of runnext, as fresh. 5 us,
+ * measured: 3 us gave select4 with 2 workers 39-44 ns, 6 us 34-37. */
 #define CORUN__STEAL_GRACE_NS 5000
 /* idle.c: wakes an idle worker if none is spinning (work was published). */
 void corun__wake_one(void);
