@@ -473,6 +473,14 @@ CORUN_API int corun_chan_free(corun_chan *ch);
 
 /* Sends a copy of *elem (elem_size bytes). Returns 0 once the element is
  * in the buffer or taken by a receiver.
+ * Cost, for every operation on ch (send, receive, select, close): with one
+ * worker, as for corun_mutex_lock(): no atomic instruction for ch's lock
+ * until a thread other than the worker (a spare worker, a thread that is
+ * not a worker) operates on ch; that first operation costs one
+ * membarrier(2) call, and from then on each takes the lock with one
+ * atomic instruction. The same caveat applies if a seccomp policy denies
+ * membarrier(2) after corun_main started. corun_chan_len() takes no
+ * lock.
  * Errors: -EINVAL ch or elem is NULL; -EPIPE ch is closed (also if it is
  *         closed while the send waits: the element was not sent);
  *         -EAGAIN deadline 0 and it would block; -ETIMEDOUT; -ECANCELED;
@@ -491,7 +499,9 @@ CORUN_API int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline);
  * Errors: -EINVAL ch is NULL; -EPIPE ch is already closed. */
 CORUN_API int corun_chan_close(corun_chan *ch);
 
-/* Elements buffered in ch now (0 if ch is NULL). */
+/* Elements buffered in ch (0 if ch is NULL): read without ch's lock, a
+ * count ch had after one of its recent operations. A relaxed read: it does
+ * not order the caller's later reads after that operation. */
 CORUN_API size_t corun_chan_len(const corun_chan *ch);
 
 /* One case of corun_select(). */

@@ -18,10 +18,13 @@
  * task is parked. For a task on a shared stack that memory may be swapped
  * out, so such a task waits with a heap copy (bounce) of the element.
  *
- * Locking: one corun__lock per channel; select takes the locks of its
- * channels in address order, so two selects cannot deadlock. Unparking
- * under a channel's lock takes run-queue locks after it, never before. */
+ * Locking: one lock per channel, biased to the worker thread when there
+ * is one worker (sync/blk.h: no atomic instruction to take and release
+ * it); select takes the locks of its channels in address order, so two
+ * selects cannot deadlock. Unparking under a channel's lock takes
+ * run-queue locks after it, never before. */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -30,12 +33,14 @@
 #include "base/rand.h"
 #include "sched/sched.h"
 #include "sched/worker.h"
+#include "sync/blk.h"
 
 /* Layout, by cache line (CORUN__CACHE_LINE). The first holds what never
- * changes after corun_chan_make. The second starts with the lock and
- * holds what a send or receive writes (the ring's indices, the hints, the
- * queues' heads); the receive queue's tail and `waiting`, written when a
- * task parks, spill onto the third. The ring starts on the fourth. A task
+ * changes after corun_chan_make, and `closed`, written once. The second
+ * starts with the lock (16 bytes, sync/blk.h) and holds what a send or
+ * receive writes (the ring's indices, the length's mirror, the queues'
+ * heads); the receive queue's tail and `waiting`, written when a task
+ * parks, spill onto the third. The ring starts on the fourth. A task
  * on one worker that sends into a buffered channel while another worker's
  * task receives (or selects) moves the lock's line between the CPUs once
  * or twice per element; with elem_size and cap in it too, select's
@@ -49,12 +54,15 @@ struct corun_chan {
   /* Set by corun_chan_make, read-only after. */
   size_t elem_size;
   size_t cap;
-  _Alignas(CORUN__CACHE_LINE) corun__lock lock;
+  /* Written once, by corun_chan_close (under the lock): here, off the
+   * second line, to leave room there for both queues' heads. closed_hint
+   * mirrors closed for a look without the lock (select's fast path, a
+   * hint only). */
   int closed;
-  /* len and closed, mirrored for a look without the lock (select's fast
-   * path): written under the lock, read as hints only. Next to the lock,
-   * which that look takes next. */
   atomic_int closed_hint;
+  _Alignas(CORUN__CACHE_LINE) struct corun__blk lock;
+  /* len mirrored for a look without the lock (select's fast path,
+   * corun_chan_len): written under the lock, read as a hint only. */
   atomic_size_t len_hint;
   size_t head; /* index of the oldest element in the ring */
   size_t len;  /* elements in the ring */
@@ -66,6 +74,11 @@ struct corun_chan {
   size_t waiting;
   _Alignas(CORUN__CACHE_LINE) char buf[]; /* cap * elem_size bytes */
 };
+/* Every send reads the receive queue's head and every receive the send
+ * queue's, next to the lock (the layout comment). */
+_Static_assert(offsetof(struct corun_chan, recvq) + sizeof(void *) <=
+                   2 * CORUN__CACHE_LINE,
+               "both queues' heads on the lock's line");
 
 int corun_chan_make(corun_chan **out, size_t elem_size, size_t capacity) {
   if (!out || !elem_size)
@@ -77,7 +90,7 @@ int corun_chan_make(corun_chan **out, size_t elem_size, size_t capacity) {
   if (!ch)
     return -ENOMEM;
   memset(ch, 0, sizeof *ch);
-  corun__lock_init(&ch->lock);
+  corun__blk_init(&ch->lock);
   ch->elem_size = elem_size;
   ch->cap = capacity;
   *out = ch;
@@ -87,9 +100,9 @@ int corun_chan_make(corun_chan **out, size_t elem_size, size_t capacity) {
 int corun_chan_free(corun_chan *ch) {
   if (!ch)
     return -EINVAL;
-  corun__lock_acquire(&ch->lock);
+  corun__blk_acquire(&ch->lock);
   int busy = ch->waiting != 0;
-  corun__lock_release(&ch->lock);
+  corun__blk_release(&ch->lock);
   if (busy)
     return -EBUSY;
   corun__free(ch);
@@ -99,11 +112,12 @@ int corun_chan_free(corun_chan *ch) {
 size_t corun_chan_len(const corun_chan *ch) {
   if (!ch)
     return 0;
-  corun__lock *l = (corun__lock *)&ch->lock;
-  corun__lock_acquire(l);
-  size_t n = ch->len;
-  corun__lock_release(l);
-  return n;
+  /* The mirror, without the lock: a length the channel had when an
+   * operation released its lock (a relaxed read: not a synchronisation
+   * with that operation). Taking the lock from a thread that is not the
+   * worker would revoke its bias (sync/blk.h), and a thread that watches
+   * queue lengths would revoke every channel's. */
+  return atomic_load_explicit(&ch->len_hint, memory_order_relaxed);
 }
 
 static void set_len(corun_chan *ch) {
@@ -184,15 +198,14 @@ static inline __attribute__((always_inline)) int try_recv(corun_chan *ch,
     copy_elem(elem, slot(ch, 0), ch->elem_size);
     ch->head = ch->head + 1 == ch->cap ? 0 : ch->head + 1;
     ch->len--;
-    set_len(ch);
     /* A waiting sender's element takes the freed place, in order. */
     struct corun__waiter *w = claim(&ch->sendq);
     if (w) {
       copy_elem(slot(ch, ch->len), w->elem, ch->elem_size);
       ch->len++;
-      set_len(ch);
       complete(ch, w, 0);
     }
+    set_len(ch); /* once: never a length the channel did not have */
     return 1;
   }
   struct corun__waiter *w = claim(&ch->sendq);
@@ -207,9 +220,9 @@ static inline __attribute__((always_inline)) int try_recv(corun_chan *ch,
 int corun_chan_close(corun_chan *ch) {
   if (!ch)
     return -EINVAL;
-  corun__lock_acquire(&ch->lock);
+  corun__blk_acquire(&ch->lock);
   if (ch->closed) {
-    corun__lock_release(&ch->lock);
+    corun__blk_release(&ch->lock);
     return -EPIPE;
   }
   ch->closed = 1;
@@ -219,7 +232,7 @@ int corun_chan_close(corun_chan *ch) {
     complete(ch, w, -EPIPE);
   while ((w = corun__waitq_claim(&ch->sendq)))
     complete(ch, w, -EPIPE);
-  corun__lock_release(&ch->lock);
+  corun__blk_release(&ch->lock);
   return 0;
 }
 
@@ -267,20 +280,20 @@ static int wait_one(corun_chan *ch, struct corun_task *t, void *elem, int send,
   w->result = 0;
   w->elem = wait_elem(t, elem, ch->elem_size, send);
   if (!w->elem) {
-    corun__lock_release(&ch->lock);
+    corun__blk_release(&ch->lock);
     return -ENOMEM;
   }
   struct corun__waitq *q = send ? &ch->sendq : &ch->recvq;
   corun__waitq_push(q, w);
   ch->waiting++;
-  int rc = corun__park(t, send ? "chan send" : "chan receive", corun__unlock_cb,
-                       &ch->lock, deadline);
+  int rc = corun__park(t, send ? "chan send" : "chan receive",
+                       corun__blk_unlock_cb, &ch->lock, deadline);
   if (rc < 0) { /* nobody completed it: deregister */
-    corun__lock_acquire(&ch->lock);
+    corun__blk_acquire(&ch->lock);
     if (w->queued)
       corun__waitq_remove(q, w);
     ch->waiting--;
-    corun__lock_release(&ch->lock);
+    corun__blk_release(&ch->lock);
   } else {
     rc = w->result;
   }
@@ -298,7 +311,7 @@ static CORUN__NOINLINE int wait_or_fail(corun_chan *ch, void *elem, int send,
   int err = -EAGAIN;
   struct corun_task *t = deadline == 0 ? NULL : corun__task_blocking(&err);
   if (!t) {
-    corun__lock_release(&ch->lock);
+    corun__blk_release(&ch->lock);
     return err;
   }
   return wait_one(ch, t, elem, send, deadline);
@@ -310,10 +323,10 @@ static inline __attribute__((always_inline)) int
 transfer(corun_chan *ch, void *elem, int send, int64_t deadline) {
   if (!ch || !elem)
     return -EINVAL;
-  corun__lock_acquire(&ch->lock);
+  corun__blk_acquire(&ch->lock);
   int r = send ? try_send(ch, elem) : try_recv(ch, elem);
   if (CORUN__LIKELY(r)) {
-    corun__lock_release(&ch->lock);
+    corun__blk_release(&ch->lock);
     return r < 0 ? r : 0;
   }
   return wait_or_fail(ch, elem, send, deadline);
@@ -337,13 +350,13 @@ struct sel_locks {
 
 static void lock_all(struct sel_locks *l) {
   for (size_t i = 0; i < l->n; i++)
-    corun__lock_acquire(&l->ch[i]->lock);
+    corun__blk_acquire(&l->ch[i]->lock);
 }
 
 static void unlock_all(void *arg) {
   struct sel_locks *l = arg;
   for (size_t i = l->n; i-- > 0;)
-    corun__lock_release(&l->ch[i]->lock);
+    corun__blk_release(&l->ch[i]->lock);
 }
 
 /* Takes the channel of completed case `done` out of the lock list, unless
@@ -429,9 +442,9 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline) {
     size_t len = atomic_load_explicit(&ch->len_hint, memory_order_relaxed);
     if (c->op == CORUN_SEND ? len == ch->cap : len == 0)
       continue;
-    corun__lock_acquire(&ch->lock);
+    corun__blk_acquire(&ch->lock);
     int r = c->op == CORUN_SEND ? try_send(ch, c->elem) : try_recv(ch, c->elem);
-    corun__lock_release(&ch->lock);
+    corun__blk_release(&ch->lock);
     if (r) {
       c->result = r < 0 ? r : 0;
       rc = (int)order[k];

@@ -1,0 +1,75 @@
+/* blk.c: the slow paths of the biased spin lock (blk.h).
+ * Layer: sync (uses base, sched). Locking: revoke_lock orders revokers. */
+#include "sync/blk.h"
+
+#include <sched.h>
+
+/* One for every lock: each is revoked at most once, and a revocation
+ * costs a membarrier(2) anyway; in each lock it would take 8 bytes of the
+ * line its object's hot fields share (sync/chan.c). */
+static corun__lock revoke_lock;
+
+/* Makes b unbiased for good (BLK_NONE): revokes the bias (blk.h) or
+ * makes sure that nobody takes it. */
+static CORUN__NOINLINE void unbias(struct corun__blk *b) {
+  /* The holder may be a revoker waiting for this thread's fence. */
+  for (unsigned spins = 0; !corun__lock_try(&revoke_lock); spins++) {
+    corun__bias_serve();
+    if (spins < 256)
+      corun__cpu_relax();
+    else
+      sched_yield();
+  }
+  uint64_t cur = BLK_UNSET;
+  if (!atomic_compare_exchange_strong(&b->bias, &cur, BLK_NONE) &&
+      cur != BLK_NONE) { /* a key (REVOKING is only seen outside revoke_lock) */
+    atomic_store(&b->bias, BLK_REVOKING);
+    /* (the biased thread itself: program order) */
+    if (cur != corun__tls_bias_key && corun__bias_fence(cur)) {
+      for (unsigned spins = 0;
+           atomic_load_explicit(&b->busy, memory_order_acquire); spins++) {
+        if (spins < 1000)
+          corun__cpu_relax();
+        else
+          sched_yield(); /* its thread was preempted inside its look */
+      }
+    }
+    atomic_store_explicit(&b->bias, BLK_NONE, memory_order_release);
+  }
+  corun__lock_release(&revoke_lock);
+}
+
+void corun__blk_acquire_slow(struct corun__blk *b) {
+  uint64_t key = corun__tls_bias_key;
+  /* The first worker thread to take b takes its bias. */
+  uint64_t cur = BLK_UNSET;
+  if (key &&
+      atomic_load_explicit(&b->bias, memory_order_relaxed) == BLK_UNSET &&
+      atomic_compare_exchange_strong(&b->bias, &cur, key) &&
+      corun__blk_swap(b, key, 0, 1))
+    return;
+  /* (acquire: a revoker's release of BLK_NONE orders the biased
+   * thread's stores before ours) */
+  if (atomic_load_explicit(&b->bias, memory_order_acquire) != BLK_NONE)
+    unbias(b);
+  for (unsigned spins = 0;; spins++) {
+    if (!atomic_exchange_explicit(&b->held, 1, memory_order_acquire))
+      return;
+    while (atomic_load_explicit(&b->held, memory_order_relaxed)) {
+      /* The holder may be waiting for this thread's fence: a select that
+       * holds this lock while it revokes another channel's bias, where
+       * membarrier(2) is denied (corun__bias_fence). Unanswered, the two
+       * waited for each other for ever (a review's find; chan/bias,
+       * no_membarrier). */
+      corun__bias_serve();
+      if (++spins > 256)
+        sched_yield();
+      else
+        corun__cpu_relax();
+    }
+  }
+}
+
+void corun__blk_unlock_cb(void *blk) {
+  corun__blk_release(blk);
+}

@@ -1,0 +1,104 @@
+/* blk.h: a biased spin lock, for the objects of the sync layer that a
+ * task holds only between two of its own switches (a channel's lock).
+ * Layer: sync (uses base, sched: the bias keys and fences of sched.h).
+ *
+ * With one configured worker, the first worker thread to take the lock
+ * takes its bias (the thread's corun__tls_bias_key, CAS from BLK_UNSET);
+ * that thread then takes and releases it with plain loads and stores:
+ * no atomic read-modify-write, which costs about 5 ns on the machines we
+ * measure on (bench_sched's 1-worker buffered channel row: 13.4-13.8 ns
+ * an element with an exchange per lock, 6.5-6.6 biased). Every other
+ * thread (a spare worker, a thread that is not a worker, a later
+ * corun_main) first revokes the bias for good (blk.c, unbias), with
+ * the handshake that sync/mutex.c's file comment describes for the
+ * mutex's bias: the biased thread sets `busy`, then (a compiler fence
+ * only) reads `bias`, and clears `busy` with release after its store to
+ * `held`; the revoker, under `revoke`, stores BLK_REVOKING, has the
+ * biased thread run a full fence (corun__bias_fence: membarrier(2)),
+ * waits until `busy` reads 0, and stores BLK_NONE with release. From
+ * then on `held` is an ordinary spin lock (exchange to take it, release
+ * store to free it), including for the biased thread, which may hold it
+ * at that moment: its release then finds the bias gone and stores with
+ * release. A thread that reads BLK_REVOKING waits for revoke_lock.
+ * Only the biased thread writes `busy`, and only after it has seen its
+ * own key in `bias` (a spare's write could land inside its look).
+ * A lock is released by the thread that took it: a park's unlock runs on
+ * the arriving side of the switch, on the same thread.
+ * Locking: revoke_lock (blk.c) orders revokers; nothing here is held
+ * across a switch except as the park's unlock says. */
+#ifndef CORUN_SYNC_BLK_H
+#define CORUN_SYNC_BLK_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "base/compiler.h"
+#include "base/lock.h"
+#include "sched/sched.h"
+
+/* `bias` besides a thread's key (sched.h: keys are > 65535). */
+enum { BLK_UNSET = 0, BLK_NONE = 1, BLK_REVOKING = 2 };
+
+/* 16 bytes: on the line of what the lock guards (sync/chan.c). */
+struct corun__blk {
+  atomic_int held;       /* 1 while taken */
+  atomic_int busy;       /* the biased thread is looking at `held` */
+  _Atomic uint64_t bias; /* BLK_UNSET, BLK_NONE, BLK_REVOKING or a key */
+};
+
+static inline void corun__blk_init(struct corun__blk *b) {
+  atomic_init(&b->held, 0);
+  atomic_init(&b->busy, 0);
+  atomic_init(&b->bias, BLK_UNSET);
+}
+
+/* The slow path (blk.c): takes the bias of a lock nobody has taken yet,
+ * or takes b without its bias (revoking it first, or ruling out that
+ * anybody takes it later). */
+void corun__blk_acquire_slow(struct corun__blk *b);
+
+/* On the biased thread (key == bias): sets `held` from `from` to `to` if
+ * it holds `from`. 1 if done; 0 if not (the bias is gone, or `held` is
+ * not `from`). */
+static inline int corun__blk_swap(struct corun__blk *b, uint64_t key, int from,
+                                  int to) {
+  atomic_store_explicit(&b->busy, 1, memory_order_relaxed);
+  /* busy, then bias: the revoker's membarrier(2) orders the hardware */
+  atomic_signal_fence(memory_order_seq_cst);
+  int done = 0;
+  if (atomic_load_explicit(&b->bias, memory_order_relaxed) == key &&
+      atomic_load_explicit(&b->held, memory_order_relaxed) == from) {
+    atomic_store_explicit(&b->held, to, memory_order_relaxed);
+    done = 1;
+  }
+  atomic_store_explicit(&b->busy, 0, memory_order_release);
+  return done;
+}
+
+static inline void corun__blk_acquire(struct corun__blk *b) {
+  uint64_t key = corun__tls_bias_key;
+  if (key) { /* one worker: through the bias, if it is this thread's */
+    if (atomic_load_explicit(&b->bias, memory_order_relaxed) == key &&
+        corun__blk_swap(b, key, 0, 1))
+      return;
+  } else if (atomic_load_explicit(&b->bias, memory_order_acquire) == BLK_NONE &&
+             !atomic_exchange_explicit(&b->held, 1, memory_order_acquire)) {
+    return; /* (acquire: see corun__blk_acquire_slow) */
+  }
+  corun__blk_acquire_slow(b);
+}
+
+static inline void corun__blk_release(struct corun__blk *b) {
+  uint64_t key = corun__tls_bias_key;
+  if (key && atomic_load_explicit(&b->bias, memory_order_relaxed) == key &&
+      corun__blk_swap(b, key, 1, 0))
+    return;
+  /* Not biased to this thread (any more): an ordinary release, also of a
+   * lock this thread took through the bias before a revoker came. */
+  atomic_store_explicit(&b->held, 0, memory_order_release);
+}
+
+/* corun__blk_release, as a park's unlock callback (sched.h). */
+void corun__blk_unlock_cb(void *blk);
+
+#endif
