@@ -9,33 +9,40 @@
  * line its object's hot fields share (sync/chan.c). */
 static corun__lock revoke_lock;
 
-/* Makes b unbiased for good (BLK_NONE): revokes the bias (blk.h) or
- * makes sure that nobody takes it. */
-static CORUN__NOINLINE void unbias(struct corun__blk *b) {
-  /* The holder may be a revoker waiting for this thread's fence. */
-  for (unsigned spins = 0; !corun__lock_try(&revoke_lock); spins++) {
+void corun__lock_acquire_serving(corun__lock *l) {
+  for (unsigned spins = 0; !corun__lock_try(l); spins++) {
     corun__bias_serve();
     if (spins < 256)
       corun__cpu_relax();
     else
       sched_yield();
   }
+}
+
+void corun__bias_drop(_Atomic uint64_t *bias, atomic_int *busy) {
   uint64_t cur = BLK_UNSET;
-  if (!atomic_compare_exchange_strong(&b->bias, &cur, BLK_NONE) &&
-      cur != BLK_NONE) { /* a key (REVOKING is only seen outside revoke_lock) */
-    atomic_store(&b->bias, BLK_REVOKING);
+  if (!atomic_compare_exchange_strong(bias, &cur, BLK_NONE) &&
+      cur != BLK_NONE) { /* a key (REVOKING is only seen outside the lock) */
+    atomic_store(bias, BLK_REVOKING);
     /* (the biased thread itself: program order) */
     if (cur != corun__tls_bias_key && corun__bias_fence(cur)) {
-      for (unsigned spins = 0;
-           atomic_load_explicit(&b->busy, memory_order_acquire); spins++) {
+      for (unsigned spins = 0; atomic_load_explicit(busy, memory_order_acquire);
+           spins++) {
         if (spins < 1000)
           corun__cpu_relax();
         else
           sched_yield(); /* its thread was preempted inside its look */
       }
     }
-    atomic_store_explicit(&b->bias, BLK_NONE, memory_order_release);
+    atomic_store_explicit(bias, BLK_NONE, memory_order_release);
   }
+}
+
+/* Makes b unbiased for good (BLK_NONE): revokes the bias (blk.h) or
+ * makes sure that nobody takes it. */
+static CORUN__NOINLINE void unbias(struct corun__blk *b) {
+  corun__lock_acquire_serving(&revoke_lock);
+  corun__bias_drop(&b->bias, &b->busy);
   corun__lock_release(&revoke_lock);
 }
 

@@ -98,6 +98,16 @@ static inline void corun__blk_release(struct corun__blk *b) {
   atomic_store_explicit(&b->held, 0, memory_order_release);
 }
 
+/* The revoker's side, for any biased word (this lock's, sync/mutex.c's):
+ * under a lock that orders the revokers of `bias`, makes it BLK_NONE for
+ * good: from BLK_UNSET at once (nobody may take it after), from a key by
+ * the handshake above (busy: the biased thread's flag). */
+void corun__bias_drop(_Atomic uint64_t *bias, atomic_int *busy);
+/* Takes l, a lock that a revoker may hold while it waits for this
+ * thread's fence: answers such requests while it waits (sched.h,
+ * corun__bias_serve). */
+void corun__lock_acquire_serving(corun__lock *l);
+
 /* corun__blk_release, as a park's unlock callback (sched.h). */
 void corun__blk_unlock_cb(void *blk);
 

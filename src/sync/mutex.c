@@ -92,19 +92,24 @@
  * mutex again with no deadline, ignoring cancellation (polling as above):
  * corun_cond_wait() always returns with the mutex held. */
 #include <errno.h>
-#include <sched.h>
 #include <stdatomic.h>
 
 #include "base/alloc.h"
 #include "base/compiler.h"
 #include "base/lock.h"
 #include "sched/sched.h"
+#include "sync/blk.h"
 
 enum { UNLOCKED, LOCKED, CONTENDED };
 
-/* `bias` besides a thread's key (sched.h: keys are > 2). REVOKING: a
- * revoker (under `lock`) waits for the biased thread to be done. */
-enum { BIAS_UNSET = 0, BIAS_NONE = 1, BIAS_REVOKING = 2 };
+/* `bias` besides a thread's key (sched.h: keys are > 65535), as for the
+ * channels' biased lock (sync/blk.h, whose revocation this shares).
+ * REVOKING: a revoker (under `lock`) waits for the biased thread. */
+enum {
+  BIAS_UNSET = BLK_UNSET,
+  BIAS_NONE = BLK_NONE,
+  BIAS_REVOKING = BLK_REVOKING
+};
 
 /* Kinds of mutex waiter (corun__waiter.index). */
 enum { WAIT_PARK = 0, WAIT_POLL = 1 };
@@ -162,30 +167,9 @@ static CORUN__NOINLINE int bias_take(corun_mutex *m, uint64_t key) {
  * its atomics: revokes the bias (the file comment) or makes sure that no
  * thread takes it. */
 static CORUN__NOINLINE void unbias(corun_mutex *m) {
-  /* The holder may be a revoker waiting for this thread's fence. */
-  for (unsigned spins = 0; !corun__lock_try(&m->lock); spins++) {
-    corun__bias_serve();
-    if (spins < 256)
-      corun__cpu_relax();
-    else
-      sched_yield();
-  }
-  uint64_t b = BIAS_UNSET;
-  if (!atomic_compare_exchange_strong(&m->bias, &b, BIAS_NONE) &&
-      b != BIAS_NONE) { /* (REVOKING is only seen outside `lock`) */
-    atomic_store(&m->bias, BIAS_REVOKING);
-    /* (the biased thread itself: program order) */
-    if (b != corun__tls_bias_key && corun__bias_fence(b)) {
-      for (unsigned spins = 0;
-           atomic_load_explicit(&m->busy, memory_order_acquire); spins++) {
-        if (spins < 1000)
-          corun__cpu_relax();
-        else
-          sched_yield(); /* its thread was preempted inside bias_swap */
-      }
-    }
-    atomic_store_explicit(&m->bias, BIAS_NONE, memory_order_release);
-  }
+  /* (the holder may be a revoker waiting for this thread's fence) */
+  corun__lock_acquire_serving(&m->lock);
+  corun__bias_drop(&m->bias, &m->busy);
   corun__lock_release(&m->lock);
 }
 

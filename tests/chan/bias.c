@@ -30,8 +30,6 @@
  * CORUN_TEST_SCALE=<factor> scales the loops (sanitizers: /10). */
 #include <corun.h>
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -44,6 +42,7 @@
 #include <unistd.h>
 
 #include "../sync/sync_test.h"
+#include "deny.h"
 #include "t.h"
 
 #define CAP 4
@@ -243,21 +242,8 @@ static void across_runs(void) {
 /* Denies membarrier(2) to every thread of the process from now on; 0, or
  * -1 where it cannot be done. */
 static int deny_membarrier(void) {
-#if defined(__NR_membarrier) && defined(SECCOMP_FILTER_FLAG_TSYNC)
-  if (t_emulated()) /* qemu's own system calls are the host's: not this */
-    return -1;
-  struct sock_filter f[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_membarrier, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
-  struct sock_fprog prog = {sizeof f / sizeof f[0], f};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-    return -1;
-  return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-                 SECCOMP_FILTER_FLAG_TSYNC, &prog) == 0
-             ? 0
-             : -1;
+#ifdef __NR_membarrier
+  return t_deny_syscall_all(__NR_membarrier, EPERM);
 #else
   return -1;
 #endif
