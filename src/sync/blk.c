@@ -53,7 +53,7 @@ void corun__blk_acquire_slow(struct corun__blk *b) {
   if (key &&
       atomic_load_explicit(&b->bias, memory_order_relaxed) == BLK_UNSET &&
       atomic_compare_exchange_strong(&b->bias, &cur, key) &&
-      corun__blk_swap(b, key, 0, 1))
+      corun__blk_take(b, key))
     return;
   /* (acquire: a revoker's release of BLK_NONE orders the biased
    * thread's stores before ours) */

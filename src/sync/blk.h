@@ -11,15 +11,16 @@
  * thread (a spare worker, a thread that is not a worker, a later
  * corun_main) first revokes the bias for good (blk.c, unbias), with
  * the handshake that sync/mutex.c's file comment describes for the
- * mutex's bias: the biased thread sets `busy`, then (a compiler fence
- * only) reads `bias`, and clears `busy` with release after its store to
- * `held`; the revoker, under `revoke`, stores BLK_REVOKING, has the
- * biased thread run a full fence (corun__bias_fence: membarrier(2)),
- * waits until `busy` reads 0, and stores BLK_NONE with release. From
- * then on `held` is an ordinary spin lock (exchange to take it, release
- * store to free it), including for the biased thread, which may hold it
- * at that moment: its release then finds the bias gone and stores with
- * release. A thread that reads BLK_REVOKING waits for revoke_lock.
+ * mutex's bias: to take the lock, the biased thread sets `busy`, then
+ * (a compiler fence only) reads `bias`, and clears `busy` with release
+ * after its store to `held`; to release it, whoever holds it stores 0
+ * (corun__blk_release). The revoker, under blk.c's revoke_lock (one for
+ * every lock: each is revoked once), stores BLK_REVOKING, has the biased
+ * thread run a full fence (corun__bias_fence: membarrier(2)), waits until
+ * `busy` reads 0, and stores BLK_NONE with release. From then on `held`
+ * is an ordinary spin lock (exchange to take it), including for the
+ * biased thread, which may hold it at that moment. A thread that reads
+ * BLK_REVOKING waits for revoke_lock.
  * Only the biased thread writes `busy`, and only after it has seen its
  * own key in `bias` (a spare's write could land inside its look).
  * A lock is released by the thread that took it: a park's unlock runs on
@@ -57,18 +58,16 @@ static inline void corun__blk_init(struct corun__blk *b) {
  * anybody takes it later). */
 void corun__blk_acquire_slow(struct corun__blk *b);
 
-/* On the biased thread (key == bias): sets `held` from `from` to `to` if
- * it holds `from`. 1 if done; 0 if not (the bias is gone, or `held` is
- * not `from`). */
-static inline int corun__blk_swap(struct corun__blk *b, uint64_t key, int from,
-                                  int to) {
+/* On the biased thread (key == bias): takes b (`held` 0 -> 1) if it is
+ * free. 1 if done; 0 if not (the bias is gone, or b is held). */
+static inline int corun__blk_take(struct corun__blk *b, uint64_t key) {
   atomic_store_explicit(&b->busy, 1, memory_order_relaxed);
   /* busy, then bias: the revoker's membarrier(2) orders the hardware */
   atomic_signal_fence(memory_order_seq_cst);
   int done = 0;
   if (atomic_load_explicit(&b->bias, memory_order_relaxed) == key &&
-      atomic_load_explicit(&b->held, memory_order_relaxed) == from) {
-    atomic_store_explicit(&b->held, to, memory_order_relaxed);
+      atomic_load_explicit(&b->held, memory_order_relaxed) == 0) {
+    atomic_store_explicit(&b->held, 1, memory_order_relaxed);
     done = 1;
   }
   atomic_store_explicit(&b->busy, 0, memory_order_release);
@@ -79,7 +78,7 @@ static inline void corun__blk_acquire(struct corun__blk *b) {
   uint64_t key = corun__tls_bias_key;
   if (key) { /* one worker: through the bias, if it is this thread's */
     if (atomic_load_explicit(&b->bias, memory_order_relaxed) == key &&
-        corun__blk_swap(b, key, 0, 1))
+        corun__blk_take(b, key))
       return;
   } else if (atomic_load_explicit(&b->bias, memory_order_acquire) == BLK_NONE &&
              !atomic_exchange_explicit(&b->held, 1, memory_order_acquire)) {
@@ -88,13 +87,14 @@ static inline void corun__blk_acquire(struct corun__blk *b) {
   corun__blk_acquire_slow(b);
 }
 
+/* A store, biased or not (a plain `mov` on x86-64). Unlike the mutex's
+ * word, `held` has no state that another thread may have moved it to
+ * meanwhile (a waiter's CONTENDED): whoever holds b alone writes it until
+ * this store, and a thread that revoked the bias waits for it with an
+ * exchange (acquire), which orders the holder's writes under b before its
+ * own. The handshake covers only the biased thread's taking of b, where
+ * it reads `held` and then writes it. */
 static inline void corun__blk_release(struct corun__blk *b) {
-  uint64_t key = corun__tls_bias_key;
-  if (key && atomic_load_explicit(&b->bias, memory_order_relaxed) == key &&
-      corun__blk_swap(b, key, 1, 0))
-    return;
-  /* Not biased to this thread (any more): an ordinary release, also of a
-   * lock this thread took through the bias before a revoker came. */
   atomic_store_explicit(&b->held, 0, memory_order_release);
 }
 
