@@ -56,7 +56,9 @@ void corun__blk_acquire_slow(struct corun__blk *b) {
       corun__blk_take(b, key))
     return;
   /* (acquire: a revoker's release of BLK_NONE orders the biased
-   * thread's stores before ours) */
+   * thread's last taking of b before our exchange, which so cannot read
+   * an older 0; what was written under b reaches us through the holder's
+   * release store of `held`) */
   if (atomic_load_explicit(&b->bias, memory_order_acquire) != BLK_NONE)
     unbias(b);
   for (unsigned spins = 0;; spins++) {
