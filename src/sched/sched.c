@@ -167,6 +167,18 @@ static void push_local(struct corun__worker *self, struct corun_task *t) {
   corun__wake_one();
 }
 
+/* Queues t, which may run on worker `self`, first come first served:
+ * on the global queue, where any worker takes it (and one is woken), or
+ * in self's inbox if t is pinned (to self). */
+static void push_fifo(struct corun__worker *self, struct corun_task *t) {
+  if (t->home) {
+    corun__taskq_push(&self->inbox, t);
+  } else {
+    corun__taskq_push(&corun__S.global, t);
+    corun__wake_one();
+  }
+}
+
 /* Queues t, which may run on worker `self`, on self: in its inbox if t
  * is pinned (to self), where only self takes it; else stealable. */
 static void push_here(struct corun__worker *self, struct corun_task *t) {
@@ -203,13 +215,9 @@ void corun__ready(struct corun_task *t) {
      * served, on the global queue (runnext and the deque would serve the
      * last first, and under steady load the first might wait for long:
      * a p99 latency of 300 ms in an HTTP benchmark). Also visible to the
-     * deadlock check before the poller drops its pending count. */
-    if (home) { /* pinned here: it stays (a shared stack's task) */
-      corun__taskq_push(&self->inbox, t);
-      return;
-    }
-    corun__taskq_push(&corun__S.global, t);
-    corun__wake_one();
+     * deadlock check before the poller drops its pending count. A task
+     * pinned here (a shared stack's) stays. */
+    push_fifo(self, t);
     return;
   }
   if (CORUN__UNLIKELY(self->asleep ||
@@ -269,7 +277,6 @@ static inline struct corun_task *pick_local(struct corun__worker *w) {
 /* Every FAIR_TURN-th pick of a worker serves IO and its queues in order. */
 #define FAIR_TURN 61
 
-/* The next task for w to run, or NULL. */
 /* A fence a revoker of a biased lock asked w for (corun__bias_fence),
  * made between two of w's looks at locks: the acquire orders w's later
  * looks after the revoker's store of "revoking" (which came before its
@@ -288,6 +295,7 @@ void corun__bias_serve(void) {
     fence_serve(w);
 }
 
+/* The next task for w to run, or NULL. */
 static struct corun_task *pick(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
   struct corun_task *t;
@@ -365,12 +373,7 @@ static void yield_line_add(struct corun__worker *w, struct corun_task *t) {
   if (w->yield_head != t && others_idle()) {
     struct corun_task *oldest = w->yield_head;
     w->yield_head = oldest->qnext;
-    if (oldest->home) { /* pinned: it stays here */
-      corun__taskq_push(&w->inbox, oldest);
-    } else {
-      corun__taskq_push(&corun__S.global, oldest);
-      corun__wake_one();
-    }
+    push_fifo(w, oldest); /* (pinned: it stays here) */
   }
 }
 
