@@ -5,6 +5,7 @@
 #ifndef CORUN_TESTS_T_H
 #define CORUN_TESTS_T_H
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,6 +63,19 @@ typedef const void *t_cptr_;
 #else
 #define T_NOIPA __attribute__((noinline, noipa))
 #endif
+
+/* errno read and written through non-inlined functions, behind a
+ * compiler barrier: glibc's __errno_location is declared const, so inline
+ * code may keep the address of the errno of the thread a task ran on
+ * before a switch (corun.h, "Thread-local storage"). */
+static T_NOIPA __attribute__((unused)) int t_get_errno(void) {
+  __asm__ volatile("" ::: "memory");
+  return errno;
+}
+static T_NOIPA __attribute__((unused)) void t_set_errno(int v) {
+  __asm__ volatile("" ::: "memory");
+  errno = v;
+}
 
 /* Ends the test as skipped (ctest SKIP_RETURN_CODE 77), saying why. */
 #define T_SKIP(why)                                                            \

@@ -134,14 +134,6 @@ static int no_wild;
       CALL(label, expr);                                                       \
   } while (0)
 
-T_NOIPA static void set_errno(int v) {
-  __asm__ volatile("" ::: "memory");
-  errno = v;
-}
-T_NOIPA static int get_errno(void) {
-  __asm__ volatile("" ::: "memory");
-  return errno;
-}
 T_NOIPA static void set_h_errno(int v) {
   __asm__ volatile("" ::: "memory");
   h_errno = v;
@@ -187,9 +179,9 @@ struct res {
 
 #define DO(expr)                                                               \
   __extension__({                                                              \
-    set_errno(SENTINEL);                                                       \
+    t_set_errno(SENTINEL);                                                     \
     long r_ = (long)(expr);                                                    \
-    (struct res){r_, get_errno()};                                             \
+    (struct res){r_, t_get_errno()};                                           \
   })
 
 /* Records "label=result[/ERRNO]": errno is shown whenever the call
@@ -698,7 +690,7 @@ static void c_nonblock_own(void) {
   int rounds = 0;
   while ((w = write(t[1], big, sizeof big)) > 0 && rounds < 10000)
     rounds++;
-  note("fill_end=%ld/%s", w, w < 0 ? strerrorname_np(get_errno()) : "-");
+  note("fill_end=%ld/%s", w, w < 0 ? strerrorname_np(t_get_errno()) : "-");
   CALL("write.full", write(t[1], big, 1));
   CALL("send.full", send(t[1], big, 1, 0));
   struct iovec wv = {big, 1};

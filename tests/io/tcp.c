@@ -86,16 +86,9 @@ static void dial_no_wait(void) {
   T_EQ(corun_close(lfd), 0);
 }
 
-static T_NOIPA int get_errno(void) {
-  return errno;
-}
-static T_NOIPA void set_errno(int v) {
-  errno = v;
-}
-
 static void *main_task(void *arg) {
   (void)arg;
-  set_errno(1234);
+  t_set_errno(1234);
   round_trip("127.0.0.1", "127.0.0.1");
   round_trip("127.0.0.1", "localhost"); /* a lookup on a helper thread */
   round_trip(NULL, "127.0.0.1");        /* every local address */
@@ -104,14 +97,14 @@ static void *main_task(void *arg) {
     round_trip("", "::1");
   }
   dial_no_wait();
-  T_EQ(get_errno(), 1234);              /* the task's errno, untouched */
+  T_EQ(t_get_errno(), 1234); /* the task's errno, untouched */
   int fd;
   T_EQ(corun_tcp_dial("no-such-host.invalid", 80, -1, &fd), -ENOENT);
   T_EQ(corun_tcp_dial(NULL, 80, -1, &fd), -EINVAL);
   T_EQ(corun_tcp_dial("127.0.0.1", 80, -1, NULL), -EINVAL);
   T_EQ(corun_tcp_listen("127.0.0.1", 70000, 1, &fd), -EINVAL);
   T_EQ(corun_tcp_listen("127.0.0.1", 0, 1, NULL), -EINVAL);
-  T_EQ(get_errno(), 1234);
+  T_EQ(t_get_errno(), 1234);
   return NULL;
 }
 

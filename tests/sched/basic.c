@@ -22,25 +22,14 @@ static void *detached(void *arg) {
   return NULL;
 }
 
-/* errno is read and written through non-inlined functions: glibc's
- * __errno_location is declared const, so inline code may keep the
- * address of the errno of the thread the task ran on before a switch
- * (corun.h, "Thread-local storage"). */
-static T_NOIPA int get_errno(void) {
-  return errno;
-}
-static T_NOIPA void set_errno(int v) {
-  errno = v;
-}
-
 /* errno belongs to the task: set, give the worker away many times (and
  * maybe move to another worker), still ours. */
 static void *errno_keeper(void *arg) {
   int mine = (int)(intptr_t)arg;
   for (int i = 0; i < 200; i++) {
-    set_errno(mine);
+    t_set_errno(mine);
     corun_yield(NULL);
-    if (get_errno() != mine)
+    if (t_get_errno() != mine)
       return (void *)1;
   }
   return NULL;

@@ -58,16 +58,6 @@ static void *stealable_main(void *arg) {
 
 /* ---- results ------------------------------------------------------------- */
 
-/* errno through non-inlined functions: glibc's __errno_location is const,
- * so inline code may keep the address of the errno of the thread the
- * task ran on before a switch (corun.h; tests/sched/basic.c). */
-static T_NOIPA int get_errno(void) {
-  return errno;
-}
-static T_NOIPA void set_errno(int v) {
-  errno = v;
-}
-
 static void *child(void *arg) {
   intptr_t i = (intptr_t)arg;
   if (i % 3 == 1)
@@ -83,10 +73,10 @@ static corun_task *kids[N]; /* a cancelled joiner leaves its child here */
 static void *joiner(void *arg) {
   intptr_t i = (intptr_t)arg;
   T_OK(corun_spawn(&kids[i], child, (void *)i, NULL));
-  set_errno((int)i + 1);
+  t_set_errno((int)i + 1);
   void *r = NULL;
   int rc = corun_join(kids[i], &r);
-  T_EQ(get_errno(), (int)i + 1);
+  T_EQ(t_get_errno(), (int)i + 1);
   if (rc == -ECANCELED)
     return (void *)1; /* not joined: the main task joins it */
   T_OK(rc);
