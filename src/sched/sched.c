@@ -265,13 +265,18 @@ static inline struct corun_task *take_runnext(struct corun__worker *w) {
 /* The next task of w's own queues behind runnext, or NULL: its inbox,
  * its deque, then its yield line (what was queued before the yielders
  * has its turn first). */
+static inline struct corun_task *yield_line_pop(struct corun__worker *w) {
+  struct corun_task *t = w->yield_head;
+  if (t)
+    w->yield_head = t->qnext;
+  return t;
+}
+
 static inline struct corun_task *pick_local(struct corun__worker *w) {
   struct corun_task *t;
   if ((t = taskq_pop(&w->inbox)) || (t = corun__deque_pop(&w->dq)))
     return t;
-  if ((t = w->yield_head))
-    w->yield_head = t->qnext;
-  return t;
+  return yield_line_pop(w);
 }
 
 /* Every FAIR_TURN-th pick of a worker serves IO and its queues in order. */
@@ -320,7 +325,15 @@ static struct corun_task *pick(struct corun__worker *w) {
         p->flush();
       corun__poll_io(w, 0);
     }
-    if ((t = taskq_pop(&S->global)) || (t = pick_local(w)))
+    /* The global queue and the yield line take turns at coming first:
+     * each is otherwise served only once the deque runs dry, and a deque
+     * that never does (tasks whose short deadlines keep expiring,
+     * readied by their timers as fast as they park again) kept a yielder
+     * waiting for good; one that held the mutex they waited for hung
+     * them all (tests/sync/mutex, last_out, before this). */
+    w->fair_yield_first ^= 1;
+    if ((w->fair_yield_first && (t = yield_line_pop(w))) ||
+        (t = taskq_pop(&S->global)) || (t = pick_local(w)))
       return t;
   }
   if ((t = take_runnext(w)) || (t = pick_local(w)) ||
