@@ -528,8 +528,7 @@ CORUN_API int corun_select(corun_case *cases, size_t n, int64_t deadline);
  * Layer sync: mutex, condition variable, semaphore, wait group, once
  *
  * All of them park the waiting task, never its worker thread, and wake
- * waiters in FIFO order (the mutex: see corun_mutex_lock). They work
- * only inside tasks when they block.
+ * waiters in FIFO order. They work only inside tasks when they block.
  * ------------------------------------------------------------------- */
 
 typedef struct corun_mutex corun_mutex;
@@ -541,15 +540,8 @@ typedef struct corun_wg corun_wg;
 CORUN_API int corun_mutex_make(corun_mutex **m);
 /* Frees m. Errors: -EINVAL m is NULL; -EBUSY it is locked. */
 CORUN_API int corun_mutex_free(corun_mutex *m);
-/* Locks m, waiting until deadline. Not recursive. Returns 0.
- * Order: an unlock frees m and wakes the longest waiter (FIFO), which
- * then tries to lock m again; meanwhile a running task may take m first
- * (barging, as Go's sync.Mutex and glibc's pthread mutex allow: a task
- * that unlocks and locks again in a loop keeps m without a switch). A
- * woken waiter that loses keeps its place at the front. Once a waiter
- * has waited 1 ms, m stops being free in between: each unlock hands it
- * straight to the first waiter, until a waiter gets it that waited less
- * or none is left. So no waiter starves.
+/* Locks m, waiting until deadline. Unlocking hands m to the longest
+ * waiter (FIFO), so no waiter starves. Not recursive. Returns 0.
  * Errors: -EINVAL m is NULL; -EAGAIN, -ETIMEDOUT, -ECANCELED, -EPERM.
  * Cost: with one worker (corun_config.workers = 1, or 0 with
  * CORUN_WORKERS=1 or a single CPU to run on), tasks lock and unlock m
@@ -573,7 +565,7 @@ CORUN_API int corun_cond_free(corun_cond *c);
 /* Unlocks m (which the caller holds), waits for a signal or the
  * deadline, and locks m again before returning 0. On -ETIMEDOUT and
  * -ECANCELED m is locked again too (re-locking ignores the cancellation
- * and waits its turn). A deadline of 0 returns -ETIMEDOUT at once
+ * and waits its FIFO turn). A deadline of 0 returns -ETIMEDOUT at once
  * without unlocking m.
  * Errors: -EINVAL c or m is NULL; -ETIMEDOUT; -ECANCELED; -EPERM m is not
  *         locked, or not called from a task. */

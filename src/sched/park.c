@@ -21,17 +21,6 @@ void corun__waitq_push(struct corun__waitq *q, struct corun__waiter *w) {
   w->queued = 1;
 }
 
-void corun__waitq_push_front(struct corun__waitq *q, struct corun__waiter *w) {
-  w->prev = NULL;
-  w->next = q->head;
-  if (q->head)
-    q->head->prev = w;
-  else
-    q->tail = w;
-  q->head = w;
-  w->queued = 1;
-}
-
 void corun__waitq_remove(struct corun__waitq *q, struct corun__waiter *w) {
   if (w->prev)
     w->prev->next = w->next;

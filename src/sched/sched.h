@@ -62,8 +62,6 @@ struct corun__waitq {
 };
 
 void corun__waitq_push(struct corun__waitq *q, struct corun__waiter *w);
-/* Queues w first, ahead of the others (a waiter that keeps its turn). */
-void corun__waitq_push_front(struct corun__waitq *q, struct corun__waiter *w);
 void corun__waitq_remove(struct corun__waitq *q, struct corun__waiter *w);
 /* Takes waiters off the front until one whose task it can claim
  * (corun__claim); returns it, or NULL if the queue ran empty. */

@@ -1,69 +1,55 @@
 /* mutex.c: the mutex and the condition variable, on park/unpark (sched.h).
  * Layer: sync (uses base, sched).
  *
- * Mutex. One atomic word, `state`, of four bits:
- *   HELD     somebody holds the mutex;
- *   WAITERS  tasks may wait on `q`: an unlock must look;
- *   WOKEN    an unlock took a waiter off `q` and woke it, and it has not
- *            yet tried again: later unlocks need not wake another;
- *   HANDOFF  starving: each unlock hands the mutex to the first waiter,
- *            which stays HELD; nobody else may take it meanwhile.
- * Lock is a CAS that sets HELD in a word without it (whatever the other
- * bits: barging). Unlock is a CAS that clears HELD from the value a load
- * saw, unless a waiter must be woken (WAITERS set, WOKEN not) or the
- * mutex is starving: then it takes `lock` first (unlock_locked). The
- * queue and `nwait` are under the mutex's corun__lock (`lock`), and so
- * are all changes of WAITERS, WOKEN and HANDOFF (the new owner's end of
- * HANDOFF below excepted).
+ * Mutex. One atomic word says whether the mutex is held:
+ *   UNLOCKED   free;
+ *   LOCKED     held, and nobody waits;
+ *   CONTENDED  held, and tasks may wait on `q` (the unlock must look).
+ * The fast paths touch only that word: lock is a CAS UNLOCKED -> LOCKED,
+ * unlock a CAS LOCKED -> UNLOCKED. Everything else runs under the
+ * mutex's corun__lock (`lock`), which guards the queue and `nwait`.
  *
- * Why barging. The mutex used to hand itself to the first waiter at each
- * unlock (strict FIFO): with tasks on two workers that lock and unlock in
- * a loop, every lock then became a park and a wake-up, 50 ns a lock and
- * unlock against Go's 28 (bench_sched's 2-worker mutex row). Go's
- * sync.Mutex and glibc's mutexes let the running thread take the lock
- * first; so does this: 11 ns (docs/design.md §5).
+ * Invariant (I): while `q` is non-empty, state == CONTENDED.
+ *  - A waiter sets CONTENDED (CAS from LOCKED) under `lock` before it
+ *    queues itself, and only if the mutex is held.
+ *  - Only code under `lock` moves the word away from CONTENDED: the slow
+ *    unlock (to UNLOCKED when no waiter is left, else it keeps the mutex
+ *    locked for the waiter it hands it to) and a waiter that leaves on a
+ *    timeout or a cancel (to LOCKED when it was the last). The fast paths
+ *    cannot: each CASes from a value other than CONTENDED.
  *
- * Waiting (lock_wait, under `lock`). A locker that cannot take the mutex
- * sets WAITERS by a CAS that also finds HELD set (if HELD is clear, it
- * takes the mutex instead), queues itself and parks; `lock` is released
- * only once it is parked (sched.h). The holder's unlock loads the word
- * after that CAS (or its own CAS fails), sees WAITERS and takes `lock`,
- * which it gets once the waiter is queued and parked: no wake-up is lost.
- * Under `lock`, still holding the mutex (so the word cannot change), the
- * unlock takes the first waiter off the queue, and in one store frees
- * the mutex and sets WOKEN, then unparks the waiter with GOT_WAKE. While
- * WOKEN is set, unlocks only clear HELD. The woken task, under `lock`,
- * clears WOKEN in the CAS with which it either takes the free mutex or
- * re-announces itself (WAITERS, HELD seen set), and then queues at the
- * front: a holder's unlock that skipped its wake-up because of WOKEN
- * came before this CAS, which found HELD set by a later holder, whose
- * unlock will wake.
+ * No lost wake-up. A locker that parks has, under `lock`, seen the word
+ * LOCKED and turned it into CONTENDED (or seen CONTENDED), then queued
+ * itself; `lock` is released only after the task is parked (sched.h). The
+ * owner's unlock either CASes LOCKED -> UNLOCKED before that CAS (then the
+ * locker's CAS fails, it re-reads UNLOCKED and takes the mutex instead of
+ * parking) or finds CONTENDED, fails its fast CAS and takes `lock`, which
+ * it gets only once the waiter is queued and parked: it finds and claims it.
  *
- * Starving. A woken waiter that has waited STARVE_NS since it first
- * queued and still finds the mutex held sets HANDOFF with that CAS. An
- * unlock that sees HANDOFF takes `lock`, keeps HELD and gives the mutex
- * to the first waiter with GOT_MUTEX; HANDOFF implies HELD, so
- * no barger gets in. HANDOFF ends when the queue runs empty (the unlock,
- * or a waiter that leaves, clears it with WAITERS) or when the new owner
- * waited less than STARVE_NS (it clears it itself: it holds the mutex,
- * so no unlock runs meanwhile). The same rules and bound as Go's.
+ * No barging (FIFO hand-off). By (I) a waiter's presence keeps the word at
+ * CONTENDED, so no fast-path lock can succeed while anybody waits; the
+ * slow unlock hands the mutex to the first claimable waiter without ever
+ * storing UNLOCKED, so the mutex is never free in between. A slow-path
+ * locker sees UNLOCKED only when the queue is empty. Waiters are served in
+ * the order they queued, except that a fast-path locker that arrives while
+ * the queue is empty and the mutex free takes it (nobody waits then).
  *
  * Waiters that leave. A waiter whose park was claimed by its timer or by a
- * cancel takes itself off the queue (if an unlock did not already drop
- * it) under `lock`, clearing WAITERS if the queue is then empty. `nwait`
- * counts the waiters that will still take `lock` (queued, woken, or on
- * their way back from a timer or cancel), so that corun_mutex_free()
- * cannot free the mutex under one of them; an unlock that hands the
- * mutex to a parked waiter accounts for it, since it never comes back.
+ * cancel takes itself off the queue (if the unlock did not already drop
+ * it) under `lock`. `nwait` counts the waiters that will still take `lock`
+ * (queued, or woken by a timer or cancel and on their way back), so that
+ * corun_mutex_free() cannot free the mutex under one of them; a successful
+ * claim by the unlock accounts for its waiter, which never comes back.
  *
  * Polling waiters. corun_cond_wait() must return with the mutex held even
  * when its task has been cancelled, and a cancelled task cannot park (each
  * corun__park returns -ECANCELED at once). Such a task queues a waiter of
- * kind WAIT_POLL, which unlocks treat like any other (taking it off the
- * queue is the wake-up or the hand-over), without a claim; the task gives
- * its worker back with corun_yield() until it sees itself off the queue.
- * Rare (a cancel during a contended re-lock) and costly while it lasts;
- * the task stays runnable, so the deadlock detector does not see it.
+ * kind WAIT_POLL: the unlock hands the mutex to it in its FIFO turn like to
+ * any other (taking it off the queue is the hand-over), without a claim;
+ * the task gives its worker back with corun_yield() until it sees itself
+ * off the queue. Rare (a cancel during a contended re-lock) and costly
+ * while it lasts; the task stays runnable, so the deadlock detector does
+ * not see it.
  *
  * Bias. With one configured worker (sched.h, "Biased locks"), the first
  * worker thread to lock a mutex takes its bias (`bias` = that thread's
@@ -72,7 +58,7 @@
  * and unlock by tasks of one worker cost no atomic instruction (each
  * costs about 5 ns on the machines we measure on; bench_sched's 1-worker
  * mutex row, docs/design.md). While biased, `state` is only UNLOCKED or
- * HELD. Every other path first makes sure `bias` is BLK_NONE
+ * LOCKED. Every other path first makes sure `bias` is BLK_NONE
  * (unbias(), under `lock`), for good (corun_cond_wait's look at `state`,
  * which only tells a misuse, excepted):
  *  - another thread revokes: it stores BLK_REVOKING, has the biased
@@ -86,7 +72,7 @@
  *    busy and waits, and then sees its stores (Dekker's handshake, with
  *    the biased side's fence made by the revoker). A path that finds
  *    REVOKING waits for `lock`, which the revoker holds;
- *  - the biased thread itself revokes when it finds the mutex HELD
+ *  - the biased thread itself revokes when it finds the mutex LOCKED
  *    (another task of its worker holds it: a waiter must queue, which
  *    involves other threads; a failed try-lock too);
  *  - a path that finds BLK_UNSET moves it to BLK_NONE (so that no
@@ -109,35 +95,18 @@
 #include <stdatomic.h>
 
 #include "base/alloc.h"
-#include "base/clock.h"
 #include "base/compiler.h"
 #include "base/lock.h"
 #include "sched/sched.h"
 #include "sync/blk.h"
 
-/* `state` bits (the file comment). A biased mutex is only 0 or HELD. */
-enum {
-  UNLOCKED = 0,
-  HELD = 1,    /* somebody holds the mutex */
-  WAITERS = 2, /* the queue may hold waiters: an unlock must look */
-  WOKEN = 4,   /* an unlock has woken a waiter, which has not yet tried */
-  HANDOFF = 8, /* starving: each unlock hands m to the first waiter */
-};
+enum { UNLOCKED, LOCKED, CONTENDED };
 
 /* Kinds of mutex waiter (corun__waiter.index). */
 enum { WAIT_PARK = 0, WAIT_POLL = 1 };
 
-/* What the unlock that took a waiter off the queue gave it
- * (corun__waiter.result). */
-enum { GOT_WAKE = 1, GOT_MUTEX = 2 };
-
-/* A waiter that has waited this long makes the mutex hand itself over
- * (HANDOFF): Go's sync.Mutex uses the same bound (starvationThresholdNs,
- * 1 ms, src/sync/mutex.go). */
-#define STARVE_NS 1000000
-
 struct corun_mutex {
-  atomic_int state; /* HELD, WAITERS, WOKEN, HANDOFF (see above) */
+  atomic_int state; /* UNLOCKED, LOCKED or CONTENDED (see above) */
   atomic_int busy;  /* the biased thread may be looking at `state` (Bias);
                        only it writes this */
   _Atomic uint64_t bias; /* BLK_UNSET, BLK_NONE, BLK_REVOKING (a revoker,
@@ -145,8 +114,7 @@ struct corun_mutex {
                             a thread's key: the values of the channels'
                             biased lock (sync/blk.h), whose revocation
                             this shares */
-  corun__lock lock;      /* guards q and nwait; WAITERS, WOKEN and HANDOFF
-                            change under it */
+  corun__lock lock; /* guards q, nwait and moves away from CONTENDED */
   struct corun__waitq q;
   size_t nwait; /* waiters that will still take `lock` */
 };
@@ -187,7 +155,7 @@ static CORUN__NOINLINE int bias_take(corun_mutex *m, uint64_t key) {
   uint64_t b = BLK_UNSET;
   if (!atomic_compare_exchange_strong(&m->bias, &b, key))
     return 0;
-  return bias_swap(m, key, UNLOCKED, HELD) == UNLOCKED;
+  return bias_swap(m, key, UNLOCKED, LOCKED) == UNLOCKED;
 }
 
 /* Makes m unbiased for good (BLK_NONE), so that `state` may be used with
@@ -206,17 +174,6 @@ static inline void unbiased(corun_mutex *m) {
     unbias(m);
 }
 
-/* Takes m if it is free, whoever waits (a barging lock). 1 if taken. */
-static inline int try_take(corun_mutex *m) {
-  int s = atomic_load_explicit(&m->state, memory_order_relaxed);
-  while (!(s & HELD)) /* (HANDOFF implies HELD) */
-    if (atomic_compare_exchange_weak_explicit(&m->state, &s, s | HELD,
-                                              memory_order_acquire,
-                                              memory_order_relaxed))
-      return 1;
-  return 0;
-}
-
 /* A lock after the bias's own look (bias_swap) did not take m: the first
  * thread with a key takes the bias of a mutex nobody has locked yet;
  * else one CAS. 1 if locked; if not, m is unbiased. */
@@ -227,13 +184,15 @@ static inline int lock_unbiased(corun_mutex *m) {
       bias_take(m, key))
     return 1;
   unbiased(m);
-  return try_take(m);
+  int s = UNLOCKED;
+  return atomic_compare_exchange_strong_explicit(
+      &m->state, &s, LOCKED, memory_order_acquire, memory_order_relaxed);
 }
 
 /* The fast lock: through the bias, else as lock_unbiased. */
 static inline int lock_fast(corun_mutex *m) {
   uint64_t key = corun__tls_bias_key;
-  if (key && bias_swap(m, key, UNLOCKED, HELD) == UNLOCKED)
+  if (key && bias_swap(m, key, UNLOCKED, LOCKED) == UNLOCKED)
     return 1;
   return lock_unbiased(m);
 }
@@ -271,114 +230,86 @@ int corun_mutex_free(corun_mutex *m) {
 
 /* ---- lock and unlock ------------------------------------------------- */
 
-/* Under m->lock, after a waiter left the queue on its own (timeout,
- * cancel): with nobody left to wake or hand m to, the mark and the
- * starving go (unlock_locked does the same for the waiters it drops). */
-static void queue_emptied(corun_mutex *m) {
-  if (!m->q.head)
-    atomic_fetch_and_explicit(&m->state, ~(WAITERS | HANDOFF),
-                              memory_order_relaxed);
+/* Under m->lock: takes m if it is free (returns 1). Otherwise returns 0,
+ * having made sure the word is CONTENDED if `mark` (the caller is about to
+ * queue a waiter, which (I) requires). */
+static int take_or_mark(corun_mutex *m, int mark) {
+  int s = atomic_load(&m->state);
+  for (;;) {
+    if (s == UNLOCKED) {
+      if (atomic_compare_exchange_weak(&m->state, &s, LOCKED))
+        return 1;
+    } else if (s == LOCKED && mark) {
+      if (atomic_compare_exchange_weak(&m->state, &s, CONTENDED))
+        return 0;
+    } else {
+      return 0; /* CONTENDED: only code under m->lock changes it (us) */
+    }
+  }
 }
 
-/* Under m->lock, which this releases: a waiter of t whose park a timer or
- * a cancel ended takes itself off the queue (if the unlock did not
- * already drop it) and stops counting. */
-static int leave(corun_mutex *m, struct corun__waiter *w, int rc) {
+/* Under m->lock, which this releases: queues t and parks it until the
+ * unlock hands m over (0) or the deadline or a cancel ends the wait. */
+static int wait_park(corun_mutex *m, struct corun_task *t, int64_t deadline) {
+  struct corun__waiter *w = &t->self_waiter;
+  w->task = t;
+  w->index = WAIT_PARK;
+  w->elem = NULL;
+  w->result = 0;
+  corun__waitq_push(&m->q, w);
+  m->nwait++;
+  int rc = corun__park(t, "mutex lock", corun__unlock_cb, &m->lock, deadline);
+  if (rc == 0)
+    return 0; /* handed over; the unlock did the bookkeeping */
+  corun__lock_acquire(&m->lock);
   if (w->queued) {
     corun__waitq_remove(&m->q, w);
-    queue_emptied(m);
+    /* m is still held (CONTENDED says so, and only code under m->lock
+     * changes that): without waiters, LOCKED, so its unlock is fast. */
+    if (!m->q.head)
+      atomic_store(&m->state, LOCKED);
   }
   m->nwait--;
   corun__lock_release(&m->lock);
   return rc;
 }
 
-/* Under m->lock, which this releases: t waits for m until it holds it
- * (0), or until the deadline or a cancel (-ETIMEDOUT, -ECANCELED) with a
- * WAIT_PARK waiter; a WAIT_POLL one yields instead of parking and waits
- * for good (see the file comment). Each round tries to take m first,
- * else queues (at the back the first time, at the front after a wake-up,
- * keeping its turn) and waits for an unlock. */
-static int lock_wait(corun_mutex *m, struct corun_task *t, int64_t deadline,
-                     int kind) {
+/* Under m->lock, which this releases: queues t as a polling waiter and
+ * yields until the unlock has handed m over (see the file comment). */
+static void wait_poll(corun_mutex *m, struct corun_task *t) {
   struct corun__waiter *w = &t->self_waiter;
-  int64_t since = -1; /* when t first queued */
-  int woken = 0;      /* an unlock woke t (and set WOKEN for it) */
+  w->task = t;
+  w->index = WAIT_POLL;
+  w->elem = NULL;
+  w->result = 0;
+  corun__waitq_push(&m->q, w);
   m->nwait++;
+  corun__lock_release(&m->lock);
   for (;;) {
-    int starving = woken && corun__clock_ns() - since >= STARVE_NS;
-    int clear = woken ? WOKEN : 0;
-    int s = atomic_load_explicit(&m->state, memory_order_relaxed);
-    for (;;) {
-      if (!(s & HELD)) { /* free: take it */
-        if (atomic_compare_exchange_weak_explicit(
-                &m->state, &s, (s | HELD) & ~clear, memory_order_acquire,
-                memory_order_relaxed)) {
-          m->nwait--;
-          corun__lock_release(&m->lock);
-          return 0;
-        }
-        continue;
-      }
-      /* Held: announce a waiter before queueing, so that the holder's
-       * unlock, which must take m->lock to look, finds it queued. */
-      int to = (s | WAITERS | (starving ? HANDOFF : 0)) & ~clear;
-      if (atomic_compare_exchange_weak_explicit(
-              &m->state, &s, to, memory_order_relaxed, memory_order_relaxed))
-        break;
-    }
-    w->task = t;
-    w->index = kind;
-    w->elem = NULL;
-    w->result = 0;
-    if (since < 0) {
-      since = corun__clock_ns();
-      corun__waitq_push(&m->q, w);
-    } else {
-      corun__waitq_push_front(&m->q, w);
-    }
-    if (kind == WAIT_PARK) {
-      int rc =
-          corun__park(t, "mutex lock", corun__unlock_cb, &m->lock, deadline);
-      if (rc < 0) {
-        corun__lock_acquire(&m->lock);
-        return leave(m, w, rc);
-      }
-      if (w->result == GOT_WAKE)
-        corun__lock_acquire(&m->lock);
-    } else {
-      corun__lock_release(&m->lock);
-      for (;;) { /* only an unlock takes a polling waiter off the queue */
-        corun_yield(NULL);
-        corun__lock_acquire(&m->lock);
-        if (!w->queued)
-          break;
-        corun__lock_release(&m->lock);
-      }
-      if (w->result == GOT_MUTEX) {
-        m->nwait--;
-        corun__lock_release(&m->lock);
-      }
-    }
-    if (w->result == GOT_MUTEX) {
-      /* Handed over. A waiter that did not wait long ends the starving,
-       * as in Go. */
-      if ((atomic_load_explicit(&m->state, memory_order_relaxed) & HANDOFF) &&
-          corun__clock_ns() - since < STARVE_NS)
-        atomic_fetch_and_explicit(&m->state, ~HANDOFF, memory_order_relaxed);
-      return 0;
-    }
-    woken = 1; /* GOT_WAKE, m->lock held: try again */
+    corun_yield(NULL);
+    corun__lock_acquire(&m->lock);
+    int mine = !w->queued; /* only a hand-over takes a polling waiter off */
+    if (mine)
+      m->nwait--;
+    corun__lock_release(&m->lock);
+    if (mine)
+      return;
   }
 }
 
 static CORUN__NOINLINE int lock_slow(corun_mutex *m, int64_t deadline) {
   int err = -EAGAIN;
   struct corun_task *t = deadline == 0 ? NULL : corun__task_blocking(&err);
-  if (!t)
-    return try_take(m) ? 0 : err;
   corun__lock_acquire(&m->lock);
-  return lock_wait(m, t, deadline, WAIT_PARK);
+  if (take_or_mark(m, t != NULL)) {
+    corun__lock_release(&m->lock);
+    return 0;
+  }
+  if (!t) {
+    corun__lock_release(&m->lock);
+    return err;
+  }
+  return wait_park(m, t, deadline);
 }
 
 /* A lock the bias did not do at once. Out of line, as is the rest of
@@ -395,7 +326,7 @@ int corun_mutex_lock(corun_mutex *m, int64_t deadline) {
   if (!m)
     return -EINVAL;
   uint64_t key = corun__tls_bias_key;
-  if (key && bias_swap(m, key, UNLOCKED, HELD) == UNLOCKED)
+  if (key && bias_swap(m, key, UNLOCKED, LOCKED) == UNLOCKED)
     return 0;
   return lock_rest(m, deadline); /* (lock_fast, less what this did) */
 }
@@ -406,27 +337,33 @@ static void lock_for_good(corun_mutex *m, struct corun_task *t) {
   if (lock_fast(m))
     return;
   corun__lock_acquire(&m->lock);
-  if (!corun_cancelled()) {
-    if (lock_wait(m, t, -1, WAIT_PARK) == 0)
-      return;
-    corun__lock_acquire(&m->lock); /* cancelled while waiting */
+  if (take_or_mark(m, 1)) {
+    corun__lock_release(&m->lock);
+    return;
   }
-  lock_wait(m, t, -1, WAIT_POLL);
+  if (!corun_cancelled()) {
+    if (wait_park(m, t, -1) == 0)
+      return;
+    /* Cancelled while waiting (wait_park has left the queue). */
+    corun__lock_acquire(&m->lock);
+    if (take_or_mark(m, 1)) {
+      corun__lock_release(&m->lock);
+      return;
+    }
+  }
+  wait_poll(m, t);
 }
 
-/* Under m->lock: takes waiters off the front of m's queue until one that
- * can be woken or given m (a polling waiter, or a parked one whose claim
- * succeeds), and returns it with `result` set to `got`; NULL if none. */
-static struct corun__waiter *take_waiter(corun_mutex *m, int got) {
+/* Takes waiters off the front of m's queue until one that can be given m
+ * (a polling waiter, or a parked one whose claim succeeds); NULL if none. */
+static struct corun__waiter *next_owner(corun_mutex *m) {
   struct corun__waiter *w;
   while ((w = m->q.head) != NULL) {
     corun__waitq_remove(&m->q, w);
-    if (w->index == WAIT_POLL || corun__claim(w->task)) {
-      w->result = got;
-      /* A parked waiter given m does not come back to the lock; a woken
-       * one does, and a polling one counts itself out. */
-      if (got == GOT_MUTEX && w->index == WAIT_PARK)
-        m->nwait--;
+    if (w->index == WAIT_POLL)
+      return w; /* it sees itself off the queue and counts itself out */
+    if (corun__claim(w->task)) {
+      m->nwait--; /* woken with 0, it does not come back to the lock */
       return w;
     }
     /* Claimed by its timer or a cancel: it counts itself out. */
@@ -434,57 +371,40 @@ static struct corun__waiter *take_waiter(corun_mutex *m, int got) {
   return NULL;
 }
 
-/* An unlock that must look at the queue (a waiter to wake, or the mutex
- * starving). Under m->lock from before it frees m: corun_mutex_free()
- * takes that lock too, so a task that locks m after this unlock and then
- * frees it (the last one out frees, which POSIX allows for its mutexes)
- * waits until the unlock is done with m. Freeing first and taking the
- * lock after, to wake, let the unlock touch freed memory (a review's
- * find). While this holds m->lock and m is HELD, nobody else changes
- * `state`: bargers need HELD clear, the others m->lock. */
-static CORUN__NOINLINE int unlock_locked(corun_mutex *m) {
+static CORUN__NOINLINE int unlock_slow(corun_mutex *m) {
   corun__lock_acquire(&m->lock);
-  int s = atomic_load_explicit(&m->state, memory_order_relaxed);
-  if (!(s & HELD)) { /* a racing second unlock */
+  int s = atomic_load(&m->state);
+  if (s == UNLOCKED) { /* not locked (or a racing second unlock) */
     corun__lock_release(&m->lock);
     return -EPERM;
   }
-  struct corun__waiter *w;
-  int to;
-  if (s & HANDOFF) { /* to the first waiter, still HELD; or free */
-    w = take_waiter(m, GOT_MUTEX);
-    to = w ? s : s & ~HELD;
-  } else { /* free, and wake the first waiter unless one is woken */
-    w = s & WOKEN ? NULL : take_waiter(m, GOT_WAKE);
-    to = (s & ~HELD) | (w ? WOKEN : 0);
+  struct corun__waiter *w = next_owner(m);
+  if (!w) {
+    /* LOCKED or CONTENDED, nobody waits: no fast path can move the word
+     * from here (lockers need UNLOCKED, and we are the owner). */
+    atomic_store_explicit(&m->state, UNLOCKED, memory_order_release);
+    corun__lock_release(&m->lock);
+    return 0;
   }
-  if (!m->q.head) /* (queue_emptied) */
-    to &= ~(WAITERS | HANDOFF);
-  atomic_store_explicit(&m->state, to, memory_order_release);
+  /* Hand-over: m stays locked, now for w's task. (I) for what is left. */
+  atomic_store(&m->state, m->q.head ? CONTENDED : LOCKED);
+  struct corun_task *t = w->index == WAIT_PARK ? w->task : NULL;
   corun__lock_release(&m->lock);
-  if (w && w->index == WAIT_PARK) /* claimed: it stays parked until this */
-    corun__unpark(w->task, 0);
+  if (t) /* claimed: it stays parked (and w valid) until this */
+    corun__unpark(t, 0);
   return 0;
 }
 
-/* An unlock the bias did not do (see lock_rest). One compare-and-swap
- * from the value a load saw (this thread's own lock left the line in its
- * cache), also when a waiter is woken already: a first CAS that expected
- * plain HELD failed there and cost a second atomic instruction per
- * unlock (bench_sched's 2-worker mutex row). */
+/* An unlock the bias did not do (see lock_rest). */
 static CORUN__NOINLINE int unlock_rest(corun_mutex *m) {
   unbiased(m);
-  int s = atomic_load_explicit(&m->state, memory_order_relaxed);
-  for (;;) {
-    if (!(s & HELD)) /* not locked (or a racing second unlock) */
-      return -EPERM;
-    if ((s & HANDOFF) || ((s & WAITERS) && !(s & WOKEN)))
-      return unlock_locked(m);
-    if (atomic_compare_exchange_weak_explicit(&m->state, &s, s & ~HELD,
-                                              memory_order_release,
-                                              memory_order_relaxed))
-      return 0;
-  }
+  int s = LOCKED;
+  if (atomic_compare_exchange_strong_explicit(
+          &m->state, &s, UNLOCKED, memory_order_release, memory_order_relaxed))
+    return 0;
+  if (s == UNLOCKED)
+    return -EPERM;
+  return unlock_slow(m);
 }
 
 int corun_mutex_unlock(corun_mutex *m) {
@@ -492,8 +412,8 @@ int corun_mutex_unlock(corun_mutex *m) {
     return -EINVAL;
   uint64_t key = corun__tls_bias_key;
   if (key) {
-    int b = bias_swap(m, key, HELD, UNLOCKED);
-    if (b == HELD)
+    int b = bias_swap(m, key, LOCKED, UNLOCKED);
+    if (b == LOCKED)
       return 0;
     if (b == UNLOCKED)
       return -EPERM;
@@ -535,7 +455,7 @@ int corun_cond_wait(corun_cond *c, corun_mutex *m, int64_t deadline) {
   struct corun_task *t = corun__task_blocking(&err);
   if (!t)
     return err; /* -EPERM: m stays locked */
-  if (!(atomic_load(&m->state) & HELD))
+  if (atomic_load(&m->state) == UNLOCKED)
     return -EPERM; /* the caller does not hold m */
   if (deadline == 0)
     return -ETIMEDOUT; /* a wait that cannot block is over at once */

@@ -1,13 +1,12 @@
 /* mutex.c: corun_mutex: errors (-ENOMEM, outside a task, from a coroutine a
  * task resumed), mutual exclusion of a non-atomic counter under contention
  * (fast path, parks, deadline and try-lock variants, tasks on shared
- * stacks), barging and FIFO wake-ups, the hand-off to a starving waiter, a
- * timed-out and a cancelled waiter
- * leaving the queue, deadline timing, a hand-over unparked by a thread that
- * is not a worker, and free refused while a dropped waiter still has to come
- * back. Each scheduler run is repeated with 1, 2 and 4 workers and once
- * shuffled.
- * CORUN_TEST_SCALE=<factor> scales the stress part (sanitizers: /10). */
+ * stacks), FIFO hand-off with no barging, a timed-out and a cancelled waiter
+ * leaving the queue, the last task out freeing the mutex, deadline timing,
+ * a hand-over unparked by a thread that is not a worker, and free refused
+ * while a dropped waiter still has to come back. Each scheduler run is repeated
+ * with 1, 2 and 4 workers and once shuffled. CORUN_TEST_SCALE=<factor> scales
+ * the stress part (sanitizers: /10). */
 #include <corun.h>
 #include <errno.h>
 #include <pthread.h>
@@ -46,8 +45,7 @@ static void *stress_body(void *arg) {
         corun_yield(NULL);
       T_OK(rc);
     } else if (i % 13 == 7) {
-      /* A deadline that often expires: the waiter leaves the queue, also
-       * while the mutex is being handed over (see the sleep below). */
+      /* A deadline that often expires: the waiter leaves the queue. */
       int rc;
       while ((rc = corun_mutex_lock(s->m, corun_now() + 20000)) == -ETIMEDOUT)
         ;
@@ -61,8 +59,6 @@ static void *stress_body(void *arg) {
     long v = s->counter;
     if (i % 64 == 0)
       corun_yield(NULL); /* held across a yield: the others queue up */
-    if (i % 4096 == 2048) /* waiters wait 1 ms: the mutex starts starving */
-      T_OK(corun_sleep(1500 * 1000));
     s->counter = v + 1;
     atomic_fetch_sub_explicit(&s->inside, 1, memory_order_relaxed);
     T_OK(corun_mutex_unlock(s->m));
@@ -121,7 +117,7 @@ static void *fifo_body(void *arg) {
   return NULL;
 }
 
-static void fifo(int one_worker) {
+static void fifo(void) {
   struct fifo f = {.n = 0};
   struct fifo_arg a[FIFO_N];
   corun_task *t[FIFO_N];
@@ -134,20 +130,16 @@ static void fifo(int one_worker) {
   }
   T_EQ(corun_mutex_free(f.m), -EBUSY);
   T_OK(corun_mutex_unlock(f.m));
-  /* Barging: the unlock freed the mutex and woke task 0, which with one
-   * worker cannot run before this task gives the worker up: a try-lock
-   * takes the mutex ahead of every waiter. */
-  if (one_worker) {
-    T_OK(corun_mutex_lock(f.m, 0));
-    f.order[f.n++] = FIFO_N;
-    T_OK(corun_mutex_unlock(f.m)); /* task 0 is woken already: no wake */
-  }
+  /* Hand-off: the mutex went to task 0 and never was free, so this lock
+   * queues behind every waiter and comes last. */
+  T_OK(corun_mutex_lock(f.m, -1));
+  f.order[f.n++] = FIFO_N;
+  T_OK(corun_mutex_unlock(f.m));
   for (int i = 0; i < FIFO_N; i++)
     T_PTR_EQ(join_rc(t[i]), NULL);
-  /* The waiters got it in the order they queued in. */
-  T_EQ(f.n, FIFO_N + one_worker);
-  for (int i = 0; i < f.n; i++)
-    T_EQ(f.order[i], one_worker ? (i == 0 ? FIFO_N : i - 1) : i);
+  T_EQ(f.n, FIFO_N + 1);
+  for (int i = 0; i <= FIFO_N; i++)
+    T_EQ(f.order[i], i);
 
   /* Waiters 0..5 queue; 2 has a 20 ms deadline and 4 is cancelled: both
    * leave the queue and the others keep their order. */
@@ -185,146 +177,17 @@ static void fifo(int one_worker) {
   T_OK(corun_mutex_free(f.m));
 }
 
-/* ---- starving: the hand-off after 1 ms ------------------------------------
- */
-
-struct starve {
-  corun_mutex *m;
-  atomic_int got;
-};
-
-static void *starve_waiter(void *arg) {
-  struct starve *s = arg;
-  T_OK(corun_mutex_lock(s->m, -1));
-  atomic_store(&s->got, 1);
-  T_OK(corun_mutex_unlock(s->m));
-  return NULL;
-}
-
-/* A task that holds the mutex nearly all the time (across a sleep) and
- * locks it again right after each unlock wins every barging race against
- * a woken waiter; once that waiter has waited 1 ms, an unlock hands the
- * mutex to it instead. Without the hand-off it never gets the mutex: the
- * loop runs out (after 20,000 sleeps, 2 s at least) and the test fails. */
-static void starve(void) {
-  struct starve s = {NULL, 0};
-  corun_task *t;
-  T_OK(corun_mutex_make(&s.m));
-  T_OK(corun_mutex_lock(s.m, -1));
-  T_OK(corun_spawn(&t, starve_waiter, &s, NULL));
-  wait_parked(t);
-  for (long i = 0; i < 20000 && !atomic_load(&s.got); i++) {
-    T_OK(corun_mutex_unlock(s.m));
-    T_OK(corun_mutex_lock(s.m, -1));
-    T_OK(corun_sleep(100 * 1000));
-  }
-  T_TRUE(atomic_load(&s.got));
-  T_OK(corun_mutex_unlock(s.m));
-  T_PTR_EQ(join_rc(t), NULL);
-  /* No longer starving: free again after the last unlock, and a barging
-   * try-lock works. */
-  T_OK(corun_mutex_lock(s.m, 0));
-  T_OK(corun_mutex_unlock(s.m));
-  T_OK(corun_mutex_free(s.m));
-}
-
-/* A woken waiter that loses the race to a barger and then times out
- * must leave the mutex's "a waiter is woken" mark cleared, or no later
- * unlock would wake anybody: one worker, so that main's try-lock comes
- * before the woken task runs. */
-static void woken_then_timed_out(void) {
-  struct fifo f = {.n = 0};
-  struct fifo_arg a[2];
-  corun_task *t[2];
-  T_OK(corun_mutex_make(&f.m));
-  T_OK(corun_mutex_lock(f.m, -1));
-  a[0] = (struct fifo_arg){&f, 0, corun_now() + 5 * MS};
-  a[1] = (struct fifo_arg){&f, 1, corun_now() + 10000 * MS};
-  for (int i = 0; i < 2; i++) {
-    T_OK(corun_spawn(&t[i], fifo_body, &a[i], NULL));
-    wait_parked(t[i]);
-  }
-  T_OK(corun_mutex_unlock(f.m));  /* wakes task 0 */
-  T_OK(corun_mutex_lock(f.m, 0)); /* ahead of it */
-  T_OK(corun_sleep(20 * MS));     /* task 0 loses, waits again, times out */
-  T_EQ((intptr_t)join_rc(t[0]), -ETIMEDOUT);
-  T_OK(corun_mutex_unlock(f.m)); /* must wake task 1 */
-  T_PTR_EQ(join_rc(t[1]), NULL);
-  T_EQ(f.n, 1);
-  T_EQ(f.order[0], 1);
-  T_OK(corun_mutex_free(f.m));
-}
-
-/* The hand-off ends when a waiter gets the mutex that waited less than
- * 1 ms, though others still wait. One worker: S waits 2 ms, is woken,
- * loses to main's try-lock and starts the hand-off; N and M queue behind
- * it; S gets the mutex and hands it on to N, which waited only
- * microseconds: N ends the hand-off, so after N's unlock the mutex is
- * free (M was woken, not given it) and N's own try-lock takes it. Under
- * Valgrind N may wait 1 ms: then the hand-off rightly goes on, and the
- * try-lock's result is not checked. */
-struct handoff_end {
-  corun_mutex *m;
-  int64_t queued_at; /* when N started to wait */
-  int64_t waited;    /* how long N waited */
-  int relock;        /* N's try-lock after its unlock */
-};
-
-static void *handoff_plain(void *arg) {
-  struct handoff_end *h = arg;
-  T_OK(corun_mutex_lock(h->m, -1));
-  T_OK(corun_mutex_unlock(h->m));
-  return NULL;
-}
-
-static void *handoff_n(void *arg) {
-  struct handoff_end *h = arg;
-  h->queued_at = corun_now();
-  T_OK(corun_mutex_lock(h->m, -1));
-  h->waited = corun_now() - h->queued_at;
-  T_OK(corun_mutex_unlock(h->m));
-  h->relock = corun_mutex_lock(h->m, 0);
-  if (h->relock == 0)
-    T_OK(corun_mutex_unlock(h->m));
-  return NULL;
-}
-
-static void handoff_ends(void) {
-  struct handoff_end h = {NULL, 0, 0, 1};
-  corun_task *s, *n, *m;
-  T_OK(corun_mutex_make(&h.m));
-  T_OK(corun_mutex_lock(h.m, -1));
-  T_OK(corun_spawn(&s, handoff_plain, &h, NULL));
-  wait_parked(s);
-  T_OK(corun_sleep(2 * MS));
-  T_OK(corun_mutex_unlock(h.m));  /* wakes S */
-  T_OK(corun_mutex_lock(h.m, 0)); /* ahead of it */
-  corun_yield(NULL); /* S runs: it has waited 2 ms, the hand-off starts */
-  wait_parked(s);
-  T_OK(corun_spawn(&n, handoff_n, &h, NULL));
-  wait_parked(n);
-  T_OK(corun_spawn(&m, handoff_plain, &h, NULL));
-  wait_parked(m);
-  T_OK(corun_mutex_unlock(h.m)); /* to S, which hands it to N */
-  T_PTR_EQ(join_rc(s), NULL);
-  T_PTR_EQ(join_rc(n), NULL);
-  T_PTR_EQ(join_rc(m), NULL);
-  if (h.waited < 1 * MS)
-    T_OK(h.relock);
-  T_OK(corun_mutex_free(h.m));
-}
-
 /* The last task out frees the mutex, right after its unlock, while the
  * unlocks of the others may still be under way on other workers: an
- * unlock must be done with the mutex before a later locker can free it.
- * Under ASan, a touch of the freed mutex fails the test (an unlock that
- * woke its waiter after freeing the mutex: 1 run of 3 failed; 3 of 3
- * with the gap between the two widened). Short deadlines make waiters
- * leave, and barging makes woken ones lose. The holder yields while its
- * waiters time out and try again, with no yield of their own: with one
- * worker their timers kept its deque from running dry, and the yield
- * line behind it, holders included, waited for ever (now every other
- * periodic turn of pick() serves the yield line first). */
+ * unlock must be done with the mutex before a later locker can free it
+ * (under ASan, a touch of the freed mutex fails the test; a barging
+ * variant of the mutex that woke its waiter after freeing the mutex
+ * failed it 1 run in 3). Short deadlines make waiters leave. The holder
+ * yields while its waiters time out and try again, with no yield of
+ * their own: with one worker their timers kept its deque from running
+ * dry, and the yield line behind it, holders included, waited for ever
+ * (before pick()'s periodic turn served the yield line first every other
+ * time). */
 enum { LAST_OUT_OBJECTS = 300, LAST_OUT_TASKS = 3 };
 
 struct last_out {
@@ -462,12 +325,7 @@ static void *main_task(void *arg) {
   const corun_config *cfg = arg;
   free_after_drop(cfg->workers == 1);
   misc();
-  fifo(cfg->workers == 1);
-  starve();
-  if (cfg->workers == 1) {
-    woken_then_timed_out();
-    handoff_ends();
-  }
+  fifo();
   last_out();
   stress();
   return NULL;
