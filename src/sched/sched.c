@@ -262,9 +262,7 @@ static inline struct corun_task *take_runnext(struct corun__worker *w) {
   return t;
 }
 
-/* The next task of w's own queues behind runnext, or NULL: its inbox,
- * its deque, then its yield line (what was queued before the yielders
- * has its turn first). */
+/* The oldest task of w's yield line, or NULL. */
 static inline struct corun_task *yield_line_pop(struct corun__worker *w) {
   struct corun_task *t = w->yield_head;
   if (t)
@@ -272,6 +270,9 @@ static inline struct corun_task *yield_line_pop(struct corun__worker *w) {
   return t;
 }
 
+/* The next task of w's own queues behind runnext, or NULL: its inbox,
+ * its deque, then its yield line (what was queued before the yielders
+ * has its turn first). */
 static inline struct corun_task *pick_local(struct corun__worker *w) {
   struct corun_task *t;
   if ((t = taskq_pop(&w->inbox)) || (t = corun__deque_pop(&w->dq)))

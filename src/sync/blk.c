@@ -61,22 +61,12 @@ void corun__blk_acquire_slow(struct corun__blk *b) {
    * release store of `held`) */
   if (atomic_load_explicit(&b->bias, memory_order_acquire) != BLK_NONE)
     unbias(b);
-  for (unsigned spins = 0;; spins++) {
-    if (!atomic_exchange_explicit(&b->held, 1, memory_order_acquire))
-      return;
-    while (atomic_load_explicit(&b->held, memory_order_relaxed)) {
-      /* The holder may be waiting for this thread's fence: a select that
-       * holds this lock while it revokes another channel's bias, where
-       * membarrier(2) is denied (corun__bias_fence). Unanswered, the two
-       * waited for each other for ever (a review's find; chan/bias,
-       * no_membarrier). */
-      corun__bias_serve();
-      if (++spins > 256)
-        sched_yield();
-      else
-        corun__cpu_relax();
-    }
-  }
+  /* The holder may be waiting for this thread's fence: a select that
+   * holds this lock while it revokes another channel's bias, where
+   * membarrier(2) is denied (corun__bias_fence). Unanswered, the two
+   * waited for each other for ever (a review's find; chan/bias,
+   * no_membarrier). */
+  corun__lock_acquire_serving(&b->held);
 }
 
 void corun__blk_unlock_cb(void *blk) {

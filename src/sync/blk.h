@@ -42,13 +42,13 @@ enum { BLK_UNSET = 0, BLK_NONE = 1, BLK_REVOKING = 2 };
 
 /* 16 bytes: on the line of what the lock guards (sync/chan.c). */
 struct corun__blk {
-  atomic_int held;       /* 1 while taken */
+  corun__lock held;      /* taken; a plain spin lock once unbiased */
   atomic_int busy;       /* the biased thread is looking at `held` */
   _Atomic uint64_t bias; /* BLK_UNSET, BLK_NONE, BLK_REVOKING or a key */
 };
 
 static inline void corun__blk_init(struct corun__blk *b) {
-  atomic_init(&b->held, 0);
+  corun__lock_init(&b->held);
   atomic_init(&b->busy, 0);
   atomic_init(&b->bias, BLK_UNSET);
 }
@@ -66,8 +66,8 @@ static inline int corun__blk_take(struct corun__blk *b, uint64_t key) {
   atomic_signal_fence(memory_order_seq_cst);
   int done = 0;
   if (atomic_load_explicit(&b->bias, memory_order_relaxed) == key &&
-      atomic_load_explicit(&b->held, memory_order_relaxed) == 0) {
-    atomic_store_explicit(&b->held, 1, memory_order_relaxed);
+      atomic_load_explicit(&b->held.held, memory_order_relaxed) == 0) {
+    atomic_store_explicit(&b->held.held, 1, memory_order_relaxed);
     done = 1;
   }
   atomic_store_explicit(&b->busy, 0, memory_order_release);
@@ -81,7 +81,8 @@ static inline void corun__blk_acquire(struct corun__blk *b) {
         corun__blk_take(b, key))
       return;
   } else if (atomic_load_explicit(&b->bias, memory_order_acquire) == BLK_NONE &&
-             !atomic_exchange_explicit(&b->held, 1, memory_order_acquire)) {
+             !atomic_exchange_explicit(&b->held.held, 1,
+                                       memory_order_acquire)) {
     return; /* (acquire: see corun__blk_acquire_slow) */
   }
   corun__blk_acquire_slow(b);
@@ -95,7 +96,7 @@ static inline void corun__blk_acquire(struct corun__blk *b) {
  * own. The handshake covers only the biased thread's taking of b, where
  * it reads `held` and then writes it. */
 static inline void corun__blk_release(struct corun__blk *b) {
-  atomic_store_explicit(&b->held, 0, memory_order_release);
+  corun__lock_release(&b->held);
 }
 
 /* The revoker's side, for any biased word (this lock's, sync/mutex.c's):
