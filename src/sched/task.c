@@ -1,7 +1,8 @@
 /* task.c: task objects, spawn, join, and a task's end.
  * Layer: sched (uses base, coro). Locking: a task's join fields are under
  * its join_lock; the slab list under corun__S.slab_lock; free lists and
- * live counts are their worker's own (worker.h). */
+ * live counts are their worker's own (worker.h), the stash of free
+ * batches is under corun__S.free_lock. */
 #include <errno.h>
 #include <stdio.h>
 
@@ -39,18 +40,129 @@ void corun__tasks_dump(void) {
   fflush(stderr);
 }
 
+long corun__task_slabs(void) {
+  long n = 0;
+  corun__lock_acquire(&corun__S.slab_lock);
+  for (struct corun__task_slab *sl = corun__S.slabs; sl; sl = sl->next)
+    n++;
+  corun__lock_release(&corun__S.slab_lock);
+  return n;
+}
+
 void corun__tasks_free(void) {
   while (corun__S.slabs) {
     struct corun__task_slab *sl = corun__S.slabs;
     corun__S.slabs = sl->next;
     corun__free(sl);
   }
+  corun__free(corun__S.free_batches);
+  corun__S.free_batches = NULL;
+  corun__S.free_cap = 0;
+  atomic_store(&corun__S.free_nbatch, 0);
 }
 
-/* Gives task object t back to the calling worker's free list. */
+/* ---- Free task objects ------------------------------------------------
+ * Each worker reuses the task objects it frees, without a lock. But a
+ * task may end on another worker than the one that spawned it (it was
+ * stolen, or migrated), and a detached task is freed where it ends, a
+ * joined one where its joiner runs: so one worker may free more than it
+ * takes, and another take more than it frees. Kept where they were freed,
+ * they piled up on the first while the second mapped a new slab for
+ * every SLAB_TASKS spawns: memory grew with every task ever spawned (a
+ * task pinned to one of 2 workers that spawns detached tasks: 78 MB more
+ * per 500,000 of them, for good). So a worker keeps at most FREE_KEEP;
+ * what it frees beyond that collects in an outgoing batch of SLAB_TASKS,
+ * which goes to the scheduler's stash when full. A worker that runs out
+ * takes its own outgoing batch back first, then a batch from the stash,
+ * and maps a new slab only when both are empty. Tasks are then bounded by
+ * the most ever alive at once, plus FREE_KEEP + SLAB_TASKS per worker. */
+#define FREE_KEEP (2 * SLAB_TASKS)
+
+/* Adds a full batch (its first task) to the stash. Returns 0, or -ENOMEM
+ * when the stash's array could not grow. */
+static int stash_push(struct corun_task *batch) {
+  struct corun__sched *S = &corun__S;
+  for (;;) {
+    corun__lock_acquire(&S->free_lock);
+    size_t n = atomic_load_explicit(&S->free_nbatch, memory_order_relaxed);
+    size_t cap = S->free_cap;
+    if (n < cap) {
+      S->free_batches[n] = batch;
+      atomic_store_explicit(&S->free_nbatch, n + 1, memory_order_relaxed);
+      corun__lock_release(&S->free_lock);
+      return 0;
+    }
+    corun__lock_release(&S->free_lock);
+    /* Grown outside the lock (a spin lock: no malloc under it). */
+    size_t ncap = cap ? 2 * cap : 16;
+    struct corun_task **v = corun__malloc(ncap * sizeof *v);
+    if (!v)
+      return -ENOMEM;
+    corun__lock_acquire(&S->free_lock);
+    if (S->free_cap == cap) { /* nobody grew it meanwhile */
+      n = atomic_load_explicit(&S->free_nbatch, memory_order_relaxed);
+      for (size_t i = 0; i < n; i++)
+        v[i] = S->free_batches[i];
+      struct corun_task **old = S->free_batches;
+      S->free_batches = v;
+      S->free_cap = ncap;
+      v = old;
+    }
+    corun__lock_release(&S->free_lock);
+    corun__free(v); /* the old array, or ours if another grew it first */
+  }
+}
+
+/* Takes a batch (its first task, SLAB_TASKS chained through qnext) from
+ * the stash, or returns NULL. */
+static struct corun_task *stash_pop(void) {
+  struct corun__sched *S = &corun__S;
+  if (!atomic_load_explicit(&S->free_nbatch, memory_order_relaxed))
+    return NULL;
+  struct corun_task *batch = NULL;
+  corun__lock_acquire(&S->free_lock);
+  size_t n = atomic_load_explicit(&S->free_nbatch, memory_order_relaxed);
+  if (n) {
+    batch = S->free_batches[n - 1];
+    atomic_store_explicit(&S->free_nbatch, n - 1, memory_order_relaxed);
+  }
+  corun__lock_release(&S->free_lock);
+  return batch;
+}
+
+/* Gives task object t back to worker w (the calling one). */
 void corun__task_free(struct corun__worker *w, struct corun_task *t) {
-  t->qnext = w->free_tasks;
-  w->free_tasks = t;
+  if (w->nfree < FREE_KEEP) {
+    t->qnext = w->free_tasks;
+    w->free_tasks = t;
+    w->nfree++;
+    return;
+  }
+  t->qnext = w->free_out;
+  w->free_out = t;
+  /* Full: to the stash (without memory for its array, kept here). */
+  if (++w->nfree_out >= SLAB_TASKS && stash_push(w->free_out) == 0) {
+    w->free_out = NULL;
+    w->nfree_out = 0;
+  }
+}
+
+/* Refills w's empty free list from its outgoing batch or the stash.
+ * Returns whether it did. */
+static int free_refill(struct corun__worker *w) {
+  if (w->free_out) {
+    w->free_tasks = w->free_out;
+    w->nfree = w->nfree_out;
+    w->free_out = NULL;
+    w->nfree_out = 0;
+    return 1;
+  }
+  struct corun_task *batch = stash_pop();
+  if (!batch)
+    return 0;
+  w->free_tasks = batch;
+  w->nfree = SLAB_TASKS;
+  return 1;
 }
 
 /* A shared stack's tasks all run on one worker, or they would overwrite
@@ -144,7 +256,7 @@ static void *task_body(void *arg) {
 int corun__task_new(struct corun__worker *w, struct corun_task **out,
                     corun_fn *fn, void *arg, const corun_attr *attr,
                     int detached) {
-  if (!w->free_tasks) {
+  if (!w->free_tasks && !free_refill(w)) {
     struct corun__task_slab *sl = corun__malloc(sizeof *sl);
     if (!sl)
       return -ENOMEM;
@@ -167,6 +279,7 @@ int corun__task_new(struct corun__worker *w, struct corun_task **out,
     return rc; /* t stays free */
   }
   w->free_tasks = t->qnext;
+  w->nfree--;
   /* Field by field, not memset: `rep stos` for these 200 bytes was 11 %
    * of a spawn + join here. */
   t->fn = fn;

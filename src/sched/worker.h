@@ -111,10 +111,13 @@ struct corun__worker {
   int asleep; /* past its last look for work, about to sleep (idle_lock) */
   atomic_int in_poll; /* blocked in the poller rather than its futex */
   int in_poller;      /* inside the poller's poll() (owner only) */
-  /* Task objects free for reuse (owner only), and the tasks this worker
+  /* Task objects free for reuse (owner only): nfree of them, and an
+   * outgoing batch of nfree_out that goes to the scheduler's stash when
+   * full (task.c, "Free task objects"). And the tasks this worker
    * started minus those it finished (owner only; the sum over workers is
    * read only when all are asleep, under idle_lock). */
-  struct corun_task *free_tasks;
+  struct corun_task *free_tasks, *free_out;
+  unsigned nfree, nfree_out;
   long live;
   /* A revoker of a lock biased to this worker without membarrier(2)
    * (sched.h, monitor.c) counts fence_req up; the worker's pick() (now
@@ -148,6 +151,14 @@ struct corun__sched {
   void (*at_end[4])(void);        /* corun__sched_at_end's */
   struct corun__task_slab *slabs; /* every task object (slab_lock) */
   corun__lock slab_lock;
+  /* Batches of free task objects that workers gave up (task.c): the
+   * first task of each, chained through qnext; free_nbatch of them in an
+   * array of free_cap (free_lock; free_nbatch also read without it, as a
+   * hint). */
+  corun__lock free_lock;
+  struct corun_task **free_batches;
+  size_t free_cap;
+  atomic_size_t free_nbatch;
   atomic_int done;    /* every task finished, or deadlock */
   int deadlock;       /* done because of a deadlock */
   unsigned long run;  /* which corun_main() call this is: 1, 2, ... */
@@ -271,6 +282,8 @@ void corun__task_retire(struct corun__worker *w, struct corun_task *t);
 void corun__tasks_dump(void);
 /* task.c: frees every task object (corun_main's end). */
 void corun__tasks_free(void);
+/* task.c: how many slabs of task objects are mapped (tests, debugging). */
+long corun__task_slabs(void);
 
 /* park.c: the worker's side of a park, once task t is off its stack and
  * the unlock callback has run. */
