@@ -130,14 +130,9 @@ static struct corun_task *stash_pop(void) {
   return batch;
 }
 
-/* Gives task object t back to worker w (the calling one). */
-void corun__task_free(struct corun__worker *w, struct corun_task *t) {
-  if (w->nfree < FREE_KEEP) {
-    t->qnext = w->free_tasks;
-    w->free_tasks = t;
-    w->nfree++;
-    return;
-  }
+/* task_free beyond FREE_KEEP: t joins w's outgoing batch. */
+static CORUN__NOINLINE void task_free_out(struct corun__worker *w,
+                                          struct corun_task *t) {
   t->qnext = w->free_out;
   w->free_out = t;
   /* Full: to the stash (without memory for its array, kept here). */
@@ -145,6 +140,17 @@ void corun__task_free(struct corun__worker *w, struct corun_task *t) {
     w->free_out = NULL;
     w->nfree_out = 0;
   }
+}
+
+/* Gives task object t back to worker w (the calling one). */
+static inline void task_free(struct corun__worker *w, struct corun_task *t) {
+  if (CORUN__UNLIKELY(w->nfree >= FREE_KEEP)) {
+    task_free_out(w, t);
+    return;
+  }
+  t->qnext = w->free_tasks;
+  w->free_tasks = t;
+  w->nfree++;
 }
 
 /* Refills w's empty free list from its outgoing batch or the stash.
@@ -242,7 +248,7 @@ void corun__task_exit(struct corun__worker *w, struct corun_task *t,
     j = NULL; /* the joiner was cancelled meanwhile: it deregisters */
   corun__lock_release(&t->join_lock);
   if (detached)
-    corun__task_free(w, t);
+    task_free(w, t);
   else if (j)
     corun__unpark(j, 0); /* t may be freed by the joiner from here on */
 }
@@ -262,7 +268,7 @@ int corun__task_new(struct corun__worker *w, struct corun_task **out,
       return -ENOMEM;
     for (unsigned i = 0; i < SLAB_TASKS; i++) {
       sl->task[i].alive = 0;
-      corun__task_free(w, &sl->task[i]);
+      task_free(w, &sl->task[i]);
     }
     corun__lock_acquire(&corun__S.slab_lock);
     sl->next = corun__S.slabs;
@@ -388,6 +394,6 @@ int corun_join(corun_task *t, void **result) {
   }
   if (result)
     *result = t->result;
-  corun__task_free(corun__worker_self(), t);
+  task_free(corun__worker_self(), t);
   return 0;
 }
