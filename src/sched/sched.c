@@ -120,11 +120,15 @@ static struct corun_task *taskq_pop(struct corun__taskq *q) {
   size_t nspan = 0;
   corun__lock_acquire(&q->lock);
   struct corun_task *t = q->head;
+  /* t's own stack is loaded below unless the last pop started it (t was
+   * its next): t came first in its batch, or the queue had run empty. */
+  int cold = t && t != q->warm;
   if (t) {
     struct corun_task *next = t->qnext;
     q->head = next;
     if (!next) {
       q->tail = NULL;
+      q->warm = NULL;
     } else {
       /* The global queue holds the tasks a poll readied, in batches of
        * up to 128, each task cold by its turn when there are many
@@ -136,6 +140,7 @@ static struct corun_task *taskq_pop(struct corun__taskq *q) {
        * of the one after it, and the task object after that. */
       struct corun_task *after = next->qnext;
       nspan = corun__coro_resume_span(next->co, PREFETCH_STACK, &span);
+      q->warm = next;
       if (after) {
         __builtin_prefetch(after->co);
         if (after->qnext)
@@ -151,9 +156,7 @@ static struct corun_task *taskq_pop(struct corun__taskq *q) {
   }
   corun__lock_release(&q->lock);
   corun__prefetch_span(span, nspan);
-  /* t's own stack, in case it came first in its batch (otherwise
-   * loading since the last pop already). */
-  if (t) {
+  if (cold) {
     nspan = corun__coro_resume_span(t->co, PREFETCH_STACK, &span);
     corun__prefetch_span(span, nspan);
   }

@@ -47,6 +47,11 @@ struct corun__taskq {
   corun__lock lock;
   struct corun_task *head, *tail;
   atomic_size_t len; /* read without the lock as a hint */
+  /* The head whose stack the last pop started loading (it stays the head
+   * until the next pop: pushes add at the tail), or NULL: its own pop
+   * need not load it again (sched.c, taskq_pop). Compared, never
+   * dereferenced. Under lock. */
+  struct corun_task *warm;
 };
 
 struct corun__worker {
@@ -261,8 +266,6 @@ void corun__taskq_push(struct corun__taskq *q, struct corun_task *t);
 int corun__task_new(struct corun__worker *w, struct corun_task **out,
                     corun_fn *fn, void *arg, const corun_attr *attr,
                     int detached);
-/* task.c: gives task object t back to worker w's free list. */
-void corun__task_free(struct corun__worker *w, struct corun_task *t);
 /* task.c: t's body returned `result` on worker w: destroy its coroutine,
  * wake its joiner, free a detached one. */
 void corun__task_exit(struct corun__worker *w, struct corun_task *t,
