@@ -154,10 +154,12 @@ void corun__stack_cache_flush(struct corun__stack_cache *c);
 
 /* Gives back to the kernel the pages of free stacks spilled to the global
  * pool and not reused for a while (1 to 2 s; pool.c); `now` is
- * corun__clock_ns(). Returns when it next has such work, in the same
- * clock, or -1 if it has none: an idle worker bounds its sleep by it, so
- * the memory of a burst of coroutines goes back without a new one.
- * Frees also happen in the course of spilling. Context: any thread. */
+ * corun__clock_ns(). At most RELEASE_CHUNK stacks' pages per call (a
+ * fraction of a millisecond, pool.c): returns when it next has such work, in
+ * the same clock (0 while more is due now), or -1 if it has none. An idle
+ * worker bounds its sleep by it, so the memory of a burst of coroutines goes
+ * back without a new one, a chunk at a time. Frees also happen in the
+ * course of spilling, a chunk per spill. Context: any thread. */
 int64_t corun__stack_scavenge(int64_t now);
 
 /* Canary stacks only: aborts with the overflow report if the canary at the
