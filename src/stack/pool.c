@@ -47,6 +47,8 @@
  * apart from the odd call that the kernel holds up for about 4 ms, as
  * often with 1,024. */
 #define RELEASE_CHUNK 256
+/* How long a spill goes on giving back chunks (see spill). */
+#define SPILL_RELEASE_NS ((int64_t)1000000)
 
 /* Free stacks of a global class: an array taken from and added to at its
  * end (LIFO). */
@@ -295,12 +297,22 @@ static void spill(size_t size, struct corun__stack *const *v, size_t n) {
     return;
   }
   svec_add(&k->young, v, n);
-  size_t nrelease;
-  age_class(k, corun__clock_ns());
-  struct corun__stack **release = take_doomed(k, &nrelease);
-  update_due();
-  pthread_mutex_unlock(&P.lock);
-  release_class(k, release, nrelease);
+  int64_t now = corun__clock_ns();
+  age_class(k, now);
+  /* Chunks until SPILL_RELEASE_NS have passed: a thread that runs
+   * coroutines without a scheduler ages its classes only here, and at a
+   * chunk per spill a burst's pages went back slowly under a light load
+   * (one spill a second: 256 stacks a second). */
+  for (;;) {
+    size_t nrelease;
+    struct corun__stack **release = take_doomed(k, &nrelease);
+    update_due();
+    pthread_mutex_unlock(&P.lock);
+    release_class(k, release, nrelease);
+    if (!release || corun__clock_ns() - now >= SPILL_RELEASE_NS)
+      return;
+    pthread_mutex_lock(&P.lock);
+  }
 }
 
 int64_t corun__stack_scavenge(int64_t now) {
