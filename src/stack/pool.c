@@ -62,8 +62,10 @@ struct svec {
  * spilled before it; `clean`, pages given back or never touched. Aging
  * (age_class) dooms `old` and makes `young` old, so a stack's
  * pages go back DECAY_NS to 2 * DECAY_NS after its spill unless reused.
- * The doomed stacks are the first `doomed` of old: they go back
- * RELEASE_CHUNK at a time, one chunk per scavenge, and stay usable (and
+ * The doomed stacks are the first `doomed` of old, sorted by address
+ * (aging sorts them; taking a chunk from their end or refilling from
+ * old's end leaves the rest in order): they go back RELEASE_CHUNK
+ * neighbours at a time, one chunk per scavenge, and stay usable (and
  * committed) until theirs. Each list has room for every stack of the
  * class (`room` >= `nstacks`, grown before a slab is mapped for it), so
  * adding to one never fails. */
@@ -148,16 +150,16 @@ static int grow_class(struct gclass *k, size_t more) {
   return 0;
 }
 
-/* Gives the pages of the n stacks in v (of class `size`) back to the
- * kernel, one madvise per run of neighbouring slots; sorts v by address
- * for that. Each madvise(MADV_DONTNEED) flushes the TLB of every CPU
- * running the process: with two workers, one call per stack made 100,000
- * short-lived tasks spend half their time in those flushes
+/* Gives the pages of the n stacks in v (of class `size`, sorted by
+ * address: sort_by_address) back to the kernel, one madvise per run of
+ * neighbouring slots. Each madvise(MADV_DONTNEED) flushes the TLB of
+ * every CPU running the process: with two workers, one call per stack
+ * made 100,000 short-lived tasks spend half their time in those flushes
  * (inter-processor interrupts, costly in a VM). A run includes the guards
  * between its stacks; guards survive MADV_DONTNEED (both kinds: guard
  * markers and PROT_NONE pages). */
-static void release_pages(size_t size, struct corun__stack **v, size_t n) {
-  qsort(v, n, sizeof *v, by_address);
+static void release_pages(size_t size, struct corun__stack *const *v,
+                          size_t n) {
   size_t slot = CORUN__STACK_GUARD_BYTES + size;
   for (size_t a = 0, b; a < n; a = b) {
     for (b = a + 1; b < n && v[b]->lo == v[b - 1]->lo + slot; b++)
@@ -169,18 +171,20 @@ static void release_pages(size_t size, struct corun__stack **v, size_t n) {
 
 /* Sorts the n stacks of v by address, as by_address does, with a radix
  * sort (8 bits a pass, over the bits in which the descriptors' addresses
- * differ) through a scratch array; unsorted if there is no memory for it.
- * For the doomed stacks of a class, so that each chunk given back is a
- * range of neighbours, a few madvise calls (taken in spill order, a
- * chunk of 1,024 needed 230-640 calls and up to 6 ms). qsort took 4-7 ms
- * for the 52,416 stacks 100,000 finished tasks leave, here under P.lock;
- * this takes 0.5 ms. */
+ * differ) through a scratch array; with qsort, in place, if there is no
+ * memory for it. For the doomed stacks of a class, so that each chunk
+ * given back is a range of neighbours, a few madvise calls (taken in
+ * spill order, a chunk of 1,024 needed 230-640 calls and up to 6 ms).
+ * qsort took 4-7 ms for the 52,416 stacks 100,000 finished tasks leave,
+ * here under P.lock; this takes 0.5 ms. */
 static void sort_by_address(struct corun__stack **v, size_t n) {
   if (n < 2)
     return;
   struct corun__stack **tmp = corun__malloc(n * sizeof *tmp);
-  if (!tmp)
+  if (!tmp) {
+    qsort(v, n, sizeof *v, by_address);
     return;
+  }
   uintptr_t lo = UINTPTR_MAX, hi = 0;
   for (size_t i = 0; i < n; i++) {
     uintptr_t a = (uintptr_t)v[i];

@@ -159,7 +159,8 @@ void corun__stack_cache_flush(struct corun__stack_cache *c);
  * the same clock (0 while more is due now), or -1 if it has none. An idle
  * worker bounds its sleep by it, so the memory of a burst of coroutines goes
  * back without a new one, a chunk at a time. Frees also happen in the
- * course of spilling, a chunk per spill. Context: any thread. */
+ * course of spilling, chunks for up to 1 ms per spill. Context: any
+ * thread. */
 int64_t corun__stack_scavenge(int64_t now);
 
 /* Canary stacks only: aborts with the overflow report if the canary at the
