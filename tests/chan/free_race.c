@@ -22,6 +22,7 @@
 
 #include "sched/sched.h"
 #include "t.h"
+#include "task_wait.h"
 
 static void *receiver(void *arg) {
   long v;
@@ -71,8 +72,7 @@ static void free_after_completion(corun_shared_stack *ss) {
       corun_attr attr = {.shared = round % 2 ? ss : NULL};
       corun_task *w;
       T_EQ(corun_spawn(&w, completed_waiter, &c, &attr), 0);
-      while (atomic_load(&w->wait) != CORUN__WAIT_PARKED)
-        corun_yield(NULL);
+      wait_parked(w);
       int v = 42;
       if (mode == SELECT_CLOSE)
         T_EQ(corun_chan_close(c.ch), 0);
@@ -102,8 +102,7 @@ static void *main_task(void *arg) {
   T_EQ(corun_chan_make(&ch, sizeof(long), 1), 0);
   corun_task *r;
   T_EQ(corun_spawn(&r, receiver, ch, NULL), 0);
-  while (atomic_load(&r->wait) != CORUN__WAIT_PARKED)
-    corun_yield(NULL);
+  wait_parked(r);
   T_EQ(corun_cancel(r), 0); /* claims r's park: readied, not yet run */
   long v = 1;
   T_EQ(corun_chan_send(ch, &v, 0), 0); /* drops r's waiter, buffers v */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "t.h"
+#include "task_wait.h"
 
 #define MS 1000000LL
 
@@ -103,9 +104,12 @@ static void deadlines_close_cancel(void) {
   void *r;
   T_EQ(corun_join(t, &r), 0);
   T_EQ((intptr_t)r, -ECANCELED);
-  /* One waiter per direction: a second reader is refused. */
+  /* One waiter per direction: a second reader is refused. (Once the
+   * first waits: after a sleep alone, a first reader held up past it
+   * would find this one waiting with no deadline, and nobody would ever
+   * write.) */
   T_EQ(corun_spawn(&t, reader, &pfd[0], NULL), 0);
-  T_EQ(corun_sleep(MS), 0);
+  wait_parked(t);
   T_EQ(corun_read(pfd[0], &c, 1, -1), -EBUSY);
   T_EQ(corun_write(pfd[1], "y", 1, -1), 1);
   T_EQ(corun_join(t, &r), 0);

@@ -9,6 +9,7 @@
 #include "base/compiler.h"
 #include "sched/sched.h"
 #include "t.h"
+#include "task_wait.h"
 
 #define MS 1000000LL
 
@@ -21,27 +22,6 @@ static inline long scaled(long n) {
     f /= 10;
   long r = (long)((double)n * f);
   return r > 0 ? r : 1;
-}
-
-/* Whether t's body has returned (read under its join lock, where the
- * task's end sets it). */
-static inline int task_returned(corun_task *t) {
-  corun__lock_acquire(&t->join_lock);
-  int done = t->done;
-  corun__lock_release(&t->join_lock);
-  return done;
-}
-
-/* Yields until t is parked (its waiter is queued before it parks), or
- * has returned: a park with a deadline may time out, and its task end,
- * before this first looks. Waiting for the park alone then never ended:
- * a waiter with a 20 ms deadline, spawned by a task that Valgrind or a
- * loaded machine kept off its CPU for longer (valgrind sync/sem hung in
- * CI; with the deadline made 1 ms, 1 run in 30 hung). The tests' joins
- * check what such a task returned. */
-static inline void wait_parked(corun_task *t) {
-  while (atomic_load(&t->wait) != CORUN__WAIT_PARKED && !task_returned(t))
-    corun_yield(NULL);
 }
 
 /* Joins t and returns its result. */
