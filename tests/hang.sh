@@ -12,36 +12,35 @@
 #    debug symbols.
 # ctest itself would only kill the program, and a hang seen once in many
 # CI runs (valgrind sync/sem, TSan sync/bias) left nothing to look at.
-# bash, not sh: wait -n -p.
+# bash, not sh: arrays.
 secs=$1
 shift
+hung=
+trap 'hung=1' USR1
 "$@" &
 prog=$!
-sleep "$secs" > /dev/null 2>&1 < /dev/null &
+# The timer: a subshell that signals this script when the time is up, and
+# takes its sleep with it when it is stopped first.
+(
+  trap 'kill "$nap" 2> /dev/null; exit 0' TERM
+  sleep "$secs" &
+  nap=$!
+  wait "$nap" && kill -USR1 $$
+) > /dev/null 2>&1 < /dev/null &
 timer=$!
 # (ctest, should its later timeout strike, stops this script: not the
 # test with it, unless told)
-trap 'kill -9 "$prog" "$timer" 2> /dev/null; exit 143' TERM INT
-# Until one of the two ends. wait -n does not see a child that bash
-# reaped before it was called (a test that fails at once): then neither
-# is named, and plain wait gives that child's status.
-while :; do
-  done=
-  wait -n -p done "$prog" "$timer"
-  rc=$?
-  if [ "$done" != "$prog" ] && ! kill -0 "$prog" 2> /dev/null; then
-    wait "$prog"
-    rc=$?
-    done=$prog
-  fi
-  if [ "$done" = "$prog" ]; then
-    kill "$timer" 2> /dev/null
-    exit "$rc"
-  fi
-  if [ "$done" = "$timer" ] || ! kill -0 "$timer" 2> /dev/null; then
-    break
-  fi
-done
+trap 'kill -9 "$prog" 2> /dev/null; kill "$timer" 2> /dev/null; exit 143' TERM INT
+# wait returns the test's status, also when bash has already reaped it
+# (wait -n would not: a test that dies at once of a signal), or early,
+# when the timer's signal comes.
+wait "$prog"
+rc=$?
+if [ -z "$hung" ] || ! kill -0 "$prog" 2> /dev/null; then
+  [ -n "$hung" ] && { wait "$prog"; rc=$?; } # it ended as time ran out
+  kill "$timer" 2> /dev/null
+  exit "$rc"
+fi
 
 exec 1>&2
 echo "hang.sh: $* still running after $secs s; its state follows"
