@@ -46,7 +46,10 @@
  * at `blocked`; the monitor stores `blocked` (and `handing`) and then
  * looks at the count. Either the monitor sees the worker back and leaves
  * both alone, or the worker sees `blocked` and waits for `handing`
- * to clear (corun__monitor_back). The store-then-load order needs a full
+ * to clear (corun__monitor_back). The same holds for a task the running
+ * task readies into runnext meanwhile: corun__ready stores it and then
+ * looks at `blocked` again, and takes it back out itself if set (sched.c,
+ * runnext_reclaim). The store-then-load order needs a full
  * fence on both sides; the worker's fence would cost every dispatch, so
  * the monitor makes it for both with membarrier(2)
  * (MEMBARRIER_CMD_PRIVATE_EXPEDITED: every thread of the process runs a
@@ -59,7 +62,11 @@
  * there could be the one that ends the block): a fence on the worker's
  * side would cost
  * every dispatch (a yield round trip measured 2.5 % more instructions
- * with a test of a flag alone).
+ * with a test of a flag alone). That is decided when the run starts
+ * (corun__monitor_setup). A seccomp policy that denies membarrier only
+ * later leaves both with the blocked worker (a review's find, not
+ * mended: taking runnext would then race with the owner's plain take):
+ * a task readied there waits for that worker's task to end.
  *
  * Cost. While any task runs, the monitor looks every threshold/2; when
  * none does, it sleeps on its futex until a worker starts one (run()

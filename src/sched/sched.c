@@ -191,6 +191,40 @@ static void push_here(struct corun__worker *self, struct corun_task *t) {
     push_local(self, t);
 }
 
+/* The second half of Dekker's handshake with the monitor (monitor.c,
+ * top) for a task just stored in self's runnext: corun__ready looked at
+ * `blocked` before the store, and a monitor that found this worker
+ * blocked after that look and took runnext before the store found it
+ * empty. t would then wait there until the task that keeps the worker
+ * ends, for ever if that task waits for t (a review's find: a task
+ * readied by a spare worker's task just before that task spun; with a
+ * 3 ms stall injected between look and store, stranded 3 runs of 3). So
+ * after the store the caller looks at `blocked` again, as dispatch_end
+ * does after its store, and the monitor's membarrier orders both. Either
+ * the monitor's exchange finds the task, or that look finds `blocked`
+ * and this takes the task back (an exchange: the monitor may be taking
+ * it too) to where other workers can run it. */
+static CORUN__NOINLINE void runnext_reclaim(struct corun__worker *self) {
+  struct corun_task *back = atomic_exchange(&self->runnext, NULL);
+  if (back)
+    push_here(self, back);
+}
+
+/* corun__ready's other case: runnext holds a task, which t displaces, or
+ * the monitor takes runnext without its membarrier (runnext_shared), so
+ * that the store must be an exchange (the full fence the look at
+ * `blocked` after it needs). A task in runnext is taken out with an
+ * exchange, which the monitor may be making too (worker.h). */
+static CORUN__NOINLINE void runnext_displace(struct corun__worker *self,
+                                             struct corun_task *t) {
+  struct corun_task *old = atomic_exchange(&self->runnext, t);
+  if (CORUN__UNLIKELY(
+          atomic_load_explicit(&self->blocked, memory_order_relaxed)))
+    runnext_reclaim(self);
+  if (old) /* the older one becomes stealable (or waits in the inbox) */
+    push_here(self, old);
+}
+
 void corun__ready(struct corun_task *t) {
   struct corun__worker *self = corun__worker_self();
   /* Read once: t may run (and change its pin) as soon as it is queued. */
@@ -234,19 +268,20 @@ void corun__ready(struct corun_task *t) {
     push_here(self, t);
     return;
   }
-  /* Plain loads and stores when runnext is empty (the common case): a
-   * monitor that takes it meanwhile finds it empty or finds t, either is
-   * fine. A task in it must be taken out with an exchange, which the
-   * monitor may be making too (worker.h). (Release: a monitor that takes
-   * t reads it.) */
-  struct corun_task *old =
-      atomic_load_explicit(&self->runnext, memory_order_relaxed);
-  if (!old)
+  /* Plain loads and stores when runnext is empty (the common case); the
+   * rest out of line, so that this path saves no registers. */
+  if (CORUN__LIKELY(
+          !atomic_load_explicit(&self->runnext, memory_order_relaxed) &&
+          !corun__S.runnext_shared)) {
+    /* (Release: a monitor that takes t reads it.) */
     atomic_store_explicit(&self->runnext, t, memory_order_release);
-  else
-    old = atomic_exchange(&self->runnext, t);
-  if (old) /* the older one becomes stealable (or waits in the inbox) */
-    push_here(self, old);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (CORUN__UNLIKELY(
+            atomic_load_explicit(&self->blocked, memory_order_relaxed)))
+      runnext_reclaim(self);
+    return;
+  }
+  runnext_displace(self, t);
 }
 
 /* Takes w's runnext task, if any; by w, out of any task (in its loop, or
