@@ -132,7 +132,18 @@ int main(void) {
     return 0;
   }
   if (CORUN__TSAN) {
-    child_run(&c, race_child, NULL);
+    /* A run whose two writes did not overlap after all reports nothing
+     * and exits 0: 1 in about 27 runs of the TSan suite next to a
+     * helper's builds (24 Nov), 0 in 300 runs of this test alone; the
+     * cause was not found. TSan blind to tasks would miss every time:
+     * up to three tries, each miss said. */
+    for (int try = 0; try < 3; try++) {
+      child_run(&c, race_child, NULL);
+      if (!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0 || *c.err)
+        break;
+      fprintf(stderr, "seeded: the racing child reported nothing (try %d)\n",
+              try + 1);
+    }
     if (!strstr(c.err, "seeded_race_task"))
       child_show("the racing child", &c);
     T_TRUE(WIFEXITED(c.status));
