@@ -48,7 +48,7 @@
  * both alone, or the worker sees `blocked` and waits for `handing`
  * to clear (corun__monitor_back). The same holds for a task the running
  * task readies into runnext meanwhile: corun__ready stores it and then
- * looks at `blocked` again, and takes it back out itself if set (sched.c,
+ * looks at `blocked` again, and takes it back out itself if set (ready.c,
  * runnext_reclaim). The store-then-load order needs a full
  * fence on both sides; the worker's fence would cost every dispatch, so
  * the monitor makes it for both with membarrier(2)

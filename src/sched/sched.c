@@ -1,6 +1,7 @@
-/* sched.c: the workers' loop, where runnable tasks wait (worker.h), and
- * direct switches between tasks. corun_main, which starts and ends the
- * workers, is in main.c; idle workers, wake-ups and deadlock detection
+/* sched.c: the workers' loop, how it picks the next task from where
+ * runnable tasks wait (worker.h), and direct switches between tasks.
+ * Where a readied task goes is in ready.c; corun_main, which starts and
+ * ends the workers, in main.c; idle workers, wake-ups and deadlock detection
  * in idle.c; task objects, spawn and join in task.c; park/unpark and
  * timers in park.c.
  * Layer: sched (uses base, coro).
@@ -46,8 +47,8 @@
 
 struct corun__sched corun__S;
 
-static __thread struct corun__worker *tls_worker
-    __attribute__((tls_model("initial-exec")));
+__thread struct corun__worker *corun__tls_worker
+    __attribute__((tls_model("initial-exec"))); /* worker.h */
 
 __thread uint64_t corun__tls_bias_key
     __attribute__((tls_model("initial-exec"))); /* sched.h */
@@ -66,7 +67,7 @@ _Noreturn void corun__forked_panic(void) {
  * across the switch. */
 CORUN__NOINLINE struct corun__worker *corun__worker_self(void) {
   __asm__ volatile("" ::: "memory");
-  return tls_worker;
+  return corun__tls_worker;
 }
 
 struct corun_task *corun__task_self(void) {
@@ -79,7 +80,7 @@ CORUN__NOINLINE struct corun_task *corun__task_blocking(int *err) {
    * (corun__task_self, corun_current): this function does not switch,
    * and is not inlined (as corun__worker_self). Called up to three times
    * per IO call; 37 -> 15 instructions. */
-  struct corun__worker *w = tls_worker;
+  struct corun__worker *w = corun__tls_worker;
   struct corun_task *t = w ? w->current : NULL;
   struct corun__thread *ct = corun__tls_thread;
   if (!t || !ct || ct->current != t->co) {
@@ -94,18 +95,6 @@ corun_task *corun_self(void) {
 }
 
 /* ---- queues --------------------------------------------------------- */
-
-void corun__taskq_push(struct corun__taskq *q, struct corun_task *t) {
-  t->qnext = NULL;
-  corun__lock_acquire(&q->lock);
-  if (q->tail)
-    q->tail->qnext = t;
-  else
-    q->head = t;
-  q->tail = t;
-  atomic_fetch_add(&q->len, 1);
-  corun__lock_release(&q->lock);
-}
 
 /* How much of a queued task's stack a pop prefetches: the frames a task
  * parked in IO returns through first (an HTTP server's keep-alive read:
@@ -161,127 +150,6 @@ static struct corun_task *taskq_pop(struct corun__taskq *q) {
     corun__prefetch_span(span, nspan);
   }
   return t;
-}
-
-/* Puts t where worker `self` keeps stealable work. */
-static void push_local(struct corun__worker *self, struct corun_task *t) {
-  if (corun__deque_push(&self->dq, t) < 0)
-    corun__taskq_push(&corun__S.global, t);
-  corun__wake_one();
-}
-
-/* Queues t, which may run on worker `self`, first come first served:
- * on the global queue, where any worker takes it (and one is woken), or
- * in self's inbox if t is pinned (to self). */
-static void push_fifo(struct corun__worker *self, struct corun_task *t) {
-  if (t->home) {
-    corun__taskq_push(&self->inbox, t);
-  } else {
-    corun__taskq_push(&corun__S.global, t);
-    corun__wake_one();
-  }
-}
-
-/* Queues t, which may run on worker `self`, on self: in its inbox if t
- * is pinned (to self), where only self takes it; else stealable. */
-static void push_here(struct corun__worker *self, struct corun_task *t) {
-  if (t->home)
-    corun__taskq_push(&self->inbox, t);
-  else
-    push_local(self, t);
-}
-
-/* The second half of Dekker's handshake with the monitor (monitor.c,
- * top) for a task just stored in self's runnext: corun__ready looked at
- * `blocked` before the store, and a monitor that found this worker
- * blocked after that look and took runnext before the store found it
- * empty. t would then wait there until the task that keeps the worker
- * ends, for ever if that task waits for t (a review's find: a task
- * readied by a spare worker's task just before that task spun; with a
- * 3 ms stall injected between look and store, stranded 3 runs of 3). So
- * after the store the caller looks at `blocked` again, as dispatch_end
- * does after its store, and the monitor's membarrier orders both. Either
- * the monitor's exchange finds the task, or that look finds `blocked`
- * and this takes the task back (an exchange: the monitor may be taking
- * it too) to where other workers can run it. */
-static CORUN__NOINLINE void runnext_reclaim(struct corun__worker *self) {
-  struct corun_task *back = atomic_exchange(&self->runnext, NULL);
-  if (back)
-    push_here(self, back);
-}
-
-/* corun__ready's other case: runnext holds a task, which t displaces, or
- * the monitor takes runnext without its membarrier (runnext_shared), so
- * that the store must be an exchange (the full fence the look at
- * `blocked` after it needs). A task in runnext is taken out with an
- * exchange, which the monitor may be making too (worker.h). */
-static CORUN__NOINLINE void runnext_displace(struct corun__worker *self,
-                                             struct corun_task *t) {
-  struct corun_task *old = atomic_exchange(&self->runnext, t);
-  if (CORUN__UNLIKELY(
-          atomic_load_explicit(&self->blocked, memory_order_relaxed)))
-    runnext_reclaim(self);
-  if (old) /* the older one becomes stealable (or waits in the inbox) */
-    push_here(self, old);
-}
-
-void corun__ready(struct corun_task *t) {
-  struct corun__worker *self = corun__worker_self();
-  /* Read once: t may run (and change its pin) as soon as it is queued. */
-  struct corun__worker *home = t->home;
-  if (home && home != self) {
-    corun__taskq_push(&home->inbox, t);
-    corun__wake_this(home);
-    return;
-  }
-  if (!self) { /* a thread that is not a worker */
-    corun__taskq_push(&corun__S.global, t);
-    corun__wake_one();
-    return;
-  }
-  if (CORUN__UNLIKELY(corun__S.shuffle)) {
-    if (home || corun__rand(&self->rng) & 1)
-      corun__taskq_push(home ? &self->inbox : &corun__S.global, t);
-    else
-      push_local(self, t);
-    corun__wake_one();
-    return;
-  }
-  if (self->in_poller) {
-    /* Readied by IO, maybe one of many in this poll: first come, first
-     * served, on the global queue (runnext and the deque would serve the
-     * last first, and under steady load the first might wait for long:
-     * a p99 latency of 300 ms in an HTTP benchmark). Also visible to the
-     * deadlock check before the poller drops its pending count. A task
-     * pinned here (a shared stack's) stays. */
-    push_fifo(self, t);
-    return;
-  }
-  if (CORUN__UNLIKELY(self->asleep ||
-                      atomic_load_explicit(&self->blocked,
-                                           memory_order_relaxed))) {
-    /* Readied by IO this worker polled while counted asleep: where other
-     * workers see it, or one going idle now could find every worker
-     * asleep, no IO pending and no work, and declare a deadlock. Readied
-     * by a task the monitor found blocking this worker: where others
-     * can take it. */
-    push_here(self, t);
-    return;
-  }
-  /* Plain loads and stores when runnext is empty (the common case); the
-   * rest out of line, so that this path saves no registers. */
-  if (CORUN__LIKELY(
-          !atomic_load_explicit(&self->runnext, memory_order_relaxed) &&
-          !corun__S.runnext_shared)) {
-    /* (Release: a monitor that takes t reads it.) */
-    atomic_store_explicit(&self->runnext, t, memory_order_release);
-    atomic_signal_fence(memory_order_seq_cst);
-    if (CORUN__UNLIKELY(
-            atomic_load_explicit(&self->blocked, memory_order_relaxed)))
-      runnext_reclaim(self);
-    return;
-  }
-  runnext_displace(self, t);
 }
 
 /* Takes w's runnext task, if any; by w, out of any task (in its loop, or
@@ -425,7 +293,7 @@ static void yield_line_add(struct corun__worker *w, struct corun_task *t) {
   if (w->yield_head != t && others_idle()) {
     struct corun_task *oldest = w->yield_head;
     w->yield_head = oldest->qnext;
-    push_fifo(w, oldest); /* (pinned: it stays here) */
+    corun__push_fifo(w, oldest); /* (pinned: it stays here) */
   }
 }
 
@@ -538,7 +406,7 @@ static struct corun_coro *go_straight(struct corun__worker *w,
 /* Runs on the joiner's stack once the exited task's context is left
  * (finish_next): the rest of its exit. */
 static void exit_arrived(void *dead) {
-  corun__task_retire(tls_worker, dead);
+  corun__task_retire(corun__tls_worker, dead);
 }
 
 /* The coro layer's finish hook on worker threads (corun__thread's
@@ -548,7 +416,7 @@ static void exit_arrived(void *dead) {
  * goes to it straight, as a park does: one switch instead of two, and no
  * round trip through the loop. NULL: the loop does the exit. */
 static struct corun_coro *finish_next(struct corun__thread *ct, void *result) {
-  struct corun__worker *w = tls_worker;
+  struct corun__worker *w = corun__tls_worker;
   if (CORUN__UNLIKELY(!w) || !direct_allowed(w) ||
       corun__timers_due(w, 0)) /* (fired or flush due: the loop's turn) */
     return NULL;
@@ -563,7 +431,7 @@ static struct corun_coro *finish_next(struct corun__thread *ct, void *result) {
    * for ever with the monitor off). */
   struct corun_task *old = take_runnext(w);
   if (old)
-    push_here(w, old);
+    corun__push_here(w, old);
   dispatch_begin(w);
   return go_straight(w, ct, j, exit_arrived, t);
 }
@@ -590,7 +458,7 @@ struct corun_coro *corun__park_next(struct corun__worker *w,
  * dispatch_end and this dispatch_begin the count is even, so the monitor
  * leaves the line alone while it changes. */
 static void yield_arrived(void *yielder) {
-  struct corun__worker *w = tls_worker;
+  struct corun__worker *w = corun__tls_worker;
   yield_line_add(w, yielder);
   dispatch_begin(w);
 }
@@ -609,7 +477,7 @@ static void yield_arrived(void *yielder) {
  * loop's yield_line_add then hands it the oldest yielder (tasks that
  * took turns here straight would keep to this worker). */
 static struct corun_coro *yield_next(struct corun__thread *ct) {
-  struct corun__worker *w = tls_worker;
+  struct corun__worker *w = corun__tls_worker;
   if (CORUN__UNLIKELY(!w)) /* a child of fork(): corun is off (main.c) */
     return NULL;
   /* A first look, before touching anything. The coro layer has seen
@@ -656,7 +524,7 @@ void corun__park_arrive(void) {
 
 static void worker_loop(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
-  tls_worker = w;
+  corun__tls_worker = w;
   corun__tls_bias_key = corun__bias_key_of(w->index);
   atomic_store_explicit(&w->tid, (int)syscall(SYS_gettid),
                         memory_order_relaxed);
@@ -695,7 +563,7 @@ static void worker_loop(struct corun__worker *w) {
     ct->yield_hook = NULL;
     ct->finish_hook = NULL;
   }
-  tls_worker = NULL;
+  corun__tls_worker = NULL;
   corun__tls_bias_key = 0;
 }
 
@@ -705,6 +573,6 @@ void *corun__worker_thread(void *w) {
 }
 
 void corun__worker_forget_thread(void) {
-  tls_worker = NULL;
+  corun__tls_worker = NULL;
   corun__tls_bias_key = 0;
 }

@@ -1,5 +1,6 @@
 /* worker.h: the scheduler's workers and its global state, shared by the
  * sched layer's files (main.c: corun_main; sched.c: running tasks;
+ * ready.c: queueing a runnable task;
  * park.c: park/unpark and timers). Internal to the layer.
  * Layer: sched (uses base, coro).
  *
@@ -249,17 +250,34 @@ _Noreturn void corun__forked_panic(void);
 /* The one scheduler (corun_main runs one at a time). */
 extern struct corun__sched corun__S;
 
+/* The calling thread's worker, or NULL, read straight: only in a
+ * function that does not switch (corun__ready, corun__task_blocking) or
+ * that runs on the worker's own stack (its loop). Everywhere else call
+ * corun__worker_self(). */
+extern __thread struct corun__worker *corun__tls_worker
+    __attribute__((tls_model("initial-exec")));
+
 /* The calling thread's worker, or NULL. Re-read after every switch (a
  * task may have moved): the accessor is not inlined and clobbers memory,
  * so the compiler cannot reuse a value from before (coro.c's
  * thread_fresh() explains why). */
 struct corun__worker *corun__worker_self(void);
 
-/* Makes t runnable (it is not on any queue and not running). */
+/* ready.c: makes t runnable (it is not on any queue and not running). */
 void corun__ready(struct corun_task *t);
 
-/* sched.c: appends t to a locked task queue. */
+/* ready.c: appends t to a locked task queue. */
 void corun__taskq_push(struct corun__taskq *q, struct corun_task *t);
+
+/* ready.c: queues t, which may run on worker `self`, first come first
+ * served: on the global queue, where any worker takes it (and one is
+ * woken), or in self's inbox if t is pinned (to self). */
+void corun__push_fifo(struct corun__worker *self, struct corun_task *t);
+
+/* ready.c: queues t, which may run on worker `self`, on self: in its
+ * inbox if t is pinned (to self), where only self takes it; else
+ * stealable. */
+void corun__push_here(struct corun__worker *self, struct corun_task *t);
 
 /* task.c: a new task on worker w (the caller's, or the first for
  * corun_main), not yet queued; returns 0 or -errno. */
