@@ -23,6 +23,7 @@
 #include "base/compiler.h"
 #include "poll/poll.h"
 #include "t.h"
+#include "task_wait.h"
 
 #define MS 1000000LL
 
@@ -96,12 +97,6 @@ static void *blocked_reader(void *arg) {
   return (void *)(intptr_t)corun_read(fd, &c, 1, -1);
 }
 
-/* Waits until t is parked (its read is under way). */
-static void until_parked(void) {
-  for (int i = 0; i < 100; i++)
-    corun_sleep(100000);
-}
-
 static void cancel_and_close(void) {
   int sv[2];
   pair(sv);
@@ -109,7 +104,7 @@ static void cancel_and_close(void) {
   void *res;
   /* cancel: -ECANCELED, and the fd still works afterwards */
   T_OK(corun_spawn(&t, blocked_reader, &sv[0], NULL));
-  until_parked();
+  wait_parked(t); /* its read is under way */
   T_OK(corun_cancel(t));
   T_OK(corun_join(t, &res));
   T_EQ((intptr_t)res, -ECANCELED);
@@ -119,7 +114,7 @@ static void cancel_and_close(void) {
   T_EQ(c, 'x');
   /* close while another task waits: -EBADF */
   T_OK(corun_spawn(&t, blocked_reader, &sv[0], NULL));
-  until_parked();
+  wait_parked(t); /* its read is under way */
   T_OK(corun_close(sv[0]));
   T_OK(corun_join(t, &res));
   T_EQ((intptr_t)res, -EBADF);
