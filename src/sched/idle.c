@@ -110,6 +110,17 @@ static int steal_visible(struct corun__worker *w) {
   return busy_victim(w, 0) >= 0;
 }
 
+/* Whether w, about to run one task it found (own_work_visible), leaves
+ * work that another worker could take: a second task in the global queue
+ * or w's deque, or one there besides w's own next. */
+static int surplus_visible(struct corun__worker *w) {
+  size_t shared =
+      atomic_load(&corun__S.global.len) + (size_t)corun__deque_busy(&w->dq);
+  int own =
+      atomic_load(&w->runnext) || w->yield_head || atomic_load(&w->inbox.len);
+  return shared >= 2 || (shared == 1 && own);
+}
+
 /* Whether some work that w could take is visible. Not another worker's
  * inbox: w cannot take those tasks, and counting them kept w spinning
  * through idle() for as long as their worker was busy (each hooked call
@@ -182,10 +193,11 @@ void corun__idle(struct corun__worker *w) {
    * Valgrind, where the spinner would starve the threads with work
    * (base/valgrind.h). */
   unsigned busy = atomic_load(&S->n) - atomic_load(&S->nidle);
-  if (!S->spin_ns || 2 * (atomic_load(&S->nspinning) + 1) > busy)
+  int64_t spin_ns = atomic_load_explicit(&S->spin_ns, memory_order_relaxed);
+  if (!spin_ns || 2 * (atomic_load(&S->nspinning) + 1) > busy)
     goto sleep;
   atomic_fetch_add(&S->nspinning, 1);
-  int64_t until = corun__clock_ns() + S->spin_ns;
+  int64_t until = corun__clock_ns() + spin_ns;
   int seen = 0;
   int victim = -1;          /* the busy deque being watched, or -1 */
   int64_t victim_since = 0; /* since when it has been busy */
@@ -228,12 +240,18 @@ void corun__idle(struct corun__worker *w) {
     corun__cpu_relax();
   }
   atomic_fetch_sub(&S->nspinning, 1);
-  /* A backlog, and wakers skipped their wake-ups while this worker spun:
-   * have another worker look, as Go's spinning thread does when it finds
-   * work (resetspinning); else the backlog would wait for a later push
-   * to wake one (a review's find: 6 tasks each blocking 2 ms, 3 workers,
-   * the third never ran in 12 of 20 runs). */
-  if (steal)
+  /* Wakers skipped their wake-ups while this worker spun (corun__wake_one:
+   * a spinner will look). If it leaves work behind, a backlog it steals
+   * from or more than the one task it found, have another worker look,
+   * as Go's spinning thread does when it finds work (resetspinning);
+   * else that work waits for a later push to wake one, or for this
+   * worker: for ever if the task it runs waits for it. (A review found
+   * the backlog's case: 6 tasks each blocking 2 ms, 3 workers, the third
+   * never ran in 12 of 20 runs. tests/sched/spin_wake has the other: two
+   * tasks readied from outside the scheduler while one worker spun and
+   * another slept, the first waiting for the second, which waited for
+   * ever with the monitor off.) */
+  if (steal || (seen && surplus_visible(w)))
     corun__wake_one();
   if (seen || atomic_load(&S->done))
     return;

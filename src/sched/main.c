@@ -103,7 +103,8 @@ int corun_main(corun_fn *main_fn, void *arg, const corun_config *cfg) {
   S->ncpu = cpus_allowed();
   const char *env = getenv("CORUN_SHUFFLE");
   S->shuffle = (cfg && cfg->shuffle) || (env && *env && *env != '0');
-  S->spin_ns = corun__on_valgrind() ? 0 : CORUN__SPIN_NS; /* base/valgrind.h */
+  atomic_store_explicit(&S->spin_ns, corun__on_valgrind() ? 0 : CORUN__SPIN_NS,
+                        memory_order_relaxed); /* base/valgrind.h */
   int rc = -ENOMEM;
   S->w = corun__malloc(S->cap * sizeof *S->w);
   if (!S->w)

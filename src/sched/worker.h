@@ -174,8 +174,10 @@ struct corun__sched {
    * worker's runnext without its handshake, and owners take it with an
    * exchange too (monitor.c). */
   int runnext_shared;
-  int64_t spin_ns;    /* idle's spin before sleeping (CORUN__SPIN_NS); 0
-                         under Valgrind */
+  /* idle's spin before sleeping (CORUN__SPIN_NS); 0 under Valgrind.
+   * Atomic (relaxed) only so that a test may lengthen it while workers
+   * run (tests/sched/spin_wake). */
+  _Atomic int64_t spin_ns;
   /* The monitor (monitor.c). */
   pthread_t monitor;
   int monitor_started;
