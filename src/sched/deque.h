@@ -79,6 +79,23 @@ static inline struct corun_task *corun__deque_steal(struct corun__deque *d) {
   return t;
 }
 
+/* Owner, on a full deque: takes its `n` oldest tasks into v (the thieves'
+ * end, one CAS for all of them; n <= CORUN__DEQUE_CAP / 2). Returns how
+ * many were taken: n, or 0 if a thief took one meanwhile (the deque is
+ * then no longer full). The slots read are not reused before the CAS:
+ * only the owner, which is here, writes slots. */
+static inline size_t corun__deque_take_oldest(struct corun__deque *d,
+                                              struct corun_task **v, size_t n) {
+  size_t top = atomic_load_explicit(&d->top, memory_order_acquire);
+  for (size_t i = 0; i < n; i++)
+    v[i] = atomic_load_explicit(&d->slot[(top + i) & (CORUN__DEQUE_CAP - 1)],
+                                memory_order_relaxed);
+  if (!atomic_compare_exchange_strong_explicit(
+          &d->top, &top, top + n, memory_order_seq_cst, memory_order_relaxed))
+    return 0;
+  return n;
+}
+
 /* Anyone: whether it looks non-empty (a hint). */
 static inline int corun__deque_busy(struct corun__deque *d) {
   size_t top = atomic_load_explicit(&d->top, memory_order_acquire);

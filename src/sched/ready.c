@@ -25,10 +25,43 @@ void corun__taskq_push(struct corun__taskq *q, struct corun_task *t) {
   corun__lock_release(&q->lock);
 }
 
+/* Puts the chain first..last (n tasks, linked through qnext, last's
+ * NULL) at q's tail: one lock for all of them. */
+static void taskq_push_chain(struct corun__taskq *q, struct corun_task *first,
+                             struct corun_task *last, size_t n) {
+  corun__lock_acquire(&q->lock);
+  if (q->tail)
+    q->tail->qnext = first;
+  else
+    q->head = first;
+  q->tail = last;
+  atomic_fetch_add(&q->len, n);
+  corun__lock_release(&q->lock);
+}
+
+/* push_local's slow path: self's deque is full. Its older half goes to
+ * the global queue, then t, in one push (Go's runqputslow), so that a
+ * burst of spawns or of timers pays the global queue's lock once per
+ * DEQUE_CAP / 2 tasks rather than once per task, and a locked
+ * instruction per task that waited for the cold stores before it. */
+static CORUN__NOINLINE void push_overflow(struct corun__worker *self,
+                                          struct corun_task *t) {
+  enum { HALF = CORUN__DEQUE_CAP / 2 };
+  struct corun_task *v[HALF + 1];
+  size_t n = corun__deque_take_oldest(&self->dq, v, HALF);
+  if (n == 0 && corun__deque_push(&self->dq, t) == 0)
+    return; /* a thief made room */
+  v[n++] = t;
+  for (size_t i = 0; i + 1 < n; i++)
+    v[i]->qnext = v[i + 1];
+  t->qnext = NULL;
+  taskq_push_chain(&corun__S.global, v[0], t, n);
+}
+
 /* Puts t where worker `self` keeps stealable work. */
 static void push_local(struct corun__worker *self, struct corun_task *t) {
-  if (corun__deque_push(&self->dq, t) < 0)
-    corun__taskq_push(&corun__S.global, t);
+  if (CORUN__UNLIKELY(corun__deque_push(&self->dq, t) < 0))
+    push_overflow(self, t);
   corun__wake_one();
 }
 
