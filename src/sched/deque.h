@@ -79,21 +79,27 @@ static inline struct corun_task *corun__deque_steal(struct corun__deque *d) {
   return t;
 }
 
-/* Owner, on a full deque: takes its `n` oldest tasks into v (the thieves'
- * end, one CAS for all of them; n <= CORUN__DEQUE_CAP / 2). Returns how
- * many were taken: n, or 0 if a thief took one meanwhile (the deque is
- * then no longer full). The slots read are not reused before the CAS:
- * only the owner, which is here, writes slots. */
-static inline size_t corun__deque_take_oldest(struct corun__deque *d,
-                                              struct corun_task **v, size_t n) {
+/* Owner, on a full deque: takes its `n` oldest tasks (the thieves' end,
+ * one CAS for all of them). Returns the index of the first, whose tasks
+ * the caller reads with corun__deque_at(d, index + i) for i < n; or -1
+ * if a thief took one meanwhile (the deque is then no longer full). The
+ * slots are read after the CAS: only the owner, which is here, writes
+ * slots; before it a thief could take any of these tasks, and a write to
+ * one (its queue link) would race with the worker that then runs it. */
+static inline ptrdiff_t corun__deque_take_oldest(struct corun__deque *d,
+                                                 size_t n) {
   size_t top = atomic_load_explicit(&d->top, memory_order_acquire);
-  for (size_t i = 0; i < n; i++)
-    v[i] = atomic_load_explicit(&d->slot[(top + i) & (CORUN__DEQUE_CAP - 1)],
-                                memory_order_relaxed);
   if (!atomic_compare_exchange_strong_explicit(
           &d->top, &top, top + n, memory_order_seq_cst, memory_order_relaxed))
-    return 0;
-  return n;
+    return -1;
+  return (ptrdiff_t)(top & (CORUN__DEQUE_CAP - 1));
+}
+
+/* Owner: the task in slot i (mod the capacity) of a range it took. */
+static inline struct corun_task *corun__deque_at(struct corun__deque *d,
+                                                 size_t i) {
+  return atomic_load_explicit(&d->slot[i & (CORUN__DEQUE_CAP - 1)],
+                              memory_order_relaxed);
 }
 
 /* Anyone: whether it looks non-empty (a hint). */

@@ -43,19 +43,31 @@ static void taskq_push_chain(struct corun__taskq *q, struct corun_task *first,
  * the global queue, then t, in one push (Go's runqputslow), so that a
  * burst of spawns or of timers pays the global queue's lock once per
  * DEQUE_CAP / 2 tasks rather than once per task, and a locked
- * instruction per task that waited for the cold stores before it. */
+ * instruction per task that waited for the cold stores before it. The
+ * tasks are linked straight from the deque's slots: an array of them
+ * would take a kilobyte of the stack of the task that spawns, which may
+ * have only 4 KiB (CORUN_STACK_MIN). */
 static CORUN__NOINLINE void push_overflow(struct corun__worker *self,
                                           struct corun_task *t) {
-  enum { HALF = CORUN__DEQUE_CAP / 2 };
-  struct corun_task *v[HALF + 1];
-  size_t n = corun__deque_take_oldest(&self->dq, v, HALF);
-  if (n == 0 && corun__deque_push(&self->dq, t) == 0)
-    return; /* a thief made room */
-  v[n++] = t;
-  for (size_t i = 0; i + 1 < n; i++)
-    v[i]->qnext = v[i + 1];
+  const size_t half = CORUN__DEQUE_CAP / 2;
+  ptrdiff_t at = corun__deque_take_oldest(&self->dq, half);
+  if (at < 0) {
+    if (corun__deque_push(&self->dq, t) == 0)
+      return; /* a thief made room */
+    t->qnext = NULL;
+    taskq_push_chain(&corun__S.global, t, t, 1);
+    return;
+  }
+  struct corun_task *first = corun__deque_at(&self->dq, (size_t)at);
+  struct corun_task *prev = first;
+  for (size_t i = 1; i < half; i++) {
+    struct corun_task *next = corun__deque_at(&self->dq, (size_t)at + i);
+    prev->qnext = next;
+    prev = next;
+  }
+  prev->qnext = t;
   t->qnext = NULL;
-  taskq_push_chain(&corun__S.global, v[0], t, n);
+  taskq_push_chain(&corun__S.global, first, t, half + 1);
 }
 
 /* Puts t where worker `self` keeps stealable work. */
