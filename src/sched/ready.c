@@ -13,22 +13,11 @@
 #include "base/rand.h"
 #include "sched/worker.h"
 
-void corun__taskq_push(struct corun__taskq *q, struct corun_task *t) {
-  t->qnext = NULL;
-  corun__lock_acquire(&q->lock);
-  if (q->tail)
-    q->tail->qnext = t;
-  else
-    q->head = t;
-  q->tail = t;
-  atomic_fetch_add(&q->len, 1);
-  corun__lock_release(&q->lock);
-}
-
 /* Puts the chain first..last (n tasks, linked through qnext, last's
  * NULL) at q's tail: one lock for all of them. */
-static void taskq_push_chain(struct corun__taskq *q, struct corun_task *first,
-                             struct corun_task *last, size_t n) {
+static inline void taskq_push_chain(struct corun__taskq *q,
+                                    struct corun_task *first,
+                                    struct corun_task *last, size_t n) {
   corun__lock_acquire(&q->lock);
   if (q->tail)
     q->tail->qnext = first;
@@ -37,6 +26,11 @@ static void taskq_push_chain(struct corun__taskq *q, struct corun_task *first,
   q->tail = last;
   atomic_fetch_add(&q->len, n);
   corun__lock_release(&q->lock);
+}
+
+void corun__taskq_push(struct corun__taskq *q, struct corun_task *t) {
+  t->qnext = NULL;
+  taskq_push_chain(q, t, t, 1);
 }
 
 /* push_local's slow path: self's deque is full. Its older half goes to
