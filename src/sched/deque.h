@@ -82,14 +82,22 @@ static inline struct corun_task *corun__deque_steal(struct corun__deque *d) {
 /* Owner, on a full deque: takes its `n` oldest tasks (the thieves' end,
  * one CAS for all of them). Returns the index of the first, whose tasks
  * the caller reads with corun__deque_at(d, index + i) for i < n; or -1
- * if a thief took one meanwhile (the deque is then no longer full). The
- * slots are read after the CAS: only the owner, which is here, writes
- * slots; before it a thief could take any of these tasks, and a write to
- * one (its queue link) would race with the worker that then runs it. */
+ * if it holds fewer than n now or a thief took one meanwhile (either way
+ * there is room for a push). Holding n is checked against `bottom`, not
+ * taken from the caller's look: thieves may have emptied the deque since
+ * (the owner preempted in between), and a CAS from a fresh `top` alone
+ * then moved `top` past `bottom` and took slots of stolen tasks (a
+ * review's find: with a 2 ms pause before the call, tests/sched/burst
+ * crashed 3 runs of 3). The slots are read after the CAS: only the
+ * owner, which is here, writes slots; before it a thief could take any
+ * of these tasks, and a write to one (its queue link) would race with
+ * the worker that then runs it. */
 static inline ptrdiff_t corun__deque_take_oldest(struct corun__deque *d,
                                                  size_t n) {
+  size_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
   size_t top = atomic_load_explicit(&d->top, memory_order_acquire);
-  if (!atomic_compare_exchange_strong_explicit(
+  if (b - top < n ||
+      !atomic_compare_exchange_strong_explicit(
           &d->top, &top, top + n, memory_order_seq_cst, memory_order_relaxed))
     return -1;
   return (ptrdiff_t)(top & (CORUN__DEQUE_CAP - 1));

@@ -112,13 +112,16 @@ static int steal_visible(struct corun__worker *w) {
 
 /* Whether w, about to run one task it found (own_work_visible), leaves
  * work that another worker could take: a second task in the global queue
- * or w's deque, or one there besides w's own next. */
+ * or w's deque, or one there besides w's own next, or a task in another
+ * worker's deque (pushed there while w spun: that push skipped its
+ * wake-up too, and w ends its spin before the steal grace; a review's
+ * find). */
 static int surplus_visible(struct corun__worker *w) {
   size_t shared =
       atomic_load(&corun__S.global.len) + (size_t)corun__deque_busy(&w->dq);
   int own =
       atomic_load(&w->runnext) || w->yield_head || atomic_load(&w->inbox.len);
-  return shared >= 2 || (shared == 1 && own);
+  return shared >= 2 || (shared == 1 && own) || steal_visible(w);
 }
 
 /* Whether some work that w could take is visible. Not another worker's

@@ -47,7 +47,7 @@ static CORUN__NOINLINE void push_overflow(struct corun__worker *self,
   ptrdiff_t at = corun__deque_take_oldest(&self->dq, half);
   if (at < 0) {
     if (corun__deque_push(&self->dq, t) == 0)
-      return; /* a thief made room */
+      return; /* thieves made room */
     t->qnext = NULL;
     taskq_push_chain(&corun__S.global, t, t, 1);
     return;

@@ -74,6 +74,10 @@ static void *meeter(void *arg) {
   return NULL;
 }
 
+static void *nothing(void *arg) {
+  return arg;
+}
+
 /* Outside the scheduler: holds the spinner, readies both tasks while it
  * is held, lets it go. */
 static void *readier(void *arg) {
@@ -114,12 +118,21 @@ static void *main_task(void *arg) {
    * worker spinning and the other asleep. */
   struct corun__worker *self = corun__worker_self(), *b = NULL;
   unsigned asleep = 0;
-  int64_t until = mono_ns() + STRAND_NS;
+  int64_t until = mono_ns() + STRAND_NS, kick_at = 0;
   while (mono_ns() < until) {
     b = awake_other(self, &asleep);
     if (asleep == 1 && b && atomic_load(&corun__S.nspinning) == 1)
       break;
     b = NULL;
+    if (asleep == 2 && mono_ns() >= kick_at) {
+      /* Both asleep: a spin that began before the lengthening ended (a
+       * review's find: then this loop waited for good). Two tasks: the
+       * second pushes the first out of runnext into this worker's deque,
+       * and that push wakes a worker, which then spins the long spin. */
+      T_OK(corun_go(nothing, NULL));
+      T_OK(corun_go(nothing, NULL));
+      kick_at = mono_ns() + SEC / 100;
+    }
   }
   if (!b)
     T_FAIL_("no worker spinning beside a sleeping one (asleep %u)", asleep);
