@@ -97,7 +97,8 @@ static void model(void) {
 /* ---- stress ------------------------------------------------------------ */
 
 static struct corun__deque sd;
-static atomic_uchar *seen; /* times each number came out */
+static atomic_int *seen; /* times each number came out (an int: a byte
+                          * needs libatomic on RISC-V) */
 static atomic_int done;
 static atomic_long stolen_count;
 
