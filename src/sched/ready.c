@@ -48,8 +48,7 @@ static CORUN__NOINLINE void push_overflow(struct corun__worker *self,
   if (at < 0) {
     if (corun__deque_push(&self->dq, t) == 0)
       return; /* thieves made room */
-    t->qnext = NULL;
-    taskq_push_chain(&corun__S.global, t, t, 1);
+    corun__taskq_push(&corun__S.global, t);
     return;
   }
   struct corun_task *first = corun__deque_at(&self->dq, (size_t)at);
