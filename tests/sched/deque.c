@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/compiler.h"
+#include "scale.h"
 #include "sched/deque.h"
 #include "t.h"
 
@@ -173,10 +173,7 @@ static void stress(long total) {
 
 int main(void) {
   model();
-  const char *e = getenv("CORUN_TEST_SCALE");
-  double tasks = 200000 * (e && *e ? atof(e) : 1.0);
-  if (CORUN__TSAN || CORUN__ASAN || t_under_valgrind() || t_emulated())
-    tasks /= 10;
-  stress(tasks > 1000 ? (long)tasks : 1000);
+  long tasks = scaled(200000);
+  stress(tasks > 1000 ? tasks : 1000);
   return 0;
 }

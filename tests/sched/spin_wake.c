@@ -32,7 +32,6 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sched/worker.h"
@@ -45,12 +44,6 @@
 static atomic_int held, release, arrived, met;
 static corun_chan *gate;
 static atomic_int spinner_tid;
-
-static int64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
-}
 
 /* Holds the spinner until the readying thread lets it go. */
 static void hold(int sig) {
@@ -66,8 +59,8 @@ static void *meeter(void *arg) {
   char c;
   T_EQ(corun_chan_recv(gate, &c, -1), -EPIPE);
   atomic_fetch_add(&arrived, 1);
-  int64_t until = mono_ns() + STRAND_NS;
-  while (atomic_load(&arrived) < 2 && mono_ns() < until)
+  int64_t until = corun_now() + STRAND_NS;
+  while (atomic_load(&arrived) < 2 && corun_now() < until)
     ; /* no yield: the other task must run elsewhere */
   if (atomic_load(&arrived) == 2)
     atomic_fetch_add(&met, 1);
@@ -118,20 +111,20 @@ static void *main_task(void *arg) {
    * worker spinning and the other asleep. */
   struct corun__worker *self = corun__worker_self(), *b = NULL;
   unsigned asleep = 0;
-  int64_t until = mono_ns() + STRAND_NS, kick_at = 0;
-  while (mono_ns() < until) {
+  int64_t until = corun_now() + STRAND_NS, kick_at = 0;
+  while (corun_now() < until) {
     b = awake_other(self, &asleep);
     if (asleep == 1 && b && atomic_load(&corun__S.nspinning) == 1)
       break;
     b = NULL;
-    if (asleep == 2 && mono_ns() >= kick_at) {
+    if (asleep == 2 && corun_now() >= kick_at) {
       /* Both asleep: a spin that began before the lengthening ended (a
        * review's find: then this loop waited for good). Two tasks: the
        * second pushes the first out of runnext into this worker's deque,
        * and that push wakes a worker, which then spins the long spin. */
       T_OK(corun_go(nothing, NULL));
       T_OK(corun_go(nothing, NULL));
-      kick_at = mono_ns() + SEC / 100;
+      kick_at = corun_now() + SEC / 100;
     }
   }
   if (!b)
@@ -143,8 +136,8 @@ static void *main_task(void *arg) {
   pthread_t th;
   T_OK(pthread_create(&th, NULL, readier, NULL));
   T_OK(pthread_join(th, NULL));
-  until = mono_ns() + 2 * STRAND_NS;
-  while (atomic_load(&arrived) < 2 && mono_ns() < until)
+  until = corun_now() + 2 * STRAND_NS;
+  while (atomic_load(&arrived) < 2 && corun_now() < until)
     ; /* still not giving the worker back */
   for (int i = 0; i < 2; i++)
     T_OK(corun_join(t[i], NULL));

@@ -7,22 +7,12 @@
 #include <stdlib.h>
 
 #include "base/compiler.h"
+#include "scale.h"
 #include "sched/sched.h"
 #include "t.h"
 #include "task_wait.h"
 
 #define MS 1000000LL
-
-/* n scaled by CORUN_TEST_SCALE, and by 1/10 under sanitizers, Valgrind
- * and qemu; at least 1. */
-static inline long scaled(long n) {
-  const char *e = getenv("CORUN_TEST_SCALE");
-  double f = e && *e ? atof(e) : 1.0;
-  if (CORUN__TSAN || CORUN__ASAN || t_under_valgrind() || t_emulated())
-    f /= 10;
-  long r = (long)((double)n * f);
-  return r > 0 ? r : 1;
-}
 
 /* Joins t and returns its result. */
 static inline void *join_rc(corun_task *t) {
