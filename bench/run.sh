@@ -325,7 +325,22 @@ if [ "${BENCH_SCHED:-1}" != 0 ] && [ -x "$bin/bench_sched" ]; then
   # Each line gets its round ("round=K"), by which sched_table.sh pairs
   # the two sides: a run that fails or stops early leaves its round
   # without a partner instead of shifting the later ones.
+  # The cross-CPU round trip of a cache line between the 2-worker rows'
+  # CPUs 0 and 1 (bench_c2c), read before and after each round: the host
+  # moves this VM's two vCPUs, and with them far apart (about 370 ns
+  # against 80) whatever the two workers hand each other costs more, for
+  # corun and Go alike (select4 with 2 workers: 35 -> 93 ns, Go's 98 ->
+  # 135, 24 Nov). Not under BENCH_CPU=none, where nothing is pinned.
+  c2c=()
+  c2c_read() {
+    local v=
+    if [ "${BENCH_CPU:-}" != none ] && [ -x "$bin/bench_c2c" ]; then
+      v=$("$bin/bench_c2c" 0 1 2>/dev/null | awk '{print $2}')
+    fi
+    c2c+=("${v:-n/a}")
+  }
   for ((round = 1; round <= rounds; round++)); do
+    c2c_read
     if ! "$bin/bench_sched" ${sched_args[@]+"${sched_args[@]}"} \
         >"$tmp/sched_round.txt" 2>"$tmp/sched_corun.err"; then
       echo "run.sh: WARNING: bench_sched failed (round $round):" >&2
@@ -339,9 +354,15 @@ if [ "${BENCH_SCHED:-1}" != 0 ] && [ -x "$bin/bench_sched" ]; then
       echo "run.sh: WARNING: bench/go/run.sh failed (round $round):" >&2
     fi
     sed "s/\$/ round=$round/" "$tmp/sched_round.txt" >>"$tmp/sched_go.txt"
+    c2c_read
   done
   sort -u "$tmp/sched_go.err" | sed 's/^/  /' >&2
   sh "$here/sched_table.sh" "$tmp/sched_corun.txt" "$tmp/sched_go.txt"
+  echo "cross-CPU round trip of a cache line, CPUs 0 and 1 (bench_c2c), before/after" \
+    "each round, ns: $(for ((i = 0; i < ${#c2c[@]}; i += 2)); do
+      printf '%s%s/%s' "$([ "$i" -gt 0 ] && echo ', ')" "${c2c[i]}" "${c2c[i + 1]:-n/a}"; done)"
+  echo "(about 80: the vCPUs share a core's caches; about 370: they do not, and the" \
+    "2-worker rows of both runtimes slow down; compare rounds read alike)"
   echo
   echo "sleep precision (how late a 1 ms corun_sleep wakes, 200 sleeps, idle):"
   grep ' sleep_1ms_late_us ' "$tmp/sched_corun.txt" | sed 's/^/  /; s/ round=/, round /' || true

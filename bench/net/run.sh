@@ -402,6 +402,21 @@ date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 echo "network benchmark  $date  commit $commit"
 echo "servers on CPU $server_cpu, load generator on CPU $load_cpu; $runs runs x ${secs} s per server and test, medians; warm-up ${warmup} s"
 
+# The cross-CPU round trip of a cache line between the server's and the
+# load's CPUs (bench_c2c), read at the start of each round: on this VM it
+# moves between about 80 and 370 ns as the host moves the vCPUs, and
+# loopback traffic (wake-ups, socket buffers) crosses between the two
+# CPUs, so every server's figures move with it. Only a reading: rounds
+# keep their servers side by side whatever it says. "test round ns" lines.
+: >"$tmp/c2c.txt"
+c2c_read() { # <test> <round>
+  local v=
+  if [ "$server_cpu" != none ] && [ -x "$bin/bench_c2c" ]; then
+    v=$("$bin/bench_c2c" "$server_cpu" "$load_cpu" 2>/dev/null | awk '{print $2}')
+  fi
+  echo "$1 $2 ${v:-n/a}" >>"$tmp/c2c.txt"
+}
+
 # corun: its default backend (io_uring here); corun-epoll: forced epoll.
 http_servers=(corun corun-epoll epoll nginx go)
 echo_servers=(corun corun-epoll epoll go)
@@ -420,6 +435,7 @@ if [[ " $only " == *" http "* ]]; then
       done
     fi
     for ((r = 1; r <= runs; r++)); do
+      c2c_read http "$r"
       for c in $conns_list; do
         for s in $(rotated "$r" ${up[@]+"${up[@]}"}); do
           echo "  http -c$c round $r/$runs: $s" >&2
@@ -442,6 +458,7 @@ if [[ " $only " == *" echo "* ]]; then
     done
   fi
   for ((r = 1; r <= runs; r++)); do
+    c2c_read echo "$r"
     for s in $(rotated "$r" ${up[@]+"${up[@]}"}); do
       echo "  echo round $r/$runs: $s" >&2
       run_echo "$s" "$r"
@@ -628,6 +645,11 @@ while read -r t peer metric target; do
 done <<<"$comparisons"
 echo
 echo "targets: $pass PASS, $miss MISS, $na n/a (ratio: the median over the rounds of corun's figure over the peer's in the same round, with their range; p99: corun's over nginx's, PASS when <= 1)"
+if [ -s "$tmp/c2c.txt" ]; then
+  echo "cross-CPU round trip of a cache line, CPUs $server_cpu and $load_cpu (bench_c2c), at the start of each round, ns:" \
+    "$(awk '!($1 in v) { order[n++] = $1 } { v[$1] = v[$1] ($1 in v && v[$1] != "" ? ", " : "") $3 } END { for (i = 0; i < n; i++) printf "%s%s %s", (i ? "; " : ""), order[i], v[order[i]] }' "$tmp/c2c.txt")"
+  echo "(about 80: the two vCPUs share a core's caches; about 370: they do not, and every server is slower; compare rounds read alike)"
+fi
 
 # ---- net_results.json ------------------------------------------------------------------
 jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
@@ -646,7 +668,9 @@ jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
   echo "    \"wrk\": $(jstr "$(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2)"),"
   echo "    \"nginx\": $(jstr "$("${nginx:-false}" -v 2>&1 | sed 's/.*: //')"),"
   echo "    \"go\": $(jstr "$(go version 2>/dev/null)"),"
-  echo "    \"clk_tck\": $clk"
+  echo "    \"clk_tck\": $clk,"
+  # bench_c2c at the start of each round, per test: numbers, or null.
+  echo "    \"c2c_ns\": {$(awk '!($1 in v) { order[n++] = $1 } { x = ($3 == "n/a" ? "null" : $3); v[$1] = v[$1] ($1 in v && v[$1] != "" ? ", " : "") x } END { for (i = 0; i < n; i++) printf "%s\"%s\": [%s]", (i ? ", " : ""), order[i], v[order[i]] }' "$tmp/c2c.txt")}"
   echo "  },"
   echo "  \"config\": {\"seconds\": $secs, \"runs\": $runs, \"http_connections\": [$(echo $conns_list | tr ' ' ',')], \"echo_connections\": $echo_conns, \"echo_bytes\": $echo_size, \"warmup_seconds\": $warmup},"
   echo "  \"results\": {"
