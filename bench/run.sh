@@ -322,9 +322,6 @@ if [ "${BENCH_SCHED:-1}" != 0 ] && [ -x "$bin/bench_sched" ]; then
   : >"$tmp/sched_corun.txt"
   : >"$tmp/sched_go.txt"
   : >"$tmp/sched_go.err"
-  # Each line gets its round ("round=K"), by which sched_table.sh pairs
-  # the two sides: a run that fails or stops early leaves its round
-  # without a partner instead of shifting the later ones.
   # The cross-CPU round trip of a cache line between the 2-worker rows'
   # CPUs 0 and 1 (bench_c2c), read before and after each round: the host
   # moves this VM's two vCPUs, and with them far apart (about 370 ns
@@ -339,6 +336,9 @@ if [ "${BENCH_SCHED:-1}" != 0 ] && [ -x "$bin/bench_sched" ]; then
     fi
     c2c+=("${v:-n/a}")
   }
+  # Each line gets its round ("round=K"), by which sched_table.sh pairs
+  # the two sides: a run that fails or stops early leaves its round
+  # without a partner instead of shifting the later ones.
   for ((round = 1; round <= rounds; round++)); do
     c2c_read
     if ! "$bin/bench_sched" ${sched_args[@]+"${sched_args[@]}"} \
