@@ -7,7 +7,10 @@
 # a table (medians, min..max, ratios corun/peer (the median over the
 # rounds of each round's ratio, and their range) against the issue's
 # targets, PASS/MISS) and writes bench/net_results.json. bench/run.sh calls
-# it at its end (BENCH_NET=0 skips it there). See bench/README.md.
+# it at its end (BENCH_NET=0 skips it there). Under the comparisons, the
+# same ratios over the rounds whose two runs found the two CPUs equally
+# far apart (bench_c2c, read before each run; see c2c_now). See
+# bench/README.md.
 #
 # Why "per server CPU second": on two CPUs wrk saturates its own core, so
 # raw requests per second measure the client as much as the server. The
@@ -321,7 +324,23 @@ cpu_busy() {
 }
 
 # ---- measuring ------------------------------------------------------------------------
-# test server run rate count server_ticks p99_us errors busy_ticks load_ticks
+# The cross-CPU round trip of a cache line between the server's and the
+# load's CPUs (bench_c2c), read just before each run: on this VM it moves
+# between about 80 and 370 ns, for minutes at a time, as the host moves
+# the vCPUs, and loopback traffic (wake-ups, socket buffers) crosses
+# between the two CPUs, so every server's figures move with it, and not
+# all alike. The comparisons below are also shown over the pairs whose
+# two runs read alike (c2c_split). n/a when nothing is pinned.
+c2c_now() {
+  local v=
+  if [ "$server_cpu" != none ] && [ -x "$bin/bench_c2c" ]; then
+    v=$("$bin/bench_c2c" "$server_cpu" "$load_cpu" 2>/dev/null | awk '{print $2}')
+  fi
+  echo "${v:-n/a}"
+}
+C2C_FAR=200 # ns: readings at or above are "far" (about 370), below "near" (about 80)
+
+# test server run rate count server_ticks p99_us errors busy_ticks load_ticks c2c_ns
 samples=$tmp/samples
 : >"$samples"
 
@@ -329,8 +348,8 @@ samples=$tmp/samples
 progress() {
   tail -n1 "$samples" | awk -v clk="$clk" '{
     cpu = $6 / clk
-    printf "    %.0f/s, %.0f per server CPU-s, p99 %.2f ms, server CPU %.2f s%s\n",
-           $4, (cpu > 0 ? $5 / cpu : 0), $7 / 1000, cpu, ($8 ? ", " $8 " errors" : "") }' >&2
+    printf "    %.0f/s, %.0f per server CPU-s, p99 %.2f ms, server CPU %.2f s%s, c2c %s ns\n",
+           $4, (cpu > 0 ? $5 / cpu : 0), $7 / 1000, cpu, ($8 ? ", " $8 " errors" : ""), $11 }' >&2
 }
 
 # wrk's latency with its unit -> microseconds.
@@ -343,7 +362,8 @@ to_us() {
 
 # run_http <server> <conns> <run>: one wrk run, one sample line.
 run_http() {
-  local key=http.$1 out=$tmp/wrk.out t0 t1 b0 b1 req rps p99 err
+  local key=http.$1 out=$tmp/wrk.out t0 t1 b0 b1 req rps p99 err c2c
+  c2c=$(c2c_now)
   b0=$(cpu_busy)
   t0=$(ticks "${spid[$key]}")
   load ${lpin[@]+"${lpin[@]}"} wrk -t1 -c"$2" -d"${secs}s" --latency \
@@ -361,7 +381,7 @@ run_http() {
     return
   fi
   [ "$err" != 0 ] && echo "net/run.sh: NOTE: $1 -c$2 run $3: $err wrk errors (socket errors + non-2xx)" >&2
-  echo "http$2 $1 $3 $rps $req $((t1 - t0)) $(to_us "$p99") $err $((b1 - b0)) $(cat "$tmp/load_ticks")" >>"$samples"
+  echo "http$2 $1 $3 $rps $req $((t1 - t0)) $(to_us "$p99") $err $((b1 - b0)) $(cat "$tmp/load_ticks") $c2c" >>"$samples"
   progress
 }
 
@@ -370,7 +390,8 @@ kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$tmp/echo.out" | head -n1; }
 
 # run_echo <server> <run>: one echo_load run, one sample line.
 run_echo() {
-  local key=echo.$1 out=$tmp/echo.out t0 t1 b0 b1
+  local key=echo.$1 out=$tmp/echo.out t0 t1 b0 b1 c2c
+  c2c=$(c2c_now)
   b0=$(cpu_busy)
   t0=$(ticks "${spid[$key]}")
   load ${lpin[@]+"${lpin[@]}"} "$bin/echo_load" -c "$echo_conns" -s "$echo_size" \
@@ -383,7 +404,7 @@ run_echo() {
     return
   fi
   [ "$(kv errors)" != 0 ] && { echo "net/run.sh: WARNING: echo_load against $1:" >&2; sed 's/^/  /' "$out" | head -n 5 >&2; }
-  echo "echo$echo_conns $1 $2 $(kv msgs_per_s) $(kv msgs) $((t1 - t0)) $(kv p99_us) $(kv errors) $((b1 - b0)) $(cat "$tmp/load_ticks")" >>"$samples"
+  echo "echo$echo_conns $1 $2 $(kv msgs_per_s) $(kv msgs) $((t1 - t0)) $(kv p99_us) $(kv errors) $((b1 - b0)) $(cat "$tmp/load_ticks") $c2c" >>"$samples"
   progress
 }
 
@@ -401,21 +422,6 @@ fi
 date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 echo "network benchmark  $date  commit $commit"
 echo "servers on CPU $server_cpu, load generator on CPU $load_cpu; $runs runs x ${secs} s per server and test, medians; warm-up ${warmup} s"
-
-# The cross-CPU round trip of a cache line between the server's and the
-# load's CPUs (bench_c2c), read at the start of each round: on this VM it
-# moves between about 80 and 370 ns as the host moves the vCPUs, and
-# loopback traffic (wake-ups, socket buffers) crosses between the two
-# CPUs, so every server's figures move with it. Only a reading: rounds
-# keep their servers side by side whatever it says. "test round ns" lines.
-: >"$tmp/c2c.txt"
-c2c_read() { # <test> <round>
-  local v=
-  if [ "$server_cpu" != none ] && [ -x "$bin/bench_c2c" ]; then
-    v=$("$bin/bench_c2c" "$server_cpu" "$load_cpu" 2>/dev/null | awk '{print $2}')
-  fi
-  echo "$1 $2 ${v:-n/a}" >>"$tmp/c2c.txt"
-}
 
 # corun: its default backend (io_uring here); corun-epoll: forced epoll.
 http_servers=(corun corun-epoll epoll nginx go)
@@ -435,7 +441,6 @@ if [[ " $only " == *" http "* ]]; then
       done
     fi
     for ((r = 1; r <= runs; r++)); do
-      c2c_read http "$r"
       for c in $conns_list; do
         for s in $(rotated "$r" ${up[@]+"${up[@]}"}); do
           echo "  http -c$c round $r/$runs: $s" >&2
@@ -458,7 +463,6 @@ if [[ " $only " == *" echo "* ]]; then
     done
   fi
   for ((r = 1; r <= runs; r++)); do
-    c2c_read echo "$r"
     for s in $(rotated "$r" ${up[@]+"${up[@]}"}); do
       echo "  echo round $r/$runs: $s" >&2
       run_echo "$s" "$r"
@@ -603,10 +607,43 @@ paired() {
     }' "$samples"
 }
 
+# c2c_split <test> <peer> <metric>: paired's ratios over the rounds whose
+# two runs both read near (c2c below C2C_FAR) and both far: "near_median
+# near_pairs far_median far_pairs mixed_pairs" (a median is - without
+# pairs). Prints nothing without readings.
+c2c_split() {
+  awk -v t="$1" -v p="$2" -v m="$3" -v clk="$clk" -v far="$C2C_FAR" "$awk_stats"'
+    function val(   cpu) {
+      if (m == "rate") return $4
+      if (m == "p99") return $7
+      cpu = $6 / clk
+      return (cpu > 0) ? $5 / cpu : 0
+    }
+    function state() { return ($11 == "" || $11 == "n/a") ? "" : ($11 + 0 >= far) ? "far" : "near" }
+    $1 == t && $2 == "corun" { c[$3] = val(); cs[$3] = state() }
+    $1 == t && $2 == p { q[$3] = val(); qs[$3] = state() }
+    END {
+      nn = nf = mixed = 0
+      for (r in c) {
+        if (!(r in q) || q[r] <= 0 || cs[r] == "" || qs[r] == "") continue
+        if (cs[r] != qs[r]) mixed++
+        else if (cs[r] == "near") vn[++nn] = c[r] / q[r]
+        else vf[++nf] = c[r] / q[r]
+      }
+      if (nn + nf + mixed == 0) exit
+      if (nn) sort(vn, nn)
+      if (nf) sort(vf, nf)
+      printf "%s %d %s %d %d\n", (nn ? sprintf("%.3f", med(vn, nn)) : "-"), nn,
+             (nf ? sprintf("%.3f", med(vf, nf)) : "-"), nf, mixed
+    }' "$samples"
+}
+
 cfmt="%-9s %-12s %-14s %7s  %-13s %-9s %s\n"
 printf "$cfmt" test "corun vs" metric ratio "rounds" target status
 pass=0 miss=0 na=0
 cmp_json=""
+sfmt="%-9s %-12s %-14s %-14s %-14s %-6s %s\n"
+split_rows=""
 while read -r t peer metric target; do
   [ -z "$t" ] && continue
   case $metric in
@@ -640,15 +677,29 @@ while read -r t peer metric target; do
   printf "$cfmt" "$t" "$peer" "$label" "$ratio" "$range" "$target" "$status"
   [ "$ratio" = n/a ] && jr=null || jr=$ratio
   [ "$target" = - ] && jt=null || jt="\"$target\""
+  nmed= nn= fmed= nf= mixed=
+  read -r nmed nn fmed nf mixed <<<"$(c2c_split "$t" "$peer" "$metric")"
+  jsplit=
+  if [ -n "$mixed" ]; then
+    [ "$target" != - ] && split_rows="$split_rows$(printf "$sfmt" "$t" "$peer" "$label" "$nmed ($nn)" "$fmed ($nf)" "$mixed" "$target")"$'\n'
+    [ "$nmed" = - ] && jn=null || jn=$nmed
+    [ "$fmed" = - ] && jf=null || jf=$fmed
+    jsplit=", \"near\": {\"ratio\": $jn, \"rounds\": $nn}, \"far\": {\"ratio\": $jf, \"rounds\": $nf}, \"mixed_rounds\": $mixed"
+  fi
   cmp_json="$cmp_json${cmp_json:+,}
-    {\"test\": \"$t\", \"peer\": \"$peer\", \"metric\": \"$metric\", \"ratio\": $jr, \"target\": $jt, \"status\": \"$status\"}"
+    {\"test\": \"$t\", \"peer\": \"$peer\", \"metric\": \"$metric\", \"ratio\": $jr, \"target\": $jt, \"status\": \"$status\"$jsplit}"
 done <<<"$comparisons"
 echo
 echo "targets: $pass PASS, $miss MISS, $na n/a (ratio: the median over the rounds of corun's figure over the peer's in the same round, with their range; p99: corun's over nginx's, PASS when <= 1)"
-if [ -s "$tmp/c2c.txt" ]; then
-  echo "cross-CPU round trip of a cache line, CPUs $server_cpu and $load_cpu (bench_c2c), at the start of each round, ns:" \
-    "$(awk '!($1 in v) { order[n++] = $1 } { v[$1] = v[$1] ($1 in v && v[$1] != "" ? ", " : "") $3 } END { for (i = 0; i < n; i++) printf "%s%s %s", (i ? "; " : ""), order[i], v[order[i]] }' "$tmp/c2c.txt")"
-  echo "(about 80: the two vCPUs share a core's caches; about 370: they do not, and every server is slower; compare rounds read alike)"
+if [ -n "$split_rows" ]; then
+  echo
+  echo "by vCPU distance: bench_c2c reads the cross-CPU round trip of a cache line, CPUs $server_cpu and $load_cpu, before each run:" \
+    "$(awk -v far="$C2C_FAR" '$11 != "n/a" && $11 != "" { n++; if ($11 + 0 >= far) f++; if (lo == "" || $11 + 0 < lo) lo = $11 + 0; if ($11 + 0 > hi) hi = $11 + 0 }
+      END { printf "%d runs, %d near (< %d ns), %d far; %.0f..%.0f ns", n, n - f, far, f, lo, hi }' "$samples")"
+  echo "(about 80 ns: the two vCPUs share a core's caches; about 370: they do not, and every server slows down, not all alike)."
+  echo "The ratios again, over the rounds whose two runs read alike (number of such rounds in brackets; mixed: rounds whose runs did not):"
+  printf "$sfmt" test "corun vs" metric "near" "far" mixed target
+  printf '%s' "$split_rows"
 fi
 
 # ---- net_results.json ------------------------------------------------------------------
@@ -669,8 +720,8 @@ jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
   echo "    \"nginx\": $(jstr "$("${nginx:-false}" -v 2>&1 | sed 's/.*: //')"),"
   echo "    \"go\": $(jstr "$(go version 2>/dev/null)"),"
   echo "    \"clk_tck\": $clk,"
-  # bench_c2c at the start of each round, per test: numbers, or null.
-  echo "    \"c2c_ns\": {$(awk '!($1 in v) { order[n++] = $1 } { x = ($3 == "n/a" ? "null" : $3); v[$1] = v[$1] ($1 in v && v[$1] != "" ? ", " : "") x } END { for (i = 0; i < n; i++) printf "%s\"%s\": [%s]", (i ? ", " : ""), order[i], v[order[i]] }' "$tmp/c2c.txt")}"
+  # bench_c2c before each run, per test in the order of the runs: numbers, or null.
+  echo "    \"c2c_ns\": {$(awk '!($1 in v) { order[n++] = $1 } { x = ($11 == "n/a" || $11 == "" ? "null" : $11); v[$1] = v[$1] ($1 in v && v[$1] != "" ? ", " : "") x } END { for (i = 0; i < n; i++) printf "%s\"%s\": [%s]", (i ? ", " : ""), order[i], v[order[i]] }' "$samples")}"
   echo "  },"
   echo "  \"config\": {\"seconds\": $secs, \"runs\": $runs, \"http_connections\": [$(echo $conns_list | tr ' ' ',')], \"echo_connections\": $echo_conns, \"echo_bytes\": $echo_size, \"warmup_seconds\": $warmup},"
   echo "  \"results\": {"
