@@ -355,6 +355,7 @@ if [ "${BENCH_SCHED:-1}" != 0 ] && [ -x "$bin/bench_sched" ]; then
     fi
     sed "s/\$/ round=$round/" "$tmp/sched_round.txt" >>"$tmp/sched_go.txt"
     c2c_read
+    echo "c2c ${c2c[${#c2c[@]} - 2]} ${c2c[${#c2c[@]} - 1]} round=$round" >>"$tmp/sched_corun.txt"
   done
   sort -u "$tmp/sched_go.err" | sed 's/^/  /' >&2
   sh "$here/sched_table.sh" "$tmp/sched_corun.txt" "$tmp/sched_go.txt"

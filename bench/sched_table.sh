@@ -26,6 +26,14 @@
 #   idle_cpu (CPU used while the only task sleeps; no Go figure)  <= 1 %
 # A missed target shows "MISSED" in the target cell. Benchmarks are not
 # tests: the script exits 0 whatever the figures, 2 on a usage error.
+#
+# vCPU distance. Lines "c2c <before> <after> round=K" (bench/run.sh:
+# bench_c2c's cross-CPU round trip in ns before and after round K, or
+# n/a) mark a round near (both below 200 ns), far (both at or above) or
+# mixed. With such lines, the rows of more than one worker are shown
+# again under the table with their ratios over the near and over the far
+# rounds: what two workers hand each other costs more when the host has
+# put the two vCPUs far apart, and not alike for both runtimes.
 set -eu
 
 if [ $# -lt 1 ]; then
@@ -52,6 +60,14 @@ LC_ALL=C awk '
     w = substr($1, 6); r = round_of($2 SUBSEP w, cpos)
     if (!(($2, w, r) in corun)) cr[$2, w, ++nc[$2, w]] = r
     corun[$2, w, r] = $3; seen_w[w] = 1; seen_b[$2] = 1
+  }
+  $1 == "c2c" && NF >= 4 {
+    r = round_of("c2c", cpos)
+    if ($2 == "n/a" || $3 == "n/a") dist[r] = "unknown"
+    else if ($2 + 0 < 200 && $3 + 0 < 200) dist[r] = "near"
+    else if ($2 + 0 >= 200 && $3 + 0 >= 200) dist[r] = "far"
+    else dist[r] = "mixed"
+    next
   }
   $1 ~ /^go[0-9]+$/ && NF >= 3 {
     w = substr($1, 3); r = round_of($2 SUBSEP w, gpos)
@@ -143,4 +159,34 @@ LC_ALL=C awk '
     print ""
     printf "targets: %d met, %d missed, %d without both figures\n", met,
            missed, na
+
+    # The rows of more than one worker by vCPU distance (see the top).
+    nd = 0
+    for (r in dist) { nd++; cnt_d[dist[r]]++ }
+    if (nd == 0) exit
+    print ""
+    printf "by vCPU distance (bench_c2c before and after each round): %d near, %d far, %d mixed rounds\n",
+           cnt_d["near"], cnt_d["far"], cnt_d["mixed"]
+    print "| benchmark | workers | ratio over near rounds | ratio over far rounds | target |"
+    print "|---|---:|---:|---:|---|"
+    for (k = 1; k <= nb; k++) {
+      b = order[k]
+      if (!(b in seen_b)) continue
+      for (i = 1; i <= nw; i++) {
+        w = ws[i]
+        if (w < 2) continue
+        cell["near"] = cell["far"] = "-"
+        for (d in cell) {
+          n = 0; split("", rr)
+          for (k2 = 1; k2 <= nc[b, w]; k2++) {
+            r = cr[b, w, k2]
+            if (dist[r] == d && ((b, w, r) in go) && go[b, w, r] + 0 > 0)
+              rr[++n] = corun[b, w, r] / go[b, w, r]
+          }
+          if (n) cell[d] = sprintf("%.2f (%d)", median(rr, n), n)
+        }
+        printf "| %s | %d | %s | %s | <= %g |\n", b, w, cell["near"],
+               cell["far"], target[b]
+      }
+    }
   }' "$@"
