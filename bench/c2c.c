@@ -2,10 +2,11 @@
  * back, here and now. Not a benchmark of corun: a reading of the machine,
  * which run.sh and net/run.sh print beside every round.
  *
- * Why: on this shared VM the host moves the two vCPUs about. Some of the
- * time they share a core's caches and a line goes there and back in about
- * 80 ns; for minutes at a time they do not, and it takes about 370 ns
- * (measured 24 Nov). Everything that passes data between two workers (the
+ * Why: on this shared VM the host moves the two vCPUs about. For minutes
+ * at a time a line goes there and back in about 80 ns, as between cores
+ * that share a cache; for minutes at others it takes about 370 ns, as
+ * between cores that share none (measured 24 Nov; which cores the host
+ * uses cannot be seen from inside). Everything that passes data between two workers (the
  * 2-worker scheduler rows: a contended mutex, select over channels that
  * senders on the other worker fill, stealing) and the loopback network
  * tests (server on CPU 0, load on CPU 1) slow down with it, corun's and

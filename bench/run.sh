@@ -362,7 +362,7 @@ if [ "${BENCH_SCHED:-1}" != 0 ] && [ -x "$bin/bench_sched" ]; then
   echo "cross-CPU round trip of a cache line, CPUs 0 and 1 (bench_c2c), before/after" \
     "each round, ns: $(for ((i = 0; i < ${#c2c[@]}; i += 2)); do
       printf '%s%s/%s' "$([ "$i" -gt 0 ] && echo ', ')" "${c2c[i]}" "${c2c[i + 1]:-n/a}"; done)"
-  echo "(about 80: the vCPUs share a core's caches; about 370: they do not, and the" \
+  echo "(about 80, as between cores that share a cache; about 370, as between cores that share none: the" \
     "2-worker rows of both runtimes slow down; compare rounds read alike)"
   echo
   echo "sleep precision (how late a 1 ms corun_sleep wakes, 200 sleeps, idle):"

@@ -696,7 +696,7 @@ if [ -n "$split_rows" ]; then
   echo "by vCPU distance: bench_c2c reads the cross-CPU round trip of a cache line, CPUs $server_cpu and $load_cpu, before each run:" \
     "$(awk -v far="$C2C_FAR" '$11 != "n/a" && $11 != "" { n++; if ($11 + 0 >= far) f++; if (lo == "" || $11 + 0 < lo) lo = $11 + 0; if ($11 + 0 > hi) hi = $11 + 0 }
       END { printf "%d runs, %d near (< %d ns), %d far; %.0f..%.0f ns", n, n - f, far, f, lo, hi }' "$samples")"
-  echo "(about 80 ns: the two vCPUs share a core's caches; about 370: they do not, and every server slows down, not all alike)."
+  echo "(about 80 ns, as between cores that share a cache; about 370, as between cores that share none: every server slows down, not all alike)."
   echo "The ratios again, over the rounds whose two runs read alike (number of such rounds in brackets; mixed: rounds whose runs did not):"
   printf "$sfmt" test "corun vs" metric "near" "far" mixed target
   printf '%s' "$split_rows"
