@@ -88,6 +88,18 @@ LC_ALL=C awk '
     sort(v, n)
     return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
   }
+  # Fills rr[1..n] with the ratios corun/go of (b, w) over the rounds both
+  # sides have, each against a Go figure above zero, and of vCPU distance
+  # d ("": any); returns n.
+  function round_ratios(b, w, d,    k2, r, n) {
+    n = 0; split("", rr)
+    for (k2 = 1; k2 <= nc[b, w]; k2++) {
+      r = cr[b, w, k2]
+      if ((d == "" || dist[r] == d) && ((b, w, r) in go) && go[b, w, r] + 0 > 0)
+        rr[++n] = corun[b, w, r] / go[b, w, r]
+    }
+    return n
+  }
   # The median of figure list `a` for (b, w), or "" if it has none.
   function med_of(a, cnt, b, w,    i, n, v) {
     n = ((b, w) in cnt) ? cnt[b, w] : 0
@@ -118,14 +130,7 @@ LC_ALL=C awk '
         g = med_of("g", ng, b, w)
         if (c == "" && g == "") continue
         t = sprintf("<= %g", target[b])
-        # Ratios of the rounds both sides have, each against a Go figure
-        # above zero.
-        n = 0; split("", rr)
-        for (k2 = 1; k2 <= nc[b, w]; k2++) {
-          r = cr[b, w, k2]
-          if (((b, w, r) in go) && go[b, w, r] + 0 > 0)
-            rr[++n] = corun[b, w, r] / go[b, w, r]
-        }
+        n = round_ratios(b, w, "")
         if (n == 0) {
           ratio = "n/a"; t = t " (n/a)"; na++
         } else {
@@ -176,15 +181,9 @@ LC_ALL=C awk '
         w = ws[i]
         if (w < 2) continue
         cell["near"] = cell["far"] = "-"
-        for (d in cell) {
-          n = 0; split("", rr)
-          for (k2 = 1; k2 <= nc[b, w]; k2++) {
-            r = cr[b, w, k2]
-            if (dist[r] == d && ((b, w, r) in go) && go[b, w, r] + 0 > 0)
-              rr[++n] = corun[b, w, r] / go[b, w, r]
-          }
-          if (n) cell[d] = sprintf("%.2f (%d)", median(rr, n), n)
-        }
+        for (d in cell)
+          if ((n = round_ratios(b, w, d)))
+            cell[d] = sprintf("%.2f (%d)", median(rr, n), n)
         printf "| %s | %d | %s | %s | <= %g |\n", b, w, cell["near"],
                cell["far"], target[b]
       }
