@@ -330,7 +330,7 @@ cpu_busy() {
 # the vCPUs, and loopback traffic (wake-ups, socket buffers) crosses
 # between the two CPUs, so every server's figures move with it, and not
 # all alike. The comparisons below are also shown over the pairs whose
-# two runs read alike (c2c_split). n/a when nothing is pinned.
+# two runs read alike (paired). n/a when nothing is pinned.
 c2c_now() {
   local v=
   if [ "$server_cpu" != none ] && [ -x "$bin/bench_c2c" ]; then
@@ -587,31 +587,12 @@ done
 # another within a minute or so, so a slow phase of the shared VM tends to
 # hit both sides of a round's ratio; the medians of the two servers' own
 # figures, divided, can compare a fast minute of one with a slow minute of
-# the other. Prints nothing when no round has both samples.
+# the other. Then the same ratios split by vCPU distance: "near_median
+# near_rounds far_median far_rounds mixed_rounds" over the rounds whose
+# two runs both read near (c2c below C2C_FAR), both far, or one of each
+# (a median is - without rounds; all five are - without readings).
+# Prints nothing when no round has both samples.
 paired() {
-  awk -v t="$1" -v p="$2" -v m="$3" -v clk="$clk" "$awk_stats"'
-    function val(   cpu) {
-      if (m == "rate") return $4
-      if (m == "p99") return $7
-      cpu = $6 / clk
-      return (cpu > 0) ? $5 / cpu : 0
-    }
-    $1 == t && $2 == "corun" { c[$3] = val() }
-    $1 == t && $2 == p { q[$3] = val() }
-    END {
-      n = 0
-      for (r in c) if ((r in q) && q[r] > 0) v[++n] = c[r] / q[r]
-      if (n == 0) exit
-      sort(v, n)
-      printf "%.3f %.3f %.3f %d\n", med(v, n), v[1], v[n], n
-    }' "$samples"
-}
-
-# c2c_split <test> <peer> <metric>: paired's ratios over the rounds whose
-# two runs both read near (c2c below C2C_FAR) and both far: "near_median
-# near_pairs far_median far_pairs mixed_pairs" (a median is - without
-# pairs). Prints nothing without readings.
-c2c_split() {
   awk -v t="$1" -v p="$2" -v m="$3" -v clk="$clk" -v far="$C2C_FAR" "$awk_stats"'
     function val(   cpu) {
       if (m == "rate") return $4
@@ -620,21 +601,25 @@ c2c_split() {
       return (cpu > 0) ? $5 / cpu : 0
     }
     function state() { return ($11 == "" || $11 == "n/a") ? "" : ($11 + 0 >= far) ? "far" : "near" }
+    function med_or_dash(v, n) { if (!n) return "-"; sort(v, n); return sprintf("%.3f", med(v, n)) }
     $1 == t && $2 == "corun" { c[$3] = val(); cs[$3] = state() }
     $1 == t && $2 == p { q[$3] = val(); qs[$3] = state() }
     END {
-      nn = nf = mixed = 0
+      n = nn = nf = mixed = nread = 0
       for (r in c) {
-        if (!(r in q) || q[r] <= 0 || cs[r] == "" || qs[r] == "") continue
+        if (!(r in q) || q[r] <= 0) continue
+        v[++n] = c[r] / q[r]
+        if (cs[r] == "" || qs[r] == "") continue
+        nread++
         if (cs[r] != qs[r]) mixed++
-        else if (cs[r] == "near") vn[++nn] = c[r] / q[r]
-        else vf[++nf] = c[r] / q[r]
+        else if (cs[r] == "near") vn[++nn] = v[n]
+        else vf[++nf] = v[n]
       }
-      if (nn + nf + mixed == 0) exit
-      if (nn) sort(vn, nn)
-      if (nf) sort(vf, nf)
-      printf "%s %d %s %d %d\n", (nn ? sprintf("%.3f", med(vn, nn)) : "-"), nn,
-             (nf ? sprintf("%.3f", med(vf, nf)) : "-"), nf, mixed
+      if (n == 0) exit
+      sort(v, n)
+      printf "%.3f %.3f %.3f %d ", med(v, n), v[1], v[n], n
+      if (!nread) print "- - - - -"
+      else printf "%s %d %s %d %d\n", med_or_dash(vn, nn), nn, med_or_dash(vf, nf), nf, mixed
     }' "$samples"
 }
 
@@ -651,8 +636,8 @@ while read -r t peer metric target; do
     rate) label="per second" ;;
     p99) label="p99 latency" ;;
   esac
-  pmed= pmin= pmax=
-  read -r pmed pmin pmax _ <<<"$(paired "$t" "$peer" "$metric")"
+  pmed= pmin= pmax= nmed= nn= fmed= nf= mixed=
+  read -r pmed pmin pmax _ nmed nn fmed nf mixed <<<"$(paired "$t" "$peer" "$metric")"
   if [ -z "$pmax" ]; then
     ratio=n/a status=n/a range=-
   else
@@ -677,10 +662,8 @@ while read -r t peer metric target; do
   printf "$cfmt" "$t" "$peer" "$label" "$ratio" "$range" "$target" "$status"
   [ "$ratio" = n/a ] && jr=null || jr=$ratio
   [ "$target" = - ] && jt=null || jt="\"$target\""
-  nmed= nn= fmed= nf= mixed=
-  read -r nmed nn fmed nf mixed <<<"$(c2c_split "$t" "$peer" "$metric")"
   jsplit=
-  if [ -n "$mixed" ]; then
+  if [ -n "$mixed" ] && [ "$mixed" != - ]; then
     [ "$target" != - ] && split_rows="$split_rows$(printf "$sfmt" "$t" "$peer" "$label" "$nmed ($nn)" "$fmed ($nf)" "$mixed" "$target")"$'\n'
     [ "$nmed" = - ] && jn=null || jn=$nmed
     [ "$fmed" = - ] && jf=null || jf=$fmed
