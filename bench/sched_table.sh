@@ -126,6 +126,14 @@ LC_ALL=C awk '
       if (!(b in seen_b)) continue
       for (i = 1; i <= nw; i++) {
         w = ws[i]
+        if (w >= 2) { # its row of the split by vCPU distance, printed below
+          cell["near"] = cell["far"] = "-"
+          for (d in cell)
+            if ((n = round_ratios(b, w, d)))
+              cell[d] = sprintf("%.2f (%d)", median(rr, n), n)
+          split_rows = split_rows sprintf("| %s | %d | %s | %s | <= %g |\n",
+                                          b, w, cell["near"], cell["far"], target[b])
+        }
         c = med_of("c", nc, b, w)
         g = med_of("g", ng, b, w)
         if (c == "" && g == "") continue
@@ -174,18 +182,5 @@ LC_ALL=C awk '
            cnt_d["near"], cnt_d["far"], cnt_d["mixed"]
     print "| benchmark | workers | ratio over near rounds | ratio over far rounds | target |"
     print "|---|---:|---:|---:|---|"
-    for (k = 1; k <= nb; k++) {
-      b = order[k]
-      if (!(b in seen_b)) continue
-      for (i = 1; i <= nw; i++) {
-        w = ws[i]
-        if (w < 2) continue
-        cell["near"] = cell["far"] = "-"
-        for (d in cell)
-          if ((n = round_ratios(b, w, d)))
-            cell[d] = sprintf("%.2f (%d)", median(rr, n), n)
-        printf "| %s | %d | %s | %s | <= %g |\n", b, w, cell["near"],
-               cell["far"], target[b]
-      }
-    }
+    printf "%s", split_rows
   }' "$@"
