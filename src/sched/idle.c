@@ -111,11 +111,12 @@ static int steal_visible(struct corun__worker *w) {
 }
 
 /* Whether w, about to run one task it found (own_work_visible), leaves
- * work that another worker could take: a second task in the global queue
- * or w's deque, or one there besides w's own next, or a task in another
- * worker's deque (pushed there while w spun: that push skipped its
- * wake-up too, and w ends its spin before the steal grace; a review's
- * find). */
+ * work that another worker could take: two in the global queue, or one
+ * there besides a non-empty deque of w's or w's own next (runnext, yield
+ * line, inbox), or a task in another worker's deque (pushed there while
+ * w spun: that push skipped its wake-up too, and w ends its spin before
+ * the steal grace; a review's find). w's deque counts once however long
+ * (corun__deque_busy): nothing is pushed there while w spins. */
 static int surplus_visible(struct corun__worker *w) {
   size_t shared =
       atomic_load(&corun__S.global.len) + (size_t)corun__deque_busy(&w->dq);
