@@ -202,7 +202,19 @@ static void disarm_timer(struct corun_task *t) {
 CORUN__NOINLINE int corun__timers_due_slow(struct corun__worker *w,
                                            int64_t flush_at, size_t armed,
                                            int may_flush) {
-  w->clock_seen = corun__clock_ns();
+  int64_t per_us = corun__ticks_per_us();
+  if (per_us > 0) {
+    uint64_t now = corun__ticks();
+    if (now - w->ticks_seen < (uint64_t)per_us * CORUN__CLOCK_SLACK_US)
+      return 0; /* too soon to look again (a count below the last one,
+                 * read on a CPU a little behind, wraps: it looks) */
+    w->ticks_seen = now;
+    w->clock_seen = corun__clock_ns();
+  } else {
+    w->clock_seen = corun__clock_ns();
+    if (per_us == 0)
+      corun__ticks_learn(w->clock_seen);
+  }
   if (flush_at && w->clock_seen >= flush_at) {
     if (!may_flush)
       return -1;

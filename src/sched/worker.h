@@ -108,8 +108,10 @@ struct corun__worker {
   _Atomic int64_t timer_next;
   /* The clock as this worker last read it at a pick (owner only): never
    * later than the real time, so a deadline at or before it has passed
-   * for sure (corun__park needs no clock read of its own for that). */
+   * for sure (corun__park needs no clock read of its own for that); and
+   * corun__ticks() right before that read (corun__timers_due). */
   int64_t clock_seen;
+  uint64_t ticks_seen;
   /* Idle sleep. */
   atomic_uint futex_word;          /* 1: woken */
   struct corun__worker *idle_next; /* on the idle stack */
@@ -340,13 +342,18 @@ void corun__sched_flush(void);
 
 /* Fires w's timers if the earliest is due, and has the poller hand its
  * queued requests to the kernel if they have waited long enough
- * (corun__flush_by); by w itself, between tasks. Reads the clock (about
- * 20-30 ns here) only while a timer is armed or a request waits.
+ * (corun__flush_by); by w itself, between tasks. Reads the clock only
+ * while a timer is armed or a request waits, and then at most once every
+ * CORUN__CLOCK_SLACK_US of corun__ticks() (where that counter is trusted,
+ * base/clock.h): a busy worker fires a timer up to that much later, and
+ * does not wait, between each two tasks, for the cache misses of the
+ * first (the clock's read is serialising; base/clock.h says why).
  * Returns 1 if it fired timers (which may have filled w's runnext), else
  * 0; or, when !may_flush and the flush is due, -1 without doing anything:
  * a caller that holds a lock must leave the flush to pick(), since the
  * poller's flush takes its own lock, which nests outside the locks a
  * park holds (uring.c: its lock, then a task's). */
+#define CORUN__CLOCK_SLACK_US 5
 int corun__timers_due_slow(struct corun__worker *w, int64_t flush_at,
                            size_t armed, int may_flush);
 static inline int corun__timers_due(struct corun__worker *w, int may_flush) {

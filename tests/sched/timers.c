@@ -8,13 +8,18 @@
  *  - thousands of tasks that each leave a node and end, whose task
  *    objects are reused, leave the heap sound (sleeps of mixed lengths
  *    afterwards all end, none before its deadline), and nothing leaks
- *    (Valgrind and ASan builds).
+ *    (Valgrind and ASan builds);
+ *  - sleepers wake while a task that yields in a loop keeps their worker
+ *    from ever going idle (between tasks a worker reads the clock only
+ *    every few microseconds: worker.h, corun__timers_due).
  * The waits end early because a partner sends on the channel the task
  * receives from, 2 ms after it started waiting (so it has parked).
  * "Not before its deadline" is checked against corun_now(); how late a
  * timer fires is not asserted (sleep precision is bench's business). */
 #include <corun.h>
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 #include "t.h"
 
@@ -148,12 +153,45 @@ static void many_tasks(void) {
     T_OK(corun_join(s[i], NULL));
 }
 
+/* ---- timers of a worker that never idles ------------------------------- */
+
+static atomic_int woke;
+
+static void *counted_sleeper(void *arg) {
+  sleeper(arg);
+  atomic_fetch_add(&woke, 1);
+  return NULL;
+}
+
+/* Yields until every sleeper has woken: only timers fired between tasks
+ * can end it (with one worker, that worker never goes idle meanwhile). */
+static void *spinner(void *arg) {
+  int all = (int)(intptr_t)arg;
+  while (atomic_load(&woke) < all)
+    corun_yield(NULL);
+  return NULL;
+}
+
+static void busy_worker(void) {
+  atomic_store(&woke, 0);
+  corun_task *s[SLEEPERS], *spin;
+  for (long i = 0; i < SLEEPERS; i++)
+    T_OK(corun_spawn(&s[i], counted_sleeper,
+                     (void *)(intptr_t)((1 + i % 4) * MS), NULL));
+  T_OK(corun_spawn(&spin, spinner, (void *)(intptr_t)SLEEPERS, NULL));
+  for (long i = 0; i < SLEEPERS; i++)
+    T_OK(corun_join(s[i], NULL));
+  T_OK(corun_join(spin, NULL));
+  T_EQ(atomic_load(&woke), SLEEPERS);
+}
+
 static void *main_task(void *arg) {
   (void)arg;
   run_case(left_then_no_deadline, 1);
   run_case(left_then_later, 0);
   run_case(left_then_earlier, 0);
   many_tasks();
+  busy_worker();
   /* The single cases again, after the heap has seen all that. */
   run_case(left_then_later, 0);
   run_case(left_then_earlier, 0);

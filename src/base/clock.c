@@ -1,0 +1,86 @@
+/* clock.c: how fast corun__ticks() runs, and whether to trust it.
+ * Layer: base. Locking: none; a pthread_once for the first look, then
+ * atomics whose racing writers store the same or nearly the same value.
+ *
+ * Trusted, the counter must advance at one constant rate on every CPU, so
+ * that a count taken on one CPU and compared on another after a migration
+ * means time:
+ *  - x86-64: only when the kernel's clocksource is "tsc": the kernel picks
+ *    the time-stamp counter only after checking just that (invariant,
+ *    synchronised between CPUs); on a VM whose counter it found unstable
+ *    it uses another source, and then so does corun (-1). Its rate is
+ *    measured against the clock over at least 10 ms (LEARN_NS).
+ *  - AArch64: the generic timer's virtual counter is constant-rate and
+ *    common to all CPUs by the architecture; CNTFRQ_EL0 gives its rate.
+ *  - elsewhere: no counter (RISC-V's rdtime traps to the firmware on many
+ *    machines, which would cost more than the clock read it saves). */
+#include "base/clock.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define LEARN_NS ((int64_t)10000000)
+
+_Atomic int64_t corun__ticks_per_us_state;
+
+static _Atomic int64_t learn_from_ns; /* the measurement's start */
+static _Atomic uint64_t learn_from_ticks;
+
+#if defined(__x86_64__)
+/* Whether the kernel keeps time with the time-stamp counter. Direct system
+ * calls: libcorun_hook's wrappers must not see corun's own reads. */
+static int clocksource_is_tsc(void) {
+  static const char path[] =
+      "/sys/devices/system/clocksource/clocksource0/current_clocksource";
+  char buf[32];
+  int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+  syscall(SYS_close, fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = 0;
+  return strcmp(buf, "tsc\n") == 0 || strcmp(buf, "tsc") == 0;
+}
+#endif
+
+static void first_look(void) {
+#if defined(__x86_64__)
+  if (!clocksource_is_tsc()) {
+    atomic_store(&corun__ticks_per_us_state, -1);
+    return;
+  }
+  /* The clock, then the counter, as every later sample (learn). */
+  int64_t ns = corun__clock_ns();
+  atomic_store(&learn_from_ticks, corun__ticks());
+  atomic_store(&learn_from_ns, ns);
+#elif defined(__aarch64__)
+  uint64_t hz;
+  __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(hz));
+  atomic_store(&corun__ticks_per_us_state,
+               hz >= 1000000 ? (int64_t)(hz / 1000000) : -1);
+#else
+  atomic_store(&corun__ticks_per_us_state, -1);
+#endif
+}
+
+void corun__ticks_learn(int64_t now_ns) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, first_look);
+  uint64_t ticks = corun__ticks();
+  int64_t from = atomic_load(&learn_from_ns);
+  if (corun__ticks_per_us() != 0 || now_ns - from < LEARN_NS)
+    return;
+  double per_us = (double)(ticks - atomic_load(&learn_from_ticks)) /
+                  ((double)(now_ns - from) / 1000.0);
+  /* A thread preempted between its clock read and its count adds the
+   * pause to the count: a few per cent over 10 ms, at worst; the users
+   * only need the order of magnitude. Outside 1 MHz..100 GHz something
+   * else is wrong: then never trust it. */
+  atomic_store(&corun__ticks_per_us_state,
+               per_us >= 1 && per_us <= 100000 ? (int64_t)per_us : -1);
+}
