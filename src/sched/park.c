@@ -204,10 +204,17 @@ CORUN__NOINLINE int corun__timers_due_slow(struct corun__worker *w,
                                            int may_flush) {
   int64_t per_us = corun__ticks_per_us();
   if (per_us > 0) {
+    /* Too soon to look again. A count below the last one (read on a CPU
+     * a little behind) wraps and looks; and every CORUN__CLOCK_SKIPS_MAX
+     * skips it looks anyway, so that a counter that stopped (the kernel
+     * found it unstable since, and left it) cannot hold timers back for
+     * good (between short tasks about ten skips fit in 5 us: the bound
+     * is far from the common case). */
     uint64_t now = corun__ticks();
-    if (now - w->ticks_seen < (uint64_t)per_us * CORUN__CLOCK_SLACK_US)
-      return 0; /* too soon to look again (a count below the last one,
-                 * read on a CPU a little behind, wraps: it looks) */
+    if (now - w->ticks_seen < (uint64_t)per_us * CORUN__CLOCK_SLACK_US &&
+        ++w->clock_skips < CORUN__CLOCK_SKIPS_MAX)
+      return 0;
+    w->clock_skips = 0;
     w->ticks_seen = now;
     w->clock_seen = corun__clock_ns();
   } else {

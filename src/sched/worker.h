@@ -112,6 +112,7 @@ struct corun__worker {
    * corun__ticks() right before that read (corun__timers_due). */
   int64_t clock_seen;
   uint64_t ticks_seen;
+  unsigned clock_skips; /* looks without a clock read since (park.c) */
   /* Idle sleep. */
   atomic_uint futex_word;          /* 1: woken */
   struct corun__worker *idle_next; /* on the idle stack */
@@ -354,6 +355,7 @@ void corun__sched_flush(void);
  * poller's flush takes its own lock, which nests outside the locks a
  * park holds (uring.c: its lock, then a task's). */
 #define CORUN__CLOCK_SLACK_US 5
+#define CORUN__CLOCK_SKIPS_MAX 1024
 int corun__timers_due_slow(struct corun__worker *w, int64_t flush_at,
                            size_t armed, int may_flush);
 static inline int corun__timers_due(struct corun__worker *w, int may_flush) {
