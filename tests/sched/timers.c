@@ -13,7 +13,10 @@
  *    from ever going idle (between tasks a worker reads the clock only
  *    every few microseconds: worker.h, corun__timers_due).
  * The waits end early because a partner sends on the channel the task
- * receives from, 2 ms after it started waiting (so it has parked).
+ * receives from, 2 ms after it started waiting (so it has parked); their
+ * deadlines are 100 ms (with 20 ms the wait timed out once in about 200
+ * runs, on a machine loaded with other test runs: the partner's wake-up
+ * came that late).
  * "Not before its deadline" is checked against corun_now(); how late a
  * timer fires is not asserted (sleep precision is bench's business). */
 #include <corun.h>
@@ -50,12 +53,12 @@ static void wait_ended_early(struct pair *p, int64_t ahead) {
   T_OK(corun_join(t, NULL));
 }
 
-/* The node left behind is due at 20 ms; the task is then parked with no
- * deadline, and only the main task's send at 60 ms may wake it. */
+/* The node left behind is due at 100 ms; the task is then parked with no
+ * deadline, and only the main task's send at 300 ms may wake it. */
 static void *left_then_no_deadline(void *arg) {
   struct pair *p = arg;
   long v = 0;
-  wait_ended_early(p, 20 * MS);
+  wait_ended_early(p, 100 * MS);
   T_OK(corun_chan_recv(p->late, &v, -1));
   T_EQ(v, 42);
   return NULL;
@@ -65,8 +68,8 @@ static void *left_then_no_deadline(void *arg) {
 static void *left_then_later(void *arg) {
   struct pair *p = arg;
   long v;
-  wait_ended_early(p, 20 * MS);
-  int64_t d = corun_now() + 60 * MS;
+  wait_ended_early(p, 100 * MS);
+  int64_t d = corun_now() + 300 * MS;
   T_EQ(corun_chan_recv(p->late, &v, d), -ETIMEDOUT);
   T_GE(corun_now(), d);
   return NULL;
@@ -96,7 +99,7 @@ static void run_case(corun_fn *fn, int send_late) {
   T_OK(corun_spawn(&t, fn, &p, NULL));
   if (send_late) {
     long v = 42;
-    T_OK(corun_sleep(60 * MS));
+    T_OK(corun_sleep(300 * MS));
     T_OK(corun_chan_send(p.late, &v, -1));
   }
   T_OK(corun_join(t, NULL));
