@@ -100,16 +100,19 @@ static void *yielder(void *arg) {
 
 struct run {
   int seen[3];
+  int64_t took_ns; /* the blocker's block, from its start */
   corun_task *q;
 };
 
 static void *blocker(void *arg) {
   struct run *r = arg;
+  int64_t start = corun_now();
   /* `queued` goes to this worker's runnext, behind this task */
   T_OK(corun_spawn(&r->q, queued, NULL, NULL));
   long before = atomic_load(&yields);
   atomic_store(&blocking, 1);
   block_worker();
+  r->took_ns = corun_now() - start;
   r->seen[0] = atomic_load(&queued_ran);
   r->seen[1] = atomic_load(&sleeper_done);
   r->seen[2] = atomic_load(&yields) != before;
@@ -221,8 +224,17 @@ int main(void) {
     compute_ns = 50 * MS;
     T_OK(corun_main(main_task, &r,
                     &(corun_config){.workers = 1, .block_ms = 10}));
-    T_EQ(r.seen[0], 0);
-    T_EQ(r.seen[2], 0);
+    /* Unless the machine held the worker's thread off its CPU so long
+     * that the 50 ms lasted 10 thresholds after all: a spare is due
+     * then, and the case proves nothing (it failed so once in CI, under
+     * TSan next to other test runs). */
+    if (r.took_ns < 90 * MS) {
+      T_EQ(r.seen[0], 0);
+      T_EQ(r.seen[2], 0);
+    } else {
+      printf("note: the 50 ms computation took %lld ms: not checked\n",
+             (long long)(r.took_ns / MS));
+    }
     compute_ns = 400 * MS;
     T_OK(corun_main(main_task, &r,
                     &(corun_config){.workers = 1, .block_ms = 10}));
