@@ -19,13 +19,14 @@ static inline int64_t corun__clock_ns(void) {
  * AArch64's virtual counter (cntvct_el0); 0 elsewhere.
  *
  * Why not the clock: the vDSO's clock_gettime reads the same counter
- * behind a serialising instruction (lfence or rdtscp on x86-64, isb on
- * AArch64), so that the time it returns is not older than the loads
- * before the call. That waits for every load in flight, cache misses
- * included. A worker that read the clock between tasks waited, at each
- * read, for the misses of the task before; among 100,000 sleeping tasks,
- * whose objects and stacks are all cold, those waits were a quarter of
- * the scheduler's time (docs/design.md, "Timers"). This read waits for
+ * behind a serialising instruction (Linux: rdtsc_ordered(), lfence;rdtsc
+ * or rdtscp, on x86-64; isb on arm64), so that the time it returns is not
+ * older than the loads before the call. That waits for every load in
+ * flight, cache misses included. A worker that read the clock between
+ * tasks waited, at each read, for the misses of the task before; among
+ * 100,000 sleeping tasks, whose objects and stacks are all cold, those
+ * waits were a quarter of the scheduler's time (docs/design.md §5,
+ * "Between tasks, the clock at most every 5 µs"). This read waits for
  * nothing; it is only good for interval tests (corun__ticks_per_us), and
  * every time the runtime keeps or hands out comes from corun__clock_ns. */
 static inline uint64_t corun__ticks(void) {

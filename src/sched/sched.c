@@ -176,9 +176,6 @@ static inline struct corun_task *yield_line_pop(struct corun__worker *w) {
   return t;
 }
 
-/* The next task of w's own queues behind runnext, or NULL: its inbox,
- * its deque, then its yield line (what was queued before the yielders
- * has its turn first). */
 /* After a pop from w's deque: starts loading what the next pops will
  * need, as taskq_pop does for a queue, in steps that each read only what
  * the previous pop loaded: the stack of the task that comes next (its
@@ -222,6 +219,9 @@ static inline void deque_prefetch(struct corun__deque *d) {
 #endif
 }
 
+/* The next task of w's own queues behind runnext, or NULL: its inbox,
+ * its deque, then its yield line (what was queued before the yielders
+ * has its turn first). */
 static inline struct corun_task *pick_local(struct corun__worker *w) {
   struct corun_task *t;
   if ((t = taskq_pop(&w->inbox)))
