@@ -430,7 +430,13 @@ CORUN_API int corun_cancel(corun_task *t);
 CORUN_API int corun_cancelled(void);
 
 /* Sleeps for `ns` nanoseconds (0 or less: gives the worker back, like
- * corun_yield(); INT64_MAX: until cancelled). Never wakes early.
+ * corun_yield(); INT64_MAX: until cancelled). Never wakes early. Late by
+ * the time its worker takes to notice: an idle worker sleeps in the
+ * kernel until the deadline (tens of microseconds late here), a busy one
+ * looks between tasks and reads the clock at most every 5 µs; a task
+ * that computes without giving its worker back holds the wake-up until
+ * it does, or until the monitor takes over (corun_config.block_ms).
+ * Every deadline of the API fires the same way.
  * Returns 0.
  * Errors: -EPERM not in a task; -ECANCELED the task was cancelled. */
 CORUN_API int corun_sleep(int64_t ns);
