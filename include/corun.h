@@ -433,7 +433,7 @@ CORUN_API int corun_cancelled(void);
  * corun_yield(); INT64_MAX: until cancelled). Never wakes early. Late by
  * the time its worker takes to notice: an idle worker sleeps in the
  * kernel until the deadline (tens of microseconds late here), a busy one
- * looks between tasks and reads the clock at most every 5 µs; a task
+ * looks between tasks and reads the clock at most every 5 us; a task
  * that computes without giving its worker back holds the wake-up until
  * it does, or until the monitor takes over (corun_config.block_ms).
  * Every deadline of the API fires the same way.

@@ -26,7 +26,7 @@ static inline int64_t corun__clock_ns(void) {
  * tasks waited, at each read, for the misses of the task before; among
  * 100,000 sleeping tasks, whose objects and stacks are all cold, those
  * waits were a quarter of the scheduler's time (docs/design.md §5,
- * "Between tasks, the clock at most every 5 µs"). This read waits for
+ * "Between tasks, the clock at most every 5 us"). This read waits for
  * nothing; it is only good for interval tests (corun__ticks_per_us), and
  * every time the runtime keeps or hands out comes from corun__clock_ns. */
 static inline uint64_t corun__ticks(void) {
