@@ -16,11 +16,10 @@
  *    machines, which would cost more than the clock read it saves). */
 #include "base/clock.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+
+#include "base/sysfile.h"
 
 #define LEARN_NS ((int64_t)10000000)
 
@@ -30,20 +29,13 @@ static _Atomic int64_t learn_from_ns; /* the measurement's start */
 static _Atomic uint64_t learn_from_ticks;
 
 #if defined(__x86_64__)
-/* Whether the kernel keeps time with the time-stamp counter. Direct system
- * calls: libcorun_hook's wrappers must not see corun's own reads. */
+/* Whether the kernel keeps time with the time-stamp counter. */
 static int clocksource_is_tsc(void) {
-  static const char path[] =
-      "/sys/devices/system/clocksource/clocksource0/current_clocksource";
   char buf[32];
-  int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  if (corun__sysfile_read(
+          "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+          buf, sizeof buf) < 0)
     return 0;
-  long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
-  syscall(SYS_close, fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = 0;
   return strcmp(buf, "tsc\n") == 0 || strcmp(buf, "tsc") == 0;
 }
 #endif

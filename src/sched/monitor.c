@@ -89,6 +89,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/futex.h"
+#include "base/sysfile.h"
 #include "sched/worker.h"
 
 /* What the monitor saw of each worker last time. */
@@ -125,27 +126,13 @@ void corun__monitor_back(struct corun__worker *w) {
 
 /* The state of thread `tid` of this process in /proc: 'R' on a CPU or
  * waiting for one, 'S' or 'D' asleep in the kernel (a blocking call),
- * ...; 0 when it cannot be told.
- * The file is opened, read and closed with raw system calls, not libc's:
- * those are the program's (libcorun_hook's close() would look the fd up
- * in the event loop's records) and, under TSan, the sanitizer's, which
- * keeps an object per fd number and frees the previous one when a number
- * is opened again. That free, on this thread, raced with a test thread's
- * use of the same number before, in TSan's model; the report symbolised
- * through a close() that was the hook, whose look at the records raced
- * in turn, and the nested report waited for a lock the first held:
- * hook/conform_static hung (tests/hang.sh's dump). */
+ * ...; 0 when it cannot be told. (Read with raw system calls: the
+ * monitor's reads once hung a TSan run, base/sysfile.h.) */
 static char thread_state(int tid) {
   char path[64], buf[512];
   snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-  int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  if (corun__sysfile_read(path, buf, sizeof buf) < 0)
     return 0;
-  ssize_t n = syscall(SYS_read, fd, buf, sizeof buf - 1);
-  syscall(SYS_close, fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = 0;
   const char *p = strrchr(buf, ')'); /* after the name, which may hold ')' */
   return p && p[1] == ' ' ? p[2] : 0;
 }
