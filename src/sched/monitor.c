@@ -76,7 +76,6 @@
  * Locking: the workers' counts and flags are atomics; a spare is started
  * under idle_lock (the deadlock check counts the workers under it). */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <linux/membarrier.h>
 #include <stdio.h>

@@ -200,18 +200,12 @@ static CORUN__NOINLINE void deque_prefetch(struct corun__deque *d) {
   size_t top = atomic_load_explicit(&d->top, memory_order_relaxed);
   ptrdiff_t n = (ptrdiff_t)(b - top);
   if (n >= 3)
-    __builtin_prefetch(atomic_load_explicit(
-        &d->slot[(b - 3) & (CORUN__DEQUE_CAP - 1)], memory_order_relaxed));
+    __builtin_prefetch(corun__deque_at(d, b - 3));
 #if !CORUN__TSAN
-  if (n >= 2) {
-    struct corun_task *t = atomic_load_explicit(
-        &d->slot[(b - 2) & (CORUN__DEQUE_CAP - 1)], memory_order_relaxed);
-    __builtin_prefetch(t->co);
-  }
+  if (n >= 2)
+    __builtin_prefetch(corun__deque_at(d, b - 2)->co);
   if (n >= 1) {
-    struct corun_task *t = atomic_load_explicit(
-        &d->slot[(b - 1) & (CORUN__DEQUE_CAP - 1)], memory_order_relaxed);
-    struct corun_coro *co = t->co;
+    struct corun_coro *co = corun__deque_at(d, b - 1)->co;
     const char *span;
     if (co) {
       size_t nspan = corun__coro_resume_span(co, PREFETCH_STACK, &span);
