@@ -17,7 +17,7 @@
  * Slabs are never unmapped: a descriptor stays valid for the process.
  *
  * Locking: g.lock protects slab creation and the guard mode; pool.c calls
- * corun__slab_new under its own lock (that one first). The slab registry
+ * corun__slab_new holding none of its own locks. The slab registry
  * (g.slabs) is a list published with release stores and read with acquire
  * loads by the SIGSEGV handler, which takes no lock. Stats are relaxed
  * atomics. */
