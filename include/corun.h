@@ -433,9 +433,11 @@ CORUN_API int corun_cancelled(void);
  * corun_yield(); INT64_MAX: until cancelled). Never wakes early. Late by
  * the time its worker takes to notice: an idle worker sleeps in the
  * kernel until the deadline (tens of microseconds late here), a busy one
- * looks between tasks and reads the clock at most every 5 us; a task
- * that computes without giving its worker back holds the wake-up until
- * it does, or until the monitor takes over (corun_config.block_ms).
+ * looks between tasks and reads the clock at most every 5 us (a sleep
+ * there may count from up to about 1 us after the call, never from
+ * before it); a task that computes without giving its worker back holds
+ * the wake-up until it does, or until the monitor takes over
+ * (corun_config.block_ms).
  * Every deadline of the API fires the same way.
  * Returns 0.
  * Errors: -EPERM not in a task; -ECANCELED the task was cancelled. */

@@ -46,7 +46,7 @@ static void first_look(void) {
     atomic_store(&corun__ticks_per_us_state, -1);
     return;
   }
-  /* The clock, then the counter, as every later sample (learn). */
+  /* The clock, then the counter: see corun__ticks_learn. */
   int64_t ns = corun__clock_ns();
   atomic_store(&learn_from_ticks, corun__ticks());
   atomic_store(&learn_from_ns, ns);
@@ -63,16 +63,21 @@ static void first_look(void) {
 void corun__ticks_learn(int64_t now_ns) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, first_look);
-  uint64_t ticks = corun__ticks();
   int64_t from = atomic_load(&learn_from_ns);
   if (corun__ticks_per_us() != 0 || now_ns - from < LEARN_NS)
     return;
+  /* The end sample: the counter, then the clock (the vDSO's read waits
+   * for the counter read before it). With the start's order (the clock,
+   * then the counter), a thread preempted between its two reads at
+   * either end makes the rate come out low, never high: the counts span
+   * at most the time the clock readings span. So a time estimated from a
+   * count (park.c, now_at_least) is never short. */
+  uint64_t ticks = corun__ticks();
+  int64_t now = corun__clock_ns();
   double per_us = (double)(ticks - atomic_load(&learn_from_ticks)) /
-                  ((double)(now_ns - from) / 1000.0);
-  /* A thread preempted between its clock read and its count adds the
-   * pause to the count: a few per cent over 10 ms, at worst; the users
-   * only need the order of magnitude. Outside 1 MHz..100 GHz something
-   * else is wrong: then never trust it. */
+                  ((double)(now - from) / 1000.0);
+  /* Outside 1 MHz..100 GHz something else is wrong: then never trust it.
+   * Rounded down, which also errs low. */
   atomic_store(&corun__ticks_per_us_state,
                per_us >= 1 && per_us <= 100000 ? (int64_t)per_us : -1);
 }

@@ -42,7 +42,9 @@ static inline uint64_t corun__ticks(void) {
 }
 
 /* corun__ticks per microsecond: > 0 once known; 0 while it is being
- * measured; -1 for good where the counter is not trusted (see clock.c). */
+ * measured; -1 for good where the counter is not trusted (see clock.c).
+ * A known rate is never above the true one (clock.c says why), so a count
+ * divided by it never underestimates the time that passed. */
 extern _Atomic int64_t corun__ticks_per_us_state;
 
 static inline int64_t corun__ticks_per_us(void) {

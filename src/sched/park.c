@@ -479,8 +479,42 @@ int corun_sleep_until(int64_t deadline) {
   return sleep_at(deadline, corun__clock_ns());
 }
 
+/* What corun_sleep adds to the estimate below: corun__ticks() waits for
+ * nothing, so the CPU may read the counter ahead of the instructions
+ * before it, by at most the reach of its out-of-order window, well under
+ * a microsecond; and the clock may be slewed against the counter since
+ * the rate was learned (by NTP: at most 0.05 %, under 3 ns over the 5 us
+ * the estimate spans). */
+#define SLEEP_MARGIN_NS 1000
+
+/* For corun_sleep, on worker w (NULL: not a worker): a time not earlier
+ * than now, without reading the clock where the worker's last reading is
+ * fresh. The clock's read (the vDSO's) waits for every load in flight
+ * (base/clock.h): in a task that has just started, for the cold misses of
+ * its first touches. It was the one clock read left on the path of
+ * 100,000 sleepers on one worker, 10 % of the samples in perf (the
+ * figures: docs/design.md §5, "Between tasks, the clock at most every
+ * 5 us"). The estimate: w->clock_seen was read right after w->ticks_seen
+ * (corun__timers_due_slow), so it is not earlier than the time at
+ * ticks_seen; the counter's advance since, divided by the learned rate,
+ * which is never above the true one (base/clock.h), is not less than the
+ * time passed; SLEEP_MARGIN_NS covers the rest. Taken only while the
+ * advance is under CORUN__CLOCK_SLACK_US, as the prefilter does: a sleep
+ * may last about a microsecond more than asked, never less. Where the
+ * counter is not trusted, or the reading is older, the clock. */
+static int64_t now_at_least(const struct corun__worker *w) {
+  int64_t per_us = corun__ticks_per_us();
+  if (w && per_us > 0) {
+    uint64_t dt = corun__ticks() - w->ticks_seen; /* a wrap: too old */
+    if (dt < (uint64_t)per_us * CORUN__CLOCK_SLACK_US)
+      return w->clock_seen + (int64_t)(dt * 1000 / (uint64_t)per_us) +
+             SLEEP_MARGIN_NS;
+  }
+  return corun__clock_ns();
+}
+
 int corun_sleep(int64_t ns) {
-  int64_t now = corun__clock_ns();
+  int64_t now = now_at_least(corun__worker_self());
   if (ns > INT64_MAX - now)
     ns = INT64_MAX - now; /* "for ever" must not wrap into the past */
   return sleep_at(ns > 0 ? now + ns : now, now);

@@ -11,7 +11,10 @@
  *    (Valgrind and ASan builds);
  *  - sleepers wake while a task that yields in a loop keeps their worker
  *    from ever going idle (between tasks a worker reads the clock only
- *    every few microseconds: worker.h, corun__timers_due).
+ *    every few microseconds: worker.h, corun__timers_due);
+ *  - on such a worker, sleeps of 1 ns to 3 us, which take their start
+ *    from the worker's last clock reading and the counter since, last at
+ *    least what they asked, timed with corun_now() around each.
  * The waits end early because a partner sends on the channel the task
  * receives from, 2 ms after it started waiting (so it has parked); their
  * deadlines are 100 ms (with 20 ms the wait timed out once in about 200
@@ -188,6 +191,36 @@ static void busy_worker(void) {
   T_EQ(atomic_load(&woke), SLEEPERS);
 }
 
+/* ---- short sleeps on a busy worker: never shorter than asked ----------- */
+
+#define SHORT_SLEEPS 3000
+
+/* Sleeps of 1 ns to 3 us, each timed with corun_now() around it, while a
+ * spinner keeps the worker busy (so corun_sleep takes its time from the
+ * worker's last clock reading and the counter, park.c now_at_least,
+ * where the counter is trusted). Each must last at least what it asked. */
+static void *short_sleeper(void *arg) {
+  (void)arg;
+  for (int i = 0; i < SHORT_SLEEPS; i++) {
+    int64_t ns = 1 + i % 3000;
+    int64_t t0 = corun_now();
+    T_OK(corun_sleep(ns));
+    int64_t t1 = corun_now();
+    T_GE(t1 - t0, ns);
+  }
+  atomic_fetch_add(&woke, 1);
+  return NULL;
+}
+
+static void short_sleeps(void) {
+  atomic_store(&woke, 0);
+  corun_task *s, *spin;
+  T_OK(corun_spawn(&s, short_sleeper, NULL, NULL));
+  T_OK(corun_spawn(&spin, spinner, (void *)(intptr_t)1, NULL));
+  T_OK(corun_join(s, NULL));
+  T_OK(corun_join(spin, NULL));
+}
+
 static void *main_task(void *arg) {
   (void)arg;
   run_case(left_then_no_deadline, 1);
@@ -195,6 +228,7 @@ static void *main_task(void *arg) {
   run_case(left_then_earlier, 0);
   many_tasks();
   busy_worker();
+  short_sleeps();
   /* The single cases again, after the heap has seen all that. */
   run_case(left_then_later, 0);
   run_case(left_then_earlier, 0);
