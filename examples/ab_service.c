@@ -73,7 +73,8 @@ static void b_session(int fd, void *ctx) {
     if (corun_sleep(b->delay_ms * MS) < 0) /* the "work" */
       goto done;
     int m = snprintf(out, sizeof out, B_REPLY_FMT, len, in, b->delay_ms);
-    if (http_conn_send_all(fd, out, (size_t)m, corun_now() + B_CALL_NS) < 0)
+    if (http_conn_send_all(fd, out, (size_t)m, corun_deadline_in(B_CALL_NS)) <
+        0)
       goto done;
     have -= (size_t)len + 1;
     memmove(in, nl + 1, have);
@@ -131,7 +132,7 @@ static ssize_t b_exchange(int fd, const char *target, size_t n, char *reply,
 /* Calls B: what reads like one blocking call. */
 static ssize_t call_b(struct a_service *a, const char *target, size_t n,
                       char *reply, size_t cap) {
-  int64_t deadline = corun_now() + B_CALL_NS;
+  int64_t deadline = corun_deadline_in(B_CALL_NS);
   for (;;) {
     int fd;
     int reused = corun_chan_recv(a->idle, &fd, 0) == 0;
@@ -193,7 +194,7 @@ static void *ab_client(void *arg) {
                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                     "Content-Length: %d\r\n" HTTP_CONN_HDR_CLOSE "\r\n%s",
                     bn, body);
-  int64_t deadline = corun_now() + 30 * SEC;
+  int64_t deadline = corun_deadline_in(30 * SEC);
   int fd;
   if (corun_tcp_dial("127.0.0.1", c->port, deadline, &fd) < 0)
     return NULL;

@@ -93,7 +93,7 @@ static void ledger_write(void) {
  * deposit when the balance is short. Returns 0, or -ETIMEDOUT (declined:
  * nothing taken). */
 static int withdraw(struct account *from, long amount) {
-  int64_t deadline = corun_now() + FUNDS_WAIT_NS;
+  int64_t deadline = corun_deadline_in(FUNDS_WAIT_NS);
   int rc = 0, had_to_wait = 0;
   check(corun_mutex_lock(from->mu, -1), "lock");
   while (from->balance < amount) {

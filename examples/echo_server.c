@@ -70,7 +70,7 @@ static void *client(void *arg) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   int rc = corun_connect(fd, (struct sockaddr *)&r->addr, sizeof r->addr,
-                         corun_now() + 5000000000LL);
+                         corun_deadline_in(5000000000LL));
   if (rc < 0) {
     corun_close(fd);
     return (void *)1;

@@ -134,7 +134,7 @@ static void *run_search(void *arg) {
     cases[k] =
         (corun_case){.ch = s->ks[k].out, .op = CORUN_RECV, .elem = &got[k]};
   }
-  int64_t deadline = corun_now() + s->timeout_ns;
+  int64_t deadline = corun_deadline_in(s->timeout_ns);
   int answers = 0;
   printf("search with a %lld ms deadline:\n", (long long)(s->timeout_ns / MS));
   while (answers < KINDS) {

@@ -109,7 +109,8 @@ _Noreturn void http_conn_die(const char *what, int rc) {
 static int flush(struct http_conn *c) {
   if (c->out_len == 0)
     return 0;
-  int rc = http_conn_send_all(c->fd, c->out, c->out_len, corun_now() + WRITE_NS);
+  int rc = http_conn_send_all(c->fd, c->out, c->out_len,
+                              corun_deadline_in(WRITE_NS));
   c->out_len = 0;
   return rc;
 }
@@ -120,7 +121,7 @@ int http_conn_reply(struct http_conn *c, const void *bytes, size_t n) {
     if (rc < 0)
       return rc;
     if (n > sizeof c->out) /* bigger than the buffer: straight out */
-      return http_conn_send_all(c->fd, bytes, n, corun_now() + WRITE_NS);
+      return http_conn_send_all(c->fd, bytes, n, corun_deadline_in(WRITE_NS));
   }
   memcpy(c->out + c->out_len, bytes, n);
   c->out_len += n;
@@ -155,7 +156,7 @@ int http_conn_respond(struct http_conn *c, const struct http_conn_request *req,
  * close, as nginx's lingering_close does. */
 static void linger_close(struct http_conn *c) {
   shutdown(c->fd, SHUT_WR);
-  int64_t until = corun_now() + LINGER_NS;
+  int64_t until = corun_deadline_in(LINGER_NS);
   while (corun_read(c->fd, c->in, sizeof c->in, until) > 0) {
   }
   corun_close(c->fd);
@@ -207,7 +208,7 @@ void http_conn_serve(int fd, http_conn_handler_fn *handler, void *ctx) {
   c.out_len = 0;
   c.req.url_len = 0;
   for (;;) {
-    ssize_t n = corun_read(fd, c.in, sizeof c.in, corun_now() + IDLE_NS);
+    ssize_t n = corun_read(fd, c.in, sizeof c.in, corun_deadline_in(IDLE_NS));
     if (n <= 0) { /* the peer closed (mid-request or not), an error, idle */
       corun_close(fd);
       return;

@@ -106,7 +106,7 @@ struct client {
 static int client_conn(struct run *r, long id) {
   int http10 = id % 3 == 2;
   int depth = id % 3 == 0 ? DEPTH : 1;
-  int64_t deadline = corun_now() + 30 * SEC;
+  int64_t deadline = corun_deadline_in(30 * SEC);
   int fd;
   if (corun_tcp_dial("127.0.0.1", r->port, deadline, &fd) < 0)
     return -1;

@@ -100,7 +100,7 @@ static void *collector(void *unused) {
     int an = snprintf(ack, sizeof ack, "ack %d %d", client, seq);
     /* A lost acknowledgement is the client's to handle: it sends again. */
     corun_sendto(collector_fd, ack, (size_t)an, 0, (struct sockaddr *)&from,
-                 fromlen, corun_now() + ACK_WAIT_NS);
+                 fromlen, corun_deadline_in(ACK_WAIT_NS));
   }
 }
 
@@ -121,7 +121,7 @@ static void *client(void *arg) {
                          (struct sockaddr *)&collector_addr,
                          sizeof collector_addr, -1),
             "send a line");
-      int64_t deadline = corun_now() + ACK_WAIT_NS;
+      int64_t deadline = corun_deadline_in(ACK_WAIT_NS);
       for (;;) { /* acks of earlier sends of older lines are skipped */
         ssize_t n = corun_recv(fd, got, sizeof got - 1, 0, deadline);
         if (n == -ETIMEDOUT)
@@ -147,7 +147,7 @@ static void *client(void *arg) {
 /* Waits (up to 10 s) for SIGTERM, then stops the collector. */
 static void *watcher(void *arg) {
   int sfd = (int)(intptr_t)arg;
-  int rc = corun_wait_fd(sfd, CORUN_FD_IN, corun_now() + 10000000000);
+  int rc = corun_wait_fd(sfd, CORUN_FD_IN, corun_deadline_in(10000000000));
   check(rc, "wait for SIGTERM");
   struct signalfd_siginfo si;
   check(corun_read(sfd, &si, sizeof si, 0), "read the signal");

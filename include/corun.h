@@ -434,9 +434,9 @@ CORUN_API int corun_cancelled(void);
  * the time its worker takes to notice: an idle worker sleeps in the
  * kernel until the deadline (tens of microseconds late here), a busy one
  * looks between tasks and reads the clock at most every 5 us (a sleep
- * there may count from up to about 1 us after the call, never from
- * before it); a task that computes without giving its worker back holds
- * the wake-up until it does, or until the monitor takes over
+ * there counts from corun_deadline_in(): from about 1 us after the call,
+ * never from before it); a task that computes without giving its worker back
+ * holds the wake-up until it does, or until the monitor takes over
  * (corun_config.block_ms).
  * Every deadline of the API fires the same way.
  * Returns 0.
@@ -449,6 +449,15 @@ CORUN_API int corun_sleep_until(int64_t deadline);
 
 /* The monotonic clock (CLOCK_MONOTONIC) in nanoseconds; works anywhere. */
 CORUN_API int64_t corun_now(void);
+
+/* The deadline `ns` nanoseconds from now, for the calls that take one:
+ * never earlier than corun_now() + ns. In a task on a busy worker it is
+ * taken from the worker's last clock reading (at most 5 us old) and the
+ * CPU's counter, without reading the clock, whose read waits for the
+ * loads in flight; it may then be later than corun_now() + ns by about
+ * 1 us (at most about 6 us). Elsewhere it is corun_now() + ns.
+ * ns < 0: -1, no deadline. Saturates at INT64_MAX. Works anywhere. */
+CORUN_API int64_t corun_deadline_in(int64_t ns);
 
 /* Returns the calling task, or NULL outside a task. */
 CORUN_API corun_task *corun_self(void);

@@ -487,21 +487,24 @@ int corun_sleep_until(int64_t deadline) {
  * the estimate spans). */
 #define SLEEP_MARGIN_NS 1000
 
-/* For corun_sleep, on worker w (NULL: not a worker): a time not earlier
- * than now, without reading the clock where the worker's last reading is
- * fresh. The clock's read (the vDSO's) waits for every load in flight
- * (base/clock.h): in a task that has just started, for the cold misses of
- * its first touches. It was the one clock read left on the path of
- * 100,000 sleepers on one worker, 10 % of the samples in perf (the
- * figures: docs/design.md §5, "Between tasks, the clock at most every
- * 5 us"). The estimate: w->clock_seen was read right after w->ticks_seen
- * (corun__timers_due_slow), so it is not earlier than the time at
- * ticks_seen; the counter's advance since, divided by the learned rate,
+/* For corun_sleep and corun_deadline_in, on worker w (NULL: not a
+ * worker): a time not earlier than now, without reading the clock where
+ * the worker's last reading is fresh. The clock's read (the vDSO's)
+ * waits for every load in flight (base/clock.h): in a task that has just
+ * started, for the cold misses of its first touches. It was the one
+ * clock read left on the path of 100,000 sleepers on one worker, 10 % of
+ * the samples in perf (the figures: docs/design.md §5, "Between tasks,
+ * the clock at most every 5 us"). The estimate: w->clock_seen was read right
+ * after w->ticks_seen (corun__timers_due_slow), so it is not earlier than the
+ * time at ticks_seen; the counter's advance since, divided by the learned rate,
  * which is never above the true one (base/clock.h), is not less than the
  * time passed; SLEEP_MARGIN_NS covers the rest. Taken only while the
- * advance is under CORUN__CLOCK_SLACK_US, as the prefilter does: a sleep
- * may last about a microsecond more than asked, never less. Where the
- * counter is not trusted, or the reading is older, the clock. */
+ * advance is under CORUN__CLOCK_SLACK_US, as the prefilter does. The
+ * estimate is later than the time by SLEEP_MARGIN_NS plus the pause
+ * between the worker's two reads (tens of nanoseconds, unless its thread
+ * was held up right there; the advance bounds it): a sleep lasts about a
+ * microsecond more than asked, 6 at most, never less. Where the counter
+ * is not trusted, or the reading is older, the clock. */
 static int64_t now_at_least(const struct corun__worker *w) {
   int64_t per_us = corun__ticks_per_us();
   if (w && per_us > 0) {
@@ -511,6 +514,13 @@ static int64_t now_at_least(const struct corun__worker *w) {
              SLEEP_MARGIN_NS;
   }
   return corun__clock_ns();
+}
+
+int64_t corun_deadline_in(int64_t ns) {
+  if (ns < 0)
+    return -1;
+  int64_t now = now_at_least(corun__worker_self());
+  return ns > INT64_MAX - now ? INT64_MAX : now + ns;
 }
 
 int corun_sleep(int64_t ns) {

@@ -14,7 +14,9 @@
  *    every few microseconds: worker.h, corun__timers_due);
  *  - on such a worker, sleeps of 1 ns to 3 us, which take their start
  *    from the worker's last clock reading and the counter since, last at
- *    least what they asked, timed with corun_now() around each.
+ *    least what they asked, timed with corun_now() around each; and
+ *    corun_deadline_in(ns), the same estimate, is never before
+ *    corun_now() + ns (nor 1 ms after it); outside a task too.
  * The waits end early because a partner sends on the channel the task
  * receives from, 2 ms after it started waiting (so it has parked); their
  * deadlines are 100 ms (with 20 ms the wait timed out once in about 200
@@ -207,6 +209,13 @@ static void *short_sleeper(void *arg) {
     T_OK(corun_sleep(ns));
     int64_t t1 = corun_now();
     T_GE(t1 - t0, ns);
+    /* A deadline from the same estimate: not before now + ns, and not
+     * far after it (1 ms: a loose bound, for a loaded machine). */
+    t0 = corun_now();
+    int64_t d = corun_deadline_in(ns);
+    t1 = corun_now();
+    T_GE(d, t0 + ns);
+    T_LE(d, t1 + ns + MS);
   }
   atomic_fetch_add(&woke, 1);
   return NULL;
@@ -236,6 +245,15 @@ static void *main_task(void *arg) {
 }
 
 int main(void) {
+  /* corun_deadline_in outside a task: the clock; and its edges. */
+  int64_t t0 = corun_now();
+  int64_t d = corun_deadline_in(5 * MS);
+  T_GE(d, t0 + 5 * MS);
+  T_LE(d, corun_now() + 5 * MS);
+  T_EQ(corun_deadline_in(-1), -1);
+  T_EQ(corun_deadline_in(INT64_MIN), -1);
+  T_EQ(corun_deadline_in(INT64_MAX), INT64_MAX);
+  T_GE(corun_deadline_in(0), t0);
   for (unsigned workers = 1; workers <= 2; workers++) {
     corun_config cfg = {.workers = workers};
     T_OK(corun_main(main_task, NULL, &cfg));
