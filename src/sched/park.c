@@ -494,9 +494,10 @@ int corun_sleep_until(int64_t deadline) {
  * started, for the cold misses of its first touches. It was the one
  * clock read left on the path of 100,000 sleepers on one worker, 10 % of
  * the samples in perf (the figures: docs/design.md §5, "Between tasks,
- * the clock at most every 5 us"). The estimate: w->clock_seen was read right
- * after w->ticks_seen (corun__timers_due_slow), so it is not earlier than the
- * time at ticks_seen; the counter's advance since, divided by the learned rate,
+ * the clock at most every 5 us").
+ * The estimate: w->clock_seen was read right after w->ticks_seen
+ * (corun__timers_due_slow), so it is not earlier than the time at
+ * ticks_seen; the counter's advance since, divided by the learned rate,
  * which is never above the true one (base/clock.h), is not less than the
  * time passed; SLEEP_MARGIN_NS covers the rest. Taken only while the
  * advance is under CORUN__CLOCK_SLACK_US, as the prefilter does. The

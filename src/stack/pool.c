@@ -388,7 +388,7 @@ static int refill(struct corun__stack_cache *c, int i) {
      * stacks from here (their room is made), so a refill that grows
      * the lists meanwhile leaves room for them. Another refill may map a
      * slab at the same time; the spare stacks wait in `clean`. Measured:
-     * bench_sched -only sleepers -workers 2, 4 alternating runs, 770-811
+     * bench_sched -only sleepers -workers 2, 4 alternating runs, 763-811
      * -> 489-551 ns (docs/design.md, "Pools"). */
     k->nstacks += n;
     pthread_mutex_unlock(&P.lock);
