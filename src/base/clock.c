@@ -11,7 +11,11 @@
  *    it uses another source, and then so does corun (-1). Its rate is
  *    measured against the clock over at least 10 ms (LEARN_NS).
  *  - AArch64: the generic timer's virtual counter is constant-rate and
- *    common to all CPUs by the architecture; CNTFRQ_EL0 gives its rate.
+ *    common to all CPUs by the architecture. Its rate is measured too:
+ *    CNTFRQ_EL0 holds what the firmware wrote there, which Linux does not
+ *    always believe (a device tree's clock-frequency overrides it), and
+ *    a rate read too high would make park.c's estimates of the time early
+ *    (a measured one errs low: corun__ticks_learn).
  *  - elsewhere: no counter (RISC-V's rdtime traps to the firmware on many
  *    machines, which would cost more than the clock read it saves). */
 #include "base/clock.h"
@@ -41,20 +45,17 @@ static int clocksource_is_tsc(void) {
 #endif
 
 static void first_look(void) {
+#if defined(__x86_64__) || defined(__aarch64__)
 #if defined(__x86_64__)
   if (!clocksource_is_tsc()) {
     atomic_store(&corun__ticks_per_us_state, -1);
     return;
   }
+#endif
   /* The clock, then the counter: see corun__ticks_learn. */
   int64_t ns = corun__clock_ns();
   atomic_store(&learn_from_ticks, corun__ticks());
   atomic_store(&learn_from_ns, ns);
-#elif defined(__aarch64__)
-  uint64_t hz;
-  __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(hz));
-  atomic_store(&corun__ticks_per_us_state,
-               hz >= 1000000 ? (int64_t)(hz / 1000000) : -1);
 #else
   atomic_store(&corun__ticks_per_us_state, -1);
 #endif

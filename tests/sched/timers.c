@@ -13,7 +13,9 @@
  *    from ever going idle (between tasks a worker reads the clock only
  *    every few microseconds: worker.h, corun__timers_due);
  *  - on such a worker, sleeps of 1 ns to 3 us, which take their start
- *    from the worker's last clock reading and the counter since, last at
+ *    from the worker's last clock reading and the counter since (where
+ *    the counter is trusted: x86-64 with clocksource tsc, AArch64;
+ *    elsewhere from the clock, and the case checks that path), last at
  *    least what they asked, timed with corun_now() around each; and
  *    corun_deadline_in(ns), the same estimate, is never before
  *    corun_now() + ns (nor 1 ms after it); outside a task too.
