@@ -82,3 +82,21 @@ void corun__ticks_learn(int64_t now_ns) {
   atomic_store(&corun__ticks_per_us_state,
                per_us >= 1 && per_us <= 100000 ? (int64_t)per_us : -1);
 }
+
+/* Seconds between two looks at the clocksource (corun__ticks_recheck). */
+#define RECHECK_NS ((int64_t)1000000000)
+
+void corun__ticks_recheck(int64_t now_ns) {
+#if defined(__x86_64__)
+  static _Atomic int64_t next_ns;
+  int64_t due = atomic_load_explicit(&next_ns, memory_order_relaxed);
+  if (now_ns < due || corun__ticks_per_us() <= 0)
+    return;
+  atomic_store_explicit(&next_ns, now_ns + RECHECK_NS, memory_order_relaxed);
+  if (!clocksource_is_tsc())
+    atomic_store(&corun__ticks_per_us_state, -1);
+#else
+  (void)now_ns; /* AArch64's counter is the architecture's: no source to
+                   lose */
+#endif
+}

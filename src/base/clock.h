@@ -58,4 +58,13 @@ static inline int64_t corun__ticks_per_us(void) {
  * number at once. */
 void corun__ticks_learn(int64_t now_ns);
 
+/* Called now and then with a clock reading (the scheduler's monitor, while
+ * tasks run; it looks at most once a second): on x86-64, where the
+ * counter is trusted because the kernel keeps time with it, and the kernel
+ * has since switched to another clocksource (it found the counter
+ * unstable: a VM moved to a host whose counter runs at another rate, say),
+ * the counter is refused from then on, and the runtime reads the clock
+ * instead. Without the monitor (corun_config.block_ms off) nobody looks. */
+void corun__ticks_recheck(int64_t now_ns);
+
 #endif

@@ -245,6 +245,7 @@ static void *monitor(void *unused) {
   struct corun__sched *S = &corun__S;
   while (!atomic_load(&S->done)) {
     int64_t now = corun__clock_ns();
+    corun__ticks_recheck(now); /* the counter's source still the kernel's? */
     int running = 0;
     unsigned n = atomic_load(&S->n);
     for (unsigned i = 0; i < n; i++) {

@@ -8,7 +8,9 @@
  *   divided by the microseconds the clock saw is within 20 % of it (the
  *   counter only has to tell a few microseconds from a few more; the
  *   bound is loose so that a preempted sample cannot fail the test).
- * - The counter does not run backwards on one thread. */
+ * - The counter does not run backwards on one thread.
+ * - A recheck (corun__ticks_recheck) keeps a counter that is still the
+ *   kernel's clocksource. */
 #include <fcntl.h>
 #include <string.h>
 #include <time.h>
@@ -57,6 +59,10 @@ int main(void) {
     return 0;
   }
   T_GT(per_us, 0);
+  /* A second look at the clocksource (the monitor's, once a second) keeps
+   * a counter the kernel still keeps time with. */
+  corun__ticks_recheck(corun__clock_ns());
+  T_EQ(corun__ticks_per_us(), per_us);
 
   uint64_t t0 = corun__ticks();
   int64_t c0 = corun__clock_ns();
