@@ -194,6 +194,16 @@ static void disarm_timer(struct corun_task *t) {
     t->timer_w = NULL; /* fired: nothing for the task's end to take out */
 }
 
+/* Whether w's last clock reading is under CORUN__CLOCK_SLACK_US old by
+ * the counter, which reads `ticks` now: then the prefilter below skips
+ * the clock, and now_at_least estimates the time from that reading (one
+ * window for both: the estimate's bound rests on it). A count below the
+ * last one (read on a CPU a little behind) wraps: old. */
+static inline int reading_fresh(const struct corun__worker *w, uint64_t ticks,
+                                int64_t per_us) {
+  return ticks - w->ticks_seen < (uint64_t)per_us * CORUN__CLOCK_SLACK_US;
+}
+
 /* corun__timers_due (worker.h) once a timer is armed or a flush waits.
  * Out of line: inline, its clock read and calls made its callers (a
  * direct yield, a park's switch, pick) save and restore two more
@@ -204,14 +214,13 @@ CORUN__NOINLINE int corun__timers_due_slow(struct corun__worker *w,
                                            int may_flush) {
   int64_t per_us = corun__ticks_per_us();
   if (per_us > 0) {
-    /* Too soon to look again. A count below the last one (read on a CPU
-     * a little behind) wraps and looks; and every CORUN__CLOCK_SKIPS_MAX
-     * skips it looks anyway, so that a counter that stopped (the kernel
-     * found it unstable since, and left it) cannot hold timers back for
-     * good (between short tasks about ten skips fit in 5 us: the bound
-     * is far from the common case). */
+    /* Too soon to look again; but every CORUN__CLOCK_SKIPS_MAX skips it
+     * looks anyway, so that a counter that stopped (the kernel found it
+     * unstable since, and left it) cannot hold timers back for good
+     * (between short tasks about ten skips fit in 5 us: the bound is far
+     * from the common case). */
     uint64_t now = corun__ticks();
-    if (now - w->ticks_seen < (uint64_t)per_us * CORUN__CLOCK_SLACK_US &&
+    if (reading_fresh(w, now, per_us) &&
         ++w->clock_skips < CORUN__CLOCK_SKIPS_MAX)
       return 0;
     w->clock_skips = 0;
@@ -509,26 +518,28 @@ int corun_sleep_until(int64_t deadline) {
 static int64_t now_at_least(const struct corun__worker *w) {
   int64_t per_us = corun__ticks_per_us();
   if (w && per_us > 0) {
-    uint64_t dt = corun__ticks() - w->ticks_seen; /* a wrap: too old */
-    if (dt < (uint64_t)per_us * CORUN__CLOCK_SLACK_US)
-      return w->clock_seen + (int64_t)(dt * 1000 / (uint64_t)per_us) +
+    uint64_t ticks = corun__ticks();
+    if (reading_fresh(w, ticks, per_us))
+      return w->clock_seen +
+             (int64_t)((ticks - w->ticks_seen) * 1000 / (uint64_t)per_us) +
              SLEEP_MARGIN_NS;
   }
   return corun__clock_ns();
 }
 
-int64_t corun_deadline_in(int64_t ns) {
-  if (ns < 0)
-    return -1;
-  int64_t now = now_at_least(corun__worker_self());
+/* now + ns (ns >= 0), or INT64_MAX where that would wrap: "for ever" must
+ * not wrap into the past. */
+static int64_t later_by(int64_t now, int64_t ns) {
   return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
+int64_t corun_deadline_in(int64_t ns) {
+  return ns < 0 ? -1 : later_by(now_at_least(corun__worker_self()), ns);
 }
 
 int corun_sleep(int64_t ns) {
   int64_t now = now_at_least(corun__worker_self());
-  if (ns > INT64_MAX - now)
-    ns = INT64_MAX - now; /* "for ever" must not wrap into the past */
-  return sleep_at(ns > 0 ? now + ns : now, now);
+  return sleep_at(ns > 0 ? later_by(now, ns) : now, now);
 }
 
 int64_t corun_now(void) {

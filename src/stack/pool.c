@@ -363,6 +363,11 @@ static int cache_class(struct corun__stack_cache *c, size_t size) {
   return empty;
 }
 
+/* Under P.lock: whether class k has no free stack. */
+static int class_empty(const struct gclass *k) {
+  return !k->young.n && !k->old.n && !k->clean.n;
+}
+
 /* Moves up to REFILL_BATCH stacks from the global class into cache slot i,
  * mapping a new slab if the class is empty. Returns 0 or -ENOMEM. */
 static int refill(struct corun__stack_cache *c, int i) {
@@ -374,7 +379,7 @@ static int refill(struct corun__stack_cache *c, int i) {
     rc = -ENOMEM;
     goto out;
   }
-  if (!k->young.n && !k->old.n && !k->clean.n) {
+  if (class_empty(k)) {
     struct corun__slab *sl = NULL;
     size_t n = corun__slab_slots(size);
     if (grow_class(k, n) < 0) {
@@ -397,7 +402,7 @@ static int refill(struct corun__stack_cache *c, int i) {
     pthread_mutex_lock(&P.lock);
     if (!sl) {
       k->nstacks -= n; /* the room made stays: harmless */
-      if (!k->young.n && !k->old.n && !k->clean.n) {
+      if (class_empty(k)) {
         rc = -ENOMEM;
         goto out;
       } /* else stacks came back meanwhile: take those */
