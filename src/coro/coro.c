@@ -600,6 +600,25 @@ int corun_transfer(corun_coro *to, void *in, void **out) {
   SWITCH(corun__ctx_switch_int, me, hw, data);
 }
 
+void corun__coro_pass(struct corun_coro *to) {
+  struct corun__thread *t = corun__tls_thread;
+  struct corun_coro *me = t->current;
+  to->resumer = me->resumer; /* as corun_transfer */
+  to->status = CORUN_RUNNING;
+  me->resumer = NULL;
+  me->status = CORUN_SUSPENDED;
+  me->wants_code = 0; /* resumed as from a yield: the data is ignored */
+  void *data;
+  struct corun_coro *hw = route(t, to, NULL, 0, &data);
+  leave(t, me, to, hw, 0);
+#if CORUN__ASAN
+  corun__ctx_switch(&me->ctx, hw->ctx, data);
+  san_arrive(me);
+#else
+  corun__ctx_switch(&me->ctx, hw->ctx, data);
+#endif
+}
+
 int corun_status(const corun_coro *co) {
   if (!co)
     return -EINVAL;

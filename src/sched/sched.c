@@ -357,21 +357,33 @@ static void yield_line_add(struct corun__worker *w, struct corun_task *t) {
  * put where the monitor can take it between the two (it could hand it to
  * another worker before the switch has saved it): a task that parks is
  * on no queue, its park is finished after the switch. */
-static inline void dispatch_end(struct corun__worker *w) {
+/* The count's parts of dispatch_end and dispatch_begin, without their
+ * calls: each returns whether that call is due (the monitor took w for
+ * blocked; the monitor is asleep). For a fast path that must make no call
+ * (corun__park_next). */
+static inline int dispatch_end_count(struct corun__worker *w) {
   unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
   atomic_store_explicit(&w->dispatch, d + 1, memory_order_relaxed);
   atomic_signal_fence(memory_order_seq_cst);
-  if (CORUN__UNLIKELY(atomic_load_explicit(&w->blocked, memory_order_relaxed)))
-    corun__monitor_back(w);
+  return atomic_load_explicit(&w->blocked, memory_order_relaxed) != 0;
 }
 
-static inline void dispatch_begin(struct corun__worker *w) {
+static inline int dispatch_begin_count(struct corun__worker *w) {
   unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
   atomic_store_explicit(&w->dispatch, d + 1, memory_order_release);
   /* A monitor that saw every count even may have gone to sleep, and the
    * task about to run may block. */
-  if (CORUN__UNLIKELY(
-          atomic_load_explicit(&corun__S.monitor_asleep, memory_order_relaxed)))
+  return atomic_load_explicit(&corun__S.monitor_asleep, memory_order_relaxed) !=
+         0;
+}
+
+static inline void dispatch_end(struct corun__worker *w) {
+  if (CORUN__UNLIKELY(dispatch_end_count(w)))
+    corun__monitor_back(w);
+}
+
+static inline void dispatch_begin(struct corun__worker *w) {
+  if (CORUN__UNLIKELY(dispatch_begin_count(w)))
     corun__monitor_wake();
 }
 
@@ -480,19 +492,78 @@ static struct corun_coro *finish_next(struct corun__thread *ct, void *result) {
 }
 #endif
 
-struct corun_coro *corun__park_next(struct corun__worker *w,
-                                    struct corun_task *t) {
-  struct corun_task *n = direct_next(w);
+/* The end of corun__park_next: t goes to n, or (NULL) to w's loop. */
+static inline int park_go(struct corun__worker *w, struct corun_task *t,
+                          struct corun_task *n, struct corun_coro **to) {
   if (n) {
     /* t's park is the arriving side's to finish: n is suspended in a park
      * or has not started (task_body), the only two kinds of task in
      * runnext, and both call corun__park_arrive() first. */
     w->parked = t;
     w->current = n;
-    return n->co;
+    *to = n->co;
+  } else {
+    t->parking = 1;
+    *to = NULL;
   }
-  t->parking = 1;
-  return NULL;
+  return CORUN__PARK_SWITCH;
+}
+
+/* corun__park_next where its fast path does not apply: direct_next's
+ * whole look, which may call out (timers, the poller's flush). */
+static CORUN__NOINLINE int park_next_slow(struct corun__worker *w,
+                                          struct corun_task *t,
+                                          struct corun_coro **to) {
+  return park_go(w, t, direct_next(w), to);
+}
+
+/* The fast path's rest, once its dispatch_end_count found w taken for
+ * blocked: as direct_next from its dispatch_end on. */
+static CORUN__NOINLINE int park_next_back(struct corun__worker *w,
+                                          struct corun_task *t,
+                                          struct corun_coro **to) {
+  corun__monitor_back(w);
+  struct corun_task *n = take_runnext(w); /* (empty if the monitor took it) */
+  dispatch_begin(w);
+  w->tick++;
+  return park_go(w, t, n, to);
+}
+
+/* The fast path's rest, once its dispatch_begin_count found the monitor
+ * asleep. */
+static CORUN__NOINLINE int park_next_wake(struct corun__worker *w,
+                                          struct corun_task *t,
+                                          struct corun_task *n,
+                                          struct corun_coro **to) {
+  corun__monitor_wake();
+  w->tick++;
+  return park_go(w, t, n, to);
+}
+
+/* direct_next and park_go, with the common case (w's runnext holds a task
+ * on its own stack, no timer armed, no flush waiting, the monitor awake
+ * and not after w) in a function that calls nothing: every rarer case
+ * leaves through a tail call. So it saves no register, and neither does
+ * corun__park_begin, whose tail call this is: 20 of the 37 instructions
+ * of the two were saves and restores (callgrind, bench_sched pingpong). */
+int corun__park_next(struct corun__worker *w, struct corun_task *t,
+                     struct corun_coro **to) {
+  struct corun_task *n =
+      atomic_load_explicit(&w->runnext, memory_order_relaxed);
+  if (CORUN__UNLIKELY(
+          !n || n->shared || !direct_allowed(w) || corun__S.runnext_shared ||
+          atomic_load_explicit(&corun__flush_by.at, memory_order_relaxed) ||
+          atomic_load_explicit(&w->ntimers, memory_order_relaxed)))
+    return park_next_slow(w, t, to);
+  if (CORUN__UNLIKELY(dispatch_end_count(w)))
+    return park_next_back(w, t, to);
+  /* (as take_runnext, runnext_shared being off) */
+  n = atomic_load_explicit(&w->runnext, memory_order_relaxed);
+  atomic_store_explicit(&w->runnext, NULL, memory_order_relaxed);
+  if (CORUN__UNLIKELY(dispatch_begin_count(w)))
+    return park_next_wake(w, t, n, to);
+  w->tick++; /* a pick, as far as fairness goes */
+  return park_go(w, t, n, to);
 }
 
 #if CORUN__YIELD_HOOK

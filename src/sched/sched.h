@@ -42,6 +42,7 @@
 #include "base/compiler.h"
 #include "base/heap.h"
 #include "base/lock.h"
+#include "coro/coro.h"
 #include "corun.h"
 
 struct corun__worker;
@@ -171,21 +172,20 @@ void corun__unpark_all(struct corun__waiter *first);
  * CORUN__PARK_SWITCH with *to set to the coroutine to switch to (the next
  * task of the worker, or NULL: back to the worker's loop), or the park's
  * result if it ended before it started. corun__park_end runs when the
- * task is back and returns the park's result. corun__park_lost: a switch
- * to the next task failed (cannot happen; aborts). */
+ * task is back and returns the park's result. */
 enum { CORUN__PARK_SWITCH = 1 };
 int corun__park_begin(struct corun_task *t, const char *reason,
                       void (*unlock)(void *), void *arg, int64_t deadline,
                       struct corun_coro **to);
 int corun__park_end(struct corun_task *t);
-CORUN__NORETURN void corun__park_lost(void);
 
-/* The switch of a park, for corun__park and park.c's sleep. */
+/* The switch of a park, for corun__park and park.c's sleep: to the next
+ * task without corun_transfer's checks (coro.h, corun__coro_pass: the
+ * scheduler knows them true), or back to the worker's loop. */
 static inline __attribute__((always_inline)) void
 corun__park_switch_to(struct corun_coro *to) {
   if (to) {
-    if (CORUN__UNLIKELY(corun_transfer(to, NULL, NULL) < 0))
-      corun__park_lost();
+    corun__coro_pass(to);
   } else {
     corun_yield(NULL); /* to the worker: run() finishes the park */
   }

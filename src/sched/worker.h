@@ -320,11 +320,12 @@ void corun__park_finish(struct corun_task *t);
 
 /* sched.c: where parking task t (the caller, running on worker w, its
  * unlock and reason set) goes off its stack: straight to the next task of
- * w when that is w's runnext (returned, made w's current), else back to
- * w's loop (NULL). Its caller then switches (corun__park_switch_to), and
- * whoever t left finishes its park. */
-struct corun_coro *corun__park_next(struct corun__worker *w,
-                                    struct corun_task *t);
+ * w when that is w's runnext (*to, made w's current), else back to w's
+ * loop (*to NULL). Returns CORUN__PARK_SWITCH (corun__park_begin's answer,
+ * so that it can tail-call this). Its caller then switches
+ * (corun__park_switch_to), and whoever t left finishes its park. */
+int corun__park_next(struct corun__worker *w, struct corun_task *t,
+                     struct corun_coro **to);
 /* sched.c: the first thing a task does on arriving from a direct switch
  * (corun__park_next's, or a new task's first run): finishes the park of
  * the task it came from, if any. */

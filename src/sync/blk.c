@@ -68,7 +68,3 @@ void corun__blk_acquire_slow(struct corun__blk *b) {
    * no_membarrier). */
   corun__lock_acquire_serving(&b->held);
 }
-
-void corun__blk_unlock_cb(void *blk) {
-  corun__blk_release(blk);
-}

@@ -109,7 +109,8 @@ void corun__bias_drop(_Atomic uint64_t *bias, atomic_int *busy);
  * corun__bias_serve). */
 void corun__lock_acquire_serving(corun__lock *l);
 
-/* corun__blk_release, as a park's unlock callback (sched.h). */
-void corun__blk_unlock_cb(void *blk);
+/* A park releases b with corun__unlock_cb(&b->held) (sched.h): the
+ * release above, and the callback the park's fast path knows (park.c,
+ * corun__park_end). */
 
 #endif

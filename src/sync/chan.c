@@ -286,8 +286,8 @@ static int wait_one(corun_chan *ch, struct corun_task *t, void *elem, int send,
   struct corun__waitq *q = send ? &ch->sendq : &ch->recvq;
   corun__waitq_push(q, w);
   ch->waiting++;
-  int rc = corun__park(t, send ? "chan send" : "chan receive",
-                       corun__blk_unlock_cb, &ch->lock, deadline);
+  int rc = corun__park(t, send ? "chan send" : "chan receive", corun__unlock_cb,
+                       &ch->lock.held, deadline);
   if (rc < 0) { /* nobody completed it: deregister */
     corun__blk_acquire(&ch->lock);
     if (w->queued)
