@@ -9,17 +9,6 @@
 
 /* ---- wait queues ---------------------------------------------------- */
 
-void corun__waitq_push(struct corun__waitq *q, struct corun__waiter *w) {
-  w->next = NULL;
-  w->prev = q->tail;
-  if (q->tail)
-    q->tail->next = w;
-  else
-    q->head = w;
-  q->tail = w;
-  w->queued = 1;
-}
-
 void corun__waitq_remove(struct corun__waitq *q, struct corun__waiter *w) {
   if (w->prev)
     w->prev->next = w->next;

@@ -74,18 +74,21 @@ static inline int corun__blk_take(struct corun__blk *b, uint64_t key) {
   return done;
 }
 
-static inline void corun__blk_acquire(struct corun__blk *b) {
+/* corun__blk_acquire's fast paths: 1 if they took b, 0 if not (b is not
+ * taken: corun__blk_acquire_slow's turn). */
+static inline int corun__blk_take_fast(struct corun__blk *b) {
   uint64_t key = corun__tls_bias_key;
-  if (key) { /* one worker: through the bias, if it is this thread's */
-    if (atomic_load_explicit(&b->bias, memory_order_relaxed) == key &&
-        corun__blk_take(b, key))
-      return;
-  } else if (atomic_load_explicit(&b->bias, memory_order_acquire) == BLK_NONE &&
-             !atomic_exchange_explicit(&b->held.held, 1,
-                                       memory_order_acquire)) {
-    return; /* (acquire: see corun__blk_acquire_slow) */
-  }
-  corun__blk_acquire_slow(b);
+  if (key) /* one worker: through the bias, if it is this thread's */
+    return atomic_load_explicit(&b->bias, memory_order_relaxed) == key &&
+           corun__blk_take(b, key);
+  /* (acquire: see corun__blk_acquire_slow) */
+  return atomic_load_explicit(&b->bias, memory_order_acquire) == BLK_NONE &&
+         !atomic_exchange_explicit(&b->held.held, 1, memory_order_acquire);
+}
+
+static inline void corun__blk_acquire(struct corun__blk *b) {
+  if (!corun__blk_take_fast(b))
+    corun__blk_acquire_slow(b);
 }
 
 /* A store, biased or not (a plain `mov` on x86-64). Unlike the mutex's
