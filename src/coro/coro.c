@@ -600,9 +600,20 @@ int corun_transfer(corun_coro *to, void *in, void **out) {
   SWITCH(corun__ctx_switch_int, me, hw, data);
 }
 
+static CORUN__NOINLINE CORUN__NORETURN void pass_refused(void) {
+  corun__panic("the scheduler switched to a coroutine that cannot run "
+               "(not suspended, or from the thread's root)");
+}
+
 void corun__coro_pass(struct corun_coro *to) {
   struct corun__thread *t = corun__tls_thread;
   struct corun_coro *me = t->current;
+  /* What corun_transfer would refuse, which the scheduler rules out (it
+   * never passes a coroutine on a shared stack, whose copier may not be
+   * made yet): a panic rather than a corrupt chain if it ever did. */
+  if (CORUN__UNLIKELY(to->status != CORUN_SUSPENDED || me == &t->root ||
+                      ((to->checks & CORUN__CHECK_SHARED) && !t->copier.ctx)))
+    pass_refused();
   to->resumer = me->resumer; /* as corun_transfer */
   to->status = CORUN_RUNNING;
   me->resumer = NULL;

@@ -213,7 +213,8 @@ struct corun__thread {
  * `to`, suspended, which takes over its resumer, as corun_transfer does,
  * without the checks the scheduler knows true (a thread state, `to`
  * suspended, the caller not the root, the copier made if `to` is on a
- * shared stack). Returns when the caller is resumed, by anything: the
+ * shared stack; it panics if one is false). Returns when the caller is
+ * resumed, by anything: the
  * switch's data is ignored, and the caller is left as a yield leaves it
  * (a later resume hands it data, not a code). 30 instructions where
  * corun_transfer took 50 (callgrind, bench_sched pingpong: 1,048 -> 1,003

@@ -330,12 +330,14 @@ static CORUN__NOINLINE int park_begin_slow(struct corun_task *t,
 /* park_begin's common case, a park with no deadline of a task not
  * cancelled, in a function that makes only tail calls and so saves no
  * register (sched.c, corun__park_next). The worker is read straight: no
- * switch happens in here (worker.h). The cancel is looked at before
- * PARKING is stored, which is as good as after: a cancel that comes
- * later still meets park_done's look (see corun_cancel). */
-int corun__park_begin(struct corun_task *t, const char *reason,
-                      void (*unlock)(void *), void *arg, int64_t deadline,
-                      struct corun_coro **to) {
+ * switch happens in here, and it is not inlined into a caller that
+ * switches (worker.h; clang inlined it into corun__wait_queued). The cancel is
+ * looked at before PARKING is stored, which is as good as after: a cancel that
+ * comes later still meets park_done's look (see corun_cancel). */
+CORUN__NOINLINE int corun__park_begin(struct corun_task *t, const char *reason,
+                                      void (*unlock)(void *), void *arg,
+                                      int64_t deadline,
+                                      struct corun_coro **to) {
   if (CORUN__UNLIKELY(
           deadline >= 0 ||
           atomic_load_explicit(&t->cancelled, memory_order_relaxed)))

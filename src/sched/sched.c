@@ -356,11 +356,11 @@ static void yield_line_add(struct corun__worker *w, struct corun_task *t) {
  * the next task blocked and takes them. Nothing still on its stack may be
  * put where the monitor can take it between the two (it could hand it to
  * another worker before the switch has saved it): a task that parks is
- * on no queue, its park is finished after the switch. */
-/* The count's parts of dispatch_end and dispatch_begin, without their
- * calls: each returns whether that call is due (the monitor took w for
- * blocked; the monitor is asleep). For a fast path that must make no call
- * (corun__park_next). */
+ * on no queue, its park is finished after the switch.
+ * dispatch_end_count and dispatch_begin_count are their stores and looks
+ * without the calls: each returns whether that call is due (the monitor
+ * took w for blocked; the monitor is asleep), for a fast path that must
+ * make no call (corun__park_next). */
 static inline int dispatch_end_count(struct corun__worker *w) {
   unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
   atomic_store_explicit(&w->dispatch, d + 1, memory_order_relaxed);
