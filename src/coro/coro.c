@@ -605,14 +605,25 @@ static CORUN__NOINLINE CORUN__NORETURN void pass_refused(void) {
                "(not suspended, or from the thread's root)");
 }
 
-void corun__coro_pass(struct corun_coro *to) {
-  struct corun__thread *t = corun__tls_thread;
-  struct corun_coro *me = t->current;
+/* The switch of corun__coro_pass: a tail call, except under ASan (the
+ * arrival is announced after it). */
+static inline __attribute__((always_inline)) void
+pass_switch(struct corun_coro *me, struct corun_coro *hw, void *data) {
+  corun__ctx_switch(&me->ctx, hw->ctx, data);
+#if CORUN__ASAN
+  san_arrive(me);
+#endif
+}
+
+/* corun__coro_pass with checks to make on the way out (a canary, a
+ * shared stack on either side): the whole of it. */
+static CORUN__NOINLINE void coro_pass_checked(struct corun__thread *t,
+                                              struct corun_coro *me,
+                                              struct corun_coro *to) {
   /* What corun_transfer would refuse, which the scheduler rules out (it
    * never passes a coroutine on a shared stack, whose copier may not be
    * made yet): a panic rather than a corrupt chain if it ever did. */
-  if (CORUN__UNLIKELY(to->status != CORUN_SUSPENDED || me == &t->root ||
-                      ((to->checks & CORUN__CHECK_SHARED) && !t->copier.ctx)))
+  if (CORUN__UNLIKELY((to->checks & CORUN__CHECK_SHARED) && !t->copier.ctx))
     pass_refused();
   to->resumer = me->resumer; /* as corun_transfer */
   to->status = CORUN_RUNNING;
@@ -622,12 +633,35 @@ void corun__coro_pass(struct corun_coro *to) {
   void *data;
   struct corun_coro *hw = route(t, to, NULL, 0, &data);
   leave(t, me, to, hw, 0);
-#if CORUN__ASAN
-  corun__ctx_switch(&me->ctx, hw->ctx, data);
-  san_arrive(me);
-#else
-  corun__ctx_switch(&me->ctx, hw->ctx, data);
-#endif
+  pass_switch(me, hw, data);
+}
+
+/* The common case inline: two coroutines on stacks of their own with
+ * guard pages (no checks), where route() is `to` itself and leave() has
+ * no check to make. It calls nothing but the switch, as a tail call, so
+ * it saves no register (coro_pass_checked saves two): 35 -> 28
+ * instructions a pass (callgrind, bench_sched pingpong). */
+void corun__coro_pass(struct corun_coro *to) {
+  struct corun__thread *t = corun__tls_thread;
+  struct corun_coro *me = t->current;
+  if (CORUN__UNLIKELY(to->status != CORUN_SUSPENDED || me == &t->root))
+    pass_refused();
+  if (CORUN__UNLIKELY(to->checks | me->checks))
+    return coro_pass_checked(t, me, to);
+  to->resumer = me->resumer;
+  to->status = CORUN_RUNNING;
+  me->resumer = NULL;
+  me->status = CORUN_SUSPENDED;
+  me->wants_code = 0;
+  if (to->wants_code && to->out) /* (route: `to` waits in a transfer) */
+    *to->out = NULL;
+  t->current = to;
+  int *ep = t->errno_ptr;
+  me->err = *ep;
+  *ep = to->err;
+  poison_plan(t, me, to);
+  san_leave(me, to, 0);
+  pass_switch(me, to, NULL);
 }
 
 int corun_status(const corun_coro *co) {

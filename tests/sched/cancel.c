@@ -2,7 +2,8 @@
  * a join returns -ECANCELED, and so does every later blocking call; the
  * canceller's join returns normally with the task's result; cancelling
  * before the task blocks; cancel racing with the task's own wake-up and
- * exit (many rounds across workers). */
+ * exit (many rounds across workers); a cancelled channel wait leaves no
+ * waiter behind. */
 #include <corun.h>
 #include <errno.h>
 #include <stdatomic.h>
@@ -39,6 +40,59 @@ static void *racer(void *arg) {
   int rc = corun_chan_recv(ch, &v, -1);
   T_TRUE(rc == 0 || rc == -ECANCELED);
   return (void *)(intptr_t)(rc == 0 ? v : -1);
+}
+
+/* Waits on p->ch: a receive, or a send of 1 (p->send). */
+struct parked_on {
+  corun_chan *ch;
+  int send;
+};
+
+static void *chan_waiter(void *arg) {
+  struct parked_on *p = arg;
+  long v = 1;
+  int rc =
+      p->send ? corun_chan_send(p->ch, &v, -1) : corun_chan_recv(p->ch, &v, -1);
+  return (void *)(intptr_t)rc;
+}
+
+/* A cancelled wait on a channel takes its waiter off the channel's queue:
+ * a waiter left there would still be found by the next partner, and the
+ * task that owned it (its memory reused by the next tasks, here parked on
+ * another channel) be claimed in its place. Nobody waits on ch after the
+ * cancels, so a try must say -EAGAIN. */
+static void cancelled_waiters_leave(void) {
+  corun_chan *ch, *other;
+  T_EQ(corun_chan_make(&ch, sizeof(long), 0), 0);
+  T_EQ(corun_chan_make(&other, sizeof(long), 0), 0);
+  for (int send = 0; send <= 1; send++) {
+    struct parked_on on_ch = {ch, send}, on_other = {other, 0};
+    corun_task *t[8], *later[8];
+    for (int i = 0; i < 8; i++)
+      T_EQ(corun_spawn(&t[i], chan_waiter, &on_ch, NULL), 0);
+    T_EQ(corun_sleep(2000000), 0); /* all parked on ch */
+    for (int i = 0; i < 8; i++) {
+      void *r;
+      T_EQ(corun_cancel(t[i]), 0);
+      T_EQ(corun_join(t[i], &r), 0);
+      T_EQ((intptr_t)r, -ECANCELED);
+    }
+    for (int i = 0; i < 8; i++)
+      T_EQ(corun_spawn(&later[i], chan_waiter, &on_other, NULL), 0);
+    T_EQ(corun_sleep(2000000), 0); /* all parked on other */
+    long v = 7;
+    T_EQ(send ? corun_chan_recv(ch, &v, 0) : corun_chan_send(ch, &v, 0),
+         -EAGAIN);
+    for (int i = 0; i < 8; i++)
+      T_EQ(corun_chan_send(other, &v, -1), 0);
+    for (int i = 0; i < 8; i++) {
+      void *r;
+      T_EQ(corun_join(later[i], &r), 0);
+      T_EQ((intptr_t)r, 0);
+    }
+  }
+  T_EQ(corun_chan_free(other), 0);
+  T_EQ(corun_chan_free(ch), 0);
 }
 
 static void *joiner(void *arg) {
@@ -114,6 +168,8 @@ static void *main_task(void *arg) {
   }
   T_EQ(delivered + cancelled, 2000);
   T_EQ(corun_chan_free(ch), 0);
+
+  cancelled_waiters_leave();
   return NULL;
 }
 
