@@ -20,11 +20,10 @@
  * Migration: a resumer always wakes on the thread it slept on; a coroutine
  * suspended in yield or transfer may wake on another, so nothing after its
  * switch may use thread state read before it. The end of a body re-reads it
- * through thread_fresh(). */
+ * through corun__thread_fresh() (thread.c, which holds the thread state). */
 #include "coro/coro.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -34,103 +33,10 @@
 #if CORUN__ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
-#if CORUN__TSAN
-void *__tsan_get_current_fiber(void);
-void *__tsan_create_fiber(unsigned flags);
-void __tsan_destroy_fiber(void *fiber);
-void __tsan_switch_to_fiber(void *fiber, unsigned flags);
-#endif
 
-/* Initial-exec: one %fs-relative load, no __tls_get_addr call, also in the
- * shared library (an 8-byte slot fits glibc's static TLS surplus). */
-__thread struct corun__thread *corun__tls_thread
-    __attribute__((tls_model("initial-exec")));
-
-static pthread_key_t thread_key;
-static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
 static _Atomic uint64_t next_id_block = 1;
 
 #define ID_BLOCK 1024
-
-/* ---- thread state --------------------------------------------------- */
-
-static void thread_exit(void *p) {
-  struct corun__thread *t = p;
-  if (t->current != &t->root)
-    return; /* the thread exits inside a coroutine: leave everything */
-  if (t->copier.ctx) {
-#if CORUN__TSAN
-    __tsan_destroy_fiber(t->copier.tsan_fiber);
-#endif
-    corun__stack_free(&t->cache, t->copier.mem.stack);
-  }
-  corun__stack_cache_flush(&t->cache);
-  corun__stack_thread_fini(t->altstack);
-  corun__tls_thread = NULL;
-  corun__free(t);
-}
-
-static void make_key(void) {
-  if (pthread_key_create(&thread_key, thread_exit) != 0)
-    corun__panic("pthread_key_create failed");
-}
-
-/* Allocates the calling thread's state. Leaves errno as it found it (the
- * native API never changes errno). */
-static struct corun__thread *thread_init_inner(void);
-static CORUN__NOINLINE struct corun__thread *thread_init(void) {
-  int saved = errno;
-  struct corun__thread *t = thread_init_inner();
-  errno = saved;
-  return t;
-}
-
-static struct corun__thread *thread_init_inner(void) {
-  pthread_once(&thread_key_once, make_key);
-  struct corun__thread *t = corun__malloc(sizeof *t);
-  if (!t)
-    return NULL;
-  memset(t, 0, sizeof *t);
-  if (corun__stack_thread_init(&t->altstack) < 0) {
-    corun__free(t);
-    return NULL;
-  }
-  t->root.status = CORUN_RUNNING;
-  t->current = &t->root;
-  t->errno_ptr = &errno;
-#if CORUN__ASAN
-  pthread_attr_t a;
-  if (pthread_getattr_np(pthread_self(), &a) == 0) {
-    void *lo;
-    size_t n;
-    if (pthread_attr_getstack(&a, &lo, &n) == 0) {
-      t->root.asan_bottom = lo;
-      t->root.asan_size = n;
-    }
-    pthread_attr_destroy(&a);
-  }
-#endif
-#if CORUN__TSAN
-  t->root.tsan_fiber = __tsan_get_current_fiber();
-#endif
-  pthread_setspecific(thread_key, t);
-  corun__tls_thread = t;
-  return t;
-}
-
-struct corun__thread *corun__thread_get(void) {
-  struct corun__thread *t = corun__tls_thread;
-  return CORUN__LIKELY(t != NULL) ? t : thread_init();
-}
-
-/* The thread state, re-read: for code that may run on another thread than
- * the one its function started on. The empty asm with a memory clobber
- * keeps the compiler from treating this as a pure function and reusing an
- * earlier result (llvm#47179, the errno-after-migration bug). */
-static CORUN__NOINLINE struct corun__thread *thread_fresh(void) {
-  __asm__ volatile("" ::: "memory");
-  return corun__tls_thread;
-}
 
 /* ---- sanitizer handshake ------------------------------------------------ */
 
@@ -167,7 +73,7 @@ static void poison_plan(struct corun__thread *t, struct corun_coro *from,
 
 /* The arriving side's half: poisons the stack poison_plan noted. */
 static void poison_vacated(void) {
-  struct corun__thread *t = thread_fresh();
+  struct corun__thread *t = corun__thread_fresh();
   if (t->vacated) {
     corun__shared_poison_idle(t->vacated);
     t->vacated = NULL;
@@ -269,7 +175,7 @@ static inline void leave(struct corun__thread *t, struct corun_coro *from,
  * on whatever thread the body ended on. */
 static CORUN__NOINLINE CORUN__NORETURN void finish(struct corun_coro *me,
                                                    void *ret) {
-  struct corun__thread *t = thread_fresh();
+  struct corun__thread *t = corun__thread_fresh();
 #if CORUN__YIELD_HOOK
   if (t->finish_hook && me->resumer == &t->root && !corun__coro_shared(me)) {
     struct corun_coro *next = t->finish_hook(t, ret);
@@ -309,9 +215,9 @@ static void coro_entry(void *data, void *fn, void *arg) {
   __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
   poison_vacated();
 #endif
-  thread_fresh()->current->started = 1;
+  corun__thread_fresh()->current->started = 1;
   void *ret = ((corun_fn *)fn)(arg);
-  finish(thread_fresh()->current, ret);
+  finish(corun__thread_fresh()->current, ret);
 }
 
 /* ---- the copier ------------------------------------------------------ */
@@ -324,7 +230,7 @@ static void coro_entry(void *data, void *fn, void *arg) {
  * never leaves its thread. */
 static void copier_main(void *unused, void *a, void *b) {
   (void)unused, (void)a, (void)b;
-  struct corun__thread *t = thread_fresh();
+  struct corun__thread *t = corun__thread_fresh();
 #if CORUN__ASAN
   __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
   poison_vacated();
@@ -605,10 +511,19 @@ static CORUN__NOINLINE CORUN__NORETURN void pass_refused(void) {
                "(not suspended, or from the thread's root)");
 }
 
-/* The switch of corun__coro_pass: a tail call, except under ASan (the
- * arrival is announced after it). */
+/* corun__coro_pass once its checks are made: `to` takes over the
+ * caller's resumer, as in corun_transfer, and the switch is a tail call
+ * (except under ASan, which announces the arrival after it). */
 static inline __attribute__((always_inline)) void
-pass_switch(struct corun_coro *me, struct corun_coro *hw, void *data) {
+pass_to(struct corun__thread *t, struct corun_coro *me, struct corun_coro *to) {
+  to->resumer = me->resumer;
+  to->status = CORUN_RUNNING;
+  me->resumer = NULL;
+  me->status = CORUN_SUSPENDED;
+  me->wants_code = 0; /* resumed as from a yield: the data is ignored */
+  void *data;
+  struct corun_coro *hw = route(t, to, NULL, 0, &data);
+  leave(t, me, to, hw, 0);
   corun__ctx_switch(&me->ctx, hw->ctx, data);
 #if CORUN__ASAN
   san_arrive(me);
@@ -616,7 +531,7 @@ pass_switch(struct corun_coro *me, struct corun_coro *hw, void *data) {
 }
 
 /* corun__coro_pass with checks to make on the way out (a canary, a
- * shared stack on either side): the whole of it. */
+ * shared stack on either side). */
 static CORUN__NOINLINE void coro_pass_checked(struct corun__thread *t,
                                               struct corun_coro *me,
                                               struct corun_coro *to) {
@@ -625,22 +540,14 @@ static CORUN__NOINLINE void coro_pass_checked(struct corun__thread *t,
    * made yet): a panic rather than a corrupt chain if it ever did. */
   if (CORUN__UNLIKELY((to->checks & CORUN__CHECK_SHARED) && !t->copier.ctx))
     pass_refused();
-  to->resumer = me->resumer; /* as corun_transfer */
-  to->status = CORUN_RUNNING;
-  me->resumer = NULL;
-  me->status = CORUN_SUSPENDED;
-  me->wants_code = 0; /* resumed as from a yield: the data is ignored */
-  void *data;
-  struct corun_coro *hw = route(t, to, NULL, 0, &data);
-  leave(t, me, to, hw, 0);
-  pass_switch(me, hw, data);
+  pass_to(t, me, to);
 }
 
-/* The common case inline: two coroutines on stacks of their own with
- * guard pages (no checks), where route() is `to` itself and leave() has
- * no check to make. It calls nothing but the switch, as a tail call, so
- * it saves no register (coro_pass_checked saves two): 35 -> 28
- * instructions a pass (callgrind, bench_sched pingpong). */
+/* The common case, two coroutines on stacks of their own with guard
+ * pages (no checks), apart: there route() is `to` itself and leave() has
+ * no check to make, so the compiler leaves no call in it but the switch,
+ * as a tail call, and it saves no register (coro_pass_checked saves
+ * two): 35 -> 28 instructions a pass (callgrind, bench_sched pingpong). */
 void corun__coro_pass(struct corun_coro *to) {
   struct corun__thread *t = corun__tls_thread;
   struct corun_coro *me = t->current;
@@ -648,20 +555,7 @@ void corun__coro_pass(struct corun_coro *to) {
     pass_refused();
   if (CORUN__UNLIKELY(to->checks | me->checks))
     return coro_pass_checked(t, me, to);
-  to->resumer = me->resumer;
-  to->status = CORUN_RUNNING;
-  me->resumer = NULL;
-  me->status = CORUN_SUSPENDED;
-  me->wants_code = 0;
-  if (to->wants_code && to->out) /* (route: `to` waits in a transfer) */
-    *to->out = NULL;
-  t->current = to;
-  int *ep = t->errno_ptr;
-  me->err = *ep;
-  *ep = to->err;
-  poison_plan(t, me, to);
-  san_leave(me, to, 0);
-  pass_switch(me, to, NULL);
+  pass_to(t, me, to);
 }
 
 int corun_status(const corun_coro *co) {

@@ -19,7 +19,8 @@
  * TLS: the thread state is read once at the start of each operation, before
  * the switch. Code that runs after a switch on the suspended side (yield,
  * transfer, the end of a body) may be on another thread and re-reads it
- * through thread_fresh() (coro.c), which the compiler cannot cache. */
+ * through corun__thread_fresh() (thread.c), which the compiler cannot
+ * cache. */
 #ifndef CORUN_CORO_CORO_H
 #define CORUN_CORO_CORO_H
 
@@ -223,6 +224,19 @@ void corun__coro_pass(struct corun_coro *to);
 
 /* The calling thread's state, created if needed; NULL if out of memory. */
 struct corun__thread *corun__thread_get(void);
+
+/* The calling thread's state, re-read: for code that may run on another
+ * thread than the one its function started on (after a switch). Not
+ * inlined, and the compiler may not reuse an earlier result. */
+struct corun__thread *corun__thread_fresh(void);
+
+/* TSan's fiber interface (coro.c and thread.c announce every switch). */
+#if CORUN__TSAN
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#endif
 
 /* The variable behind corun__thread_get: the thread's state, or NULL
  * before its first corun call. Read it only where nothing can switch

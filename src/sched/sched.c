@@ -80,13 +80,9 @@ CORUN__NOINLINE struct corun_task *corun__task_blocking(int *err) {
    * (corun__task_self, corun_current): this function does not switch,
    * and is not inlined (as corun__worker_self). Called up to three times
    * per IO call; 37 -> 15 instructions. */
-  struct corun__worker *w = corun__tls_worker;
-  struct corun_task *t = w ? w->current : NULL;
-  struct corun__thread *ct = corun__tls_thread;
-  if (!t || !ct || ct->current != t->co) {
+  struct corun_task *t = corun__task_here();
+  if (!t)
     *err = -EPERM;
-    return NULL;
-  }
   return t;
 }
 

@@ -262,10 +262,21 @@ extern struct corun__sched corun__S;
 extern __thread struct corun__worker *corun__tls_worker
     __attribute__((tls_model("initial-exec")));
 
+/* The task running on the calling thread, if it runs as a task (not in
+ * a coroutine of its own that it resumed), else NULL; the two thread
+ * variables read straight. Only in a function that does not switch (see
+ * corun__tls_worker): corun__task_blocking, a channel's wait_fast. */
+static inline struct corun_task *corun__task_here(void) {
+  struct corun__worker *w = corun__tls_worker;
+  struct corun_task *t = w ? w->current : NULL;
+  struct corun__thread *ct = corun__tls_thread;
+  return t && ct && ct->current == t->co ? t : NULL;
+}
+
 /* The calling thread's worker, or NULL. Re-read after every switch (a
  * task may have moved): the accessor is not inlined and clobbers memory,
- * so the compiler cannot reuse a value from before (coro.c's
- * thread_fresh() explains why). */
+ * so the compiler cannot reuse a value from before (thread.c's
+ * corun__thread_fresh() explains why). */
 struct corun__worker *corun__worker_self(void);
 
 /* ready.c: makes t runnable (it is not on any queue and not running). */

@@ -31,7 +31,6 @@
 #include "base/clock.h"
 #include "base/compiler.h"
 #include "base/rand.h"
-#include "coro/coro.h"
 #include "sched/sched.h"
 #include "sched/worker.h"
 #include "sync/blk.h"
@@ -363,17 +362,14 @@ static CORUN__NOINLINE int wait_parked(corun_chan *ch, struct corun_task *t,
 /* wait_or_fail's common case, ch's lock held: a task on its own stack
  * that may wait without a deadline. Its waiter holds the caller's
  * element (no bounce buffer). It calls nothing but through tail calls,
- * so it saves no register; the thread variables are read straight, as
- * corun__task_blocking reads them (this function does not switch:
- * wait_parked does). Measured (bench_sched pingpong, 1 worker):
- * 844 -> 810 instructions a round trip (callgrind). */
+ * so it saves no register; the thread variables are read straight
+ * (corun__task_here: this function does not switch, wait_parked does). Measured
+ * (bench_sched pingpong, 1 worker): 844 -> 810 instructions a round trip
+ * (callgrind). */
 static CORUN__NOINLINE int wait_fast(corun_chan *ch, void *elem, int send,
                                      int64_t deadline) {
-  struct corun__worker *wk = corun__tls_worker;
-  struct corun_task *t = wk ? wk->current : NULL;
-  struct corun__thread *ct = corun__tls_thread;
-  if (CORUN__UNLIKELY(deadline >= 0 || !t || !ct || ct->current != t->co ||
-                      t->shared))
+  struct corun_task *t = corun__task_here();
+  if (CORUN__UNLIKELY(deadline >= 0 || !t || t->shared))
     return wait_or_fail(ch, elem, send, deadline);
   struct corun__waiter *w = &t->self_waiter;
   w->task = t;
