@@ -363,9 +363,9 @@ static CORUN__NOINLINE int wait_parked(corun_chan *ch, struct corun_task *t,
  * that may wait without a deadline. Its waiter holds the caller's
  * element (no bounce buffer). It calls nothing but through tail calls,
  * so it saves no register; the thread variables are read straight
- * (corun__task_here: this function does not switch, wait_parked does). Measured
- * (bench_sched pingpong, 1 worker): 844 -> 810 instructions a round trip
- * (callgrind). */
+ * (corun__task_here: this function does not switch, wait_parked does).
+ * Measured (bench_sched pingpong, 1 worker): 844 -> 810 instructions a
+ * round trip (callgrind). */
 static CORUN__NOINLINE int wait_fast(corun_chan *ch, void *elem, int send,
                                      int64_t deadline) {
   struct corun_task *t = corun__task_here();
