@@ -24,6 +24,10 @@
  * coroutine then runs on the resuming thread. Each coroutine keeps its own
  * errno and its own floating-point control state (rounding mode, MXCSR
  * control bits, x87 control word) across switches, as each thread does.
+ * The floating-point exception flags (fetestexcept) are the thread's, not
+ * the coroutine's: a resume or yield may return with flags another
+ * coroutine of the thread raised, or without the caller's own if another
+ * cleared them. Test the flags between two switches, not across one.
  *
  * Thread-local storage: a coroutine that is resumed on another thread sees
  * that thread's thread-local variables. A compiler may keep the address of a

@@ -21,8 +21,10 @@
  *  - `entry` must never return (the trampoline aborts if it does); a
  *    finished coroutine switches away for good instead.
  *  - The saved state is the callee-saved set of the ABI plus the
- *    floating-point control state (x86-64: MXCSR and the x87 control word);
- *    the signal mask is not touched by assembly backends. */
+ *    floating-point control state (x86-64: MXCSR's control bits and the
+ *    x87 control word); the exception flags are the thread's, not the
+ *    context's, on the assembly backends (the ucontext backend restores
+ *    them); the signal mask is not touched by assembly backends. */
 #ifndef CORUN_ARCH_CTX_H
 #define CORUN_ARCH_CTX_H
 

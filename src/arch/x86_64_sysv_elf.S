@@ -46,24 +46,34 @@
  *  - The resume address: the return address pushed by the caller's `call`.
  *  - MXCSR (control bits) and the x87 control word: callee-saved (above),
  *    so a coroutine that changes its rounding mode or FTZ/DAZ must not leak
- *    them into another. Both are stored at every switch. The x87 control
- *    word is reloaded only when the incoming value differs from the
- *    outgoing one (a 2-byte load and compare, which forwards from the
- *    fnstcw store). MXCSR is reloaded unconditionally, because on this
- *    project's machines (AMD Zen 5, EPYC family 0x1a) comparing it is the
- *    slower choice: stmxcsr's store does not forward to a following load,
- *    so reading the saved value back to compare it stalls. Measured raw
- *    round trips (two jumps, median of 5 runs of 5e6, same run):
- *       no FP control state at all                  6.5 ns
- *       stmxcsr+fnstcw, compare both, reload if ne  13.9 ns
- *       stmxcsr+fnstcw, ldmxcsr+fldcw always        10.4 ns (Boost's way)
- *       stmxcsr+fnstcw, ldmxcsr always, fldcw if ne  9.9 ns (this file)
- *    DESIGN.md's figures (conditional reload of both at 5.2 ns against
- *    3.7 ns for no FP state) come from other CPUs, where ldmxcsr is the
- *    expensive part; the reload is one instruction to change back if the
- *    project's machines change. Reloading MXCSR also restores the incoming
- *    context's status flags (bits 0-5); they are caller-saved, so any
- *    value is correct, and keeping them per context is the natural one.
+ *    them into another. Both are stored at every switch and reloaded only
+ *    when the incoming context's control bits differ from the outgoing
+ *    ones: a read-back of each value just stored, a compare, and a branch
+ *    almost never taken.
+ *  - MXCSR's status flags (bits 0-5, the sticky exception flags) are
+ *    caller-saved, so any value is correct after a switch; corun keeps the
+ *    ones in effect, so all contexts of a thread share them, as a caller
+ *    shares them with its callees (and as the AArch64 and RISC-V switches
+ *    do). The slow path loads the incoming control bits with the current
+ *    flags. Why not restore each context's own flags: on Intel Xeon (the
+ *    VM of 24 Nov 2026), an ldmxcsr that changes MXCSR costs about 50 ns,
+ *    and the flags differ between two contexts as soon as one of them
+ *    does a floating-point operation with an inexact result. Measured
+ *    with bench_corun (the harness's own arithmetic leaves PE set in main,
+ *    while a context made before it has it clear), raw round trip, median
+ *    of 11 repetitions, same machine:
+ *       ldmxcsr always (per-context flags, Boost's way)   104 ns
+ *       compare control bits only, ldmxcsr if they differ  4.5 ns
+ *       Boost's jump_fcontext pair in the same conditions  104 ns
+ *    With equal flags the first line measured 6.2 ns: the cost is the
+ *    change, not the instruction. On the AMD EPYC (Zen 5) VM of earlier
+ *    sessions the read-back of the stmxcsr store did not forward and
+ *    stalled: comparing both control values measured 13.9 ns a round trip
+ *    against 9.9 for the unconditional ldmxcsr (flags equal; whether a
+ *    changing ldmxcsr is slow there too was not measured). This file takes
+ *    that risk of a few ns over a certain 100 ns on Intel. The read-back
+ *    comes last before the switch, after six other stores, to give
+ *    stmxcsr time to complete.
  *  Not saved, deliberately:
  *  - rax, rcx, rdx, rsi, rdi, r8-r11, xmm0-15, ymm/zmm, k0-7, flags: caller-
  *    saved, so the C caller of corun__ctx_jump has already assumed them lost.
@@ -102,8 +112,10 @@
  * the saved context to another thread, nothing here races with it.
  *
  * Cost (counted from the code below, common path: FP control unchanged):
- * corun__ctx_switch executes 25 instructions (20 for the save, switch and
- * restore, 5 for the FP control state), plus endbr64 under IBT. Measured figures are
+ * corun__ctx_switch executes 29 instructions (19 for the save, switch and
+ * restore, 10 for the FP control state: two stores, two read-backs, the
+ * incoming MXCSR's load, xor, test and branch, the control word's compare
+ * and branch), plus endbr64 under IBT. Measured figures are
  * in README.md (make bench).
  *
  * Hardening: endbr64 at every indirect-branch target when -fcf-protection
@@ -135,11 +147,12 @@
         .globl  corun__ctx_switch_int
         .hidden corun__ctx_switch_int
         .type   corun__ctx_switch_int, @function
-        /* A cache line's start: the 119 bytes below then take two 64-byte
-         * fetch blocks, not three. Aligned to 16 only, the switch moved
-         * with every change of the code linked before it, and with it a
-         * yield round trip and a spawn, by up to 8 % (bench_sched, 8-10
-         * alternating runs: at offsets 32 and 48 in a line against 0). */
+        /* A cache line's start: the common path below (125 bytes) then
+         * takes two 64-byte fetch blocks, not three. Aligned to 16 only,
+         * the switch moved with every change of the code linked before
+         * it, and with it a yield round trip and a spawn, by up to 8 %
+         * (bench_sched, 8-10 alternating runs: at offsets 32 and 48 in a
+         * line against 0). */
         .p2align 6
 corun__ctx_switch:
 corun__ctx_switch_int:
@@ -164,6 +177,8 @@ corun__ctx_switch_int:
         movq    %rbp, 0x30(%rsp)        /* save rbp */
         .cfi_offset %rbp, -0x10
         movzwl  0x4(%rsp), %r10d        /* outgoing x87 control word */
+        movl    (%rsp), %eax            /* outgoing MXCSR, read back late
+                                         * so the stmxcsr has completed */
 
         movq    %rsp, (%rdi)            /* *save = the frame just built */
         movq    %rsi, %rsp              /* the switch: now on `to`'s stack */
@@ -171,7 +186,12 @@ corun__ctx_switch_int:
          * (CFA = rsp + 0x40, registers in their slots) stays true for it. */
         .cfi_remember_state
 
-        ldmxcsr (%rsp)                  /* incoming MXCSR (see above) */
+        movl    (%rsp), %esi            /* incoming MXCSR */
+        xorl    %eax, %esi              /* the bits in which the two differ */
+        testl   $-0x40, %esi            /* any control bit (6-15)? The status
+                                         * flags (0-5) are the thread's */
+        jnz     .Lload_mxcsr
+.Lmxcsr_done:
         cmpw    0x4(%rsp), %r10w        /* incoming x87 control word same? */
         jne     .Lload_x87cw
 .Lx87cw_done:
@@ -194,9 +214,17 @@ corun__ctx_switch_int:
         movq    %rdx, %rax              /* the resumed switch returns data */
         CORUN_NOTRACK jmp *%r8          /* resume */
 
-        /* Out-of-line reload, taken only when the control word differs.
-         * Its unwind state is the one right after the switch. */
+        /* Out-of-line reloads, taken only when the incoming control state
+         * differs. Their unwind state is the one right after the switch. */
         .cfi_restore_state
+.Lload_mxcsr:
+        xorl    %eax, %esi              /* the incoming MXCSR again */
+        andl    $-0x40, %esi            /* its control bits */
+        andl    $0x3f, %eax             /* the status flags in effect now */
+        orl     %esi, %eax
+        movl    %eax, (%rsp)            /* into the frame being consumed */
+        ldmxcsr (%rsp)
+        jmp     .Lmxcsr_done
 .Lload_x87cw:
         fldcw   0x4(%rsp)               /* incoming x87 control word */
         jmp     .Lx87cw_done

@@ -12,6 +12,13 @@
  * the mode (1/3*3 below, equal to or above 1; a subnormal flushed or not;
  * 1 + 2^-63 in long double kept or rounded away) to show it is in effect.
  *
+ * Part 4 checks the MXCSR status flags (bits 0-5) on the assembly backend:
+ * they are caller-saved, and corun keeps them per thread (a switch neither
+ * restores nor clears them, as on AArch64 and RISC-V), while the control
+ * bits still follow each context when the flags differ. The ucontext
+ * backend restores each context's flags (glibc's swapcontext), so part 4 is
+ * skipped there.
+ *
  * Under valgrind only the rounding-mode bits are checked (read back with
  * fegetround, stmxcsr and fnstcw): valgrind does not model FTZ, DAZ or x87
  * precision control (they read back as defaults), and its SSE arithmetic
@@ -20,12 +27,17 @@
 #include <float.h>
 #include <fpu_control.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <xmmintrin.h>
 
+#include "arch/ctx.h"
 #include "corun.h"
 #include "t.h"
 
+#define MXCSR_FLAGS 0x003fu /* IE DE ZE OE UE PE */
+#define MXCSR_ZE 0x0004u
+#define MXCSR_OE 0x0008u
 #define MXCSR_DAZ 0x0040u
 #define MXCSR_FTZ 0x8000u
 #define MXCSR_RC 0x6000u
@@ -161,6 +173,41 @@ static void *a_body(void *arg) {
   return NULL;
 }
 
+/* Part 4's coroutine: finds the flags its resumer left, replaces them and
+ * sets its own rounding mode; after its yield it finds the flags its
+ * resumer left this time, with its own rounding mode still in effect. */
+static void *flags_body(void *arg) {
+  (void)arg;
+  T_EQ_HEX(_mm_getcsr() & MXCSR_FLAGS, MXCSR_ZE); /* main's, not cleared */
+  _mm_setcsr((_mm_getcsr() & ~(MXCSR_FLAGS | MXCSR_RC)) | MXCSR_OE |
+             MXCSR_RC_ZERO);
+  corun_yield(NULL);
+  T_EQ_HEX(_mm_getcsr() & MXCSR_FLAGS, 0); /* main cleared them */
+  T_EQ_HEX(_mm_getcsr() & MXCSR_RC, MXCSR_RC_ZERO);
+  return NULL;
+}
+
+/* 4. The status flags are the thread's; the control bits the context's. */
+static void check_status_flags(void) {
+  if (strcmp(corun__ctx_backend, "ucontext") == 0 || !full_model) {
+    fprintf(stderr, "part 4 skipped: %s\n",
+            full_model ? "the ucontext backend restores flags"
+                       : "valgrind does not model MXCSR status flags");
+    return;
+  }
+  _mm_setcsr(_mm_getcsr() & ~MXCSR_FLAGS);
+  corun_coro *f;
+  T_OK(corun_create(&f, flags_body, NULL, NULL)); /* its frame: no flags */
+  _mm_setcsr(_mm_getcsr() | MXCSR_ZE);
+  T_EQ(corun_resume(f, NULL, NULL), 1);
+  T_EQ_HEX(_mm_getcsr() & MXCSR_FLAGS, MXCSR_OE); /* f's, not restored */
+  T_EQ_HEX(_mm_getcsr() & MXCSR_RC, MXCSR_RC_NEAREST);
+  _mm_setcsr(_mm_getcsr() & ~MXCSR_FLAGS);
+  T_EQ(corun_resume(f, NULL, NULL), 0);
+  T_EQ_HEX(_mm_getcsr() & MXCSR_RC, MXCSR_RC_NEAREST);
+  T_OK(corun_destroy(f));
+}
+
 int main(void) {
   full_model = !t_under_valgrind();
   check_defaults("main at start");
@@ -204,5 +251,8 @@ int main(void) {
   T_EQ(corun_resume(a, NULL, NULL), 0);
   check_defaults("main after A finished");
   T_OK(corun_destroy(a));
+
+  check_status_flags();
+  check_defaults("main at the end");
   return 0;
 }
