@@ -67,6 +67,7 @@ struct corun__stack_cache {
   struct {
     size_t size;             /* usable size of the class; 0 = unused */
     unsigned count;          /* free stacks in v */
+    unsigned popped;         /* count after the last fast-path alloc */
     struct corun__stack **v; /* its array in store (NULL until first use) */
   } cls[CORUN__STACK_CACHE_CLASSES];
   struct corun__stack
@@ -112,6 +113,25 @@ corun__stack_alloc(struct corun__stack_cache *c, size_t size) {
     return corun__stack_alloc_slow(c, size);
   struct corun__stack *s = c->cls[0].v[--n];
   c->cls[0].count = n;
+  /* A burst of creates (100,000 tasks spawned at once) takes stacks whose
+   * descriptors and tops are cold: a cache and TLB miss at each one's
+   * first write. Start loading what the next two allocations will touch:
+   * the descriptor after the next, and the next stack's top lines (its
+   * descriptor came with the last allocation's prefetch), where the
+   * coroutine's struct and first frame go. The tops only in a burst (the
+   * count fell by one since the last allocation): in a create-destroy
+   * loop, which reuses one stack, those loads took a spawn + join from
+   * 63.5 to 69.8 ns. bench_sched sleepers, one worker, 6 alternating
+   * runs: 907 -> 858 ns (medians). */
+  if (n >= 2)
+    __builtin_prefetch(c->cls[0].v[n - 2], 1);
+  if (n && n + 1 == c->cls[0].popped) {
+    const char *top = c->cls[0].v[n - 1]->hi;
+    __builtin_prefetch(top - 64, 1);
+    __builtin_prefetch(top - 128, 1);
+    __builtin_prefetch(top - 192, 1);
+  }
+  c->cls[0].popped = n;
   s->in_use = 1;
   if (CORUN__UNLIKELY(
           s->guard == CORUN__GUARD_CANARY ||
