@@ -68,14 +68,14 @@
  *    A scratch program bouncing two contexts with PE set or clear in
  *    main: 7.4 ns (flags equal) and 103 ns (different) for the first
  *    line, 4.5 and 4.5 ns for the second: the cost is the change, not the
- *    instruction. On the AMD EPYC (Zen 5) VM of earlier
- *    sessions the read-back of the stmxcsr store did not forward and
- *    stalled: comparing both control values measured 13.9 ns a round trip
- *    against 9.9 for the unconditional ldmxcsr (flags equal; whether a
- *    changing ldmxcsr is slow there too was not measured). This file takes
- *    that risk of a few ns over a certain 100 ns on Intel. The read-back
- *    comes last before the switch, after six other stores, to give
- *    stmxcsr time to complete.
+ *    instruction. On the AMD EPYC (Zen 5) VM of earlier sessions the
+ *    read-back of the stmxcsr store did not forward and stalled: comparing
+ *    both control values measured 13.9 ns a round trip against 9.9 for
+ *    the unconditional ldmxcsr (flags equal; whether a changing ldmxcsr is
+ *    slow there too was not measured). This file takes that risk of a few
+ *    ns over a certain 100 ns on Intel. The read-back comes last before
+ *    the switch, after six other stores, to give stmxcsr time to
+ *    complete.
  *  Not saved, deliberately:
  *  - rax, rcx, rdx, rsi, rdi, r8-r11, xmm0-15, ymm/zmm, k0-7, flags: caller-
  *    saved, so the C caller of corun__ctx_jump has already assumed them lost.
@@ -117,8 +117,8 @@
  * corun__ctx_switch executes 29 instructions (19 for the save, switch and
  * restore, 10 for the FP control state: two stores, two read-backs, the
  * incoming MXCSR's load, xor, test and branch, the control word's compare
- * and branch), plus endbr64 under IBT. Measured figures are
- * in README.md (make bench).
+ * and branch), plus endbr64 under IBT. Measured figures are in README.md
+ * (make bench).
  *
  * Hardening: endbr64 at every indirect-branch target when -fcf-protection
  * asks for IBT (__CET__ bit 0); the final jump is `notrack` in that case.
