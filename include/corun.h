@@ -345,7 +345,13 @@ typedef struct corun_task corun_task;
 typedef struct corun_config {
   /* Worker threads; 0 means the environment variable CORUN_WORKERS if it
    * holds a positive number, else the number of CPUs the process may run
-   * on. The thread calling corun_main() is one of them. */
+   * on. The thread calling corun_main() is one of them. With one worker,
+   * the runtime's synchronisation between tasks uses no atomic
+   * read-modify-write until another thread (a spare worker, a helper
+   * thread, a thread that is not a worker calling corun_cancel() or a
+   * non-blocking channel or sync call) takes part; that first time costs
+   * one membarrier(2) call per object, and one for the run's task wake-ups,
+   * after which they cost what they cost with several workers. */
   unsigned workers;
   /* Debug: nonzero picks the next task to run at random among the
    * runnable ones, to shake out assumptions about scheduling order.
@@ -426,7 +432,9 @@ CORUN_API int corun_join(corun_task *t, void **result);
 
 /* Cancels t: its current blocking call (if any) and every later one return
  * -ECANCELED, until it returns. Cancelling twice is harmless. Callable from
- * any thread while t is not yet joined. Returns 0; -EINVAL if t is NULL. */
+ * any thread while t is not yet joined (with one worker, the first call of
+ * a run from another thread costs one membarrier(2): see
+ * corun_config.workers). Returns 0; -EINVAL if t is NULL. */
 CORUN_API int corun_cancel(corun_task *t);
 
 /* Returns 1 if the calling task has been cancelled, 0 otherwise (also

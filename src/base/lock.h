@@ -34,6 +34,12 @@ static inline void corun__cpu_relax(void) {
 #endif
 }
 
+/* Called by a spinner each time it gives its CPU up (past 256 spins), if
+ * set: the scheduler installs what a worker thread must do while it waits
+ * (answer a revoker of a biased word that waits for this thread's fence,
+ * sched.h); such a revoker may hold the lock spun on. NULL elsewhere. */
+extern void (*_Atomic corun__lock_spin_hook)(void);
+
 static inline void corun__lock_init(corun__lock *l) {
   atomic_init(&l->held, 0);
 }
@@ -43,10 +49,15 @@ static inline void corun__lock_acquire(corun__lock *l) {
     if (!atomic_exchange_explicit(&l->held, 1, memory_order_acquire))
       return;
     while (atomic_load_explicit(&l->held, memory_order_relaxed)) {
-      if (++spins > 256)
+      if (++spins > 256) {
+        void (*hook)(void) =
+            atomic_load_explicit(&corun__lock_spin_hook, memory_order_relaxed);
+        if (hook)
+          hook();
         sched_yield();
-      else
+      } else {
         corun__cpu_relax();
+      }
     }
   }
 }

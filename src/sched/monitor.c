@@ -326,6 +326,14 @@ void corun__monitor_setup(int block_ms) {
    * cost a membarrier(2) each, a round of interrupts to every CPU the
    * program runs on (sync/mutex.c). */
   atomic_store(&bias_run, S->target == 1 && have_membarrier ? S->run : 0);
+  /* A worker spinning on a lock that a revoker holds while it waits for
+   * that worker's fence (membarrier(2) denied since it was registered)
+   * makes the fence while it spins. */
+  atomic_store(&corun__lock_spin_hook, corun__bias_serve);
+  /* The wait words: biased to worker 0's thread, or to nobody. */
+  uint64_t key = corun__bias_key_of(0);
+  atomic_store(&corun__wait_bias.busy, 0);
+  atomic_store(&corun__wait_bias.bias, key ? key : CORUN__BIAS_NONE);
 }
 
 uint64_t corun__bias_key_of(unsigned index) {
@@ -337,11 +345,45 @@ void corun__monitor_end(void) {
   corun__lock_acquire(&bias_lock);
   atomic_store(&bias_run, 0);
   corun__lock_release(&bias_lock);
+  atomic_store(&corun__wait_bias.bias, CORUN__BIAS_NONE); /* nobody's now */
 }
 
 void corun__monitor_forked(void) {
   corun__lock_init(&bias_lock); /* (a revoker of the parent may hold it) */
   atomic_store(&bias_run, 0);
+  atomic_store(&corun__wait_bias.bias, CORUN__BIAS_NONE);
+}
+
+/* ---- revoking a biased word (sched.h) -------------------------------- */
+
+void corun__lock_acquire_serving(corun__lock *l) {
+  for (unsigned spins = 0; !corun__lock_try(l); spins++) {
+    corun__bias_serve();
+    if (spins < 256)
+      corun__cpu_relax();
+    else
+      sched_yield();
+  }
+}
+
+void corun__bias_drop(_Atomic uint64_t *bias, atomic_int *busy) {
+  uint64_t cur = CORUN__BIAS_UNSET;
+  /* From a key (REVOKING is only seen outside the revokers' lock): */
+  if (!atomic_compare_exchange_strong(bias, &cur, CORUN__BIAS_NONE) &&
+      cur != CORUN__BIAS_NONE) {
+    atomic_store(bias, CORUN__BIAS_REVOKING);
+    /* (the biased thread itself: program order) */
+    if (cur != corun__tls_bias_key && corun__bias_fence(cur)) {
+      for (unsigned spins = 0; atomic_load_explicit(busy, memory_order_acquire);
+           spins++) {
+        if (spins < 1000)
+          corun__cpu_relax();
+        else
+          sched_yield(); /* its thread was preempted inside its look */
+      }
+    }
+    atomic_store_explicit(bias, CORUN__BIAS_NONE, memory_order_release);
+  }
 }
 
 /* Whether worker `index` of the live run `run` has answered request `req`

@@ -1,7 +1,8 @@
-/* park.c: park/unpark (the protocol is in sched.h), wait queues, timers,
- * cancellation and sleep.
+/* park.c: park/unpark (the protocol is in sched.h), the wait words' bias,
+ * wait queues, timers, cancellation and sleep.
  * Layer: sched (uses base, coro). Locking: wait queues under their
- * object's lock; a worker's timer heap under its timer_lock. */
+ * object's lock; a worker's timer heap under its timer_lock; revokers of
+ * the wait words' bias under wait_revoke_lock. */
 #include <errno.h>
 
 #include "base/clock.h"
@@ -266,6 +267,19 @@ int64_t corun__timers_run(struct corun__worker *w, int64_t now) {
   return next;
 }
 
+/* ---- the wait words' bias (sched.h) ---------------------------------- */
+
+struct corun__wait_bias corun__wait_bias = {CORUN__BIAS_NONE, 0};
+
+/* Orders the revokers of the wait words' bias. */
+static corun__lock wait_revoke_lock;
+
+CORUN__NOINLINE void corun__wait_unbias(void) {
+  corun__lock_acquire_serving(&wait_revoke_lock);
+  corun__bias_drop(&corun__wait_bias.bias, &corun__wait_bias.busy);
+  corun__lock_release(&wait_revoke_lock);
+}
+
 /* ---- park / unpark ------------------------------------------------------ */
 
 /* A park that ends before it starts (cancelled, or the deadline is past):
@@ -365,7 +379,7 @@ static inline void park_done_after(struct corun_task *t, int won, int s) {
   }
   /* Claimed early (CLAIMING), or already unparked (UNPARKED). */
   if (s == CORUN__WAIT_CLAIMING &&
-      atomic_compare_exchange_strong(&t->wait, &s, CORUN__WAIT_WORKER_DONE))
+      corun__wait_cas(t, &s, CORUN__WAIT_WORKER_DONE))
     return;        /* the waker's unpark readies it */
   corun__ready(t); /* UNPARKED: the waker came first */
 }
@@ -415,7 +429,7 @@ CORUN__NOINLINE int corun__park_end(struct corun_task *t) {
     p->parking = 0;
     corun__lock_release(p->unlock_arg);
     int s = CORUN__WAIT_PARKING;
-    int won = atomic_compare_exchange_strong(&p->wait, &s, CORUN__WAIT_PARKED);
+    int won = corun__wait_cas(p, &s, CORUN__WAIT_PARKED);
     if (CORUN__UNLIKELY(!won || atomic_load(&p->cancelled)))
       return park_end_done(t, p, won, s);
   }
@@ -444,7 +458,7 @@ void corun__unpark(struct corun_task *t, int code) {
     return;
   }
   int s = CORUN__WAIT_CLAIMING;
-  if (!atomic_compare_exchange_strong(&t->wait, &s, CORUN__WAIT_UNPARKED))
+  if (!corun__wait_cas(t, &s, CORUN__WAIT_UNPARKED))
     corun__ready(t); /* WORKER_DONE: the worker came first */
 }
 
@@ -464,7 +478,7 @@ void corun__park_finish(struct corun_task *t) {
 
 void corun__park_done(struct corun_task *t) {
   int s = CORUN__WAIT_PARKING;
-  int won = atomic_compare_exchange_strong(&t->wait, &s, CORUN__WAIT_PARKED);
+  int won = corun__wait_cas(t, &s, CORUN__WAIT_PARKED);
   park_done_after(t, won, s);
 }
 
@@ -478,11 +492,18 @@ void corun__park_done(struct corun_task *t) {
  * order of those four operations one of the two reads comes last and
  * sees the other side's write: either the cancel finds the task parked
  * (or parking) and claims it, or park_done finds it cancelled and claims
- * it itself. A park that begins after the store sees it at once. */
+ * it itself. A park that begins after the store sees it at once. While
+ * the wait words are biased (sched.h) park_done's move to PARKED is a
+ * plain store on the worker thread: a cancel there is in program order
+ * with it, and a cancel from any other thread revokes the bias first,
+ * whose membarrier(2) is the worker's side of the handshake. */
 int corun_cancel(corun_task *t) {
   if (!t)
     return -EINVAL;
   atomic_store(&t->cancelled, 1);
+  /* (from another thread than the one the wait words are biased to: its
+   * plain store of PARKED is no barrier, so revoke first) */
+  corun__wait_foreign();
   if (atomic_load(&t->wait) != CORUN__WAIT_NONE)
     cancel_claim(t);
   return 0;

@@ -249,33 +249,6 @@ corun__park(struct corun_task *t, const char *reason, void (*unlock)(void *),
 int corun__park_nocancel(struct corun_task *t, const char *reason,
                          void (*unlock)(void *), void *arg);
 
-/* Claims t's current park; 1 if this caller won (it must then unpark t),
- * 0 if t is not parked or another claim won. */
-static inline int corun__claim(struct corun_task *t) {
-  int s = atomic_load_explicit(&t->wait, memory_order_relaxed);
-  for (;;) {
-    if (s == CORUN__WAIT_PARKED) {
-      if (atomic_compare_exchange_weak(&t->wait, &s, CORUN__WAIT_CLAIMED)) {
-        t->claimed_early = 0;
-        return 1;
-      }
-    } else if (s == CORUN__WAIT_PARKING) {
-      if (atomic_compare_exchange_weak(&t->wait, &s, CORUN__WAIT_CLAIMING)) {
-        t->claimed_early = 1;
-        return 1;
-      }
-    } else {
-      return 0;
-    }
-  }
-}
-
-/* Wakes t, claimed by the caller, with `code` as corun__park's result. */
-void corun__unpark(struct corun_task *t, int code);
-
-/* A corun__lock's release, as a park unlock callback. */
-void corun__unlock_cb(void *lock);
-
 /* Biased locks (sync/mutex.c). With one configured worker, a lock may be
  * biased to the worker thread that first takes it: that thread alone then
  * reads and writes the lock's word, with plain loads and stores, and any
@@ -306,6 +279,108 @@ int corun__bias_fence(uint64_t key);
  * membarrier), makes it; the revoker could otherwise wait for it for
  * ever. */
 void corun__bias_serve(void);
+
+/* The revoker's side, for any biased word (a lock's, sync/blk.h; a
+ * mutex's, sync/mutex.c; the wait words', below): under a lock that
+ * orders the revokers of `bias`, makes it CORUN__BIAS_NONE for good: from
+ * UNSET at once (nobody may take it after), from a key by the handshake
+ * (busy: the biased thread's flag, set around each of its looks). */
+enum {
+  CORUN__BIAS_UNSET = 0,
+  CORUN__BIAS_NONE = 1,
+  CORUN__BIAS_REVOKING = 2 /* a revoker waits for the biased thread */
+};
+void corun__bias_drop(_Atomic uint64_t *bias, atomic_int *busy);
+/* Takes l, a lock that a revoker may hold while it waits for this
+ * thread's fence: answers such requests while it waits. */
+void corun__lock_acquire_serving(corun__lock *l);
+
+/* The wait words' bias (park.c). With one configured worker, every
+ * task's `wait` is biased to the worker thread for the run: that thread
+ * moves it with plain loads and stores, between `busy` set and cleared as
+ * a biased lock does, instead of a compare-and-swap (two of those a
+ * channel ping-pong's half trip: 62.1 -> 54.8 ns a round trip; spawn +
+ * join 63.1 -> 57.4 ns). The first
+ * other thread that moves or reads a wait word for a decision (a cancel
+ * from outside, the monitor firing a blocked worker's timers, the IO
+ * helpers, a spare worker, a thread that is not a worker) revokes it for
+ * the rest of the run (corun__wait_unbias), as for a lock. With several
+ * workers `bias` is CORUN__BIAS_NONE from the start. */
+struct __attribute__((aligned(64))) corun__wait_bias { /* a line of its own */
+  _Atomic uint64_t bias; /* the worker's key, or CORUN__BIAS_* */
+  atomic_int busy;       /* the biased thread is moving a wait word */
+};
+extern struct corun__wait_bias corun__wait_bias;
+/* Makes the wait words unbiased for good in this run (from any thread
+ * but the biased one; waits for a revocation under way). */
+void corun__wait_unbias(void);
+
+/* A compare-and-swap of t->wait from *expect to want: 1 if done, else 0
+ * and *expect = what it found. Plain on the biased thread. */
+static inline int corun__wait_cas(struct corun_task *t, int *expect, int want) {
+  uint64_t b =
+      atomic_load_explicit(&corun__wait_bias.bias, memory_order_acquire);
+  if (CORUN__UNLIKELY(b != CORUN__BIAS_NONE)) {
+    uint64_t key = corun__tls_bias_key;
+    if (b == key) {
+      atomic_store_explicit(&corun__wait_bias.busy, 1, memory_order_relaxed);
+      /* busy, then bias: a revoker's membarrier(2) orders the hardware */
+      atomic_signal_fence(memory_order_seq_cst);
+      int done = -1;
+      if (atomic_load_explicit(&corun__wait_bias.bias, memory_order_relaxed) ==
+          key) {
+        int s = atomic_load_explicit(&t->wait, memory_order_relaxed);
+        done = s == *expect;
+        if (done)
+          atomic_store_explicit(&t->wait, want, memory_order_relaxed);
+        else
+          *expect = s;
+      }
+      atomic_store_explicit(&corun__wait_bias.busy, 0, memory_order_release);
+      if (done >= 0)
+        return done;
+    }
+    corun__wait_unbias();
+  }
+  return atomic_compare_exchange_strong(&t->wait, expect, want);
+}
+
+/* For a reader of a wait word whose decision needs it current (a cancel):
+ * the thread the words are biased to reads them in program order; any
+ * other revokes the bias first. */
+static inline void corun__wait_foreign(void) {
+  uint64_t b =
+      atomic_load_explicit(&corun__wait_bias.bias, memory_order_acquire);
+  if (CORUN__UNLIKELY(b != CORUN__BIAS_NONE && b != corun__tls_bias_key))
+    corun__wait_unbias();
+}
+
+/* Claims t's current park; 1 if this caller won (it must then unpark t),
+ * 0 if t is not parked or another claim won. */
+static inline int corun__claim(struct corun_task *t) {
+  int s = atomic_load_explicit(&t->wait, memory_order_relaxed);
+  for (;;) {
+    if (s == CORUN__WAIT_PARKED) {
+      if (corun__wait_cas(t, &s, CORUN__WAIT_CLAIMED)) {
+        t->claimed_early = 0;
+        return 1;
+      }
+    } else if (s == CORUN__WAIT_PARKING) {
+      if (corun__wait_cas(t, &s, CORUN__WAIT_CLAIMING)) {
+        t->claimed_early = 1;
+        return 1;
+      }
+    } else {
+      return 0;
+    }
+  }
+}
+
+/* Wakes t, claimed by the caller, with `code` as corun__park's result. */
+void corun__unpark(struct corun_task *t, int code);
+
+/* A corun__lock's release, as a park unlock callback. */
+void corun__unlock_cb(void *lock);
 
 /* The event loop, as the scheduler sees it (the poll layer installs it:
  * sched never includes poll). An idle worker blocks in poll() instead of

@@ -2,41 +2,10 @@
  * Layer: sync (uses base, sched). Locking: revoke_lock orders revokers. */
 #include "sync/blk.h"
 
-#include <sched.h>
-
 /* One for every lock: each is revoked at most once, and a revocation
  * costs a membarrier(2) anyway; in each lock it would take 8 bytes of the
  * line its object's hot fields share (sync/chan.c). */
 static corun__lock revoke_lock;
-
-void corun__lock_acquire_serving(corun__lock *l) {
-  for (unsigned spins = 0; !corun__lock_try(l); spins++) {
-    corun__bias_serve();
-    if (spins < 256)
-      corun__cpu_relax();
-    else
-      sched_yield();
-  }
-}
-
-void corun__bias_drop(_Atomic uint64_t *bias, atomic_int *busy) {
-  uint64_t cur = BLK_UNSET;
-  if (!atomic_compare_exchange_strong(bias, &cur, BLK_NONE) &&
-      cur != BLK_NONE) { /* a key (REVOKING is only seen outside the lock) */
-    atomic_store(bias, BLK_REVOKING);
-    /* (the biased thread itself: program order) */
-    if (cur != corun__tls_bias_key && corun__bias_fence(cur)) {
-      for (unsigned spins = 0; atomic_load_explicit(busy, memory_order_acquire);
-           spins++) {
-        if (spins < 1000)
-          corun__cpu_relax();
-        else
-          sched_yield(); /* its thread was preempted inside its look */
-      }
-    }
-    atomic_store_explicit(bias, BLK_NONE, memory_order_release);
-  }
-}
 
 /* Makes b unbiased for good (BLK_NONE): revokes the bias (blk.h) or
  * makes sure that nobody takes it. */

@@ -38,7 +38,11 @@
 #include "sched/sched.h"
 
 /* `bias` besides a thread's key (sched.h: keys are > 65535). */
-enum { BLK_UNSET = 0, BLK_NONE = 1, BLK_REVOKING = 2 };
+enum {
+  BLK_UNSET = CORUN__BIAS_UNSET,
+  BLK_NONE = CORUN__BIAS_NONE,
+  BLK_REVOKING = CORUN__BIAS_REVOKING
+};
 
 /* 16 bytes: on the line of what the lock guards (sync/chan.c). */
 struct corun__blk {
@@ -101,16 +105,6 @@ static inline void corun__blk_acquire(struct corun__blk *b) {
 static inline void corun__blk_release(struct corun__blk *b) {
   corun__lock_release(&b->held);
 }
-
-/* The revoker's side, for any biased word (this lock's, sync/mutex.c's):
- * under a lock that orders the revokers of `bias`, makes it BLK_NONE for
- * good: from BLK_UNSET at once (nobody may take it after), from a key by
- * the handshake above (busy: the biased thread's flag). */
-void corun__bias_drop(_Atomic uint64_t *bias, atomic_int *busy);
-/* Takes l, a lock that a revoker may hold while it waits for this
- * thread's fence: answers such requests while it waits (sched.h,
- * corun__bias_serve). */
-void corun__lock_acquire_serving(corun__lock *l);
 
 /* A park releases b with corun__unlock_cb(&b->held) (sched.h): the
  * release above, and the callback the park's fast path knows (park.c,
