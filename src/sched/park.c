@@ -406,6 +406,8 @@ static CORUN__NOINLINE int park_end_slow(struct corun_task *t) {
  * corun__park_done for p (won, or found s) and it must go on. */
 static CORUN__NOINLINE int park_end_done(struct corun_task *t,
                                          struct corun_task *p, int won, int s) {
+  if (won < 0) /* this thread must revoke the wait words' bias first */
+    won = corun__wait_cas(p, &s, CORUN__WAIT_PARKED);
   park_done_after(p, won, s);
   return park_end_own(t);
 }
@@ -429,8 +431,8 @@ CORUN__NOINLINE int corun__park_end(struct corun_task *t) {
     p->parking = 0;
     corun__lock_release(p->unlock_arg);
     int s = CORUN__WAIT_PARKING;
-    int won = corun__wait_cas(p, &s, CORUN__WAIT_PARKED);
-    if (CORUN__UNLIKELY(!won || atomic_load(&p->cancelled)))
+    int won = corun__wait_cas_try(p, &s, CORUN__WAIT_PARKED);
+    if (CORUN__UNLIKELY(won <= 0 || atomic_load(&p->cancelled)))
       return park_end_done(t, p, won, s);
   }
   if (CORUN__UNLIKELY(t->timer_armed))

@@ -316,33 +316,46 @@ extern struct corun__wait_bias corun__wait_bias;
 void corun__wait_unbias(void);
 
 /* A compare-and-swap of t->wait from *expect to want: 1 if done, else 0
- * and *expect = what it found. Plain on the biased thread. */
-static inline int corun__wait_cas(struct corun_task *t, int *expect, int want) {
+ * and *expect = what it found; plain on the biased thread. -1, with
+ * nothing done, where this thread must first revoke the bias
+ * (corun__wait_unbias): the fast paths that call nothing (park.c's
+ * corun__park_end, a channel's transfer) then take their slow path. */
+static inline int corun__wait_cas_try(struct corun_task *t, int *expect,
+                                      int want) {
   uint64_t b =
       atomic_load_explicit(&corun__wait_bias.bias, memory_order_acquire);
-  if (CORUN__UNLIKELY(b != CORUN__BIAS_NONE)) {
-    uint64_t key = corun__tls_bias_key;
-    if (b == key) {
-      atomic_store_explicit(&corun__wait_bias.busy, 1, memory_order_relaxed);
-      /* busy, then bias: a revoker's membarrier(2) orders the hardware */
-      atomic_signal_fence(memory_order_seq_cst);
-      int done = -1;
-      if (atomic_load_explicit(&corun__wait_bias.bias, memory_order_relaxed) ==
-          key) {
-        int s = atomic_load_explicit(&t->wait, memory_order_relaxed);
-        done = s == *expect;
-        if (done)
-          atomic_store_explicit(&t->wait, want, memory_order_relaxed);
-        else
-          *expect = s;
-      }
-      atomic_store_explicit(&corun__wait_bias.busy, 0, memory_order_release);
-      if (done >= 0)
-        return done;
-    }
-    corun__wait_unbias();
+  if (CORUN__LIKELY(b == CORUN__BIAS_NONE))
+    return atomic_compare_exchange_strong(&t->wait, expect, want);
+  uint64_t key = corun__tls_bias_key;
+  if (b != key)
+    return -1;
+  atomic_store_explicit(&corun__wait_bias.busy, 1, memory_order_relaxed);
+  /* busy, then bias: a revoker's membarrier(2) orders the hardware */
+  atomic_signal_fence(memory_order_seq_cst);
+  int done = -1;
+  if (atomic_load_explicit(&corun__wait_bias.bias, memory_order_relaxed) ==
+      key) {
+    int s = atomic_load_explicit(&t->wait, memory_order_relaxed);
+    done = s == *expect;
+    if (done)
+      atomic_store_explicit(&t->wait, want, memory_order_relaxed);
+    else
+      *expect = s;
   }
+  atomic_store_explicit(&corun__wait_bias.busy, 0, memory_order_release);
+  if (done >= 0)
+    return done;
+  /* Being revoked: the revoker waits for this thread's plain moves only,
+   * so a compare-and-swap is safe here at once. */
   return atomic_compare_exchange_strong(&t->wait, expect, want);
+}
+
+/* corun__wait_cas_try, revoking the bias where it must: 1 or 0. */
+static inline int corun__wait_cas(struct corun_task *t, int *expect, int want) {
+  int r;
+  while ((r = corun__wait_cas_try(t, expect, want)) < 0)
+    corun__wait_unbias();
+  return r;
 }
 
 /* For a reader of a wait word whose decision needs it current (a cancel):
@@ -355,25 +368,34 @@ static inline void corun__wait_foreign(void) {
     corun__wait_unbias();
 }
 
+/* corun__claim without the bias's revocation: -1, nothing done, where
+ * this thread must revoke it first (corun__wait_cas_try). */
+static inline int corun__claim_try(struct corun_task *t) {
+  int s = atomic_load_explicit(&t->wait, memory_order_relaxed);
+  for (;;) {
+    int want;
+    if (s == CORUN__WAIT_PARKED)
+      want = CORUN__WAIT_CLAIMED;
+    else if (s == CORUN__WAIT_PARKING)
+      want = CORUN__WAIT_CLAIMING;
+    else
+      return 0;
+    int r = corun__wait_cas_try(t, &s, want);
+    if (r) {
+      if (r > 0)
+        t->claimed_early = want == CORUN__WAIT_CLAIMING;
+      return r;
+    }
+  }
+}
+
 /* Claims t's current park; 1 if this caller won (it must then unpark t),
  * 0 if t is not parked or another claim won. */
 static inline int corun__claim(struct corun_task *t) {
-  int s = atomic_load_explicit(&t->wait, memory_order_relaxed);
-  for (;;) {
-    if (s == CORUN__WAIT_PARKED) {
-      if (corun__wait_cas(t, &s, CORUN__WAIT_CLAIMED)) {
-        t->claimed_early = 0;
-        return 1;
-      }
-    } else if (s == CORUN__WAIT_PARKING) {
-      if (corun__wait_cas(t, &s, CORUN__WAIT_CLAIMING)) {
-        t->claimed_early = 1;
-        return 1;
-      }
-    } else {
-      return 0;
-    }
-  }
+  int r;
+  while ((r = corun__claim_try(t)) < 0)
+    corun__wait_unbias();
+  return r;
 }
 
 /* Wakes t, claimed by the caller, with `code` as corun__park's result. */

@@ -432,7 +432,7 @@ transfer(corun_chan *ch, void *elem, int send, int64_t deadline) {
   struct corun__waiter *w = q->head;
   if (w) { /* a partner waits (a receive: the ring is empty, or full) */
     if (CORUN__UNLIKELY((!send && ch->len) || w->next ||
-                        !corun__claim(w->task)))
+                        corun__claim_try(w->task) <= 0))
       return transfer_locked(ch, elem, send, deadline);
     q->head = q->tail = NULL; /* (w->prev and w->next are NULL) */
     w->queued = 0;
