@@ -125,6 +125,7 @@ static struct corun_task *taskq_pop(struct corun__taskq *q) {
        * of the one after it, and the task object after that. */
       struct corun_task *after = next->qnext;
       nspan = corun__coro_resume_span(next->co, PREFETCH_STACK, &span);
+      corun__coro_prefetch_end(next->co);
       q->warm = next;
       if (after) {
         __builtin_prefetch(after->co);
@@ -206,6 +207,7 @@ static CORUN__NOINLINE void deque_prefetch(struct corun__deque *d) {
     if (co) {
       size_t nspan = corun__coro_resume_span(co, PREFETCH_STACK, &span);
       corun__prefetch_span(span, nspan);
+      corun__coro_prefetch_end(co);
     }
   }
 #endif
