@@ -295,6 +295,30 @@ void corun__bias_drop(_Atomic uint64_t *bias, atomic_int *busy);
  * thread's fence: answers such requests while it waits. */
 void corun__lock_acquire_serving(corun__lock *l);
 
+/* The biased thread's side of the handshake, for any biased word: on the
+ * thread of `key`, which has seen `bias` hold it, moves *word from `from`
+ * to `to` if it holds `from`, with plain loads and stores between `busy`
+ * set and cleared (with release), `bias` looked at again in between.
+ * Returns the value found (values are >= 0), or -1 if the bias went
+ * meanwhile (nothing done). Only the biased thread may call it: another
+ * thread's clear of `busy` could land inside the biased one's look (a
+ * spare worker has a key too), and the revoker would stop waiting. */
+static inline int corun__bias_swap(_Atomic uint64_t *bias, atomic_int *busy,
+                                   atomic_int *word, uint64_t key, int from,
+                                   int to) {
+  atomic_store_explicit(busy, 1, memory_order_relaxed);
+  /* busy, then bias: a revoker's membarrier(2) orders the hardware */
+  atomic_signal_fence(memory_order_seq_cst);
+  int s = -1;
+  if (atomic_load_explicit(bias, memory_order_relaxed) == key) {
+    s = atomic_load_explicit(word, memory_order_relaxed);
+    if (s == from)
+      atomic_store_explicit(word, to, memory_order_relaxed);
+  }
+  atomic_store_explicit(busy, 0, memory_order_release);
+  return s;
+}
+
 /* The wait words' bias (park.c). With one configured worker, every
  * task's `wait` is biased to the worker thread for the run: that thread
  * moves it with plain loads and stores, between `busy` set and cleared as
@@ -329,22 +353,14 @@ static inline int corun__wait_cas_try(struct corun_task *t, int *expect,
   uint64_t key = corun__tls_bias_key;
   if (b != key)
     return -1;
-  atomic_store_explicit(&corun__wait_bias.busy, 1, memory_order_relaxed);
-  /* busy, then bias: a revoker's membarrier(2) orders the hardware */
-  atomic_signal_fence(memory_order_seq_cst);
-  int done = -1;
-  if (atomic_load_explicit(&corun__wait_bias.bias, memory_order_relaxed) ==
-      key) {
-    int s = atomic_load_explicit(&t->wait, memory_order_relaxed);
-    done = s == *expect;
-    if (done)
-      atomic_store_explicit(&t->wait, want, memory_order_relaxed);
-    else
-      *expect = s;
+  int s = corun__bias_swap(&corun__wait_bias.bias, &corun__wait_bias.busy,
+                           &t->wait, key, *expect, want);
+  if (s >= 0) {
+    if (s == *expect)
+      return 1;
+    *expect = s;
+    return 0;
   }
-  atomic_store_explicit(&corun__wait_bias.busy, 0, memory_order_release);
-  if (done >= 0)
-    return done;
   /* Being revoked: the revoker waits for this thread's plain moves only,
    * so a compare-and-swap is safe here at once. */
   return atomic_compare_exchange_strong(&t->wait, expect, want);

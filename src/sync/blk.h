@@ -65,17 +65,7 @@ void corun__blk_acquire_slow(struct corun__blk *b);
 /* On the biased thread (key == bias): takes b (`held` 0 -> 1) if it is
  * free. 1 if done; 0 if not (the bias is gone, or b is held). */
 static inline int corun__blk_take(struct corun__blk *b, uint64_t key) {
-  atomic_store_explicit(&b->busy, 1, memory_order_relaxed);
-  /* busy, then bias: the revoker's membarrier(2) orders the hardware */
-  atomic_signal_fence(memory_order_seq_cst);
-  int done = 0;
-  if (atomic_load_explicit(&b->bias, memory_order_relaxed) == key &&
-      atomic_load_explicit(&b->held.held, memory_order_relaxed) == 0) {
-    atomic_store_explicit(&b->held.held, 1, memory_order_relaxed);
-    done = 1;
-  }
-  atomic_store_explicit(&b->busy, 0, memory_order_release);
-  return done;
+  return corun__bias_swap(&b->bias, &b->busy, &b->held.held, key, 0, 1) == 0;
 }
 
 /* corun__blk_acquire's fast paths: 1 if they took b, 0 if not (b is not

@@ -131,22 +131,11 @@ struct corun_cond {
  * thread, moves `state` from `from` to `to` if it holds `from`, and
  * returns the state it found; -1 if m is not biased to this thread. */
 static inline int bias_swap(corun_mutex *m, uint64_t key, int from, int to) {
-  /* Only the biased thread may touch `busy`: another thread's clear could
-   * land inside the biased one's look (a spare worker has a key too), and
-   * the revoker would stop waiting for it (a helper review's find). */
+  /* Only the biased thread may touch `busy` (sched.h, corun__bias_swap; a
+   * helper review's find). */
   if (atomic_load_explicit(&m->bias, memory_order_relaxed) != key)
     return -1;
-  atomic_store_explicit(&m->busy, 1, memory_order_relaxed);
-  /* busy, then bias: the revoker's membarrier(2) orders the hardware */
-  atomic_signal_fence(memory_order_seq_cst);
-  int s = -1;
-  if (atomic_load_explicit(&m->bias, memory_order_relaxed) == key) {
-    s = atomic_load_explicit(&m->state, memory_order_relaxed);
-    if (s == from)
-      atomic_store_explicit(&m->state, to, memory_order_relaxed);
-  }
-  atomic_store_explicit(&m->busy, 0, memory_order_release);
-  return s;
+  return corun__bias_swap(&m->bias, &m->busy, &m->state, key, from, to);
 }
 
 /* Takes the bias of m for the thread of `key` if nobody has (CAS from
