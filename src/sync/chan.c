@@ -168,6 +168,13 @@ static inline void copy_small(void *dst, const void *src, size_t size) {
     memcpy(dst, src, 4); /* (4: the only size left) */
 }
 
+/* Takes w, the only waiter of q, off it. */
+static inline void unqueue_only(struct corun__waitq *q,
+                                struct corun__waiter *w) {
+  q->head = q->tail = NULL; /* (w->prev and w->next are NULL) */
+  w->queued = 0;
+}
+
 /* corun__waitq_claim, with its two common answers inline: nobody waits,
  * or one task waits and this claims it (a rendezvous: 28 -> 12
  * instructions, callgrind, bench_sched pingpong). */
@@ -176,8 +183,7 @@ static inline struct corun__waiter *claim(struct corun__waitq *q) {
   if (!w)
     return NULL;
   if (!w->next && corun__claim(w->task)) {
-    q->head = q->tail = NULL; /* (w->prev and w->next are NULL) */
-    w->queued = 0;
+    unqueue_only(q, w);
     return w;
   }
   return corun__waitq_claim(q); /* (drops w too if its claim failed) */
@@ -293,34 +299,48 @@ static void wait_elem_done(void *user, void *used, int copy_out) {
   corun__free(b);
 }
 
-/* Parks t as a sender (send != 0) or receiver of ch, whose lock the caller
- * holds (the park releases it). Returns the operation's result. */
-static int wait_one(corun_chan *ch, struct corun_task *t, void *elem, int send,
-                    int64_t deadline) {
+/* Queues t's waiter, holding elem (the element or the room for it), as a
+ * sender (send != 0) or receiver of ch, whose lock the caller holds. */
+static inline struct corun__waiter *enqueue(corun_chan *ch,
+                                            struct corun_task *t, void *elem,
+                                            int send) {
   struct corun__waiter *w = &t->self_waiter;
   w->task = t;
   w->index = 0;
   w->result = 0;
-  w->elem = wait_elem(t, elem, ch->elem_size, send);
-  if (!w->elem) {
+  w->elem = elem;
+  corun__waitq_push(send ? &ch->sendq : &ch->recvq, w);
+  ch->waiting++;
+  return w;
+}
+
+/* After a park of w's task that nobody completed (a timeout, a cancel):
+ * takes w off its queue, if a claim that lost did not already. */
+static void dequeue(corun_chan *ch, struct corun__waiter *w, int send) {
+  corun__blk_acquire(&ch->lock);
+  if (w->queued)
+    corun__waitq_remove(send ? &ch->sendq : &ch->recvq, w);
+  ch->waiting--;
+  corun__blk_release(&ch->lock);
+}
+
+/* Parks t as a sender (send != 0) or receiver of ch, whose lock the caller
+ * holds (the park releases it). Returns the operation's result. */
+static int wait_one(corun_chan *ch, struct corun_task *t, void *elem, int send,
+                    int64_t deadline) {
+  void *room = wait_elem(t, elem, ch->elem_size, send);
+  if (!room) {
     corun__blk_release(&ch->lock);
     return -ENOMEM;
   }
-  struct corun__waitq *q = send ? &ch->sendq : &ch->recvq;
-  corun__waitq_push(q, w);
-  ch->waiting++;
+  struct corun__waiter *w = enqueue(ch, t, room, send);
   int rc = corun__park(t, send ? "chan send" : "chan receive", corun__unlock_cb,
                        &ch->lock.held, deadline);
-  if (rc < 0) { /* nobody completed it: deregister */
-    corun__blk_acquire(&ch->lock);
-    if (w->queued)
-      corun__waitq_remove(q, w);
-    ch->waiting--;
-    corun__blk_release(&ch->lock);
-  } else {
+  if (rc < 0) /* nobody completed it: deregister */
+    dequeue(ch, w, send);
+  else
     rc = w->result;
-  }
-  wait_elem_done(elem, w->elem, !send && rc == 0);
+  wait_elem_done(elem, room, !send && rc == 0);
   return rc;
 }
 
@@ -350,12 +370,7 @@ static CORUN__NOINLINE int wait_parked(corun_chan *ch, struct corun_task *t,
                        &ch->lock.held, -1);
   if (CORUN__LIKELY(rc >= 0))
     return t->self_waiter.result;
-  struct corun__waiter *w = &t->self_waiter;
-  corun__blk_acquire(&ch->lock);
-  if (w->queued)
-    corun__waitq_remove(send ? &ch->sendq : &ch->recvq, w);
-  ch->waiting--;
-  corun__blk_release(&ch->lock);
+  dequeue(ch, &t->self_waiter, send);
   return rc;
 }
 
@@ -371,13 +386,7 @@ static CORUN__NOINLINE int wait_fast(corun_chan *ch, void *elem, int send,
   struct corun_task *t = corun__task_here();
   if (CORUN__UNLIKELY(deadline >= 0 || !t || t->shared))
     return wait_or_fail(ch, elem, send, deadline);
-  struct corun__waiter *w = &t->self_waiter;
-  w->task = t;
-  w->index = 0;
-  w->result = 0;
-  w->elem = elem;
-  corun__waitq_push(send ? &ch->sendq : &ch->recvq, w);
-  ch->waiting++;
+  enqueue(ch, t, elem, send);
   return wait_parked(ch, t, send);
 }
 
@@ -434,8 +443,7 @@ transfer(corun_chan *ch, void *elem, int send, int64_t deadline) {
     if (CORUN__UNLIKELY((!send && ch->len) || w->next ||
                         corun__claim_try(w->task) <= 0))
       return transfer_locked(ch, elem, send, deadline);
-    q->head = q->tail = NULL; /* (w->prev and w->next are NULL) */
-    w->queued = 0;
+    unqueue_only(q, w);
     if (send)
       copy_small(w->elem, elem, size);
     else
