@@ -413,6 +413,15 @@ static int direct_allowed(struct corun__worker *w) {
   return !CORUN__UNLIKELY(corun__S.shuffle) && w->tick + 1 != FAIR_TURN;
 }
 
+/* direct_next's end, after its dispatch_end: w's runnext, taken (NULL
+ * if the monitor took it), as a pick. */
+static inline struct corun_task *direct_take(struct corun__worker *w) {
+  struct corun_task *n = take_runnext(w);
+  dispatch_begin(w);
+  w->tick++; /* a pick, as far as fairness goes */
+  return n;
+}
+
 /* The task that parking task t on w may switch to straight, without the
  * round trip through w's loop (two switches and a pick): w's runnext,
  * taken, when pick() would return it now; NULL otherwise, and t goes back
@@ -435,10 +444,7 @@ static struct corun_task *direct_next(struct corun__worker *w) {
   if (!n || n->shared)
     return NULL;
   dispatch_end(w);
-  n = take_runnext(w); /* (empty if the monitor took it) */
-  dispatch_begin(w);
-  w->tick++; /* a pick, as far as fairness goes */
-  return n;
+  return direct_take(w);
 }
 
 #if CORUN__YIELD_HOOK
@@ -521,10 +527,7 @@ static CORUN__NOINLINE int park_next_back(struct corun__worker *w,
                                           struct corun_task *t,
                                           struct corun_coro **to) {
   corun__monitor_back(w);
-  struct corun_task *n = take_runnext(w); /* (empty if the monitor took it) */
-  dispatch_begin(w);
-  w->tick++;
-  return park_go(w, t, n, to);
+  return park_go(w, t, direct_take(w), to);
 }
 
 /* The fast path's rest, once its dispatch_begin_count found the monitor
