@@ -345,13 +345,16 @@ typedef struct corun_task corun_task;
 typedef struct corun_config {
   /* Worker threads; 0 means the environment variable CORUN_WORKERS if it
    * holds a positive number, else the number of CPUs the process may run
-   * on. The thread calling corun_main() is one of them. With one worker,
-   * the runtime's synchronisation between tasks uses no atomic
-   * read-modify-write until another thread (a spare worker, a helper
-   * thread, a thread that is not a worker calling corun_cancel() or a
-   * non-blocking channel or sync call) takes part; that first time costs
-   * one membarrier(2) call per object, and one for the run's task wake-ups,
-   * after which they cost what they cost with several workers. */
+   * on. The thread calling corun_main() is one of them. While one worker
+   * alone runs tasks (with one configured, or with several once the
+   * others have found no work for a millisecond and sleep), task
+   * wake-ups and channel operations use no atomic read-modify-write;
+   * a worker that wakes again ends that with one membarrier(2) call,
+   * which interrupts the running worker for about a microsecond.
+   * A thread that is not a worker (a helper thread, a thread calling
+   * corun_cancel() or a non-blocking channel call) ends it for the rest
+   * of the run, with the same call. A mutex has a bias of its own, with
+   * one configured worker only: see corun_mutex_lock(). */
   unsigned workers;
   /* Debug: nonzero picks the next task to run at random among the
    * runnable ones, to shake out assumptions about scheduling order.
@@ -432,8 +435,8 @@ CORUN_API int corun_join(corun_task *t, void **result);
 
 /* Cancels t: its current blocking call (if any) and every later one return
  * -ECANCELED, until it returns. Cancelling twice is harmless. Callable from
- * any thread while t is not yet joined (with one worker, the first call of
- * a run from another thread costs one membarrier(2): see
+ * any thread while t is not yet joined (the first call of a run from a
+ * thread that is not a worker may cost one membarrier(2): see
  * corun_config.workers). Returns 0; -EINVAL if t is NULL. */
 CORUN_API int corun_cancel(corun_task *t);
 
@@ -502,14 +505,12 @@ CORUN_API int corun_chan_free(corun_chan *ch);
 
 /* Sends a copy of *elem (elem_size bytes). Returns 0 once the element is
  * in the buffer or taken by a receiver.
- * Cost, for every operation on ch (send, receive, select, close): with one
- * worker, as for corun_mutex_lock(): no atomic instruction for ch's lock
- * until a thread other than the worker (a spare worker, a thread that is
- * not a worker) operates on ch; that first operation costs one
- * membarrier(2) call, and from then on each takes the lock with one
- * atomic instruction. The same caveat applies if a seccomp policy denies
- * membarrier(2) after corun_main started. corun_chan_len() takes no
- * lock.
+ * Cost, for every operation on ch (send, receive, select, close): while
+ * one worker alone runs tasks (corun_config.workers says when), no
+ * atomic instruction for ch's lock; else one. If a seccomp policy denies
+ * membarrier(2) after corun_main started, the thread that ends that
+ * state waits until the worker passes through its scheduler, as for
+ * corun_mutex_lock(). corun_chan_len() takes no lock.
  * Errors: -EINVAL ch or elem is NULL; -EPIPE ch is closed (also if it is
  *         closed while the send waits: the element was not sent);
  *         -EAGAIN deadline 0 and it would block; -ETIMEDOUT; -ECANCELED;

@@ -178,6 +178,35 @@ static int timers_armed(void) {
   return 0;
 }
 
+/* Whether w, about to sleep on its futex with timeout *tp (NULL: none),
+ * goes quiet for the solo bias (sched.h): once it has found no task for
+ * CORUN__QUIET_NS. Until then its sleep ends by that time (*tp may be
+ * set to ts), so that it can. Not a worker asleep in the poller: the
+ * poller readies tasks before it returns. The wait is what keeps the
+ * revocations rare: each costs a membarrier(2), which interrupts the
+ * biased worker, and a quiet worker woken at once revokes. */
+static int quiet_due(struct corun__worker *w, struct timespec **tp,
+                     struct timespec *ts) {
+  struct corun__sched *S = &corun__S;
+  if (atomic_load(&S->n) < 2 || corun__tls_bias_key == CORUN__BIAS_NOKEY)
+    return 0;
+  int64_t now = corun__clock_ns();
+  unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
+  if (d != w->idle_mark || !w->idle_since) { /* a task ran since */
+    w->idle_mark = d;
+    w->idle_since = now;
+  }
+  int64_t left = w->idle_since + CORUN__QUIET_NS - now;
+  if (left <= 0)
+    return 1;
+  if (!*tp || (int64_t)(*tp)->tv_sec * 1000000000 + (*tp)->tv_nsec > left) {
+    ts->tv_sec = 0;
+    ts->tv_nsec = left;
+    *tp = ts;
+  }
+  return 0;
+}
+
 /* Called when w found nothing to run. Returns when there may be work, or
  * when the scheduler is done. */
 void corun__idle(struct corun__worker *w) {
@@ -329,8 +358,14 @@ sleep:
         polled = 1; /* woken meanwhile */
       atomic_store(&w->in_poll, 0);
     }
-    if (!all && !polled)
+    if (!all && !polled) {
+      int quiet = quiet_due(w, &tp, &ts);
+      if (quiet)
+        corun__solo_quiet(w);
       corun__futex_wait(&w->futex_word, tp);
+      if (quiet)
+        corun__solo_wake(w);
+    }
   }
   /* Leave the idle stack if no waker took us off it. */
   corun__lock_acquire(&S->idle_lock);

@@ -301,6 +301,7 @@ static void *monitor(void *unused) {
  * with memset). Cleared under bias_lock, which a revoker that looks at
  * the worker holds (corun_main frees the workers after). */
 static atomic_ulong bias_run;
+int corun__bias_objects;
 static corun__lock bias_lock;
 
 void corun__monitor_setup(int block_ms) {
@@ -321,37 +322,33 @@ void corun__monitor_setup(int block_ms) {
 #endif
   /* (with the monitor off, runnext is nobody else's business) */
   S->runnext_shared = threshold_ns && !have_membarrier;
-  /* Biased locks only with one configured worker: with several, a lock
-   * that tasks take on two workers (work stealing spreads them) would
-   * cost a membarrier(2) each, a round of interrupts to every CPU the
-   * program runs on (sync/mutex.c). */
-  atomic_store(&bias_run, S->target == 1 && have_membarrier ? S->run : 0);
+  /* Keys whenever membarrier(2) is there; a mutex's own bias only with
+   * one configured worker (sched.h, corun__bias_objects). */
+  atomic_store(&bias_run, have_membarrier ? S->run : 0);
+  corun__bias_objects = S->target == 1 && have_membarrier;
   /* A worker spinning on a lock that a revoker holds while it waits for
    * that worker's fence (membarrier(2) denied since it was registered)
    * makes the fence while it spins. */
   atomic_store(&corun__lock_spin_hook, corun__bias_serve);
-  /* The wait words: biased to worker 0's thread, or to nobody. */
-  uint64_t key = corun__bias_key_of(0);
-  atomic_store(&corun__wait_bias.busy, 0);
-  atomic_store(&corun__wait_bias.bias, key ? key : CORUN__BIAS_NONE);
+  corun__solo_setup(have_membarrier);
 }
 
 uint64_t corun__bias_key_of(unsigned index) {
   unsigned long run = atomic_load(&bias_run);
-  return run ? (uint64_t)run << 16 | (index + 1) : 0;
+  return run ? (uint64_t)run << 16 | (index + 1) : CORUN__BIAS_NOKEY;
 }
 
 void corun__monitor_end(void) {
   corun__lock_acquire(&bias_lock);
   atomic_store(&bias_run, 0);
   corun__lock_release(&bias_lock);
-  atomic_store(&corun__wait_bias.bias, CORUN__BIAS_NONE); /* nobody's now */
+  corun__solo_end();
 }
 
 void corun__monitor_forked(void) {
   corun__lock_init(&bias_lock); /* (a revoker of the parent may hold it) */
   atomic_store(&bias_run, 0);
-  atomic_store(&corun__wait_bias.bias, CORUN__BIAS_NONE);
+  corun__solo_forked();
 }
 
 /* ---- revoking a biased word (sched.h) -------------------------------- */

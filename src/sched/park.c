@@ -1,8 +1,8 @@
-/* park.c: park/unpark (the protocol is in sched.h), the wait words' bias,
- * wait queues, timers, cancellation and sleep.
+/* park.c: park/unpark (the protocol is in sched.h), wait queues, timers,
+ * cancellation and sleep.
  * Layer: sched (uses base, coro). Locking: wait queues under their
- * object's lock; a worker's timer heap under its timer_lock; revokers of
- * the wait words' bias under wait_revoke_lock. */
+ * object's lock; a worker's timer heap under its timer_lock (the wait
+ * words' bias: solo.c). */
 #include <errno.h>
 
 #include "base/clock.h"
@@ -267,19 +267,6 @@ int64_t corun__timers_run(struct corun__worker *w, int64_t now) {
   return next;
 }
 
-/* ---- the wait words' bias (sched.h) ---------------------------------- */
-
-struct corun__wait_bias corun__wait_bias = {CORUN__BIAS_NONE, 0};
-
-/* Orders the revokers of the wait words' bias. */
-static corun__lock wait_revoke_lock;
-
-CORUN__NOINLINE void corun__wait_unbias(void) {
-  corun__lock_acquire_serving(&wait_revoke_lock);
-  corun__bias_drop(&corun__wait_bias.bias, &corun__wait_bias.busy);
-  corun__lock_release(&wait_revoke_lock);
-}
-
 /* ---- park / unpark ------------------------------------------------------ */
 
 /* A park that ends before it starts (cancelled, or the deadline is past):
@@ -406,7 +393,7 @@ static CORUN__NOINLINE int park_end_slow(struct corun_task *t) {
  * corun__park_done for p (won, or found s) and it must go on. */
 static CORUN__NOINLINE int park_end_done(struct corun_task *t,
                                          struct corun_task *p, int won, int s) {
-  if (won < 0) /* this thread must revoke the wait words' bias first */
+  if (won < 0) /* this thread must enter the solo bias first (sched.h) */
     won = corun__wait_cas(p, &s, CORUN__WAIT_PARKED);
   park_done_after(p, won, s);
   return park_end_own(t);

@@ -641,6 +641,7 @@ static void worker_loop(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
   corun__tls_worker = w;
   corun__tls_bias_key = corun__bias_key_of(w->index);
+  corun__solo_wake(w); /* (a spare: revokes the bias of the one it helps) */
   atomic_store_explicit(&w->tid, (int)syscall(SYS_gettid),
                         memory_order_relaxed);
   /* Timers wake idle workers through the futex timeout, which the kernel

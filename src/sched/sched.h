@@ -249,17 +249,23 @@ corun__park(struct corun_task *t, const char *reason, void (*unlock)(void *),
 int corun__park_nocancel(struct corun_task *t, const char *reason,
                          void (*unlock)(void *), void *arg);
 
-/* Biased locks (sync/mutex.c). With one configured worker, a lock may be
+/* Biased locks (sync/mutex.c). With one configured worker, a mutex may be
  * biased to the worker thread that first takes it: that thread alone then
  * reads and writes the lock's word, with plain loads and stores, and any
  * other thread first revokes the bias (an asymmetric Dekker handshake:
  * the biased thread's side is a compiler fence, the revoker's side a
  * membarrier(2) that makes every thread of the process run a full fence).
+ * The tasks' wait words and the channels' locks share one bias instead,
+ * the solo bias below, which also serves several workers.
  *
- * corun__tls_bias_key: the calling thread's key, which a biased lock
- * stores; 0 on a thread that may not take a bias (not a worker, or a
- * corun_main with several workers, or without membarrier(2)). Unique to
- * a worker of one corun_main: (run << 16) | (worker index + 1), > 65535.
+ * corun__tls_bias_key: the calling thread's key, which a biased word
+ * stores; 0 on a thread that is not a worker. Unique to a worker of one
+ * corun_main: (run << 16) | (worker index + 1), > 65535; in a run
+ * without membarrier(2), where nothing is biased, CORUN__BIAS_NOKEY
+ * (a key no word ever holds). corun__bias_objects: whether a mutex may
+ * take a bias of its own in this run (one configured worker: with
+ * several, a mutex that tasks take on two workers, which work stealing
+ * makes common, would cost a membarrier(2) each).
  *
  * corun__bias_fence(key): for a revoker that has stored "revoked" in the
  * lock: once it returns, the thread of `key` either has finished its
@@ -273,6 +279,7 @@ int corun__park_nocancel(struct corun_task *t, const char *reason,
  * sleeps in the kernel (monitor.c). */
 extern __thread uint64_t corun__tls_bias_key
     __attribute__((tls_model("initial-exec")));
+extern int corun__bias_objects;
 int corun__bias_fence(uint64_t key);
 /* What a thread that waits for a lock's revoker calls while it waits: if
  * it is a worker whose fence a revoker asked for (the case above without
@@ -281,14 +288,15 @@ int corun__bias_fence(uint64_t key);
 void corun__bias_serve(void);
 
 /* The revoker's side, for any biased word (a lock's, sync/blk.h; a
- * mutex's, sync/mutex.c; the wait words', below): under a lock that
+ * mutex's, sync/mutex.c; the solo bias, below): under a lock that
  * orders the revokers of `bias`, makes it CORUN__BIAS_NONE for good: from
  * UNSET at once (nobody may take it after), from a key by the handshake
  * (busy: the biased thread's flag, set around each of its looks). */
 enum {
   CORUN__BIAS_UNSET = 0,
   CORUN__BIAS_NONE = 1,
-  CORUN__BIAS_REVOKING = 2 /* a revoker waits for the biased thread */
+  CORUN__BIAS_REVOKING = 2, /* a revoker waits for the biased thread */
+  CORUN__BIAS_NOKEY = 3     /* a worker's key where nothing is biased */
 };
 void corun__bias_drop(_Atomic uint64_t *bias, atomic_int *busy);
 /* Takes l, a lock that a revoker may hold while it waits for this
@@ -319,42 +327,69 @@ static inline int corun__bias_swap(_Atomic uint64_t *bias, atomic_int *busy,
   return s;
 }
 
-/* The wait words' bias (park.c). With one configured worker, every
- * task's `wait` is biased to the worker thread for the run: that thread
- * moves it with plain loads and stores, between `busy` set and cleared as
- * a biased lock does, instead of a compare-and-swap (two of those a
- * channel ping-pong's half trip: 62.1 -> 54.8 ns a round trip; spawn +
- * join 63.1 -> 57.4 ns). The first
- * other thread that moves or reads a wait word for a decision (a cancel
- * from outside, the monitor firing a blocked worker's timers, the IO
- * helpers, a spare worker, a thread that is not a worker) revokes it for
- * the rest of the run (corun__wait_unbias), as for a lock. With several
- * workers `bias` is CORUN__BIAS_NONE from the start. */
-struct __attribute__((aligned(64))) corun__wait_bias { /* a line of its own */
+/* The solo bias (solo.c). While one worker alone runs tasks, every
+ * task's `wait` word and every channel's lock (sync/blk.h) are biased to
+ * its thread: it moves them with plain loads and stores, between `busy`
+ * set and cleared (corun__bias_swap), instead of a compare-and-swap or
+ * an exchange (a channel ping-pong round trip makes eight of those:
+ * 54 ns biased against 77 unbiased, one worker, Intel VM). That is the
+ * case with one configured worker from the start, and with several
+ * whenever the others have slept for CORUN__QUIET_NS: a program whose
+ * work fits one worker runs at one worker's speed on all its CPUs.
+ *
+ * `bias` holds the key of that worker or CORUN__BIAS_NONE (or REVOKING,
+ * while a revoker waits for the biased thread). It changes only under
+ * solo.c's lock:
+ *  - a worker going to sleep for long (idle.c) announces itself quiet
+ *    (corun__solo_quiet); if exactly one worker is then active, `bias`
+ *    takes its key;
+ *  - a quiet worker that wakes (corun__solo_wake), and the first time
+ *    any thread that is not a worker touches a biased word
+ *    (corun__solo_enter, which it calls where these functions return -1
+ *    or on a key of 0), revokes the bias of another thread: the
+ *    handshake of the biased locks above, one membarrier(2) (so at most
+ *    one per worker sleep of CORUN__QUIET_NS). A thread that is not a
+ *    worker (the monitor, the IO helpers, any thread of the program)
+ *    also ends the bias for the rest of the run: it cannot say when it
+ *    is done with the words.
+ * So while an active worker runs, `bias` is NONE or its own key, and a
+ * worker (key != 0) that reads NONE may use atomics without looking
+ * again. Before membarrier(2) (or where it is denied) nothing is
+ * biased. */
+struct __attribute__((aligned(64))) corun__solo { /* a line of its own */
   _Atomic uint64_t bias; /* the worker's key, or CORUN__BIAS_* */
-  atomic_int busy;       /* the biased thread is moving a wait word */
+  atomic_int busy;       /* the biased thread is moving a word */
 };
-extern struct corun__wait_bias corun__wait_bias;
-/* Makes the wait words unbiased for good in this run (from any thread
- * but the biased one; waits for a revocation under way). */
-void corun__wait_unbias(void);
+extern struct corun__solo corun__solo;
+/* From a thread that found `bias` holding another thread's key or
+ * REVOKING, or that has no key: on return this thread may use the
+ * atomics on every biased word (the bias is NONE or its own). */
+void corun__solo_enter(void);
+
+/* Whether the calling thread may use atomics on biased words at once,
+ * `bias` being b: a worker, with the bias nobody's. */
+static inline int corun__solo_none(uint64_t b, uint64_t key) {
+  return b == CORUN__BIAS_NONE && key;
+}
 
 /* A compare-and-swap of t->wait from *expect to want: 1 if done, else 0
  * and *expect = what it found; plain on the biased thread. -1, with
- * nothing done, where this thread must first revoke the bias
- * (corun__wait_unbias): the fast paths that call nothing (park.c's
- * corun__park_end, a channel's transfer) then take their slow path. */
+ * nothing done, where this thread must first call corun__solo_enter:
+ * the fast paths that call nothing (park.c's corun__park_end, a
+ * channel's transfer) then take their slow path. */
 static inline int corun__wait_cas_try(struct corun_task *t, int *expect,
                                       int want) {
-  uint64_t b =
-      atomic_load_explicit(&corun__wait_bias.bias, memory_order_acquire);
-  if (CORUN__LIKELY(b == CORUN__BIAS_NONE))
-    return atomic_compare_exchange_strong(&t->wait, expect, want);
+  /* (acquire: a worker that went quiet wrote its last words before it
+   * gave this thread the bias) */
+  uint64_t b = atomic_load_explicit(&corun__solo.bias, memory_order_acquire);
   uint64_t key = corun__tls_bias_key;
-  if (b != key)
+  if (b != key) { /* (never 0: a thread without a key goes on) */
+    if (CORUN__LIKELY(corun__solo_none(b, key)))
+      return atomic_compare_exchange_strong(&t->wait, expect, want);
     return -1;
-  int s = corun__bias_swap(&corun__wait_bias.bias, &corun__wait_bias.busy,
-                           &t->wait, key, *expect, want);
+  }
+  int s = corun__bias_swap(&corun__solo.bias, &corun__solo.busy, &t->wait, key,
+                           *expect, want);
   if (s >= 0) {
     if (s == *expect)
       return 1;
@@ -366,11 +401,15 @@ static inline int corun__wait_cas_try(struct corun_task *t, int *expect,
   return atomic_compare_exchange_strong(&t->wait, expect, want);
 }
 
-/* corun__wait_cas_try, revoking the bias where it must: 1 or 0. */
+/* corun__wait_cas_try, revoking the bias where it must: 1 or 0. After
+ * corun__solo_enter the thread may use the atomics (a thread that is not
+ * a worker always gets -1 from the _try forms). */
 static inline int corun__wait_cas(struct corun_task *t, int *expect, int want) {
-  int r;
-  while ((r = corun__wait_cas_try(t, expect, want)) < 0)
-    corun__wait_unbias();
+  int r = corun__wait_cas_try(t, expect, want);
+  if (r < 0) {
+    corun__solo_enter();
+    r = atomic_compare_exchange_strong(&t->wait, expect, want);
+  }
   return r;
 }
 
@@ -378,15 +417,16 @@ static inline int corun__wait_cas(struct corun_task *t, int *expect, int want) {
  * the thread the words are biased to reads them in program order; any
  * other revokes the bias first. */
 static inline void corun__wait_foreign(void) {
-  uint64_t b =
-      atomic_load_explicit(&corun__wait_bias.bias, memory_order_acquire);
-  if (CORUN__UNLIKELY(b != CORUN__BIAS_NONE && b != corun__tls_bias_key))
-    corun__wait_unbias();
+  uint64_t b = atomic_load_explicit(&corun__solo.bias, memory_order_acquire);
+  uint64_t key = corun__tls_bias_key;
+  if (CORUN__UNLIKELY(!key || (b != CORUN__BIAS_NONE && b != key)))
+    corun__solo_enter();
 }
 
-/* corun__claim without the bias's revocation: -1, nothing done, where
- * this thread must revoke it first (corun__wait_cas_try). */
-static inline int corun__claim_try(struct corun_task *t) {
+/* One claim of t's current park: through corun__wait_cas_try, or with
+ * the atomics once the caller has called corun__solo_enter (entered). */
+static CORUN__ALWAYS_INLINE int corun__claim_as(struct corun_task *t,
+                                                int entered) {
   int s = atomic_load_explicit(&t->wait, memory_order_relaxed);
   for (;;) {
     int want;
@@ -396,7 +436,8 @@ static inline int corun__claim_try(struct corun_task *t) {
       want = CORUN__WAIT_CLAIMING;
     else
       return 0;
-    int r = corun__wait_cas_try(t, &s, want);
+    int r = entered ? atomic_compare_exchange_strong(&t->wait, &s, want)
+                    : corun__wait_cas_try(t, &s, want);
     if (r) {
       if (r > 0)
         t->claimed_early = want == CORUN__WAIT_CLAIMING;
@@ -405,12 +446,20 @@ static inline int corun__claim_try(struct corun_task *t) {
   }
 }
 
+/* corun__claim without the bias's revocation: -1, nothing done, where
+ * this thread must call corun__solo_enter first (corun__wait_cas_try). */
+static CORUN__ALWAYS_INLINE int corun__claim_try(struct corun_task *t) {
+  return corun__claim_as(t, 0);
+}
+
 /* Claims t's current park; 1 if this caller won (it must then unpark t),
  * 0 if t is not parked or another claim won. */
 static inline int corun__claim(struct corun_task *t) {
-  int r;
-  while ((r = corun__claim_try(t)) < 0)
-    corun__wait_unbias();
+  int r = corun__claim_as(t, 0);
+  if (r < 0) {
+    corun__solo_enter();
+    r = corun__claim_as(t, 1);
+  }
   return r;
 }
 

@@ -133,6 +133,12 @@ struct corun__worker {
    * and then) and its wait for a lock's revoker store the count they
    * read (acquire) in fence_ack (release): sched.c, fence_serve. */
   atomic_uint fence_req, fence_ack;
+  /* The solo bias (solo.c): whether it counts as active (solo_lock); and
+   * since when it has found no task (idle.c): the dispatch count then
+   * and the time (owner only). */
+  int solo_active;
+  unsigned long idle_mark;
+  int64_t idle_since;
 } __attribute__((aligned(64)));
 
 struct corun__sched {
@@ -205,9 +211,20 @@ extern struct corun__flush_by corun__flush_by;
  * the workers have been joined, no key is live any more. */
 void corun__monitor_setup(int block_ms);
 void corun__monitor_end(void);
-/* monitor.c: the bias key (sched.h) of worker `index` in this run, or 0
- * if locks are not biased in it. */
+/* monitor.c: the bias key (sched.h) of worker `index` in this run, or
+ * CORUN__BIAS_NOKEY if nothing is biased in it. */
 uint64_t corun__bias_key_of(unsigned index);
+/* solo.c: the solo bias (sched.h) for a run, set up by the monitor's
+ * setup before the workers start (enabled: membarrier(2) is there) and
+ * ended with it; in a forked child, ended without solo_lock. A worker
+ * that will sleep in the kernel after CORUN__QUIET_NS without a task
+ * goes quiet (idle.c), and wakes before it looks at anything. */
+void corun__solo_setup(int enabled);
+void corun__solo_end(void);
+void corun__solo_forked(void);
+void corun__solo_quiet(struct corun__worker *w);
+void corun__solo_wake(struct corun__worker *w);
+#define CORUN__QUIET_NS 1000000
 /* monitor.c: in a child of fork() made while corun_main ran: as
  * corun__monitor_end, without taking a lock a parent's thread held. */
 void corun__monitor_forked(void);

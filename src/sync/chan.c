@@ -37,7 +37,7 @@
 
 /* Layout, by cache line (CORUN__CACHE_LINE). The first holds what never
  * changes after corun_chan_make, and `closed`, written once. The second
- * starts with the lock (16 bytes, sync/blk.h) and holds what a send or
+ * starts with the lock (4 bytes, sync/blk.h) and holds what a send or
  * receive writes (the ring's indices, the length's mirror, the queues'
  * heads); the receive queue's tail and `waiting`, written when a task
  * parks, spill onto the third. The ring starts on the fourth. A task

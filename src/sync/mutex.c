@@ -53,17 +53,17 @@
  *
  * Bias. With one configured worker (sched.h, "Biased locks"), the first
  * worker thread to lock a mutex takes its bias (`bias` = that thread's
- * key, a CAS from BLK_UNSET); from then on that thread alone touches
+ * key, a CAS from CORUN__BIAS_UNSET); from then on that thread alone touches
  * `state`, with plain loads and stores and no read-modify-write: a lock
  * and unlock by tasks of one worker cost no atomic instruction (each
  * costs about 5 ns on the machines we measure on; bench_sched's 1-worker
  * mutex row, docs/design.md). While biased, `state` is only UNLOCKED or
- * LOCKED. Every other path first makes sure `bias` is BLK_NONE
+ * LOCKED. Every other path first makes sure `bias` is CORUN__BIAS_NONE
  * (unbias(), under `lock`), for good (corun_cond_wait's look at `state`,
  * which only tells a misuse, excepted):
- *  - another thread revokes: it stores BLK_REVOKING, has the biased
+ *  - another thread revokes: it stores CORUN__BIAS_REVOKING, has the biased
  *    thread run a full fence (corun__bias_fence, membarrier(2)), waits
- *    until `busy` reads 0 and stores BLK_NONE (with release: a path
+ *    until `busy` reads 0 and stores CORUN__BIAS_NONE (with release: a path
  *    that reads NONE with acquire sees the biased thread's stores). The
  *    biased thread (which alone writes `busy`: it looks at `bias` before)
  *    sets `busy`, then (a compiler fence only) reads
@@ -75,12 +75,12 @@
  *  - the biased thread itself revokes when it finds the mutex LOCKED
  *    (another task of its worker holds it: a waiter must queue, which
  *    involves other threads; a failed try-lock too);
- *  - a path that finds BLK_UNSET moves it to BLK_NONE (so that no
- *    thread takes the bias after it has looked).
- * Revoking costs a system call that interrupts every CPU running a
- * thread of the program, once per mutex: hence one worker only. Where
- * that call has been denied since the run began, the revoker waits for
- * the worker to make the fence itself (corun__bias_fence).
+ *  - a path that finds CORUN__BIAS_UNSET moves it to CORUN__BIAS_NONE (so that
+ * no thread takes the bias after it has looked). Revoking costs a system call
+ * that interrupts every CPU running a thread of the program, once per mutex:
+ * hence one worker only. Where that call has been denied since the run began,
+ * the revoker waits for the worker to make the fence itself
+ * (corun__bias_fence).
  *
  * Condition variable: a queue of waiters under its own corun__lock. A wait
  * queues itself under the condition's lock and releases the mutex while
@@ -98,7 +98,6 @@
 #include "base/compiler.h"
 #include "base/lock.h"
 #include "sched/sched.h"
-#include "sync/blk.h"
 
 enum { UNLOCKED, LOCKED, CONTENDED };
 
@@ -109,11 +108,10 @@ struct corun_mutex {
   atomic_int state; /* UNLOCKED, LOCKED or CONTENDED (see above) */
   atomic_int busy;  /* the biased thread may be looking at `state` (Bias);
                        only it writes this */
-  _Atomic uint64_t bias; /* BLK_UNSET, BLK_NONE, BLK_REVOKING (a revoker,
-                            under `lock`, waits for the biased thread) or
-                            a thread's key: the values of the channels'
-                            biased lock (sync/blk.h), whose revocation
-                            this shares */
+  /* CORUN__BIAS_UNSET, _NONE, _REVOKING (a revoker, under `lock`, waits
+   * for the biased thread) or a thread's key (sched.h, "Biased locks",
+   * whose revocation this shares) */
+  _Atomic uint64_t bias;
   corun__lock lock; /* guards q, nwait and moves away from CONTENDED */
   struct corun__waitq q;
   size_t nwait; /* waiters that will still take `lock` */
@@ -139,16 +137,16 @@ static inline int bias_swap(corun_mutex *m, uint64_t key, int from, int to) {
 }
 
 /* Takes the bias of m for the thread of `key` if nobody has (CAS from
- * BLK_UNSET), and locks m through it. 1 if locked. */
+ * CORUN__BIAS_UNSET), and locks m through it. 1 if locked. */
 static CORUN__NOINLINE int bias_take(corun_mutex *m, uint64_t key) {
-  uint64_t b = BLK_UNSET;
+  uint64_t b = CORUN__BIAS_UNSET;
   if (!atomic_compare_exchange_strong(&m->bias, &b, key))
     return 0;
   return bias_swap(m, key, UNLOCKED, LOCKED) == UNLOCKED;
 }
 
-/* Makes m unbiased for good (BLK_NONE), so that `state` may be used with
- * its atomics: revokes the bias (the file comment) or makes sure that no
+/* Makes m unbiased for good (CORUN__BIAS_NONE), so that `state` may be used
+ * with its atomics: revokes the bias (the file comment) or makes sure that no
  * thread takes it. */
 static CORUN__NOINLINE void unbias(corun_mutex *m) {
   /* (the holder may be a revoker waiting for this thread's fence) */
@@ -159,7 +157,7 @@ static CORUN__NOINLINE void unbias(corun_mutex *m) {
 
 /* Before a path that uses `state`'s atomics. */
 static inline void unbiased(corun_mutex *m) {
-  if (atomic_load_explicit(&m->bias, memory_order_acquire) != BLK_NONE)
+  if (atomic_load_explicit(&m->bias, memory_order_acquire) != CORUN__BIAS_NONE)
     unbias(m);
 }
 
@@ -168,8 +166,9 @@ static inline void unbiased(corun_mutex *m) {
  * else one CAS. 1 if locked; if not, m is unbiased. */
 static inline int lock_unbiased(corun_mutex *m) {
   uint64_t key = corun__tls_bias_key;
-  if (key &&
-      atomic_load_explicit(&m->bias, memory_order_relaxed) == BLK_UNSET &&
+  if (key && corun__bias_objects &&
+      atomic_load_explicit(&m->bias, memory_order_relaxed) ==
+          CORUN__BIAS_UNSET &&
       bias_take(m, key))
     return 1;
   unbiased(m);
@@ -196,7 +195,7 @@ int corun_mutex_make(corun_mutex **out) {
     return -ENOMEM;
   atomic_init(&m->state, UNLOCKED);
   atomic_init(&m->busy, 0);
-  atomic_init(&m->bias, BLK_UNSET);
+  atomic_init(&m->bias, CORUN__BIAS_UNSET);
   corun__lock_init(&m->lock);
   m->q.head = m->q.tail = NULL;
   m->nwait = 0;
@@ -453,7 +452,7 @@ int corun_cond_wait(corun_cond *c, corun_mutex *m, int64_t deadline) {
    * for that worker, whose task may want c->lock meanwhile (a signal):
    * revoke first, holding nothing (a review's find). */
   uint64_t b = atomic_load_explicit(&m->bias, memory_order_relaxed);
-  if (b != BLK_NONE && b != corun__tls_bias_key)
+  if (b != CORUN__BIAS_NONE && b != corun__tls_bias_key)
     unbias(m);
   struct corun__waiter *w = &t->self_waiter;
   w->task = t;

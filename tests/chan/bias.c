@@ -1,11 +1,13 @@
-/* chan/bias: a channel's lock with one worker is biased to the worker
- * thread that first takes it (src/sync/blk.h): that thread takes and
+/* chan/bias: with one worker, a channel's lock follows the solo bias
+ * (src/sync/blk.h, src/sched/solo.c): the worker's thread takes and
  * releases it with plain loads and stores, and any other thread revokes
  * the bias first. Every element must still arrive exactly once.
  *  - race_foreign: for each of many buffered channels, a task sends and
  *    receives in a loop (try operations) while a thread that is not a
- *    worker sends and receives on the same channel (its first operation
- *    revokes the bias in the middle of the task's loop); each side counts
+ *    worker sends and receives on the same channel; a corun_main for
+ *    every few channels, since the thread's first operation of a run
+ *    revokes the bias (in the middle of the task's loop) and it is not
+ *    biased again in that run; each side counts
  *    what it sent and received, the rest is drained at the end, and the
  *    sums must match; each element is 64 copies of its value, and none
  *    may come out torn. Without the revoker's fence the biased thread's
@@ -13,7 +15,7 @@
  *    thread took the lock: two of them in the ring at once, elements lost
  *    or doubled.
  *  - foreign_first: a thread that is not a worker takes a channel's lock
- *    before any worker has (no bias is ever taken), then tasks use it.
+ *    before any task has (the bias ends for the run), then tasks use it.
  *  - across_runs: a channel biased by a 1-worker corun_main, then used
  *    by 2 workers, then by 1 again.
  *  - no_membarrier (last: the seccomp filter stays for the process): a
@@ -91,6 +93,7 @@ static int try_recv_big(corun_chan *ch, struct tally *t) {
 
 struct race {
   long n;
+  long from, to; /* this run's channels: ch[from .. to - 1] */
   corun_chan **ch;
   atomic_long started; /* the task is looping on ch[started - 1] */
   atomic_long taken;   /* the thread is done with ch[0 .. taken - 1] */
@@ -99,8 +102,9 @@ struct race {
 
 static void *race_thread(void *arg) {
   struct race *r = arg;
-  int64_t v = (int64_t)1 << 40; /* the thread's values: apart from the task's */
-  for (long i = 0; i < r->n; i++) {
+  /* the thread's values: apart from the task's */
+  int64_t v = ((int64_t)1 << 40) + 3 * r->from;
+  for (long i = r->from; i < r->to; i++) {
     while (atomic_load(&r->started) <= i)
       sched_yield(); /* until the task loops on ch[i] */
     for (int k = 0; k < 3; k++) {
@@ -119,8 +123,8 @@ static void *race_main(void *arg) {
   struct race *r = arg;
   pthread_t th;
   T_EQ(pthread_create(&th, NULL, race_thread, r), 0);
-  int64_t v = 1;
-  for (long i = 0; i < r->n; i++) {
+  int64_t v = 1 + ((int64_t)1 << 20) * r->from;
+  for (long i = r->from; i < r->to; i++) {
     long ops = 0;
     do {
       if (try_send_big(r->ch[i], v, &r->task) == 0)
@@ -143,7 +147,11 @@ static void race_foreign(void) {
   for (long i = 0; i < r.n; i++)
     T_OK(corun_chan_make(&r.ch[i], sizeof(struct elem), CAP));
   corun_config cfg = {.workers = 1};
-  T_OK(corun_main(race_main, &r, &cfg));
+  const long per = 10; /* channels per run */
+  for (r.from = 0; r.from < r.n; r.from += per) {
+    r.to = r.from + per < r.n ? r.from + per : r.n;
+    T_OK(corun_main(race_main, &r, &cfg));
+  }
   struct tally rest = {0};
   for (long i = 0; i < r.n; i++) {
     while (try_recv_big(r.ch[i], &rest) == 0)
