@@ -66,7 +66,10 @@ static void establish(void) {
 
 void corun__solo_setup(int enabled) {
   struct corun__sched *S = &corun__S;
-  corun__lock_init(&solo_lock);
+  /* (solo_lock is not made again: a thread that is not a worker may still
+   * be inside corun__solo_enter for the run before, as for monitor.c's
+   * bias_lock) */
+  corun__lock_acquire(&solo_lock);
   atomic_store(&frozen, !enabled);
   atomic_store(&corun__solo.busy, 0);
   atomic_store(&corun__solo.bias, CORUN__BIAS_NONE);
@@ -75,6 +78,7 @@ void corun__solo_setup(int enabled) {
   for (unsigned i = 0; i < S->cap; i++)
     S->w[i].solo_active = i < S->target;
   establish(); /* one configured worker: biased from the start */
+  corun__lock_release(&solo_lock);
 }
 
 void corun__solo_end(void) {
