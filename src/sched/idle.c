@@ -178,33 +178,57 @@ static int timers_armed(void) {
   return 0;
 }
 
-/* Whether w, about to sleep on its futex with timeout *tp (NULL: none),
- * goes quiet for the solo bias (sched.h): once it has found no task for
- * CORUN__QUIET_NS. Until then its sleep ends by that time (*tp may be
- * set to ts), so that it can. Not a worker asleep in the poller: the
- * poller readies tasks before it returns. The wait is what keeps the
- * revocations rare: each costs a membarrier(2), which interrupts the
- * biased worker, and a quiet worker woken at once revokes. */
-static int quiet_due(struct corun__worker *w, struct timespec **tp,
-                     struct timespec *ts) {
+/* The time from now to `next` (0 if past), or -1 for next = -1. */
+static int64_t timeout_from(int64_t next) {
+  if (next < 0)
+    return -1;
+  int64_t d = next - corun__clock_ns();
+  return d > 0 ? d : 0;
+}
+
+/* Sleeps on w's futex until it is woken or until `next` (-1: no limit).
+ * The solo bias (sched.h): once w has found no task for CORUN__QUIET_NS
+ * it goes quiet for the sleep, and wakes before it returns; until then
+ * it sleeps no later than that point and, if nobody woke it, sleeps on
+ * quiet (without a look for work: a worker asleep without a timeout would
+ * not have looked either). Not a worker asleep in the poller: the poller
+ * readies tasks before it returns. The wait keeps revocations rare: each
+ * costs a membarrier(2), which interrupts the biased worker, and a quiet
+ * worker woken at once revokes. */
+static void sleep_futex(struct corun__worker *w, int64_t next) {
   struct corun__sched *S = &corun__S;
-  if (atomic_load(&S->n) < 2 || corun__tls_bias_key == CORUN__BIAS_NOKEY)
-    return 0;
-  int64_t now = corun__clock_ns();
-  unsigned long d = atomic_load_explicit(&w->dispatch, memory_order_relaxed);
-  if (d != w->idle_mark || !w->idle_since) { /* a task ran since */
-    w->idle_mark = d;
-    w->idle_since = now;
+  int solo = atomic_load(&S->n) > 1 && corun__tls_bias_key != CORUN__BIAS_NOKEY;
+  for (;;) {
+    int64_t now = corun__clock_ns(), until = next;
+    int quiet = 0, cut = 0;
+    if (solo) {
+      unsigned long d =
+          atomic_load_explicit(&w->dispatch, memory_order_relaxed);
+      if (d != w->idle_mark || !w->idle_since) { /* a task ran since */
+        w->idle_mark = d;
+        w->idle_since = now;
+      }
+      int64_t at = w->idle_since + CORUN__QUIET_NS;
+      if (now >= at)
+        quiet = 1;
+      else if (until < 0 || at < until)
+        until = at, cut = 1;
+    }
+    struct timespec ts, *tp = NULL;
+    if (until >= 0) {
+      int64_t d = until > now ? until - now : 0;
+      ts.tv_sec = d / 1000000000;
+      ts.tv_nsec = d % 1000000000;
+      tp = &ts;
+    }
+    if (quiet)
+      corun__solo_quiet(w);
+    corun__futex_wait(&w->futex_word, tp);
+    if (quiet)
+      corun__solo_wake(w);
+    if (!cut || atomic_load(&w->futex_word) || atomic_load(&S->done))
+      return;
   }
-  int64_t left = w->idle_since + CORUN__QUIET_NS - now;
-  if (left <= 0)
-    return 1;
-  if (!*tp || (int64_t)(*tp)->tv_sec * 1000000000 + (*tp)->tv_nsec > left) {
-    ts->tv_sec = 0;
-    ts->tv_nsec = left;
-    *tp = ts;
-  }
-  return 0;
 }
 
 /* Called when w found nothing to run. Returns when there may be work, or
@@ -337,35 +361,19 @@ sleep:
         corun__tasks_dump();
       corun__finish_all(live > 0);
     }
-    struct timespec ts, *tp = NULL;
-    if (next >= 0) {
-      int64_t d = next - corun__clock_ns();
-      if (d < 0)
-        d = 0;
-      ts.tv_sec = d / 1000000000;
-      ts.tv_nsec = d % 1000000000;
-      tp = &ts;
-    }
     int polled = 0;
     if (!all && p && p->pending() > 0) {
       /* Tasks wait for IO: sleep in the poller (one worker at a time),
        * with the same timeout, so IO wakes this worker too. */
       atomic_store(&w->in_poll, 1);
       if (atomic_load(&w->futex_word) == 0)
-        polled = corun__poll_io(
-            w, next >= 0 ? (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec : -1);
+        polled = corun__poll_io(w, timeout_from(next));
       else
         polled = 1; /* woken meanwhile */
       atomic_store(&w->in_poll, 0);
     }
-    if (!all && !polled) {
-      int quiet = quiet_due(w, &tp, &ts);
-      if (quiet)
-        corun__solo_quiet(w);
-      corun__futex_wait(&w->futex_word, tp);
-      if (quiet)
-        corun__solo_wake(w);
-    }
+    if (!all && !polled)
+      sleep_futex(w, next);
   }
   /* Leave the idle stack if no waker took us off it. */
   corun__lock_acquire(&S->idle_lock);
