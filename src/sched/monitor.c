@@ -302,6 +302,12 @@ static void *monitor(void *unused) {
  * the worker holds (corun_main frees the workers after). */
 static atomic_ulong bias_run;
 int corun__bias_objects;
+/* membarrier(2) failed in this run, after it was registered (setup). */
+static atomic_int fence_denied;
+
+int corun__bias_fence_denied(void) {
+  return atomic_load(&fence_denied);
+}
 static corun__lock bias_lock;
 
 void corun__monitor_setup(int block_ms) {
@@ -325,6 +331,7 @@ void corun__monitor_setup(int block_ms) {
   /* Keys whenever membarrier(2) is there; a mutex's own bias only with
    * one configured worker (sched.h, corun__bias_objects). */
   atomic_store(&bias_run, have_membarrier ? S->run : 0);
+  atomic_store(&fence_denied, 0);
   corun__bias_objects = S->target == 1 && have_membarrier;
   /* A worker spinning on a lock that a revoker holds while it waits for
    * that worker's fence (membarrier(2) denied since it was registered)
@@ -384,7 +391,7 @@ void corun__bias_drop(_Atomic uint64_t *bias, atomic_int *busy) {
 }
 
 /* Whether worker `index` of the live run `run` has answered request `req`
- * (sched.c, fence_serve), or its run is over, or it is idle (1); 2 if its
+ * (sched.c, fence_serve), or its run is over (1); 2 if its
  * thread is asleep in the kernel now; else 0. See below. */
 static int bias_fenced(unsigned long run, unsigned index, unsigned req) {
   struct corun__sched *S = &corun__S;
@@ -394,11 +401,6 @@ static int bias_fenced(unsigned long run, unsigned index, unsigned req) {
     struct corun__worker *w = &S->w[index];
     done = (int)(atomic_load_explicit(&w->fence_ack, memory_order_acquire) -
                  req) >= 0;
-    if (!done) {
-      corun__lock_acquire(&S->idle_lock);
-      done = w->idle;
-      corun__lock_release(&S->idle_lock);
-    }
     if (!done) {
       char st = thread_state(atomic_load(&w->tid));
       done = st == 'S' || st == 'D' ? 2 : 0;
@@ -419,15 +421,19 @@ int corun__bias_fence(uint64_t key) {
   if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
     return 1;
 #endif
+  atomic_store(&fence_denied, 1);
   /* Denied since (a seccomp policy installed while corun_main runs): the
    * worker answers a request between two of its looks at locks, at its
    * next pick() that takes its periodic turn (within 61 dispatches; a
    * task that keeps it longer, in a computation, delays the revoker as
-   * long) or while it waits for the lock this revoker holds. A
-   * worker on the idle stack is past every look at a lock it made before
-   * and takes idle_lock before its next one: then no fence is needed. Nor
-   * for a worker whose thread sleeps in the kernel (a task's blocking
-   * call): its context switch was one, and its wake-up makes another.
+   * long) or while it waits for the lock this revoker holds. No fence
+   * is needed for a worker whose thread sleeps in the kernel (a task's
+   * blocking call, an idle worker's sleep): its context switch was one,
+   * and its wake-up makes another. Being on the idle stack is not
+   * enough: an idle worker still fires timers and polls, which move
+   * wait words (a review's find). The solo bias is not taken again in
+   * the run once this happened (corun__bias_fence_denied): each
+   * revocation could wait this long.
    * Left: a worker whose task keeps it in a loop, waiting for this
    * revoker's thread to get on, never answers (a review's find): with
    * membarrier denied, such a program hangs. A fence by signal would

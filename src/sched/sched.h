@@ -281,6 +281,9 @@ extern __thread uint64_t corun__tls_bias_key
     __attribute__((tls_model("initial-exec")));
 extern int corun__bias_objects;
 int corun__bias_fence(uint64_t key);
+/* Whether corun__bias_fence had to wait for a worker in this run
+ * (membarrier(2) denied since the run began). */
+int corun__bias_fence_denied(void);
 /* What a thread that waits for a lock's revoker calls while it waits: if
  * it is a worker whose fence a revoker asked for (the case above without
  * membarrier), makes it; the revoker could otherwise wait for it for
@@ -318,7 +321,9 @@ static inline int corun__bias_swap(_Atomic uint64_t *bias, atomic_int *busy,
   /* busy, then bias: a revoker's membarrier(2) orders the hardware */
   atomic_signal_fence(memory_order_seq_cst);
   int s = -1;
-  if (atomic_load_explicit(bias, memory_order_relaxed) == key) {
+  /* (acquire: the bias may have gone and come back to this thread since
+   * the caller's look, with another thread's atomic moves in between) */
+  if (atomic_load_explicit(bias, memory_order_acquire) == key) {
     s = atomic_load_explicit(word, memory_order_relaxed);
     if (s == from)
       atomic_store_explicit(word, to, memory_order_relaxed);

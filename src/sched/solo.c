@@ -43,6 +43,10 @@ static void revoke_other(uint64_t mine) {
   uint64_t b = atomic_load(&corun__solo.bias);
   if (b != CORUN__BIAS_NONE && b != mine)
     corun__bias_drop(&corun__solo.bias, &corun__solo.busy);
+  /* Without membarrier(2) a revocation waits for the biased worker to
+   * pass through its scheduler (corun__bias_fence): not again. */
+  if (corun__bias_fence_denied())
+    atomic_store(&frozen, 1);
 }
 
 /* Under solo_lock: if the bias is nobody's and exactly one worker is
@@ -53,8 +57,11 @@ static void establish(void) {
   if (atomic_load(&frozen) ||
       atomic_load(&corun__solo.bias) != CORUN__BIAS_NONE)
     return;
-  unsigned n = atomic_load(&S->n), active = 0, which = 0;
-  for (unsigned i = 0; i < n; i++)
+  /* Every slot, not S->n: a spare may run (and be active) before the
+   * count that includes it is stored (main.c); unused slots are never
+   * active. */
+  unsigned active = 0, which = 0;
+  for (unsigned i = 0; i < S->cap; i++)
     if (S->w[i].solo_active) {
       active++;
       which = i;
