@@ -38,13 +38,29 @@ static void wake_worker(struct corun__worker *w) {
     corun__futex_wake(&w->futex_word, 1);
 }
 
+/* The idle workers' count, for a waker that has just published work.
+ * A read-modify-write, not a load: it is ordered after the publication
+ * of the work and against the idle side's increment (worker.h: no lost
+ * wake-ups). Except on the worker that holds the solo bias (sched.h):
+ * every other worker is then quiet, inside its futex sleep, and counted
+ * in nidle since before it went quiet (solo.c: the bias came to this
+ * thread after that, through solo_lock or a release store, and the
+ * acquire load here sees the count); and a quiet worker looks at the
+ * queues only after its wake-up has revoked the bias, whose membarrier(2)
+ * shows it this thread's stores first. So a load is enough there: with
+ * one worker, no locked instruction for the task a poll readies. */
+static unsigned idle_count(void) {
+  struct corun__sched *S = &corun__S;
+  uint64_t key = corun__tls_bias_key;
+  if (atomic_load_explicit(&corun__solo.bias, memory_order_acquire) == key)
+    return atomic_load_explicit(&S->nidle, memory_order_relaxed);
+  return atomic_fetch_add(&S->nidle, 0);
+}
+
 /* Stealable work was just published: make sure some worker will look. */
 void corun__wake_one(void) {
   struct corun__sched *S = &corun__S;
-  /* A read-modify-write, not a load: it is ordered after the publication
-   * of the work and against the idle side's increment (worker.h: no lost
-   * wake-ups). */
-  if (!atomic_fetch_add(&S->nidle, 0) || atomic_load(&S->nspinning))
+  if (!idle_count() || atomic_load(&S->nspinning))
     return;
   corun__lock_acquire(&S->idle_lock);
   struct corun__worker *w = S->idle_head;
@@ -76,7 +92,7 @@ static int leave_idle_stack(struct corun__worker *w) {
 /* Wakes worker w in particular (its inbox got a task), if it is idle. */
 void corun__wake_this(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
-  if (!atomic_fetch_add(&S->nidle, 0)) /* as in corun__wake_one() */
+  if (!idle_count())
     return;
   corun__lock_acquire(&S->idle_lock);
   int found = leave_idle_stack(w);

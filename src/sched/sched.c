@@ -103,7 +103,15 @@ static struct corun_task *taskq_pop(struct corun__taskq *q) {
     return NULL;
   const char *span = NULL;
   size_t nspan = 0;
-  corun__lock_acquire(&q->lock);
+  /* (the solo bias: as for a push, ready.c, taskq_push_chain) */
+  uint64_t key = corun__tls_bias_key;
+  uint64_t b = atomic_load_explicit(&corun__solo.bias, memory_order_acquire);
+  int held = b == key && corun__solo_hold(key);
+  if (!held) {
+    if (!corun__solo_none(b, key))
+      corun__solo_enter();
+    corun__lock_acquire(&q->lock);
+  }
   struct corun_task *t = q->head;
   /* t's own stack is loaded below unless the last pop started it (t was
    * its next): t came first in its batch, or the queue had run empty. */
@@ -140,7 +148,10 @@ static struct corun_task *taskq_pop(struct corun__taskq *q) {
         &q->len, atomic_load_explicit(&q->len, memory_order_relaxed) - 1,
         memory_order_relaxed);
   }
-  corun__lock_release(&q->lock);
+  if (held)
+    corun__solo_unhold();
+  else
+    corun__lock_release(&q->lock);
   corun__prefetch_span(span, nspan);
   if (cold) {
     nspan = corun__coro_resume_span(t->co, PREFETCH_STACK, &span);

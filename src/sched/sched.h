@@ -371,6 +371,24 @@ extern struct corun__solo corun__solo;
  * atomics on every biased word (the bias is NONE or its own). */
 void corun__solo_enter(void);
 
+/* A section of plain loads and stores on what only the biased thread
+ * touches while it holds the solo bias (a run queue: sched/ready.c):
+ * corun__bias_swap's handshake around several moves. 1 if the calling
+ * thread, whose key is `key`, holds the bias: it must then end the
+ * section with corun__solo_unhold; 0 if not (nothing to end). Only
+ * after a look at `bias` found `key` (sched.h, corun__bias_swap). */
+static inline int corun__solo_hold(uint64_t key) {
+  atomic_store_explicit(&corun__solo.busy, 1, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&corun__solo.bias, memory_order_acquire) == key)
+    return 1;
+  atomic_store_explicit(&corun__solo.busy, 0, memory_order_release);
+  return 0;
+}
+static inline void corun__solo_unhold(void) {
+  atomic_store_explicit(&corun__solo.busy, 0, memory_order_release);
+}
+
 /* Whether the calling thread may use atomics on biased words at once,
  * `bias` being b: a worker, with the bias nobody's. */
 static inline int corun__solo_none(uint64_t b, uint64_t key) {
