@@ -32,7 +32,8 @@ static inline void taskq_link(struct corun__taskq *q, struct corun_task *first,
  * these stores) or must revoke first, as a thread that is not a worker
  * does here (corun__solo_enter). For IO: a task readied by a poll goes
  * to the global queue, and one worker's server paid two locked
- * instructions a request for it, and two more for the pop. */
+ * instructions a message for the push, one for the pop and one for the
+ * wake-up's look at the idle count (idle.c, idle_count). */
 static inline void taskq_push_chain(struct corun__taskq *q,
                                     struct corun_task *first,
                                     struct corun_task *last, size_t n) {
