@@ -11,10 +11,9 @@
  * Locking: see worker.h for the queues. */
 #include "base/compiler.h"
 #include "base/rand.h"
-#include "sched/worker.h"
+#include "sched/taskq.h"
 
-/* Puts the chain first..last at q's tail, under q's lock or the solo
- * bias. */
+/* Puts the chain first..last at q's tail, inside q's section. */
 static inline void taskq_link(struct corun__taskq *q, struct corun_task *first,
                               struct corun_task *last) {
   if (q->tail)
@@ -25,34 +24,19 @@ static inline void taskq_link(struct corun__taskq *q, struct corun_task *first,
 }
 
 /* Puts the chain first..last (n tasks, linked through qnext, last's
- * NULL) at q's tail: one lock for all of them. On the worker that holds
- * the solo bias (sched.h) no lock and no locked instruction at all: every
- * other thread then either sleeps quiet (its first look at a queue comes
- * after its wake-up has revoked the bias, whose membarrier(2) shows it
- * these stores) or must revoke first, as a thread that is not a worker
- * does here (corun__solo_enter). For IO: a task readied by a poll goes
- * to the global queue, and one worker's server paid two locked
- * instructions a message for the push, one for the pop and one for the
- * wake-up's look at the idle count (idle.c, idle_count). */
+ * NULL) at q's tail: one section for all of them (taskq.h). */
 static inline void taskq_push_chain(struct corun__taskq *q,
                                     struct corun_task *first,
                                     struct corun_task *last, size_t n) {
-  uint64_t key = corun__tls_bias_key;
-  uint64_t b = atomic_load_explicit(&corun__solo.bias, memory_order_acquire);
-  if (b == key && corun__solo_hold(key)) {
-    taskq_link(q, first, last);
+  int solo = corun__taskq_enter(q);
+  taskq_link(q, first, last);
+  if (solo)
     atomic_store_explicit(
         &q->len, atomic_load_explicit(&q->len, memory_order_relaxed) + n,
         memory_order_relaxed);
-    corun__solo_unhold();
-    return;
-  }
-  if (!corun__solo_none(b, key))
-    corun__solo_enter();
-  corun__lock_acquire(&q->lock);
-  taskq_link(q, first, last);
-  atomic_fetch_add(&q->len, n);
-  corun__lock_release(&q->lock);
+  else
+    atomic_fetch_add(&q->len, n); /* publishes it to idle workers */
+  corun__taskq_leave(q, solo);
 }
 
 /* Not inlined: corun__ready's fast path (runnext) would otherwise save

@@ -43,6 +43,7 @@
 #include "base/panic.h"
 #include "base/rand.h"
 #include "coro/coro.h"
+#include "sched/taskq.h"
 #include "sched/worker.h"
 
 struct corun__sched corun__S;
@@ -92,74 +93,6 @@ corun_task *corun_self(void) {
 
 /* ---- queues --------------------------------------------------------- */
 
-/* How much of a queued task's stack a pop prefetches: the frames a task
- * parked in IO returns through first (an HTTP server's keep-alive read:
- * the switch, park, the poll layer, run_io and corun_read take 816 bytes
- * on x86-64 at -O2), and the bottom of the caller's frame. */
-#define PREFETCH_STACK 1024
-
-static struct corun_task *taskq_pop(struct corun__taskq *q) {
-  if (!atomic_load_explicit(&q->len, memory_order_relaxed))
-    return NULL;
-  const char *span = NULL;
-  size_t nspan = 0;
-  /* (the solo bias: as for a push, ready.c, taskq_push_chain) */
-  uint64_t key = corun__tls_bias_key;
-  uint64_t b = atomic_load_explicit(&corun__solo.bias, memory_order_acquire);
-  int held = b == key && corun__solo_hold(key);
-  if (!held) {
-    if (!corun__solo_none(b, key))
-      corun__solo_enter();
-    corun__lock_acquire(&q->lock);
-  }
-  struct corun_task *t = q->head;
-  /* t's own stack is loaded below unless the last pop started it (t was
-   * its next): t came first in its batch, or the queue had run empty. */
-  int cold = t && t != q->warm;
-  if (t) {
-    struct corun_task *next = t->qnext;
-    q->head = next;
-    if (!next) {
-      q->tail = NULL;
-      q->warm = NULL;
-    } else {
-      /* The global queue holds the tasks a poll readied, in batches of
-       * up to 128, each task cold by its turn when there are many
-       * connections: its object, its coroutine struct and its stack.
-       * Each pop starts loading what the next ones need, in steps that
-       * each read only what the previous pop loaded: the next task's
-       * stack (its coroutine struct came at the last pop; the prefetch
-       * instructions themselves after the unlock), the coroutine struct
-       * of the one after it, and the task object after that. */
-      struct corun_task *after = next->qnext;
-      nspan = corun__coro_resume_span(next->co, PREFETCH_STACK, &span);
-      corun__coro_prefetch_end(next->co);
-      q->warm = next;
-      if (after) {
-        __builtin_prefetch(after->co);
-        if (after->qnext)
-          __builtin_prefetch(after->qnext);
-      }
-    }
-    /* Not a locked decrement: len changes only under the lock, and a
-     * locked instruction would wait here for the loads above. (Pushes
-     * keep theirs: it publishes the task to idle workers, worker.h.) */
-    atomic_store_explicit(
-        &q->len, atomic_load_explicit(&q->len, memory_order_relaxed) - 1,
-        memory_order_relaxed);
-  }
-  if (held)
-    corun__solo_unhold();
-  else
-    corun__lock_release(&q->lock);
-  corun__prefetch_span(span, nspan);
-  if (cold) {
-    nspan = corun__coro_resume_span(t->co, PREFETCH_STACK, &span);
-    corun__prefetch_span(span, nspan);
-  }
-  return t;
-}
-
 /* Takes w's runnext task, if any; by w, out of any task (in its loop, or
  * in a park past its dispatch count's update and its look at `blocked`).
  * The monitor takes runnext only before it knows w out of the task it
@@ -185,7 +118,7 @@ static inline struct corun_task *yield_line_pop(struct corun__worker *w) {
 }
 
 /* After a pop from w's deque: starts loading what the next pops will
- * need, as taskq_pop does for a queue, in steps that each read only what
+ * need, as corun__taskq_pop does for a queue, in steps that each read only what
  * the previous pop loaded: the stack of the task that comes next (its
  * coroutine struct came at the last pop), the coroutine struct of the one
  * after it, and the task object of the third. A burst of timers that
@@ -216,7 +149,7 @@ static CORUN__NOINLINE void deque_prefetch(struct corun__deque *d) {
     struct corun_coro *co = corun__deque_at(d, b - 1)->co;
     const char *span;
     if (co) {
-      size_t nspan = corun__coro_resume_span(co, PREFETCH_STACK, &span);
+      size_t nspan = corun__coro_resume_span(co, CORUN__PREFETCH_STACK, &span);
       corun__prefetch_span(span, nspan);
       corun__coro_prefetch_end(co);
     }
@@ -229,7 +162,7 @@ static CORUN__NOINLINE void deque_prefetch(struct corun__deque *d) {
  * has its turn first). */
 static inline struct corun_task *pick_local(struct corun__worker *w) {
   struct corun_task *t;
-  if ((t = taskq_pop(&w->inbox)))
+  if ((t = corun__taskq_pop(&w->inbox)))
     return t;
   if ((t = corun__deque_pop(&w->dq))) {
     deque_prefetch(&w->dq);
@@ -265,7 +198,7 @@ static struct corun_task *pick(struct corun__worker *w) {
   struct corun_task *t;
   corun__timers_due(w, 1);
   if (CORUN__UNLIKELY(S->shuffle) && (corun__rand(&w->rng) & 1) &&
-      (t = taskq_pop(&S->global)))
+      (t = corun__taskq_pop(&S->global)))
     return t;
   if (++w->tick == FAIR_TURN) {
     w->tick = 0;
@@ -292,11 +225,11 @@ static struct corun_task *pick(struct corun__worker *w) {
      * them all (tests/sync/mutex, last_out, before this). */
     w->fair_yield_first ^= 1;
     if ((w->fair_yield_first && (t = yield_line_pop(w))) ||
-        (t = taskq_pop(&S->global)) || (t = pick_local(w)))
+        (t = corun__taskq_pop(&S->global)) || (t = pick_local(w)))
       return t;
   }
   if ((t = take_runnext(w)) || (t = pick_local(w)) ||
-      (t = taskq_pop(&S->global)))
+      (t = corun__taskq_pop(&S->global)))
     return t;
   unsigned n = atomic_load_explicit(&S->n, memory_order_relaxed);
   if (n > 1) { /* steal, from a random victim onwards (or idle()'s) */
