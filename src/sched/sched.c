@@ -174,6 +174,34 @@ static inline struct corun_task *pick_local(struct corun__worker *w) {
 /* Every FAIR_TURN-th pick of a worker serves IO and its queues in order. */
 #define FAIR_TURN 61
 
+/* The periodic turn's first look: the oldest task of one of w's queues
+ * behind runnext, each queue in turn. Every queue is otherwise served
+ * only once those before it in pick_local's order run dry, the deque from
+ * its newest end, and one that never runs dry starved the rest for good:
+ *  - a deque kept busy by tasks whose short deadlines keep expiring
+ *    (readied by their timers as fast as they park again) held back a
+ *    yielder that owned the mutex they waited for (tests/sync/mutex,
+ *    last_out);
+ *  - an inbox kept busy by pinned tasks that wake each other (corun_pin,
+ *    or a shared stack's tasks readied by another worker) held back the
+ *    deque (tests/sched/fair; tests/sync/mutex's stress under TSan);
+ *  - tasks pushed and popped at the deque's newest end hold back its
+ *    oldest: the turn takes that one, as a thief would.
+ * So a task waits at most for the tasks ahead of it in its own queue, a
+ * turn each. */
+static struct corun_task *fair_pop(struct corun__worker *w) {
+  switch (w->fair_next++ & 3) {
+  case 0:
+    return yield_line_pop(w);
+  case 1:
+    return corun__taskq_pop(&corun__S.global);
+  case 2:
+    return corun__taskq_pop(&w->inbox);
+  default:
+    return corun__deque_steal(&w->dq);
+  }
+}
+
 /* A fence a revoker of a biased lock asked w for (corun__bias_fence),
  * made between two of w's looks at locks: the acquire orders w's later
  * looks after the revoker's store of "revoking" (which came before its
@@ -217,15 +245,8 @@ static struct corun_task *pick(struct corun__worker *w) {
         p->flush();
       corun__poll_io(w, 0);
     }
-    /* The global queue and the yield line take turns at coming first:
-     * each is otherwise served only once the deque runs dry, and a deque
-     * that never does (tasks whose short deadlines keep expiring,
-     * readied by their timers as fast as they park again) kept a yielder
-     * waiting for good; one that held the mutex they waited for hung
-     * them all (tests/sync/mutex, last_out, before this). */
-    w->fair_yield_first ^= 1;
-    if ((w->fair_yield_first && (t = yield_line_pop(w))) ||
-        (t = corun__taskq_pop(&S->global)) || (t = pick_local(w)))
+    if ((t = fair_pop(w)) || (t = corun__taskq_pop(&S->global)) ||
+        (t = pick_local(w)))
       return t;
   }
   if ((t = take_runnext(w)) || (t = pick_local(w)) ||

@@ -79,9 +79,9 @@ struct corun__worker {
    * switch counts as a pick. Counted up and reset, not `% 61` of a running
    * count: 3 instructions fewer per direct yield (of 217, callgrind). */
   uint32_t tick;
-  /* Which of the global queue and the yield line comes first at the next
-   * periodic turn (they alternate); owner only. */
-  uint32_t fair_yield_first;
+  /* Which queue's oldest task comes first at the next periodic turn
+   * (sched.c, fair_pop: they take turns); owner only. */
+  uint32_t fair_next;
   struct corun_task *yield_head, *yield_tail; /* yield line (run()) */
   /* A task that switched straight to the next one from its park, whose
    * park the arriving side finishes (corun__park_arrive); owner only. */
