@@ -171,7 +171,8 @@ static inline struct corun_task *pick_local(struct corun__worker *w) {
   return yield_line_pop(w);
 }
 
-/* Every FAIR_TURN-th pick of a worker serves IO and its queues in order. */
+/* Every FAIR_TURN-th pick of a worker serves IO, then its queues, each in
+ * turn (fair_pop). */
 #define FAIR_TURN 61
 
 /* The periodic turn's first look: the oldest task of one of w's queues
