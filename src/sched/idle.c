@@ -194,12 +194,11 @@ static int timers_armed(void) {
   return 0;
 }
 
-/* The time from now to `next` (0 if past), or -1 for next = -1. */
-static int64_t timeout_from(int64_t next) {
+/* The time from `now` to `next` (0 if past), or -1 for next = -1. */
+static int64_t timeout_from(int64_t next, int64_t now) {
   if (next < 0)
     return -1;
-  int64_t d = next - corun__clock_ns();
-  return d > 0 ? d : 0;
+  return next > now ? next - now : 0;
 }
 
 /* Sleeps on w's futex until it is woken or until `next` (-1: no limit).
@@ -231,8 +230,8 @@ static void sleep_futex(struct corun__worker *w, int64_t next) {
         until = at, cut = 1;
     }
     struct timespec ts, *tp = NULL;
-    if (until >= 0) {
-      int64_t d = until > now ? until - now : 0;
+    int64_t d = timeout_from(until, now);
+    if (d >= 0) {
       ts.tv_sec = d / 1000000000;
       ts.tv_nsec = d % 1000000000;
       tp = &ts;
@@ -383,7 +382,7 @@ sleep:
        * with the same timeout, so IO wakes this worker too. */
       atomic_store(&w->in_poll, 1);
       if (atomic_load(&w->futex_word) == 0)
-        polled = corun__poll_io(w, timeout_from(next));
+        polled = corun__poll_io(w, timeout_from(next, corun__clock_ns()));
       else
         polled = 1; /* woken meanwhile */
       atomic_store(&w->in_poll, 0);

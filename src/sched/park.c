@@ -492,7 +492,7 @@ int corun_cancel(corun_task *t) {
   atomic_store(&t->cancelled, 1);
   /* (from another thread than the one the wait words are biased to: its
    * plain store of PARKED is no barrier, so revoke first) */
-  corun__wait_foreign();
+  corun__solo_foreign();
   if (atomic_load(&t->wait) != CORUN__WAIT_NONE)
     cancel_claim(t);
   return 0;

@@ -307,28 +307,41 @@ void corun__bias_drop(_Atomic uint64_t *bias, atomic_int *busy);
 void corun__lock_acquire_serving(corun__lock *l);
 
 /* The biased thread's side of the handshake, for any biased word: on the
- * thread of `key`, which has seen `bias` hold it, moves *word from `from`
- * to `to` if it holds `from`, with plain loads and stores between `busy`
- * set and cleared (with release), `bias` looked at again in between.
- * Returns the value found (values are >= 0), or -1 if the bias went
- * meanwhile (nothing done). Only the biased thread may call it: another
- * thread's clear of `busy` could land inside the biased one's look (a
- * spare worker has a key too), and the revoker would stop waiting. */
-static inline int corun__bias_swap(_Atomic uint64_t *bias, atomic_int *busy,
-                                   atomic_int *word, uint64_t key, int from,
-                                   int to) {
+ * thread of `key`, which has seen `bias` hold it, sets `busy` and looks at
+ * `bias` again. 1 if it still holds `key`: the thread may then move the
+ * words with plain loads and stores until it clears `busy` (with release,
+ * corun__bias_unhold); 0 if the bias went meanwhile (`busy` cleared,
+ * nothing to end). Only the biased thread may call it: another thread's
+ * clear of `busy` could land inside the biased one's look (a spare worker
+ * has a key too), and the revoker would stop waiting. */
+static inline int corun__bias_hold(_Atomic uint64_t *bias, atomic_int *busy,
+                                   uint64_t key) {
   atomic_store_explicit(busy, 1, memory_order_relaxed);
   /* busy, then bias: a revoker's membarrier(2) orders the hardware */
   atomic_signal_fence(memory_order_seq_cst);
-  int s = -1;
   /* (acquire: the bias may have gone and come back to this thread since
    * the caller's look, with another thread's atomic moves in between) */
-  if (atomic_load_explicit(bias, memory_order_acquire) == key) {
-    s = atomic_load_explicit(word, memory_order_relaxed);
-    if (s == from)
-      atomic_store_explicit(word, to, memory_order_relaxed);
-  }
+  if (atomic_load_explicit(bias, memory_order_acquire) == key)
+    return 1;
   atomic_store_explicit(busy, 0, memory_order_release);
+  return 0;
+}
+static inline void corun__bias_unhold(atomic_int *busy) {
+  atomic_store_explicit(busy, 0, memory_order_release);
+}
+
+/* corun__bias_hold around one move: *word from `from` to `to` if it
+ * holds `from`. Returns the value found (values are >= 0), or -1 if the
+ * bias went meanwhile (nothing done). */
+static inline int corun__bias_swap(_Atomic uint64_t *bias, atomic_int *busy,
+                                   atomic_int *word, uint64_t key, int from,
+                                   int to) {
+  if (!corun__bias_hold(bias, busy, key))
+    return -1;
+  int s = atomic_load_explicit(word, memory_order_relaxed);
+  if (s == from)
+    atomic_store_explicit(word, to, memory_order_relaxed);
+  corun__bias_unhold(busy);
   return s;
 }
 
@@ -378,15 +391,10 @@ void corun__solo_enter(void);
  * section with corun__solo_unhold; 0 if not (nothing to end). Only
  * after a look at `bias` found `key` (sched.h, corun__bias_swap). */
 static inline int corun__solo_hold(uint64_t key) {
-  atomic_store_explicit(&corun__solo.busy, 1, memory_order_relaxed);
-  atomic_signal_fence(memory_order_seq_cst);
-  if (atomic_load_explicit(&corun__solo.bias, memory_order_acquire) == key)
-    return 1;
-  atomic_store_explicit(&corun__solo.busy, 0, memory_order_release);
-  return 0;
+  return corun__bias_hold(&corun__solo.bias, &corun__solo.busy, key);
 }
 static inline void corun__solo_unhold(void) {
-  atomic_store_explicit(&corun__solo.busy, 0, memory_order_release);
+  corun__bias_unhold(&corun__solo.busy);
 }
 
 /* Whether the calling thread may use atomics on biased words at once,
@@ -436,10 +444,13 @@ static inline int corun__wait_cas(struct corun_task *t, int *expect, int want) {
   return r;
 }
 
-/* For a reader of a wait word whose decision needs it current (a cancel):
- * the thread the words are biased to reads them in program order; any
- * other revokes the bias first. */
-static inline void corun__wait_foreign(void) {
+/* Makes sure this thread may use the atomics on the biased words: the
+ * thread they are biased to, or a worker with the bias nobody's, may at
+ * once; any other enters first (a thread without a key, or one that
+ * finds another's key or REVOKING). For a reader of a wait word whose
+ * decision needs it current (a cancel: the biased thread reads them in
+ * program order), and for a channel lock's slow path (sync/blk.c). */
+static inline void corun__solo_foreign(void) {
   uint64_t b = atomic_load_explicit(&corun__solo.bias, memory_order_acquire);
   uint64_t key = corun__tls_bias_key;
   if (CORUN__UNLIKELY(!key || (b != CORUN__BIAS_NONE && b != key)))

@@ -75,12 +75,12 @@
  *  - the biased thread itself revokes when it finds the mutex LOCKED
  *    (another task of its worker holds it: a waiter must queue, which
  *    involves other threads; a failed try-lock too);
- *  - a path that finds CORUN__BIAS_UNSET moves it to CORUN__BIAS_NONE (so that
- * no thread takes the bias after it has looked). Revoking costs a system call
- * that interrupts every CPU running a thread of the program, once per mutex:
- * hence one worker only. Where that call has been denied since the run began,
- * the revoker waits for the worker to make the fence itself
- * (corun__bias_fence).
+ *  - a path that finds CORUN__BIAS_UNSET moves it to CORUN__BIAS_NONE (so
+ *    that no thread takes the bias after it has looked).
+ * Revoking costs a system call that interrupts every CPU running a
+ * thread of the program, once per mutex: hence one worker only. Where
+ * that call has been denied since the run began, the revoker waits for
+ * the worker to make the fence itself (corun__bias_fence).
  *
  * Condition variable: a queue of waiters under its own corun__lock. A wait
  * queues itself under the condition's lock and releases the mutex while
