@@ -368,7 +368,9 @@ typedef struct corun_config {
    * tasks while some are blocked); if the blocked worker's thread is on
    * a CPU (computing, or preempted) and every CPU the program may use
    * already has a worker, only once it has been stuck ten times this
-   * long. Spares stay until corun_main returns. 0 means
+   * long. A spare's thread stays until corun_main returns; once the
+   * blocked worker is back, one worker too many stands down (it sleeps,
+   * taking no new tasks, until a worker blocks again). 0 means
    * the environment variable CORUN_BLOCK_MS, else 10; negative turns the
    * monitor off. Tasks pinned to a blocked worker (and those on its
    * shared stacks, and those inside a libcorun_hook call) wait for it. */

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #define T_FAIL_(fmt, ...)                                                      \
   do {                                                                         \
@@ -89,6 +92,15 @@ static T_NOIPA __attribute__((unused)) void t_set_errno(int v) {
 static inline int t_emulated(void) {
   const char *e = getenv("CORUN_TEST_EMULATED");
   return e && *e == '1';
+}
+
+/* Sleeps ns in the kernel's nanosleep, called directly: a blocking call
+ * that corun cannot see (no hook takes it), as an unhooked library
+ * makes; the worker that runs the calling task is blocked for as long. */
+static inline void t_block_raw(int64_t ns) {
+  struct timespec ts = {ns / 1000000000, ns % 1000000000};
+  while (syscall(SYS_nanosleep, &ts, &ts) != 0)
+    ;
 }
 
 /* 1 when running under valgrind (without including its headers). */

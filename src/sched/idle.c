@@ -74,38 +74,64 @@ void corun__wake_one(void) {
     wake_worker(w);
 }
 
-/* Under idle_lock: takes w off the idle stack if it is on it; returns
- * whether it was. */
-static int leave_idle_stack(struct corun__worker *w) {
+/* Under idle_lock: takes w off the idle stack or the stood-down list if
+ * it is on one; returns whether it was. */
+static int leave_idle(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
+  struct corun__worker **p;
+  if (w->stood) {
+    for (p = &S->stood_head; *p != w; p = &(*p)->idle_next)
+      ;
+    *p = w->idle_next;
+    w->stood = 0;
+    atomic_fetch_sub(&S->nstood, 1);
+    return 1;
+  }
   if (!w->idle)
     return 0;
-  struct corun__worker **p = &S->idle_head;
-  while (*p != w)
-    p = &(*p)->idle_next;
+  for (p = &S->idle_head; *p != w; p = &(*p)->idle_next)
+    ;
   *p = w->idle_next;
   w->idle = 0;
   atomic_fetch_sub(&S->nidle, 1);
   return 1;
 }
 
-/* Wakes worker w in particular (its inbox got a task), if it is idle. */
+int corun__wake_stood(void) {
+  struct corun__sched *S = &corun__S;
+  struct corun__worker *w = S->stood_head;
+  if (!w)
+    return -1;
+  S->stood_head = w->idle_next;
+  w->stood = 0;
+  atomic_fetch_sub(&S->nstood, 1);
+  wake_worker(w);
+  return 0;
+}
+
+/* Wakes worker w in particular (its inbox got a task), if it is idle or
+ * stood down. (Who stands down counts itself in nstood before its last
+ * look at its inbox, as in nidle: worker.h.) */
 void corun__wake_this(struct corun__worker *w) {
   struct corun__sched *S = &corun__S;
-  if (!idle_count())
+  if (!idle_count() && !atomic_load(&S->nstood))
     return;
   corun__lock_acquire(&S->idle_lock);
-  int found = leave_idle_stack(w);
+  int found = leave_idle(w);
   corun__lock_release(&S->idle_lock);
   if (found)
     wake_worker(w);
 }
 
+/* Whether w's own queues hold work. */
+static int own_queues_busy(struct corun__worker *w) {
+  return atomic_load(&w->runnext) || w->yield_head ||
+         atomic_load(&w->inbox.len) || corun__deque_busy(&w->dq);
+}
+
 /* Whether w's own queues, or the global one, hold work. */
 static int own_work_visible(struct corun__worker *w) {
-  return atomic_load(&w->runnext) || w->yield_head ||
-         atomic_load(&corun__S.global.len) || atomic_load(&w->inbox.len) ||
-         corun__deque_busy(&w->dq);
+  return own_queues_busy(w) || atomic_load(&corun__S.global.len);
 }
 
 /* The index of the first worker other than w, from worker `from` on
@@ -179,6 +205,8 @@ void corun__finish_all(int deadlock) {
     wake_worker(w);
     w = next;
   }
+  while (corun__wake_stood() == 0)
+    ;
   corun__lock_release(&S->idle_lock);
 }
 
@@ -224,7 +252,7 @@ static void sleep_futex(struct corun__worker *w, int64_t next) {
         w->idle_since = now;
       }
       int64_t at = w->idle_since + CORUN__QUIET_NS;
-      if (now >= at)
+      if (now >= at || w->stood_down) /* (it runs nothing for now) */
         quiet = 1;
       else if (until < 0 || at < until)
         until = at, cut = 1;
@@ -264,9 +292,10 @@ void corun__idle(struct corun__worker *w) {
    * HTTP server with one worker spent 3 % of its CPU here). Not under
    * Valgrind, where the spinner would starve the threads with work
    * (base/valgrind.h). */
-  unsigned busy = atomic_load(&S->n) - atomic_load(&S->nidle);
+  unsigned busy =
+      atomic_load(&S->n) - atomic_load(&S->nidle) - atomic_load(&S->nstood);
   int64_t spin_ns = atomic_load_explicit(&S->spin_ns, memory_order_relaxed);
-  if (!spin_ns || 2 * (atomic_load(&S->nspinning) + 1) > busy)
+  if (w->stood_down || !spin_ns || 2 * (atomic_load(&S->nspinning) + 1) > busy)
     goto sleep;
   atomic_fetch_add(&S->nspinning, 1);
   int64_t until = corun__clock_ns() + spin_ns;
@@ -331,13 +360,32 @@ sleep:
 
   atomic_store(&w->futex_word, 0);
   corun__lock_acquire(&S->idle_lock);
-  w->idle_next = S->idle_head;
-  S->idle_head = w;
-  w->idle = 1;
-  atomic_fetch_add(&S->nidle, 1);
+  /* One worker too many (w counts as free here): stand down, decided
+   * under idle_lock, so that of two that find it so, one does (worker.h).
+   * One that meant to but is not too many any more (another stood down
+   * first, or a worker blocked) goes back to work: what it gave away is
+   * in the global queue. */
+  if (corun__workers_over()) {
+    w->stood_down = 1;
+    w->idle_next = S->stood_head;
+    S->stood_head = w;
+    w->stood = 1;
+    atomic_fetch_add(&S->nstood, 1);
+  } else if (w->stood_down) {
+    w->stood_down = 0;
+    corun__lock_release(&S->idle_lock);
+    return;
+  } else {
+    w->idle_next = S->idle_head;
+    S->idle_head = w;
+    w->idle = 1;
+    atomic_fetch_add(&S->nidle, 1);
+  }
   corun__lock_release(&S->idle_lock);
   int64_t now = corun__clock_ns();
   int64_t next = corun__timers_run(w, now);
+  if (w->stood_down) /* what they readied, if not pinned here */
+    corun__give_away(w);
   /* The stacks of a burst of finished tasks go back to the kernel a
    * second or two later: wake up for that too (once, not periodically). */
   int64_t scavenge = corun__stack_scavenge(now);
@@ -349,7 +397,8 @@ sleep:
     if (at && (next < 0 || at < next))
       next = at;
   }
-  if (!work_visible(w) && !atomic_load(&S->done)) {
+  if (!(w->stood_down ? own_queues_busy(w) : work_visible(w)) &&
+      !atomic_load(&S->done)) {
     /* Asleep: this worker has fired its due timers and found its own
      * queues (runnext, yield line: only it fills them) empty. When every
      * worker is asleep, no timer is armed and no shared queue holds a
@@ -377,7 +426,7 @@ sleep:
       corun__finish_all(live > 0);
     }
     int polled = 0;
-    if (!all && p && p->pending() > 0) {
+    if (!all && !w->stood_down && p && p->pending() > 0) {
       /* Tasks wait for IO: sleep in the poller (one worker at a time),
        * with the same timeout, so IO wakes this worker too. */
       atomic_store(&w->in_poll, 1);
@@ -396,6 +445,6 @@ sleep:
     w->asleep = 0;
     S->nasleep--;
   }
-  leave_idle_stack(w);
+  leave_idle(w);
   corun__lock_release(&S->idle_lock);
 }

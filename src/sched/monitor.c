@@ -18,19 +18,20 @@
  *   - fires its due timers from then on (its heap would otherwise wait
  *     for it), every few milliseconds;
  *   - wakes an idle worker, or, if none is idle or spinning and fewer
- *     than the configured number of workers are free, starts a spare
- *     worker (up to a fixed number), which stays for the rest of
- *     corun_main and sleeps when there is nothing to do. When the
+ *     than the configured number of workers are free, wakes one that
+ *     stood down or starts a spare worker (up to a fixed number), whose
+ *     thread stays for the rest of corun_main; once the blocked worker
+ *     is back, a worker too many stands down (worker.h). When the
  *     blocked worker's thread is on a CPU (state R: a long computation,
  *     or the kernel preempted it) and every CPU the program may use
  *     already has a worker, the spare is put off until the worker has
  *     been stuck for SPARE_LATER thresholds (100 ms by default): such a
- *     spare can only slice a CPU with the others, and it stays for good
- *     (an HTTP server pinned to one CPU went from a p99 of 1 ms to 5 ms
- *     after one burst of 1,000 connections had made its worker look
- *     blocked for a moment); a computation that goes on that long still
- *     gets one, so that the rest of the program is not held up. If no
- *     other worker could take anything either (it is the only one not
+ *     spare can only slice a CPU with the others (before workers stood
+ *     down, it did so for good: an HTTP server pinned to one CPU went
+ *     from a p99 of 1 ms to 5 ms after one burst of 1,000 connections
+ *     had made its worker look blocked for a moment); a computation that goes
+ * on that long still gets one, so that the rest of the program is not held up.
+ * If no other worker could take anything either (it is the only one not
  *     blocked), the hand-off itself waits as long (hand_off()).
  * What stays with a blocked worker: tasks pinned to it (its inbox; tasks
  * on shared stacks are pinned, and libcorun_hook pins a task for each
@@ -179,10 +180,11 @@ static void take_yield_line(struct corun__worker *w) {
 static int take_over(int later) {
   struct corun__sched *S = &corun__S;
   corun__lock_acquire(&S->idle_lock);
-  unsigned n = atomic_load(&S->n);
+  unsigned n = atomic_load(&S->n) - atomic_load(&S->nstood);
   int need_spare = !atomic_load(&S->nidle) && !atomic_load(&S->nspinning) &&
                    n - atomic_load(&S->nblocked) < S->target;
-  if (need_spare && !later)
+  /* A worker that stood down (worker.h) before a new one. */
+  if (need_spare && !later && corun__wake_stood() < 0)
     corun__worker_spawn_spare();
   corun__lock_release(&S->idle_lock);
   if (!need_spare || later)
@@ -190,25 +192,11 @@ static int take_over(int later) {
   return need_spare && later;
 }
 
-/* w has been in one task too long, the one of dispatch count d: hand off
- * what can move. Returns 1 if w's spare is put off (see take_over).
- * `overdue`: w has been in it for SPARE_LATER thresholds, and gets its
- * spare now in any case.
- * Nothing is handed off when the spare would be put off and every other
- * worker is blocked too (or there is none): the hand-off then only costs
- * w (its wake-ups go through its deque and wake nobody, a membarrier
- * interrupts it) and helps nobody. The look is made again at the next
- * check. A loop that spawned 100,000 tasks on one worker pinned to one
- * CPU ran 10 % slower once handed off (bench_sched's sleepers, 1 worker,
- * alternating runs: 1174-1236 ns a sleeper handed off, 1084-1165 not,
- * 1028-1052 with the monitor off). */
-static int hand_off(struct corun__worker *w, unsigned long d, int overdue) {
+/* hand_off's work, inside the monitor's section of the solo bias (sched.h):
+ * it moves w's tasks and fires its timers. */
+static int hand_off_biased(struct corun__worker *w, unsigned long d,
+                           int later) {
   struct corun__sched *S = &corun__S;
-  /* (asked before idle_lock, a spin lock, is taken: it reads a file) */
-  unsigned n = atomic_load(&S->n);
-  int later = !overdue && n >= S->ncpu && thread_on_cpu(atomic_load(&w->tid));
-  if (later && n - atomic_load(&S->nblocked) <= 1)
-    return 0;
   atomic_store(&w->handing, 1);
   atomic_fetch_add(&S->nblocked, 1); /* (before `blocked`: see _back) */
   atomic_store(&w->blocked, 1);
@@ -240,6 +228,32 @@ static int hand_off(struct corun__worker *w, unsigned long d, int overdue) {
   return take_over(later);
 }
 
+/* w has been in one task too long, the one of dispatch count d: hand off
+ * what can move. Returns 1 if w's spare is put off (see take_over).
+ * `overdue`: w has been in it for SPARE_LATER thresholds, and gets its
+ * spare now in any case.
+ * Nothing is handed off when the spare would be put off and every other
+ * worker is blocked too (or there is none): the hand-off then only costs
+ * w (its wake-ups go through its deque and wake nobody, a membarrier
+ * interrupts it) and helps nobody. The look is made again at the next
+ * check. A loop that spawned 100,000 tasks on one worker pinned to one
+ * CPU ran 10 % slower once handed off (bench_sched's sleepers, 1 worker,
+ * alternating runs: 1174-1236 ns a sleeper handed off, 1084-1165 not,
+ * 1028-1052 with the monitor off). */
+static int hand_off(struct corun__worker *w, unsigned long d, int overdue) {
+  struct corun__sched *S = &corun__S;
+  /* (asked before idle_lock, a spin lock, is taken: it reads a file;
+   * workers that stood down have no CPU, and take nothing) */
+  unsigned n = atomic_load(&S->n) - atomic_load(&S->nstood);
+  int later = !overdue && n >= S->ncpu && thread_on_cpu(atomic_load(&w->tid));
+  if (later && n - atomic_load(&S->nblocked) <= 1)
+    return 0;
+  corun__solo_monitor_begin();
+  int rc = hand_off_biased(w, d, later);
+  corun__solo_monitor_end();
+  return rc;
+}
+
 static void *monitor(void *unused) {
   (void)unused;
   struct corun__sched *S = &corun__S;
@@ -261,10 +275,12 @@ static void *monitor(void *unused) {
         seen[i] = (struct seen){d, now, 0};
       } else if (atomic_load(&w->blocked)) {
         /* still blocked: its timers are ours */
+        corun__solo_monitor_begin();
         corun__timers_run(w, corun__clock_ns());
         if (seen[i].spare_later &&
             now - seen[i].since >= SPARE_LATER * threshold_ns)
           seen[i].spare_later = take_over(0);
+        corun__solo_monitor_end();
       } else if (now - seen[i].since >= threshold_ns) {
         seen[i].spare_later =
             hand_off(w, d, now - seen[i].since >= SPARE_LATER * threshold_ns);

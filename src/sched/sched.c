@@ -239,6 +239,16 @@ static struct corun_task *pick(struct corun__worker *w) {
     if (CORUN__UNLIKELY(corun__forked))
       corun__forked_panic();
     fence_serve(w);
+    if (corun__workers_over()) {
+      /* One worker too many: stand down (worker.h), after the tasks
+       * pinned here, with a look again at each pick until then. */
+      w->tick = FAIR_TURN - 1;
+      if ((t = corun__taskq_pop(&w->inbox)))
+        return t;
+      corun__give_away(w);
+      w->stood_down = 1;
+      return NULL; /* to idle() */
+    }
     const struct corun__poller *p =
         atomic_load_explicit(&S->poller, memory_order_relaxed);
     if (p) {
@@ -638,6 +648,12 @@ static void worker_loop(struct corun__worker *w) {
       run(w, t);
     else
       corun__idle(w);
+    if (CORUN__UNLIKELY(w->stood_down)) {
+      /* Woken: needed again, or for a pinned task or its timers; the
+       * next pick looks (its periodic turn). */
+      w->stood_down = 0;
+      w->tick = FAIR_TURN - 1;
+    }
   }
   if (slack > 0) /* the thread calling corun_main gets its own back */
     prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);

@@ -367,9 +367,11 @@ static inline int corun__bias_swap(_Atomic uint64_t *bias, atomic_int *busy,
  *    or on a key of 0), revokes the bias of another thread: the
  *    handshake of the biased locks above, one membarrier(2) (so at most
  *    one per worker sleep of CORUN__QUIET_NS). A thread that is not a
- *    worker (the monitor, the IO helpers, any thread of the program)
- *    also ends the bias for the rest of the run: it cannot say when it
- *    is done with the words.
+ *    worker (the IO helpers, any thread of the program) also ends the
+ *    bias for the rest of the run: it cannot say when it is done with
+ *    the words. The monitor can, and does (corun__solo_monitor_begin
+ *    and _end around what it does to a blocked worker): no bias is
+ *    given while it is inside, and it uses the atomics meanwhile.
  * So while an active worker runs, `bias` is NONE or its own key, and a
  * worker (key != 0) that reads NONE may use atomics without looking
  * again. Before membarrier(2) (or where it is denied) nothing is
@@ -383,6 +385,12 @@ extern struct corun__solo corun__solo;
  * REVOKING, or that has no key: on return this thread may use the
  * atomics on every biased word (the bias is NONE or its own). */
 void corun__solo_enter(void);
+/* The monitor's thread is about to touch biased words (a blocked
+ * worker's queues, its timers' tasks) and is done with them: between the
+ * two, the bias is nobody's, and its thread has a key that matches no
+ * bias (CORUN__BIAS_NOKEY), so it uses the atomics. Not nested. */
+void corun__solo_monitor_begin(void);
+void corun__solo_monitor_end(void);
 
 /* A section of plain loads and stores on what only the biased thread
  * touches while it holds the solo bias (a run queue: sched/ready.c):

@@ -10,8 +10,9 @@
  * no biased word: it is inside futex(2).
  *
  * Invariant: `bias` holds a worker's key only while that worker is the
- * only active one and no thread that is not a worker has touched a
- * biased word in this run (`frozen`). So an active worker finds NONE or
+ * only active one, no thread that is not a worker has touched a biased
+ * word in this run (`frozen`) and the monitor is not touching any
+ * (`monitor_in`). So an active worker finds NONE or
  * its own key there, and one that finds NONE may use atomics from then on
  * without looking again (sched.h, corun__solo_none): the bias can move to
  * another worker only after this one has gone quiet.
@@ -36,6 +37,9 @@ static corun__lock solo_lock;
  * biased word, or nothing is biased in it (no membarrier(2)). Written
  * under solo_lock; read without it by corun__solo_enter's first look. */
 static atomic_int frozen;
+/* The monitor is between corun__solo_monitor_begin and _end: no bias is
+ * given (solo_lock). */
+static int monitor_in;
 
 /* Under solo_lock: if `bias` holds another thread's key, revokes it (the
  * handshake of sched.h's biased words). */
@@ -54,7 +58,7 @@ static void revoke_other(uint64_t mine) {
  * before, under or outside this lock, are seen by its thread). */
 static void establish(void) {
   struct corun__sched *S = &corun__S;
-  if (atomic_load(&frozen) ||
+  if (atomic_load(&frozen) || monitor_in ||
       atomic_load(&corun__solo.bias) != CORUN__BIAS_NONE)
     return;
   /* Every slot, not S->n: a spare may run (and be active) before the
@@ -78,6 +82,7 @@ void corun__solo_setup(int enabled) {
    * bias_lock) */
   corun__lock_acquire(&solo_lock);
   atomic_store(&frozen, !enabled);
+  monitor_in = 0;
   atomic_store(&corun__solo.busy, 0);
   atomic_store(&corun__solo.bias, CORUN__BIAS_NONE);
   /* The configured workers count as active from the start (their threads
@@ -115,6 +120,22 @@ void corun__solo_wake(struct corun__worker *w) {
   w->solo_active = 1;
   revoke_other(corun__bias_key_of(w->index));
   establish(); /* the others are quiet: it runs alone */
+  corun__lock_release(&solo_lock);
+}
+
+void corun__solo_monitor_begin(void) {
+  corun__lock_acquire_serving(&solo_lock);
+  monitor_in = 1;
+  revoke_other(CORUN__BIAS_NOKEY);
+  corun__lock_release(&solo_lock);
+  corun__tls_bias_key = CORUN__BIAS_NOKEY;
+}
+
+void corun__solo_monitor_end(void) {
+  corun__tls_bias_key = 0;
+  corun__lock_acquire_serving(&solo_lock);
+  monitor_in = 0;
+  establish(); /* if one worker alone is active now */
   corun__lock_release(&solo_lock);
 }
 

@@ -118,6 +118,11 @@ struct corun__worker {
   struct corun__worker *idle_next; /* on the idle stack */
   int idle;                        /* on the idle stack (idle_lock) */
   int asleep; /* past its last look for work, about to sleep (idle_lock) */
+  /* Standing down (see corun__workers_over): owner only, from its
+   * decision until it is back at work; and on the stood-down list
+   * (idle_lock). */
+  int stood_down;
+  int stood;
   atomic_int in_poll; /* blocked in the poller rather than its futex */
   int in_poller;      /* inside the poller's poll() (owner only) */
   /* Task objects free for reuse (owner only): nfree of them, and an
@@ -155,6 +160,10 @@ struct corun__sched {
   corun__lock idle_lock;
   struct corun__worker *idle_head;
   atomic_uint nidle;     /* workers on the idle stack */
+  /* Workers that stood down (corun__workers_over), chained through
+   * idle_next, and how many (idle_lock; the count read without it too). */
+  struct corun__worker *stood_head;
+  atomic_uint nstood;
   atomic_uint nspinning; /* workers looking for work before sleeping */
   unsigned nasleep;      /* workers asleep (worker.asleep; idle_lock) */
   /* The event loop (sched.h), or NULL before the first IO call; and
@@ -258,7 +267,11 @@ void corun__worker_forget_thread(void);
 #define CORUN__STEAL_GRACE_NS 5000
 /* idle.c: wakes an idle worker if none is spinning (work was published). */
 void corun__wake_one(void);
-/* idle.c: wakes worker w in particular (its inbox got a task), if idle. */
+/* idle.c, under idle_lock: wakes a worker that stood down, for good;
+ * returns 0, or -1 if none has. */
+int corun__wake_stood(void);
+/* idle.c: wakes worker w in particular (its inbox got a task), if idle
+ * or stood down. */
 void corun__wake_this(struct corun__worker *w);
 /* idle.c: w found nothing to run; returns when there may be work, or
  * when the scheduler is done (declaring a deadlock if it is one). */
@@ -271,6 +284,45 @@ _Noreturn void corun__forked_panic(void);
 
 /* The one scheduler (corun_main runs one at a time). */
 extern struct corun__sched corun__S;
+
+/* Standing down. A spare that the monitor started for a blocked worker
+ * stays (monitor.c), and once that worker is back, more workers than
+ * corun_main was asked for would take tasks: two of them slicing one
+ * CPU, or a program told to use one worker using two, paying for locked
+ * queues and missing the solo bias (sched.h) meanwhile. bench_sched's
+ * sleepers with one worker pinned to one CPU, where the first round's
+ * page faults kept its spawning task busy past the 100 ms after which
+ * the spare starts: 871-899 ns a sleeper, 803-850 standing down, 780-822
+ * with the monitor off (docs/design.md §7).
+ * So a worker that finds more workers than configured neither blocked
+ * nor stood down stands down: when it goes idle, or at its next periodic
+ * turn (sched.c), where it first gives its queued tasks to the
+ * global queue (corun__give_away), and it sleeps on a list of its own,
+ * not the idle stack, so that a wake-up for new work (corun__wake_one)
+ * never takes it. It wakes for its own timers and for tasks pinned to it
+ * (corun__wake_this), which it runs before it stands down again, and for
+ * good only when the monitor needs it in place of a blocked worker
+ * (take_over), as it would start a spare. */
+
+/* Whether more workers than configured are neither found blocked nor
+ * stood down (idle ones count: a wake-up for new work may take them).
+ * Read without idle_lock, as a hint, except by idle(), which decides
+ * under it. Never without a spare (the count of workers is then the
+ * configured one): one relaxed load. */
+static inline int corun__workers_over(void) {
+  struct corun__sched *S = &corun__S;
+  unsigned n = atomic_load_explicit(&S->n, memory_order_relaxed);
+  if (CORUN__LIKELY(n <= S->target))
+    return 0;
+  return (long)n - (long)atomic_load(&S->nblocked) -
+             (long)atomic_load(&S->nstood) >
+         (long)S->target;
+}
+
+/* ready.c: w stands down: the tasks of its runnext, deque (oldest
+ * first) and yield line go to the global queue, those pinned to w to its
+ * inbox. By w, in its loop. */
+void corun__give_away(struct corun__worker *w);
 
 /* The calling thread's worker, or NULL, read straight: only in a
  * function that does not switch (corun__ready, corun__task_blocking) or

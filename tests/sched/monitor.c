@@ -60,9 +60,7 @@ static void block_worker(void) {
            compute_ns);
     return;
   }
-  struct timespec ts = {0, 400 * MS};
-  while (syscall(SYS_nanosleep, &ts, &ts) != 0)
-    ;
+  t_block_raw(400 * MS);
 }
 
 static void *queued(void *arg) {
