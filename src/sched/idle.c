@@ -426,9 +426,14 @@ sleep:
       corun__finish_all(live > 0);
     }
     int polled = 0;
-    if (!all && !w->stood_down && p && p->pending() > 0) {
+    if (!all && p && p->pending() > 0) {
       /* Tasks wait for IO: sleep in the poller (one worker at a time),
-       * with the same timeout, so IO wakes this worker too. */
+       * with the same timeout, so IO wakes this worker too. Also one
+       * that stood down: the last worker to go idle after a task parked
+       * for IO may be the one that stands down, and the others may sleep
+       * on their futex since before (a hooked read hung so). It hands
+       * what the poll readies on (pinned to it: its inbox; else the
+       * global queue, with a wake-up), and stands down again. */
       atomic_store(&w->in_poll, 1);
       if (atomic_load(&w->futex_word) == 0)
         polled = corun__poll_io(w, timeout_from(next, corun__clock_ns()));
