@@ -32,9 +32,10 @@ const (
 // of operations it actually did (select4 and mutex round n down to a
 // multiple of 4 so every goroutine gets the same share).
 type bench struct {
-	name string
-	n    func(n int) int // operations for a given -n
-	run  func(n int) (time.Duration, int)
+	name     string
+	n        func(n int) int // operations for a given -n
+	run      func(n int) (time.Duration, int)
+	warmFull bool // warm up with all the work, not a tenth (bench_sched.c)
 }
 
 func benchSpawn(n int) (time.Duration, int) {
@@ -203,13 +204,13 @@ func main() {
 
 	same := func(n int) int { return n }
 	benches := []bench{
-		{"spawn", same, benchSpawn},
-		{"yield", same, benchYield},
-		{"pingpong", same, benchPingpong},
-		{"buffered", func(n int) int { return 10 * n }, benchBuffered},
-		{"select4", same, benchSelect4},
-		{"mutex", same, benchMutex},
-		{"sleepers", func(int) int { return sleepers }, benchSleepers},
+		{"spawn", same, benchSpawn, false},
+		{"yield", same, benchYield, false},
+		{"pingpong", same, benchPingpong, false},
+		{"buffered", func(n int) int { return 10 * n }, benchBuffered, false},
+		{"select4", same, benchSelect4, false},
+		{"mutex", same, benchMutex, false},
+		{"sleepers", func(int) int { return sleepers }, benchSleepers, true},
 	}
 
 	found := false
@@ -221,9 +222,14 @@ func main() {
 		n := b.n(*iter)
 		// Warm-up: a tenth of the work, so goroutine free lists, stacks
 		// and channel buffers exist before the clock starts.
+		// All of it for the sleepers, whose goroutines are all alive at
+		// once (bench_sched.c says why).
 		warm := n / 10
 		if warm < 4 {
 			warm = 4
+		}
+		if b.warmFull {
+			warm = n
 		}
 		b.run(warm)
 		var ns [runs]float64

@@ -411,6 +411,33 @@ static inline int corun__solo_none(uint64_t b, uint64_t key) {
   return b == CORUN__BIAS_NONE && key;
 }
 
+/* A lock the solo bias covers: every thread but the biased one takes it
+ * through here, revoking the bias first; the biased thread may skip it,
+ * holding the bias instead (no locked instruction), or take it as a
+ * plain lock (which also excludes every other taker: they revoke first).
+ * Returns 1 through the bias (leave with that), 0 under l. No section
+ * held through the bias may begin inside another: the first one's end
+ * would end both (a run queue's: sched/taskq.h; a worker's timer heap:
+ * sched/park.c, whose firing takes the plain lock, since it readies
+ * tasks into run queues). */
+static inline int corun__solo_lock(corun__lock *l) {
+  uint64_t key = corun__tls_bias_key;
+  uint64_t b = atomic_load_explicit(&corun__solo.bias, memory_order_acquire);
+  if (b == key && corun__solo_hold(key))
+    return 1;
+  if (!corun__solo_none(b, key))
+    corun__solo_enter();
+  corun__lock_acquire(l);
+  return 0;
+}
+
+static inline void corun__solo_unlock(corun__lock *l, int solo) {
+  if (solo)
+    corun__solo_unhold();
+  else
+    corun__lock_release(l);
+}
+
 /* A compare-and-swap of t->wait from *expect to want: 1 if done, else 0
  * and *expect = what it found; plain on the biased thread. -1, with
  * nothing done, where this thread must first call corun__solo_enter:

@@ -20,21 +20,11 @@
 /* Enters q's section: 1 through the solo bias (leave with that), 0
  * under q's lock. */
 static inline int corun__taskq_enter(struct corun__taskq *q) {
-  uint64_t key = corun__tls_bias_key;
-  uint64_t b = atomic_load_explicit(&corun__solo.bias, memory_order_acquire);
-  if (b == key && corun__solo_hold(key))
-    return 1;
-  if (!corun__solo_none(b, key))
-    corun__solo_enter();
-  corun__lock_acquire(&q->lock);
-  return 0;
+  return corun__solo_lock(&q->lock);
 }
 
 static inline void corun__taskq_leave(struct corun__taskq *q, int solo) {
-  if (solo)
-    corun__solo_unhold();
-  else
-    corun__lock_release(&q->lock);
+  corun__solo_unlock(&q->lock, solo);
 }
 
 /* How much of a queued task's stack a pop prefetches: the frames a task
