@@ -105,10 +105,11 @@ static struct gclass *gclass_get(size_t size) {
   return k;
 }
 
-/* Orders stacks by address, by their descriptors' addresses: a slab's
- * descriptors head its own mapping, in the order of its stacks (slab.h),
- * so the two orders are the same, and the sort reads no descriptor (with
- * ->lo it read two cold ones per comparison). */
+/* Orders stacks by their descriptors' addresses: a slab's descriptors lie
+ * together, in the order of its stacks (slab.h), so this puts each slab's
+ * stacks in address order, slab by slab, which is all release_pages needs
+ * to find runs of neighbours; and the sort reads no descriptor (with ->lo
+ * it read two cold ones per comparison). */
 static int by_address(const void *a, const void *b) {
   const struct corun__stack *x = *(struct corun__stack *const *)a;
   const struct corun__stack *y = *(struct corun__stack *const *)b;

@@ -1,10 +1,11 @@
 /* slab.h: what the stack pool (pool.c) needs of the slabs (stack.c).
  * Layer: stack; internal to it (nothing outside src/stack includes it).
  *
- * A slab is one mapping carved into slots, each [guard | stack], with the
- * descriptors of its stacks in its first pages. Slabs are never unmapped,
- * so a descriptor stays valid for the process; the SIGSEGV handler walks
- * them (stack.c, corun__stack_guard_owner). */
+ * A slab is one mapping carved into slots, each [guard | stack]; its
+ * header and the descriptors of its stacks lie in an arena shared by all
+ * slabs (stack.c, new_slab). Slabs and the arena are never unmapped, so a
+ * descriptor stays valid for the process; the SIGSEGV handler walks them
+ * (stack.c, corun__stack_guard_owner). */
 #ifndef CORUN_STACK_SLAB_H
 #define CORUN_STACK_SLAB_H
 
