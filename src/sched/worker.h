@@ -15,7 +15,9 @@
  *  - deque: the worker's work-stealing deque (deque.h);
  *  - the yield line: tasks that called corun_yield(), FIFO (owner only,
  *    not stolen);
- *  - the global queue: overflow and wakes from non-worker threads;
+ *  - the global queue: overflow and wakes from non-worker threads (with
+ *    several workers, a worker that takes from it takes its share into
+ *    its deque: sched.c, global_take);
  *  - other workers' deques, stolen from a random victim onwards.
  * Every 61st pick polls IO and looks at the global queue, the inbox, the
  * deque and the yield line before runnext (Go's figure), so that neither
