@@ -39,9 +39,17 @@ static void wake_worker(struct corun__worker *w) {
 }
 
 /* The idle workers' count, for a waker that has just published work.
- * A read-modify-write, not a load: it is ordered after the publication
- * of the work and against the idle side's increment (worker.h: no lost
- * wake-ups). Except on the worker that holds the solo bias (sched.h):
+ * A load after a full fence, which orders it after the publication of
+ * the work, against the idle side's increment, a read-modify-write
+ * (worker.h: no lost wake-ups). Not a read-modify-write of the count
+ * itself, as it was: that took the count's line from the other workers'
+ * caches at every wake-up, and with two workers its `lock xadd` had 8 %
+ * of the samples of bench_sched's sleepers (100,000 spawns, each pushing
+ * out the last one's task); a load shares the line. Sleepers with two
+ * workers, three alternating pairs of 15-run medians: 501-506 -> 480-485
+ * ns; ping-pong with two workers 57-59 -> 59-60 ns (mfence is slower
+ * than `lock xadd` on a line in cache). Except on the worker that holds
+ * the solo bias (sched.h):
  * every other worker is then quiet, inside its futex sleep, and counted
  * in nidle since before it went quiet (solo.c: the bias came to this
  * thread after that, through solo_lock or a release store, and the
@@ -54,7 +62,8 @@ static unsigned idle_count(void) {
   uint64_t key = corun__tls_bias_key;
   if (atomic_load_explicit(&corun__solo.bias, memory_order_acquire) == key)
     return atomic_load_explicit(&S->nidle, memory_order_relaxed);
-  return atomic_fetch_add(&S->nidle, 0);
+  atomic_thread_fence(memory_order_seq_cst);
+  return atomic_load(&S->nidle);
 }
 
 /* Stealable work was just published: make sure some worker will look. */

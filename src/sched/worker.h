@@ -30,7 +30,8 @@
  * its earliest timer. Whoever makes stealable work available wakes one
  * idle worker unless one is spinning. No wake-up is lost: the idle side
  * increments nidle before its last look at the queues, the waking side
- * publishes the work before reading nidle, both sequentially consistent. */
+ * publishes the work before reading nidle, with a full fence between
+ * (idle.c, idle_count); both sequentially consistent. */
 #ifndef CORUN_SCHED_WORKER_H
 #define CORUN_SCHED_WORKER_H
 
