@@ -66,18 +66,45 @@ static unsigned idle_count(void) {
   return atomic_load(&S->nidle);
 }
 
+/* The lists of sleeping workers (worker.listed), each a stack linked
+ * through idle_next with its count, under idle_lock: the idle stack,
+ * which wake-ups for new work take from, and the stood-down list
+ * (worker.h, "Standing down"), which they do not. */
+enum { ON_IDLE = 1, ON_STOOD = 2 };
+
+static struct corun__worker **list_head(int which) {
+  return which == ON_IDLE ? &corun__S.idle_head : &corun__S.stood_head;
+}
+
+static atomic_uint *list_count(int which) {
+  return which == ON_IDLE ? &corun__S.nidle : &corun__S.nstood;
+}
+
+/* Under idle_lock: puts w on list `which`. */
+static void list_push(struct corun__worker *w, int which) {
+  struct corun__worker **head = list_head(which);
+  w->idle_next = *head;
+  *head = w;
+  w->listed = which;
+  atomic_fetch_add(list_count(which), 1);
+}
+
+/* Under idle_lock: takes the worker at *p off its list; returns it. */
+static struct corun__worker *list_unlink(struct corun__worker **p) {
+  struct corun__worker *w = *p;
+  *p = w->idle_next;
+  atomic_fetch_sub(list_count(w->listed), 1);
+  w->listed = 0;
+  return w;
+}
+
 /* Stealable work was just published: make sure some worker will look. */
 void corun__wake_one(void) {
   struct corun__sched *S = &corun__S;
   if (!idle_count() || atomic_load(&S->nspinning))
     return;
   corun__lock_acquire(&S->idle_lock);
-  struct corun__worker *w = S->idle_head;
-  if (w) {
-    S->idle_head = w->idle_next;
-    w->idle = 0;
-    atomic_fetch_sub(&S->nidle, 1);
-  }
+  struct corun__worker *w = S->idle_head ? list_unlink(&S->idle_head) : NULL;
   corun__lock_release(&S->idle_lock);
   if (w)
     wake_worker(w);
@@ -86,35 +113,20 @@ void corun__wake_one(void) {
 /* Under idle_lock: takes w off the idle stack or the stood-down list if
  * it is on one; returns whether it was. */
 static int leave_idle(struct corun__worker *w) {
-  struct corun__sched *S = &corun__S;
-  struct corun__worker **p;
-  if (w->stood) {
-    for (p = &S->stood_head; *p != w; p = &(*p)->idle_next)
-      ;
-    *p = w->idle_next;
-    w->stood = 0;
-    atomic_fetch_sub(&S->nstood, 1);
-    return 1;
-  }
-  if (!w->idle)
+  if (!w->listed)
     return 0;
-  for (p = &S->idle_head; *p != w; p = &(*p)->idle_next)
-    ;
-  *p = w->idle_next;
-  w->idle = 0;
-  atomic_fetch_sub(&S->nidle, 1);
+  struct corun__worker **p = list_head(w->listed);
+  while (*p != w)
+    p = &(*p)->idle_next;
+  list_unlink(p);
   return 1;
 }
 
 int corun__wake_stood(void) {
   struct corun__sched *S = &corun__S;
-  struct corun__worker *w = S->stood_head;
-  if (!w)
+  if (!S->stood_head)
     return -1;
-  S->stood_head = w->idle_next;
-  w->stood = 0;
-  atomic_fetch_sub(&S->nstood, 1);
-  wake_worker(w);
+  wake_worker(list_unlink(&S->stood_head));
   return 0;
 }
 
@@ -205,15 +217,8 @@ void corun__finish_all(int deadlock) {
     S->deadlock = deadlock;
     atomic_store(&S->done, 1);
   }
-  struct corun__worker *w = S->idle_head;
-  S->idle_head = NULL;
-  while (w) {
-    struct corun__worker *next = w->idle_next;
-    w->idle = 0;
-    atomic_fetch_sub(&S->nidle, 1);
-    wake_worker(w);
-    w = next;
-  }
+  while (S->idle_head)
+    wake_worker(list_unlink(&S->idle_head));
   while (corun__wake_stood() == 0)
     ;
   corun__lock_release(&S->idle_lock);
@@ -301,8 +306,7 @@ void corun__idle(struct corun__worker *w) {
    * HTTP server with one worker spent 3 % of its CPU here). Not under
    * Valgrind, where the spinner would starve the threads with work
    * (base/valgrind.h). */
-  unsigned busy =
-      atomic_load(&S->n) - atomic_load(&S->nidle) - atomic_load(&S->nstood);
+  unsigned busy = corun__workers_up() - atomic_load(&S->nidle);
   int64_t spin_ns = atomic_load_explicit(&S->spin_ns, memory_order_relaxed);
   if (w->stood_down || !spin_ns || 2 * (atomic_load(&S->nspinning) + 1) > busy)
     goto sleep;
@@ -376,19 +380,13 @@ sleep:
    * in the global queue. */
   if (corun__workers_over()) {
     w->stood_down = 1;
-    w->idle_next = S->stood_head;
-    S->stood_head = w;
-    w->stood = 1;
-    atomic_fetch_add(&S->nstood, 1);
+    list_push(w, ON_STOOD);
   } else if (w->stood_down) {
     w->stood_down = 0;
     corun__lock_release(&S->idle_lock);
     return;
   } else {
-    w->idle_next = S->idle_head;
-    S->idle_head = w;
-    w->idle = 1;
-    atomic_fetch_add(&S->nidle, 1);
+    list_push(w, ON_IDLE);
   }
   corun__lock_release(&S->idle_lock);
   int64_t now = corun__clock_ns();

@@ -180,7 +180,7 @@ static void take_yield_line(struct corun__worker *w) {
 static int take_over(int later) {
   struct corun__sched *S = &corun__S;
   corun__lock_acquire(&S->idle_lock);
-  unsigned n = atomic_load(&S->n) - atomic_load(&S->nstood);
+  unsigned n = corun__workers_up();
   int need_spare = !atomic_load(&S->nidle) && !atomic_load(&S->nspinning) &&
                    n - atomic_load(&S->nblocked) < S->target;
   /* A worker that stood down (worker.h) before a new one. */
@@ -244,7 +244,7 @@ static int hand_off(struct corun__worker *w, unsigned long d, int overdue) {
   struct corun__sched *S = &corun__S;
   /* (asked before idle_lock, a spin lock, is taken: it reads a file;
    * workers that stood down have no CPU, and take nothing) */
-  unsigned n = atomic_load(&S->n) - atomic_load(&S->nstood);
+  unsigned n = corun__workers_up();
   int later = !overdue && n >= S->ncpu && thread_on_cpu(atomic_load(&w->tid));
   if (later && n - atomic_load(&S->nblocked) <= 1)
     return 0;

@@ -78,17 +78,6 @@ static CORUN__NOINLINE void push_overflow(struct corun__worker *self,
   taskq_push_chain(&corun__S.global, first, t, half + 1);
 }
 
-/* Adds t to the chain *first..*last. */
-static inline void chain_add(struct corun_task **first,
-                             struct corun_task **last, struct corun_task *t) {
-  t->qnext = NULL;
-  if (*last)
-    (*last)->qnext = t;
-  else
-    *first = t;
-  *last = t;
-}
-
 void corun__give_away(struct corun__worker *self) {
   struct corun_task *first = NULL, *last = NULL, *t;
   size_t n = 0;
@@ -96,7 +85,7 @@ void corun__give_away(struct corun__worker *self) {
   if ((t = atomic_exchange(&self->runnext, NULL)) && t->home)
     corun__taskq_push(&self->inbox, t);
   else if (t)
-    chain_add(&first, &last, t), n++;
+    corun__chain_add(&first, &last, t), n++;
   /* The deque's tasks are not pinned (push_here); popped newest first,
    * each goes before the one popped before it. */
   struct corun_task *dfirst = NULL, *dlast = NULL;
@@ -119,7 +108,7 @@ void corun__give_away(struct corun__worker *self) {
     if (t->home)
       corun__taskq_push(&self->inbox, t);
     else
-      chain_add(&first, &last, t), n++;
+      corun__chain_add(&first, &last, t), n++;
   }
   self->yield_tail = NULL;
   if (n) {

@@ -1,5 +1,7 @@
 /* sched.c: the workers' loop, how it picks the next task from where
  * runnable tasks wait (worker.h), and direct switches between tasks.
+ * What the pick takes beyond the worker's own queues (the periodic
+ * turn's fairness, the global queue's share, stealing) is in share.c.
  * Where a readied task goes is in ready.c; corun_main, which starts and
  * ends the workers, in main.c; idle workers, wake-ups and deadlock detection
  * in idle.c; task objects, spawn and join in task.c; park/unpark and
@@ -109,14 +111,6 @@ static inline struct corun_task *take_runnext(struct corun__worker *w) {
   return t;
 }
 
-/* The oldest task of w's yield line, or NULL. */
-static inline struct corun_task *yield_line_pop(struct corun__worker *w) {
-  struct corun_task *t = w->yield_head;
-  if (t)
-    w->yield_head = t->qnext;
-  return t;
-}
-
 /* After a pop from w's deque: starts loading what the next pops will
  * need, as corun__taskq_pop does for a queue, in steps that each read only what
  * the previous pop loaded: the stack of the task that comes next (its
@@ -168,40 +162,12 @@ static inline struct corun_task *pick_local(struct corun__worker *w) {
     deque_prefetch(&w->dq);
     return t;
   }
-  return yield_line_pop(w);
+  return corun__yield_line_pop(w);
 }
 
 /* Every FAIR_TURN-th pick of a worker serves IO, then its queues, each in
- * turn (fair_pop). */
+ * turn (share.c, corun__fair_pop). */
 #define FAIR_TURN 61
-
-/* The periodic turn's first look: the oldest task of one of w's queues
- * behind runnext, each queue in turn. Every queue is otherwise served
- * only once those before it in pick_local's order run dry, the deque from
- * its newest end, and one that never runs dry starved the rest for good:
- *  - a deque kept busy by tasks whose short deadlines keep expiring
- *    (readied by their timers as fast as they park again) held back a
- *    yielder that owned the mutex they waited for (tests/sync/mutex,
- *    last_out);
- *  - an inbox kept busy by pinned tasks that wake each other (corun_pin,
- *    or a shared stack's tasks readied by another worker) held back the
- *    deque (tests/sched/fair; tests/sync/mutex's stress under TSan);
- *  - tasks pushed and popped at the deque's newest end hold back its
- *    oldest: the turn takes that one, as a thief would.
- * So a task waits at most for the tasks ahead of it in its own queue, a
- * turn each. */
-static struct corun_task *fair_pop(struct corun__worker *w) {
-  switch (w->fair_next++ & 3) {
-  case 0:
-    return yield_line_pop(w);
-  case 1:
-    return corun__taskq_pop(&corun__S.global);
-  case 2:
-    return corun__taskq_pop(&w->inbox);
-  default:
-    return corun__deque_steal(&w->dq);
-  }
-}
 
 /* A fence a revoker of a biased lock asked w for (corun__bias_fence),
  * made between two of w's looks at locks: the acquire orders w's later
@@ -219,44 +185,6 @@ void corun__bias_serve(void) {
   struct corun__worker *w = corun__worker_self();
   if (w)
     fence_serve(w);
-}
-
-/* Tasks global_take moves to the deque at most, besides the one it
- * returns. */
-#define GLOBAL_BATCH 32
-
-/* The global queue's oldest task, or NULL; with several workers, also
- * the worker's share of the tasks behind it (the queue's length over the
- * number of workers, at most GLOBAL_BATCH), into w's deque, which is
- * empty here (pick_local found nothing). Go's globrunqget does the same.
- * Taken one at a time, the tasks of a burst that overflowed a deque
- * (bench_sched's 100,000 sleepers) went to both workers by turns: each
- * pop fought the other worker for the queue's lock, and its prefetches of
- * the next tasks (corun__taskq_pop) served the other worker's pop, on the
- * other CPU. Now each worker runs a run of them itself, the deque's pops
- * prefetch for it (deque_prefetch), and the other can still steal them.
- * Pushed newest first, so that the deque's owner, which pops its newest,
- * runs them in their order. sleepers with two workers, 15-run medians,
- * three alternating pairs: 752-790 -> 500-511 ns. */
-static struct corun_task *global_take(struct corun__worker *w) {
-  struct corun__taskq *g = &corun__S.global;
-  struct corun_task *t = corun__taskq_pop(g);
-  unsigned n = atomic_load_explicit(&corun__S.n, memory_order_relaxed);
-  if (!t || n < 2)
-    return t;
-  size_t k = atomic_load_explicit(&g->len, memory_order_relaxed) / n;
-  if (k > GLOBAL_BATCH)
-    k = GLOBAL_BATCH;
-  struct corun_task *batch[GLOBAL_BATCH];
-  size_t got = 0;
-  while (got < k && (batch[got] = corun__taskq_pop(g)))
-    got++;
-  while (got > 0) {
-    struct corun_task *u = batch[--got];
-    if (corun__deque_push(&w->dq, u) < 0) /* thieves race: not expected */
-      corun__taskq_push(g, u);
-  }
-  return t;
 }
 
 /* The next task for w to run, or NULL. */
@@ -294,25 +222,14 @@ static struct corun_task *pick(struct corun__worker *w) {
         p->flush();
       corun__poll_io(w, 0);
     }
-    if ((t = fair_pop(w)) || (t = corun__taskq_pop(&S->global)) ||
+    if ((t = corun__fair_pop(w)) || (t = corun__taskq_pop(&S->global)) ||
         (t = pick_local(w)))
       return t;
   }
-  if ((t = take_runnext(w)) || (t = pick_local(w)) || (t = global_take(w)))
+  if ((t = take_runnext(w)) || (t = pick_local(w)) ||
+      (t = corun__global_take(w)))
     return t;
-  unsigned n = atomic_load_explicit(&S->n, memory_order_relaxed);
-  if (n > 1) { /* steal, from a random victim onwards (or idle()'s) */
-    unsigned start = w->steal_from && w->steal_from <= n
-                         ? w->steal_from - 1
-                         : corun__rand_below(&w->rng, n);
-    w->steal_from = 0;
-    for (unsigned i = 0; i < n; i++) {
-      struct corun__worker *v = &S->w[(start + i) % n];
-      if (v != w && (t = corun__deque_steal(&v->dq)))
-        return t;
-    }
-  }
-  return NULL;
+  return corun__steal(w);
 }
 
 /* ---- running tasks ---------------------------------------------------- */
@@ -330,12 +247,7 @@ static inline int others_idle(void) {
  * them, as before the yield). Go puts a yielder on its locked global
  * queue instead, which two workers then fight over. */
 static void yield_line_add(struct corun__worker *w, struct corun_task *t) {
-  t->qnext = NULL;
-  if (w->yield_head)
-    w->yield_tail->qnext = t;
-  else
-    w->yield_head = t;
-  w->yield_tail = t;
+  corun__chain_add(&w->yield_head, &w->yield_tail, t);
   /* More than one task takes turns here while another worker has
    * nothing to do: hand it the oldest, so yielding CPU-bound tasks spread
    * over the workers. On the global queue, which an idle worker takes at
@@ -344,11 +256,8 @@ static void yield_line_add(struct corun__worker *w, struct corun_task *t) {
    * takes the deque before the line), and the grace would never run out
    * (a review's find: the second worker took a yielder after 6-15 ms
    * instead of 0.1). */
-  if (w->yield_head != t && others_idle()) {
-    struct corun_task *oldest = w->yield_head;
-    w->yield_head = oldest->qnext;
-    corun__push_fifo(w, oldest); /* (pinned: it stays here) */
-  }
+  if (w->yield_head != t && others_idle())
+    corun__push_fifo(w, corun__yield_line_pop(w)); /* (pinned: stays here) */
 }
 
 /* A dispatch of worker w: the count goes odd while a task runs, even

@@ -17,7 +17,7 @@
  *    not stolen);
  *  - the global queue: overflow and wakes from non-worker threads (with
  *    several workers, a worker that takes from it takes its share into
- *    its deque: sched.c, global_take);
+ *    its deque: share.c, corun__global_take);
  *  - other workers' deques, stolen from a random victim onwards.
  * Every 61st pick polls IO and looks at the global queue, the inbox, the
  * deque and the yield line before runnext (Go's figure), so that neither
@@ -83,7 +83,7 @@ struct corun__worker {
    * count: 3 instructions fewer per direct yield (of 217, callgrind). */
   uint32_t tick;
   /* Which queue's oldest task comes first at the next periodic turn
-   * (sched.c, fair_pop: they take turns); owner only. */
+   * (share.c, corun__fair_pop: they take turns); owner only. */
   uint32_t fair_next;
   struct corun_task *yield_head, *yield_tail; /* yield line (run()) */
   /* A task that switched straight to the next one from its park, whose
@@ -118,14 +118,14 @@ struct corun__worker {
   unsigned clock_skips; /* looks without a clock read since (park.c) */
   /* Idle sleep. */
   atomic_uint futex_word;          /* 1: woken */
-  struct corun__worker *idle_next; /* on the idle stack */
-  int idle;                        /* on the idle stack (idle_lock) */
+  /* Which list of sleeping workers it is on (idle.c: the idle stack or
+   * the stood-down list; 0: none), and its link there (idle_lock). */
+  int listed;
+  struct corun__worker *idle_next;
   int asleep; /* past its last look for work, about to sleep (idle_lock) */
   /* Standing down (see corun__workers_over): owner only, from its
-   * decision until it is back at work; and on the stood-down list
-   * (idle_lock). */
+   * decision until it is back at work. */
   int stood_down;
-  int stood;
   atomic_int in_poll; /* blocked in the poller rather than its futex */
   int in_poller;      /* inside the poller's poll() (owner only) */
   /* Task objects free for reuse (owner only): nfree of them, and an
@@ -307,6 +307,12 @@ extern struct corun__sched corun__S;
  * good only when the monitor needs it in place of a blocked worker
  * (take_over), as it would start a spare. */
 
+/* Workers that have not stood down: those with a CPU to use, free,
+ * idle or blocked. */
+static inline unsigned corun__workers_up(void) {
+  return atomic_load(&corun__S.n) - atomic_load(&corun__S.nstood);
+}
+
 /* Whether more workers than configured are neither found blocked nor
  * stood down (idle ones count: a wake-up for new work may take them).
  * Read without idle_lock, as a hint, except by idle(), which decides
@@ -317,10 +323,40 @@ static inline int corun__workers_over(void) {
   unsigned n = atomic_load_explicit(&S->n, memory_order_relaxed);
   if (CORUN__LIKELY(n <= S->target))
     return 0;
-  return (long)n - (long)atomic_load(&S->nblocked) -
-             (long)atomic_load(&S->nstood) >
+  return (long)corun__workers_up() - (long)atomic_load(&S->nblocked) >
          (long)S->target;
 }
+
+/* The oldest task of w's yield line, or NULL. By w. */
+static inline struct corun_task *
+corun__yield_line_pop(struct corun__worker *w) {
+  struct corun_task *t = w->yield_head;
+  if (t)
+    w->yield_head = t->qnext;
+  return t;
+}
+
+/* Appends t to the chain *first..*last (linked through qnext). Empty
+ * when *first is NULL: *last may then be stale (the yield line's pops
+ * leave yield_tail as it was). */
+static inline void corun__chain_add(struct corun_task **first,
+                                    struct corun_task **last,
+                                    struct corun_task *t) {
+  t->qnext = NULL;
+  if (*first)
+    (*last)->qnext = t;
+  else
+    *first = t;
+  *last = t;
+}
+
+/* share.c: where a worker looks beyond its own queues' usual order: the
+ * periodic turn's oldest task of one queue (fairness), the global
+ * queue's oldest task with the worker's share of those behind it, and
+ * other workers' deques. Each returns a task, or NULL. By w. */
+struct corun_task *corun__fair_pop(struct corun__worker *w);
+struct corun_task *corun__global_take(struct corun__worker *w);
+struct corun_task *corun__steal(struct corun__worker *w);
 
 /* ready.c: w stands down: the tasks of its runnext, deque (oldest
  * first) and yield line go to the global queue, those pinned to w to its
